@@ -1,0 +1,158 @@
+"""Dataclass configs from YAML files plus dotted command-line overrides, type-checked.
+
+`load_config(MyConfig, "recipe.yaml", ["optim.lr=3e-5", "--steps=100"])` builds a MyConfig
+(nested dataclasses allowed), rejecting unknown keys (with the list of known ones) and values
+of the wrong type before any work starts. Values in overrides are parsed as YAML scalars, so
+`lr=3e-5`, `stop=["\\n"]`, `kl=null` work. Supported field types: bool, int, float, str,
+Optional[...], Literal[...], list[...], tuple[...], dict, and nested dataclasses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+import yaml
+
+from ponder.types import PonderError
+
+T = TypeVar("T")
+
+
+def _fields(cls: type) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cls)}
+
+
+def _unknown_key(cls: type, key: str, where: str) -> PonderError:
+    known = list(_fields(cls))
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return PonderError(f"unknown config key {where}{key!r}.{hint} Known keys: {', '.join(known)}")
+
+
+def _check(value: Any, tp: Any, name: str) -> Any:
+    """Return value converted to type tp, or raise PonderError naming the key."""
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _check(value, a, name)
+            except PonderError as e:
+                errors.append(str(e))
+        raise PonderError(errors[0] if errors else f"config key {name!r} cannot be null")
+    if origin is Literal:
+        if value not in get_args(tp):
+            raise PonderError(f"config key {name!r} must be one of {list(get_args(tp))}, got {value!r}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise PonderError(f"config key {name!r} must be a mapping, got {value!r}")
+        return _build(tp, value, prefix=f"{name}.")
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise PonderError(f"config key {name!r} must be a list, got {value!r}")
+        args = get_args(tp)
+        inner = args[0] if args else Any
+        items = [_check(v, inner, name) for v in value]
+        return items if origin is list else tuple(items)
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise PonderError(f"config key {name!r} must be a mapping, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise PonderError(f"config key {name!r} must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise PonderError(f"config key {name!r} must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PonderError(f"config key {name!r} must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise PonderError(f"config key {name!r} must be a string, got {value!r}")
+        return value
+    raise PonderError(f"config key {name!r}: unsupported type {tp}")
+
+
+def _build(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
+    hints = typing.get_type_hints(cls)
+    fields = _fields(cls)
+    kwargs = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise _unknown_key(cls, key, prefix)
+        kwargs[key] = _check(value, hints[key], prefix + key)
+    return cls(**kwargs)
+
+
+def _set_dotted(data: dict[str, Any], cls: type, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node, node_cls = data, cls
+    for i, part in enumerate(parts):
+        fields = _fields(node_cls)
+        if part not in fields:
+            raise _unknown_key(node_cls, part, ".".join(parts[:i]) + ("." if i else ""))
+        if i == len(parts) - 1:
+            node[part] = value
+            return
+        sub_cls = typing.get_type_hints(node_cls)[part]
+        if not dataclasses.is_dataclass(sub_cls):
+            raise PonderError(f"config key {'.'.join(parts[: i + 1])!r} has no sub-keys")
+        node = node.setdefault(part, {})
+        node_cls = sub_cls
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`--a.b=3` or `a.b=3` -> ("a.b", 3)."""
+    body = text[2:] if text.startswith("--") else text
+    if "=" not in body:
+        raise PonderError(f"override {text!r} must look like key=value (dotted keys for nested configs)")
+    key, raw = body.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().replace("-", "_"), value
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise PonderError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise PonderError(f"config file {p} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise PonderError(f"config file {p} must hold a mapping of keys to values")
+    return data
+
+
+def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
+    """Build `cls` from an optional YAML file, then apply dotted overrides; type-checked."""
+    data = load_yaml(path) if path else {}
+    for text in overrides or []:
+        key, value = parse_override(text)
+        _set_dotted(data, cls, key, value)
+    return _build(cls, data)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """The resolved config as plain data (written beside results)."""
+    return dataclasses.asdict(cfg)

@@ -1,0 +1,72 @@
+"""Steps of a reasoning trace, and the R1 response format.
+
+A response is `<think>STEP\\nSTEP\\n...STEP</think>\\n<answer>ANSWER</answer>`. Steps inside
+`<think>` are separated by STEP_DELIMITER (one step per line by default). For step-level search
+a "step" is whatever the generator produced up to and including the delimiter, i.e.
+`stop=[STEP_DELIMITER]`; the closing `</think>` line and the `<answer>` line are steps too, so
+prompt + "".join(steps) is always the full text. `split_steps` and `join_steps` are inverses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+STEP_DELIMITER = "\n"
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+
+_ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+
+
+def split_steps(text: str, delimiter: str = STEP_DELIMITER) -> list[str]:
+    """Split generated text into steps, each keeping its trailing delimiter (the last may lack it)."""
+    if not text:
+        return []
+    parts = text.split(delimiter)
+    steps = [p + delimiter for p in parts[:-1]]
+    if parts[-1]:
+        steps.append(parts[-1])
+    return steps
+
+
+def join_steps(steps: list[str]) -> str:
+    return "".join(steps)
+
+
+def is_final_step(step: str) -> bool:
+    """A step that closes the answer ends the trace."""
+    return ANSWER_CLOSE in step
+
+
+def step_body(step: str) -> str:
+    """The content of a step without tags and the delimiter, for step checkers."""
+    for tag in (THINK_OPEN, THINK_CLOSE):
+        step = step.replace(tag, "")
+    return step.strip()
+
+
+@dataclass
+class ParsedResponse:
+    think: str | None
+    answer: str | None
+
+
+def parse_response(text: str) -> ParsedResponse:
+    """The `<think>` body and the last `<answer>` body of a response (None where absent)."""
+    think = None
+    if THINK_OPEN in text and THINK_CLOSE in text:
+        start = text.index(THINK_OPEN) + len(THINK_OPEN)
+        end = text.find(THINK_CLOSE, start)
+        if end >= 0:
+            think = text[start:end]
+    answers = _ANSWER_RE.findall(text)
+    return ParsedResponse(think=think, answer=answers[-1].strip() if answers else None)
+
+
+def think_steps(text: str, delimiter: str = STEP_DELIMITER) -> list[str]:
+    """The reasoning steps inside `<think>`, stripped, empty lines dropped."""
+    think = parse_response(text).think
+    if think is None:
+        return []
+    return [s.strip() for s in think.split(delimiter) if s.strip()]

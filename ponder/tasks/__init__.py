@@ -1,0 +1,79 @@
+"""Problem sources with verifiable answers: seeded generators (arithmetic, countdown, equations,
+knights-and-knaves) and loaders of public data sets from local files (gsm8k, math, game24,
+humaneval, mbpp; see tasks/loaders.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+
+from ponder.registry import Registry
+from ponder.types import PonderError, Problem
+
+TASKS = Registry(
+    "task",
+    modules=[
+        "ponder.tasks.arithmetic",
+        "ponder.tasks.countdown",
+        "ponder.tasks.equations",
+        "ponder.tasks.knights",
+    ],
+)
+
+
+def get_task(name: str):
+    """The task object registered under `name`."""
+    return TASKS.get(name)()
+
+
+def make_problems(task: str, n: int, level: int | None = None, seed: int = 0) -> list[Problem]:
+    """n problems of one task; level None = the hardest training level. Same seed, same problems."""
+    t = get_task(task)
+    level = t.train_levels[-1] if level is None else level
+    if level not in t.levels:
+        raise PonderError(f"task {task!r} has difficulty levels {list(t.levels)}, got {level}")
+    if n < 0:
+        raise PonderError(f"number of problems must be >= 0, got {n}")
+    rng = random.Random(f"{task}:{level}:{seed}")
+    out = []
+    for i in range(n):
+        p = t.sample(rng, level)
+        out.append(Problem(id=f"{task}-L{level}-s{seed}-{i}", task=p.task, question=p.question,
+                           answer=p.answer, meta=p.meta, info=p.info))
+    return out
+
+
+def detect_task(text: str) -> Problem:
+    """Parse free text with every built-in task's parser; the first that accepts it wins."""
+    for name in TASKS.names():
+        p = TASKS.get(name)().parse(text)
+        if p is not None:
+            return p
+    raise PonderError(
+        f"could not read {text!r} as a built-in task problem. Examples: '12+7*(3-1)', "
+        "'countdown 3 7 12 -> 45', 'solve 3x+7=22'; or use --task NAME --n K"
+    )
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="ponder tasks", description=__doc__)
+    ap.add_argument("task", nargs="?", help="sample problems from this task")
+    ap.add_argument("--n", type=int, default=3)
+    ap.add_argument("--level", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--trace", action="store_true", help="also print a reference reasoning trace")
+    args = ap.parse_args(argv)
+    if not args.task:
+        for name in TASKS.names():
+            t = get_task(name)
+            print(f"{name:<11} levels {list(t.levels)}  trained on {list(t.train_levels)}")
+        return 0
+    t = get_task(args.task)
+    rng = random.Random(args.seed)
+    for p in make_problems(args.task, args.n, args.level, args.seed):
+        rec = {"id": p.id, "question": p.question, "answer": p.answer}
+        if args.trace:
+            rec["trace"] = t.trace(p, rng)
+        print(json.dumps(rec))
+    return 0

@@ -1,0 +1,206 @@
+"""The shared vocabulary of ponder: problems, completions, sampling parameters, costs, scores,
+search trees, and the protocols at the seams (Generator, Verifier, StepScorer, OutcomeScorer).
+
+Everything here is plain data (dataclasses) so that it serialises to JSON. Nothing here imports
+torch. A Problem's reference answer and its private checker data (`answer`, `info`) are for
+`verify/` only; strategies receive `Problem.public()` copies (see search/engine.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+class PonderError(Exception):
+    """A user-facing error: the CLI prints its message on one line and exits non-zero."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem. `question` is the text shown to the model (before the model's prompt template).
+
+    `meta` is public (difficulty, Countdown numbers and target, ...): search may read it.
+    `answer` and `info` (tests, a puzzle's solution, ...) are private: only verifiers read them.
+    """
+
+    id: str
+    task: str
+    question: str
+    answer: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def public(self) -> Problem:
+        """A copy without the reference answer and private data: what a search strategy may see."""
+        return dataclasses.replace(self, answer=None, info={})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Problem:
+        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d})
+
+
+@dataclass
+class Completion:
+    """One sampled continuation of a prompt.
+
+    `text` includes the stop string when one was hit (finish_reason "stop"), so that
+    prompt + step_1 + step_2 + ... is exactly the text the model saw. `logprobs[i]` is the
+    model's log-probability (temperature 1, before top-p/top-k) of `token_ids[i]`.
+    `prompt_tokens` is the length of the prompt it continued; a prompt sampled n times is
+    processed once, so cost counting charges it once per prompt (see `cost_of_outputs`).
+    """
+
+    text: str
+    token_ids: list[int] = field(default_factory=list)
+    logprobs: list[float] | None = None
+    finish_reason: str = "length"  # "stop" (stop string) | "eos" | "length"
+    prompt_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    n: int = 1
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0  # 0 = off
+    max_tokens: int = 256
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    logprobs: bool = True
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise PonderError(f"SamplingParams.n must be >= 1, got {self.n}")
+        if self.temperature < 0:
+            raise PonderError(f"SamplingParams.temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise PonderError(f"SamplingParams.top_p must be in (0, 1], got {self.top_p}")
+        if self.top_k < 0:
+            raise PonderError(f"SamplingParams.top_k must be >= 0, got {self.top_k}")
+        if self.max_tokens < 0:
+            raise PonderError(f"SamplingParams.max_tokens must be >= 0, got {self.max_tokens}")
+        if isinstance(self.stop, str) or isinstance(self.stop, list):
+            object.__setattr__(self, "stop", (self.stop,) if isinstance(self.stop, str) else tuple(self.stop))
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+@dataclass
+class Cost:
+    """Compute spent. FLOPs are estimated as 2 x parameters x tokens (forward only)."""
+
+    generated_tokens: int = 0
+    prompt_tokens: int = 0
+    gen_calls: int = 0
+    scorer_calls: int = 0
+    scorer_tokens: int = 0
+    seconds: float = 0.0
+    flops: float = 0.0
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in dataclasses.fields(self)})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def cost_of_outputs(outputs: list[list[Completion]], n_params: int) -> Cost:
+    """Cost of one generator call: each prompt's tokens once, every sample's generated tokens."""
+    prompt = sum(group[0].prompt_tokens for group in outputs if group)
+    generated = sum(len(c.token_ids) for group in outputs for c in group)
+    return Cost(
+        generated_tokens=generated,
+        prompt_tokens=prompt,
+        gen_calls=1,
+        flops=2.0 * n_params * (prompt + generated),
+    )
+
+
+@dataclass
+class Score:
+    """A verifier's judgement of one response. `parsed` is False when no answer could be found,
+    which is reported apart from a wrong answer. Verifiers never raise on model output."""
+
+    value: float
+    parsed: bool = True
+    reason: str = ""
+    extracted: str | None = None
+
+    @property
+    def correct(self) -> bool:
+        return self.value >= 1.0
+
+
+@dataclass
+class Node:
+    """One node of a search tree. `text` is the step (or chunk) this node appended to its parent."""
+
+    id: int
+    parent: int | None
+    text: str
+    depth: int = 0
+    score: float | None = None
+    value: float = 0.0
+    visits: int = 0
+    prior: float | None = None
+    terminal: bool = False
+    chosen: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SearchResult:
+    """What a strategy returns for one problem: the final answer, the chosen trace, its cost, and
+    the whole tree (or the list of candidates, as a flat tree) as plain data."""
+
+    problem_id: str
+    answer: str | None
+    response: str
+    cost: Cost = field(default_factory=Cost)
+    tree: list[Node] = field(default_factory=list)
+    strategy: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """The only seam to an inference engine (gen/)."""
+
+    name: str
+    n_params: int
+
+    def render(self, question: str) -> str:
+        """The model's prompt for a question (its chat/prompt template applied)."""
+        ...
+
+    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
+        """params.n completions per prompt, in prompt order. `params.stop` ends a step."""
+        ...
+
+
+class Verifier(Protocol):
+    """Outcome reward; may read the reference answer. Total: never raises on model output."""
+
+    def __call__(self, problems: list[Problem], responses: list[str]) -> list[Score]: ...
+
+
+class StepScorer(Protocol):
+    """Process score for search; never reads the reference answer. One score per step."""
+
+    def score_steps(self, problems: list[Problem], steps: list[list[str]]) -> list[list[float]]: ...
+
+
+class OutcomeScorer(Protocol):
+    """Score of a whole response without the reference answer (ORM, confidence, judge)."""
+
+    def score(self, problems: list[Problem], responses: list[str]) -> list[float]: ...
