@@ -57,7 +57,10 @@ class Registry:
         if not self._loaded:
             self._loaded = True
             for m in self._modules:
-                importlib.import_module(m)
+                # a listed module that does not exist (an optional part not installed) is skipped;
+                # an error inside one that exists is raised
+                if importlib.util.find_spec(m) is not None:
+                    importlib.import_module(m)
 
     def names(self) -> list[str]:
         self._load()

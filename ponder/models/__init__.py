@@ -19,9 +19,7 @@ def resolve_model(name: str | None) -> str:
     if name in BUILTIN:
         path = BUILTIN[name]
         if not (path / "config.json").is_file():
-            raise PonderError(
-                f"built-in model {name!r} has no weights at {path}; train it with `ponder train base`"
-            )
+            raise PonderError(f"built-in model {name!r} has no weights at {path}; train it with `ponder train base`")
         return str(path)
     path = Path(name).expanduser()
     if path.exists():
@@ -38,7 +36,9 @@ def check_model_dir(path: Path) -> None:
     if not (path / "config.json").is_file():
         raise PonderError(f"model folder {path} has no config.json (save it with save_pretrained)")
     if not any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")):
-        raise PonderError(f"model folder {path} has no tokenizer; save one with tokenizer.save_pretrained({str(path)!r})")
+        raise PonderError(
+            f"model folder {path} has no tokenizer; save one with tokenizer.save_pretrained({str(path)!r})"
+        )
 
 
 def main(argv: list[str]) -> int:

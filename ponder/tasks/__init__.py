@@ -39,8 +39,16 @@ def make_problems(task: str, n: int, level: int | None = None, seed: int = 0) ->
     out = []
     for i in range(n):
         p = t.sample(rng, level)
-        out.append(Problem(id=f"{task}-L{level}-s{seed}-{i}", task=p.task, question=p.question,
-                           answer=p.answer, meta=p.meta, info=p.info))
+        out.append(
+            Problem(
+                id=f"{task}-L{level}-s{seed}-{i}",
+                task=p.task,
+                question=p.question,
+                answer=p.answer,
+                meta=p.meta,
+                info=p.info,
+            )
+        )
     return out
 
 

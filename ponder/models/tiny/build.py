@@ -17,9 +17,7 @@ import string
 SPECIAL = ["<pad>", "<bos>", "<eos>", "<unk>"]
 TAGS = ["<think>", "</think>", "<answer>", "</answer>"]
 CHARS = [c for c in string.printable if c not in "\t\r\x0b\x0c"]  # 95 printable + "\n"
-CHAT_TEMPLATE = (
-    "{{ bos_token }}{% for message in messages %}{{ message['content'] }}\n{% endfor %}"
-)
+CHAT_TEMPLATE = "{{ bos_token }}{% for message in messages %}{{ message['content'] }}\n{% endfor %}"
 
 
 def build_tokenizer():
