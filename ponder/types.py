@@ -84,7 +84,7 @@ class SamplingParams:
             raise PonderError(f"SamplingParams.top_k must be >= 0, got {self.top_k}")
         if self.max_tokens < 0:
             raise PonderError(f"SamplingParams.max_tokens must be >= 0, got {self.max_tokens}")
-        if isinstance(self.stop, str) or isinstance(self.stop, list):
+        if isinstance(self.stop, (str, list)):
             object.__setattr__(self, "stop", (self.stop,) if isinstance(self.stop, str) else tuple(self.stop))
 
     @property
