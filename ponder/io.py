@@ -45,6 +45,12 @@ def write_jsonl(path: str | Path, records: Iterable[dict]) -> None:
 
 def read_jsonl(path: str | Path) -> list[dict]:
     """All records of a jsonl(.gz) file; a corrupt line is an error naming file and line."""
+    return [rec for _, rec in read_jsonl_numbered(path)]
+
+
+def read_jsonl_numbered(path: str | Path) -> list[tuple[int, dict]]:
+    """(line number, record) for every non-blank line of a jsonl(.gz) file, so that callers
+    checking fields can name the line; a corrupt line is an error naming file and line."""
     path = Path(path)
     if not path.is_file():
         raise PonderError(f"file not found: {path}")
@@ -60,7 +66,7 @@ def read_jsonl(path: str | Path) -> list[dict]:
                 raise PonderError(f"{path}:{i}: not valid JSON ({e.msg}); fix or remove that line") from None
             if not isinstance(rec, dict):
                 raise PonderError(f"{path}:{i}: expected a JSON object per line")
-            records.append(rec)
+            records.append((i, rec))
     if not records:
         raise PonderError(f"{path} is empty: expected one JSON object per line")
     return records
