@@ -1,0 +1,141 @@
+"""The evaluation grid: its config (from a recipe and flags), its cells, and its problems.
+
+A grid is tasks x models x strategies x budgets x seeds. A cell is one (task, model, strategy,
+budget, seed). Pool strategies (majority, best-of-n, weighted, pass) are read off one shared pool
+of samples per (task, model, seed); every other name is a search strategy run by
+`ponder.search.run_search` once per budget. A task is a built-in generator ("countdown",
+"arithmetic:4" for level 4) or a data set read from a local file by ponder.tasks.loaders.
+Left out: per-task sampling settings (one temperature and token limit for the whole grid).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ponder.types import PonderError, Problem
+
+POOL_STRATEGIES = ("majority", "best-of-n", "weighted", "pass")
+ALIASES = {
+    "maj": "majority",
+    "bon": "best-of-n",
+    "best-of-k": "best-of-n",
+    "weighted-vote": "weighted",
+    "pass@k": "pass",
+}
+# Strategies whose result does not depend on the budget: run once, at budget 1.
+BUDGET_FREE = ("greedy",)
+# Options that decide what a finished cell means: a re-run into the same folder must match them.
+IDENTITY_KEYS = ("n_problems", "temperature", "max_tokens", "scorer", "data", "problem_seed")
+
+
+@dataclass
+class EvalConfig:
+    tasks: list[str] = field(default_factory=lambda: ["arithmetic"])
+    models: list[str] = field(default_factory=lambda: ["tiny"])
+    strategies: list[str] = field(default_factory=lambda: ["greedy", "majority", "best-of-n"])
+    budgets: list[int] = field(default_factory=lambda: [1, 4, 16])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    n_problems: int = 100
+    problem_seed: int = 1234  # which problems; separate from the sampling seeds
+    data: dict[str, str] = field(default_factory=dict)  # task -> local file for data-set tasks
+    temperature: float = 0.8
+    max_tokens: int = 256
+    pool_size: int | None = None  # default: the largest pool-strategy budget
+    scorer: str | None = None  # None: the model's mean token log-probability
+    batch_size: int = 256  # sequences per generator call
+    n_bins: int = 3  # difficulty bins for compute-optimal selection
+    difficulty_samples: int = 8  # pool samples used to estimate difficulty (agreement rate)
+    out: str = "runs/eval"
+
+
+@dataclass(frozen=True)
+class Cell:
+    task: str
+    model: str
+    strategy: str
+    budget: int
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}|{self.model}|{self.strategy}|{self.budget}|s{self.seed}"
+
+    @property
+    def pooled(self) -> bool:
+        return self.strategy in POOL_STRATEGIES
+
+
+def canonical_strategy(name: str) -> str:
+    name = name.strip().lower().replace("_", "-")
+    return ALIASES.get(name, name)
+
+
+def validate(cfg: EvalConfig) -> EvalConfig:
+    """Check the grid before any work starts; returns cfg with strategy names made canonical."""
+    for key in ("tasks", "models", "strategies", "budgets", "seeds"):
+        if not getattr(cfg, key):
+            raise PonderError(f"eval needs at least one entry in {key!r} (e.g. --{key} ...)")
+    if cfg.n_problems < 1:
+        raise PonderError(f"--n-problems must be >= 1, got {cfg.n_problems}")
+    if any(b < 1 for b in cfg.budgets):
+        raise PonderError(f"budgets must be >= 1 samples' worth, got {cfg.budgets}")
+    cfg.strategies = list(dict.fromkeys(canonical_strategy(s) for s in cfg.strategies))
+    cfg.budgets = sorted(set(cfg.budgets))
+    size = pool_size(cfg)
+    too_big = [b for b in cfg.budgets if b > size] if any(s in POOL_STRATEGIES for s in cfg.strategies) else []
+    if too_big:
+        raise PonderError(
+            f"budget {too_big[0]} is larger than the {size} samples in the pool (--pool-size); "
+            f"raise --pool-size to {max(cfg.budgets)} or drop that budget"
+        )
+    if cfg.difficulty_samples < 1 or cfg.n_bins < 1:
+        raise PonderError("--difficulty-samples and --n-bins must be >= 1")
+    return cfg
+
+
+def pool_size(cfg: EvalConfig) -> int:
+    return cfg.pool_size if cfg.pool_size is not None else max(cfg.budgets)
+
+
+def cells(cfg: EvalConfig) -> list[Cell]:
+    out = []
+    for model in cfg.models:
+        for task in cfg.tasks:
+            for seed in cfg.seeds:
+                for strategy in cfg.strategies:
+                    budgets = [1] if strategy in BUDGET_FREE else cfg.budgets
+                    out += [Cell(task, model, strategy, b, seed) for b in budgets]
+    return out
+
+
+def identity(cfg: EvalConfig) -> dict[str, Any]:
+    return {k: getattr(cfg, k) for k in IDENTITY_KEYS}
+
+
+def split_task(spec: str) -> tuple[str, int | None]:
+    """'arithmetic:4' -> ('arithmetic', 4); 'gsm8k' -> ('gsm8k', None)."""
+    name, _, level = spec.partition(":")
+    if level and not level.isdigit():
+        raise PonderError(f"task {spec!r}: the part after ':' is a difficulty level (an integer)")
+    return name, int(level) if level else None
+
+
+def load_problems(spec: str, cfg: EvalConfig) -> list[Problem]:
+    """The problems of one task spec: generated (built-in) or read from a local data file."""
+    from ponder.tasks import TASKS, make_problems
+
+    name, level = split_task(spec)
+    if name in TASKS:
+        problems = make_problems(name, cfg.n_problems, level=level, seed=cfg.problem_seed)
+    else:
+        from ponder.tasks.loaders import load_dataset
+
+        problems = load_dataset(name, path=cfg.data.get(name), limit=cfg.n_problems)
+    if not problems:
+        where = cfg.data.get(name, "its default location")
+        raise PonderError(f"task {spec!r} gave no problems (data file: {where}); check the file or --n-problems")
+    ids = [p.id for p in problems]
+    if len(set(ids)) != len(ids):
+        raise PonderError(f"task {spec!r}: problem ids are not unique; the data file holds duplicates")
+    return problems

@@ -1,0 +1,152 @@
+"""Run an evaluation grid: tasks x models x strategies x budgets x seeds, resumable.
+
+Per (model, task, seed), the pool cells share one pool of `pool_size` samples per problem,
+sampled once (and saved) only if one of them is unfinished; each search cell runs its
+strategy once. Finished cells (cells.json says "ok") are skipped on a re-run. A cell that
+raises is recorded with its error and the grid goes on; `PonderError`s in the set-up of a
+task or model (bad data file, missing weights) mark all of its cells and go on too.
+Left out: running cells in parallel (the generator already batches across problems).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ponder.eval import cells as C
+from ponder.eval.config import Cell, EvalConfig, cells, load_problems, pool_size, validate
+from ponder.eval.pool import (
+    ProblemPool,
+    ScoreFn,
+    VerifyFn,
+    build_pool,
+    confidence_scores,
+    load_pool,
+    named_scorer,
+    save_pool,
+)
+from ponder.eval.store import RunStore
+from ponder.eval.summary import summarize
+from ponder.io import write_json
+from ponder.types import Generator, Problem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Backends:
+    """Where the grid gets its parts; tests swap in fakes, the CLI uses the defaults."""
+
+    make_gen: Callable[[str], Generator]
+    get_problems: Callable[[str, EvalConfig], list[Problem]] = load_problems
+    verify_fn: VerifyFn | None = None
+    search_fn: C.SearchFn | None = None
+    check_scorer: Callable[[str], Any] = field(default=lambda name: None)  # raises on unknown names
+    pool_score_fn: Callable[[str, Generator], ScoreFn] = named_scorer
+    progress: Callable[[str, int], None] = field(default=lambda desc, advance: None)
+
+
+def default_backends() -> Backends:
+    from ponder.gen import load_generator
+    from ponder.search import SCORERS, run_search
+    from ponder.verify import verify
+
+    return Backends(make_gen=load_generator, verify_fn=verify, search_fn=run_search, check_scorer=SCORERS.get)
+
+
+def _pool_for(
+    group: list[Cell], problems: list[Problem], gen: Generator, cfg: EvalConfig, store: RunStore, be: Backends
+) -> list[ProblemPool]:
+    path = store.pool_path(group[0].task, group[0].model, group[0].seed)
+    n = pool_size(cfg)
+    if path.is_file():
+        return load_pool(path, [p.id for p in problems], n)
+    score_fn = confidence_scores if cfg.scorer is None else be.pool_score_fn(cfg.scorer, gen)
+    be.progress(f"sampling pool {group[0].task} seed {group[0].seed}", 0)
+    pools = build_pool(problems, gen, n=n, temperature=cfg.temperature, max_tokens=cfg.max_tokens,
+                       seed=group[0].seed, verify_fn=be.verify_fn, score_fn=score_fn, batch_size=cfg.batch_size)  # fmt: skip
+    save_pool(path, pools)
+    return pools
+
+
+def _run_cell(
+    cell: Cell,
+    problems: list[Problem],
+    gen: Generator,
+    pools: list[ProblemPool] | None,
+    store: RunStore,
+    be: Backends,
+    scorer: str | None,
+) -> None:
+    if cell.pooled:
+        ref = str(store.pool_path(cell.task, cell.model, cell.seed).relative_to(store.out))
+        out = C.pool_records(cell, pools, gen.n_params, ref)
+    else:
+        ref = str(store.tree_path(cell).relative_to(store.out))
+        out = C.search_records(
+            cell, problems, gen, search_fn=be.search_fn, verify_fn=be.verify_fn, scorer=scorer, tree_ref=ref
+        )
+    store.save_ok(cell, out)
+
+
+def _run_group(
+    group: list[Cell], problems: list[Problem], gen: Generator, cfg: EvalConfig, store: RunStore, be: Backends
+) -> None:
+    """The unfinished cells of one (model, task, seed): pool cells first, then search cells."""
+    pools = None
+    for cell in sorted(group, key=lambda c: not c.pooled):
+        be.progress(cell.key, 0)
+        try:
+            if cell.pooled and pools is None:
+                pools = _pool_for(group, problems, gen, cfg, store, be)
+            _run_cell(cell, problems, gen, pools, store, be, cfg.scorer)
+        except Exception as e:  # a crashed cell is recorded and the grid goes on
+            log.warning("cell %s failed: %s", cell.key, e)
+            store.save_error(cell, e)
+        be.progress(cell.key, 1)
+
+
+def _groups(todo: Sequence[Cell]) -> dict[tuple, list[Cell]]:
+    groups: dict[tuple, list[Cell]] = {}
+    for cell in todo:
+        groups.setdefault((cell.model, cell.task, cell.seed), []).append(cell)
+    return groups
+
+
+def _setup(model: str, task: str, cache: dict, cfg: EvalConfig, be: Backends) -> tuple[Generator, list[Problem]]:
+    if ("gen", model) not in cache:
+        cache[("gen", model)] = be.make_gen(model)
+    if ("task", task) not in cache:
+        cache[("task", task)] = be.get_problems(task, cfg)
+    return cache[("gen", model)], cache[("task", task)]
+
+
+def run_grid(cfg: EvalConfig, be: Backends) -> list[dict[str, Any]]:
+    """Run every unfinished cell, then write summary.json; returns the summary rows."""
+    cfg = validate(cfg)
+    store = RunStore(cfg.out)
+    store.start(cfg)
+    done = store.finished()
+    todo = [c for c in cells(cfg) if c.key not in done]
+    be.progress(f"{len(done)} cells already finished, {len(todo)} to run", 0)
+    if cfg.scorer:
+        be.check_scorer(cfg.scorer)
+    cache: dict = {}
+    for (model, task, _seed), group in _groups(todo).items():
+        try:
+            gen, problems = _setup(model, task, cache, cfg, be)
+        except Exception as e:  # a bad task or model fails its own cells only
+            for cell in group:
+                store.save_error(cell, e)
+                be.progress(cell.key, 1)
+            continue
+        _run_group(group, problems, gen, cfg, store, be)
+    return write_summary(store)
+
+
+def write_summary(store: RunStore) -> list[dict[str, Any]]:
+    rows = summarize(store.results(), list(store.cell_rows().values()))
+    write_json(store.summary_path, rows)
+    return rows
