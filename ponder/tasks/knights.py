@@ -41,7 +41,7 @@ _CLAIM_RES = {
 }
 _SENTENCE_RE = re.compile(r"([A-Z]) says:? (.+)", re.I)
 _PREFIX_RE = re.compile(r"^\s*knights? and knaves?\s*[:.]?\s*", re.I)
-_PAIR_RE = re.compile(r"(?<![A-Za-z])([A-Za-z])\s*(?:=|:|\s+is\s+an?\s+|\s+is\s+)\s*(knights?|knaves?|k|n)\b", re.I)
+_PAIR_RE = re.compile(r"(?<![A-Za-z])([A-Za-z])(?:\s*[=:]\s*|\s+is\s+(?:an?\s+)?)(knights?|knaves?|k|n)\b", re.I)
 _LINE_RE = re.compile(r"^((?:[A-Z]=[KN]\s*)+)(?::\s*(.*))?$")
 _VERDICT_RE = re.compile(r"^([A-Z]):([TF])\s+(ok|fail)$")
 
