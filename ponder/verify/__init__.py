@@ -1,1 +1,66 @@
+"""Rule-based verifiers and rewards: math answers (math-verify behind a hard-timeout process
+pool), a code sandbox (HumanEval / MBPP tests), the built-in tasks' checkers, Game of 24, and
+training rewards (see verify/rewards/).
 
+A verifier is `(problems, responses) -> list[Score]`: total (never raises on model output) and
+time-bounded. `verify` picks one per `problem.task` and batches each verifier's share of the
+input into one call. A plug-in verifier is named "path/to/file.py:function" and is such a
+function itself. Names: docs/verify.md.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from ponder.registry import Registry
+from ponder.types import PonderError, Problem, Score, Verifier
+
+VERIFIERS = Registry(
+    "verifier",
+    modules=["ponder.verify.math", "ponder.verify.code_verifier", "ponder.verify.task_checkers"],
+)
+
+# Tasks whose verifier is not named after the task.
+TASK_VERIFIER = {"gsm8k": "math", "math": "math", "game24": "game24", "humaneval": "code", "mbpp": "code"}
+
+_INSTANCES: dict[str, Verifier] = {}
+
+
+def get_verifier(name: str, **kwargs: Any) -> Verifier:
+    """The verifier registered as `name`, built with `kwargs` (e.g. workers=, limits=, timeout=).
+    Built without kwargs it is cached, so its worker pool is shared by every caller."""
+    if name.count(":") == 1 and name.split(":")[0].endswith(".py"):
+        return VERIFIERS.get(name)
+    if kwargs:
+        return VERIFIERS.get(name)(**kwargs)
+    if name not in _INSTANCES:
+        _INSTANCES[name] = VERIFIERS.get(name)()
+    return _INSTANCES[name]
+
+
+def verifier_name_for(task: str) -> str:
+    name = TASK_VERIFIER.get(task, task)
+    if name not in VERIFIERS:
+        raise PonderError(
+            f"no verifier for task {task!r}; known tasks: {', '.join(sorted(set(TASK_VERIFIER) | set(VERIFIERS.names())))}"
+        )
+    return name
+
+
+def verify(problems: list[Problem], responses: list[str]) -> list[Score]:
+    """Score each response with its problem's verifier; one batched call per verifier."""
+    if len(problems) != len(responses):
+        raise PonderError(f"verify: {len(problems)} problems but {len(responses)} responses")
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(problems):
+        groups[verifier_name_for(p.task)].append(i)
+    out: list[Score | None] = [None] * len(problems)
+    for name, idx in groups.items():
+        scores = get_verifier(name)([problems[i] for i in idx], [responses[i] for i in idx])
+        for i, s in zip(idx, scores):
+            out[i] = s
+    return out  # type: ignore[return-value]
+
+
+__all__ = ["VERIFIERS", "TASK_VERIFIER", "get_verifier", "verify", "verifier_name_for"]
