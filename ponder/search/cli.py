@@ -1,0 +1,169 @@
+"""`ponder solve`: run a test-time strategy on problems and show the reasoning, the answer,
+whether it checks out (when a reference answer is known), and the compute spent.
+
+    ponder solve "12+7*(3-1)"                         # free text in a built-in task's format
+    ponder solve --task countdown --n 5 --strategy beam --budget 16 --scorer check
+    ponder solve "countdown 3 7 12 -> 45" --effort high --tree tree.html --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ponder.types import PonderError, Problem, SearchResult
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="ponder solve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("text", nargs="?", help="a problem as free text (e.g. '12+7*(3-1)', 'countdown 3 7 12 -> 45')")
+    ap.add_argument("--task", help="draw problems from this built-in task instead")
+    ap.add_argument("--n", type=int, default=1, help="number of problems to draw (with --task)")
+    ap.add_argument(
+        "--level", type=int, default=None, help="difficulty level (with --task; default the hardest trained)"
+    )
+    ap.add_argument("--seed", type=int, default=0, help="seed for drawing problems and for the search")
+    ap.add_argument("--strategy", default=None, help="search strategy (default greedy); see docs/search.md")
+    ap.add_argument("--effort", choices=["low", "medium", "high"], help="a named preset of strategy + budget")
+    ap.add_argument("--budget", type=int, default=None, help="samples' worth of compute per problem")
+    ap.add_argument(
+        "--scorer", default=None, help="scorer for strategies that need one (check, confidence, judge, ...)"
+    )
+    ap.add_argument(
+        "--option", "-o", action="append", default=[], metavar="KEY=VALUE", help="strategy option, repeatable"
+    )
+    ap.add_argument("--model", default="tiny", help="model name, folder, or OpenAI-compatible URL")
+    ap.add_argument("--tree", type=Path, help="write the search trees as a self-contained HTML page")
+    ap.add_argument("--json", type=Path, help="write results as JSON")
+    ap.add_argument("--quiet", action="store_true", help="print only the summary table")
+    return ap
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """`key=value` strings -> options, values read as YAML scalars (3 -> int, 0.5 -> float)."""
+    from ponder.config import parse_override
+
+    return dict(parse_override(item) for item in items)
+
+
+def resolve_plan(args: argparse.Namespace) -> tuple[str, int, dict[str, Any]]:
+    """Strategy, budget and options from --effort, then --strategy/--budget/--scorer/--option on top."""
+    from ponder.search.effort import resolve_effort
+
+    if args.effort and args.strategy:
+        raise PonderError("give --effort or --strategy, not both")
+    strategy, budget, options = resolve_effort(args.effort) if args.effort else (args.strategy or "greedy", 1, {})
+    budget = args.budget if args.budget is not None else budget
+    if args.scorer:
+        options["scorer"] = args.scorer
+    options.update(parse_options(args.option))
+    return strategy, budget, options
+
+
+def load_problems(args: argparse.Namespace) -> list[Problem]:
+    from ponder.tasks import detect_task, make_problems
+
+    if args.text and args.task:
+        raise PonderError("give a problem as text or --task NAME --n K, not both")
+    if args.task:
+        if args.n < 1:
+            raise PonderError(f"--n must be >= 1, got {args.n}")
+        return make_problems(args.task, args.n, args.level, args.seed)
+    if not args.text:
+        raise PonderError("nothing to solve: give a problem as text (e.g. '12+7*(3-1)') or --task NAME --n K")
+    p = detect_task(args.text)
+    return [Problem(id="input", task=p.task, question=p.question, answer=p.answer, meta=p.meta, info=p.info)]
+
+
+def records(problems: list[Problem], results: list[SearchResult], scores: list) -> list[dict[str, Any]]:
+    out = []
+    for p, r, s in zip(problems, results, scores):
+        out.append(
+            {
+                "id": p.id,
+                "task": p.task,
+                "question": p.question,
+                "reference": p.answer,
+                "answer": r.answer,
+                "response": r.response,
+                "correct": None if s is None else s.correct,
+                "verdict": None if s is None else s.reason,
+                "strategy": r.strategy,
+                "cost": r.cost.to_dict(),
+                "meta": r.meta,
+            }
+        )
+    return out
+
+
+def show(recs: list[dict[str, Any]], quiet: bool) -> None:
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.table import Table
+
+    console = Console()
+    if not quiet:
+        for rec in recs:
+            mark = {True: "[green]✓ correct[/]", False: "[red]✗ wrong[/]", None: "[dim]no reference[/]"}[rec["correct"]]
+            c = rec["cost"]
+            body = (
+                f"[bold]{rec['question']}[/]\n\n{rec['response']}\n\n[bold]answer:[/] {rec['answer']}   {mark}"
+                f"\n[dim]{c['generated_tokens']} generated + {c['prompt_tokens']} prompt tokens, "
+                f"{c['gen_calls']} generator / {c['scorer_calls']} scorer calls, {c['flops']:.3g} FLOPs, {c['seconds']:.2f} s[/]"
+            )
+            console.print(Panel(body, title=f"{rec['id']} · {rec['strategy']}", expand=False))
+    table = Table("problems", "correct", "gen tokens / problem", "FLOPs / problem", "seconds")
+    n = len(recs)
+    known = [r for r in recs if r["correct"] is not None]
+    acc = f"{sum(r['correct'] for r in known)}/{len(known)}" if known else "-"
+    table.add_row(
+        str(n),
+        acc,
+        f"{sum(r['cost']['generated_tokens'] for r in recs) / n:.0f}",
+        f"{sum(r['cost']['flops'] for r in recs) / n:.3g}",
+        f"{recs[0]['meta']['batch_seconds']:.2f}",
+    )
+    console.print(table)
+
+
+def main(argv: list[str]) -> int:
+    from ponder.gen import load_generator
+    from ponder.io import write_json
+    from ponder.search import run_search
+    from ponder.verify import verify
+
+    args = _parser().parse_args(argv)
+    strategy, budget, options = resolve_plan(args)
+    problems = load_problems(args)
+    gen = load_generator(args.model)
+    scorer = options.pop("scorer", None)
+    results = run_search(strategy, problems, gen, budget=budget, scorer=scorer, seed=args.seed, **options)
+    known = [i for i, p in enumerate(problems) if p.answer is not None]
+    verdicts = verify([problems[i] for i in known], [results[i].response for i in known]) if known else []
+    scores: list = [None] * len(problems)
+    for i, s in zip(known, verdicts):
+        scores[i] = s
+    recs = records(problems, results, scores)
+    show(recs, args.quiet)
+    if args.json:
+        write_json(
+            args.json,
+            {
+                "strategy": strategy,
+                "budget": budget,
+                "options": options,
+                "scorer": scorer,
+                "model": args.model,
+                "seed": args.seed,
+                "results": recs,
+                "trees": [[n.__dict__ for n in r.tree] for r in results],
+            },
+        )
+    if args.tree:
+        from ponder.search.html import write_tree_html
+
+        write_tree_html(args.tree, results, title=f"ponder solve · {strategy} · budget {budget}")
+    return 0

@@ -1,0 +1,113 @@
+"""Step-level search state shared by beam search, DVTS, MCTS and refinement: one Tree per
+problem plus the generated Step (text and logprobs) behind every node, and the two batched
+operations on a frontier — grow every frontier node by sampled next steps in ONE generator call,
+and score a set of nodes' paths in ONE scorer call. A node's `score` is its own step's score;
+its `value` aggregates the scores along its path (last / min / product / mean)."""
+
+from __future__ import annotations
+
+from ponder.search.aggregate import aggregate
+from ponder.search.common import MAX_STEP_TOKENS, grow, split_response
+from ponder.search.engine import SearchContext, Step
+from ponder.search.tree import Tree
+from ponder.steps import STEP_DELIMITER
+from ponder.types import Node, Problem
+
+NodeRef = tuple[int, int]  # (problem index, node id)
+
+
+class Forest:
+    def __init__(self, ctx: SearchContext, problems: list[Problem]):
+        self.ctx = ctx
+        self.problems = problems
+        self.trees = [Tree(ctx.prompt(p)) for p in problems]
+        self.steps: list[dict[int, Step]] = [{} for _ in problems]
+        self.chunked = False  # nodes are fixed-token chunks rather than whole steps (MCTS mini-steps)
+
+    def node(self, ref: NodeRef) -> Node:
+        return self.trees[ref[0]].nodes[ref[1]]
+
+    def path_steps(self, ref: NodeRef) -> list[Step]:
+        i, node_id = ref
+        return [self.steps[i][n.id] for n in self.trees[i].path(node_id)]
+
+    def scored_steps(self, ref: NodeRef) -> list[str]:
+        """The path as the scorer sees it: its steps, or, when nodes are fixed-size chunks, the
+        trace re-split into lines with an unfinished last line left out (if any line is whole)."""
+        steps = self.path_steps(ref)
+        if not self.chunked:
+            return steps
+        text = steps[0]
+        for s in steps[1:]:
+            text = text + s
+        lines = split_response(text)
+        whole = [s for s in lines if s.endswith(STEP_DELIMITER) or self.node(ref).terminal]
+        return whole or lines or [text]
+
+    def prefix(self, ref: NodeRef) -> str:
+        return self.trees[ref[0]].text(ref[1])
+
+    def tokens(self, ref: NodeRef) -> int:
+        return self.node(ref).meta.get("tokens", 0)
+
+    def expand(
+        self,
+        frontier: list[NodeRef],
+        *,
+        n: int,
+        temperature: float,
+        seed: int,
+        max_tokens: int,
+        max_step_tokens: int = MAX_STEP_TOKENS,
+        stop: tuple[str, ...] = (STEP_DELIMITER,),
+    ) -> list[list[NodeRef]]:
+        """n children for every frontier node, from ONE generator call; children past
+        max_tokens of trace are marked terminal (truncated)."""
+        prefixes = [(i, self.prefix((i, nid))) for i, nid in frontier]
+        grown = grow(
+            self.ctx,
+            prefixes,
+            self.problems,
+            n=n,
+            temperature=temperature,
+            seed=seed,
+            max_step_tokens=max_step_tokens,
+            stop=stop,
+        )
+        out = []
+        for ref, group in zip(frontier, grown):
+            kids = []
+            for g in group:
+                tokens = self.tokens(ref) + g.tokens
+                lp = sum(g.step.logprobs) if g.step.logprobs else None
+                cid = self.trees[ref[0]].add(
+                    ref[1], g.step, terminal=g.terminal or tokens >= max_tokens, meta={"tokens": tokens, "logprob": lp}
+                )
+                self.steps[ref[0]][cid] = g.step
+                kids.append((ref[0], cid))
+            out.append(kids)
+        return out
+
+    def score(self, refs: list[NodeRef], agg: str) -> None:
+        """Score every path in ONE scorer call; sets node.score (last step) and node.value (agg)."""
+        if not refs:
+            return
+        problems = [self.problems[i] for i, _ in refs]
+        scores = self.ctx.score_steps(problems, [self.scored_steps(r) for r in refs], [i for i, _ in refs])
+        for r, s in zip(refs, scores):
+            node = self.node(r)
+            node.score = s[-1] if s else None
+            node.value = aggregate(s, agg)
+
+
+def top_distinct(forest: Forest, refs: list[NodeRef], k: int) -> list[NodeRef]:
+    """The k highest-valued nodes with distinct traces (first generated wins ties)."""
+    seen, out = set(), []
+    for r in sorted(refs, key=lambda r: -forest.node(r).value):
+        text = forest.prefix(r)
+        if text not in seen:
+            seen.add(text)
+            out.append(r)
+        if len(out) == k:
+            break
+    return out

@@ -1,0 +1,47 @@
+"""Executable step checker: a process verifier that needs no reference answer. Each step is
+re-checked by the task's own `check_step(problem, step)` on the public problem (an arithmetic
+step `37+58=95` is recomputed; a Countdown step's arithmetic and use of the given numbers are
+checked). Valid steps score 1, invalid 0, uncheckable ones (`None`: the closing tags, free text,
+an unknown task) `neutral` (default 1: a step the checker cannot judge is not held against the
+path). As an outcome scorer a response scores the minimum over its steps."""
+
+from __future__ import annotations
+
+from ponder.search import SCORERS
+from ponder.steps import split_steps, step_body
+from ponder.types import Generator, PonderError, Problem
+
+
+class StepChecker:
+    def __init__(self, neutral: float = 1.0):
+        self.neutral = neutral
+        self._tasks: dict[str, object] = {}
+
+    def _task(self, name: str):
+        if name not in self._tasks:
+            from ponder.tasks import get_task
+
+            try:
+                self._tasks[name] = get_task(name)
+            except PonderError:
+                self._tasks[name] = None
+        return self._tasks[name]
+
+    def check(self, problem: Problem, step: str) -> float:
+        task = self._task(problem.task)
+        body = step_body(step)
+        if task is None or not body:
+            return self.neutral
+        ok = task.check_step(problem, body)
+        return self.neutral if ok is None else float(ok)
+
+    def score_steps(self, problems: list[Problem], steps: list[list[str]]) -> list[list[float]]:
+        return [[self.check(p, s) for s in trace] for p, trace in zip(problems, steps)]
+
+    def score(self, problems: list[Problem], responses: list[str]) -> list[float]:
+        return [min(self.check(p, s) for s in split_steps(r)) if r else 0.0 for p, r in zip(problems, responses)]
+
+
+@SCORERS.register("check")
+def check(gen: Generator | None = None) -> StepChecker:
+    return StepChecker()

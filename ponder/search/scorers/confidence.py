@@ -1,0 +1,65 @@
+"""Model confidence as a score, read from the logprobs the policy produced while generating
+(no extra model call): `confidence` is exp(mean token logprob) of a step or response;
+`confidence_window` is exp of the lowest mean over any `window` consecutive tokens, which
+catches one shaky stretch in an otherwise confident trace (as in DeepConf, Fu et al. 2025).
+Scores lie in (0, 1]. Steps must come from the search (ponder.search.engine.Step with logprobs);
+a backend without logprobs is a clear error, not a silent constant."""
+
+from __future__ import annotations
+
+import math
+
+from ponder.search import SCORERS
+from ponder.search.engine import Step
+from ponder.types import Generator, PonderError, Problem
+
+
+def mean_confidence(logprobs: list[float]) -> float:
+    """exp(mean logprob) over the tokens (T,) -> (); 1.0 for an empty step."""
+    return math.exp(sum(logprobs) / len(logprobs)) if logprobs else 1.0
+
+
+def lowest_window_confidence(logprobs: list[float], window: int) -> float:
+    """exp(min over sliding windows of the mean logprob) (T,) -> (); whole span if T <= window."""
+    if len(logprobs) <= window:
+        return mean_confidence(logprobs)
+    s = sum(logprobs[:window])
+    lowest = s
+    for t in range(window, len(logprobs)):
+        s += logprobs[t] - logprobs[t - window]
+        lowest = min(lowest, s)
+    return math.exp(lowest / window)
+
+
+def _logprobs(text: str) -> list[float]:
+    if not isinstance(text, Step) or text.logprobs is None:
+        raise PonderError(
+            "the confidence scorer needs generator logprobs; use a backend that returns them "
+            "(SamplingParams.logprobs=True) or another scorer such as 'check'"
+        )
+    return text.logprobs
+
+
+class Confidence:
+    def __init__(self, window: int | None = None):
+        self.window = window
+
+    def _one(self, text: str) -> float:
+        lp = _logprobs(text)
+        return mean_confidence(lp) if self.window is None else lowest_window_confidence(lp, self.window)
+
+    def score_steps(self, problems: list[Problem], steps: list[list[str]]) -> list[list[float]]:
+        return [[self._one(s) for s in trace] for trace in steps]
+
+    def score(self, problems: list[Problem], responses: list[str]) -> list[float]:
+        return [self._one(r) for r in responses]
+
+
+@SCORERS.register("confidence")
+def confidence(gen: Generator | None = None) -> Confidence:
+    return Confidence()
+
+
+@SCORERS.register("confidence_window")
+def confidence_window(gen: Generator | None = None, window: int = 8) -> Confidence:
+    return Confidence(window=window)

@@ -1,0 +1,44 @@
+"""Best-of-N: sample `budget` responses per problem, score each with an outcome scorer (no
+reference answer), return the highest-scoring one (first on ties). A step-only scorer is
+turned into an outcome score by aggregating its step scores (`agg`: last / min / product / mean)."""
+
+from __future__ import annotations
+
+from ponder.search import STRATEGIES
+from ponder.search.common import MAX_TOKENS, TEMPERATURE, flat_tree, result, sample_responses
+from ponder.search.engine import SearchContext, Step
+from ponder.types import Completion, Problem, SearchResult
+
+
+def score_groups(
+    problems: list[Problem], ctx: SearchContext, outputs: list[list[Completion]], agg: str
+) -> list[list[float]]:
+    """Outcome scores of every sampled response of every problem, in ONE scorer call."""
+    flat_p = [p for p, g in zip(problems, outputs) for _ in g]
+    owners = [i for i, g in enumerate(outputs) for _ in g]
+    flat_s = ctx.score(flat_p, [Step.of(c) for g in outputs for c in g], owners, agg=agg)
+    out, k = [], 0
+    for g in outputs:
+        out.append(flat_s[k : k + len(g)])
+        k += len(g)
+    return out
+
+
+@STRATEGIES.register("best_of_n")
+def best_of_n(
+    problems: list[Problem],
+    ctx: SearchContext,
+    *,
+    budget: int,
+    seed: int,
+    temperature: float = TEMPERATURE,
+    max_tokens: int = MAX_TOKENS,
+    agg: str = "min",
+) -> list[SearchResult]:
+    outputs = sample_responses(problems, ctx, n=budget, temperature=temperature, max_tokens=max_tokens, seed=seed)
+    scores = score_groups(problems, ctx, outputs, agg)
+    results = []
+    for p, group, s in zip(problems, outputs, scores):
+        best = max(range(len(group)), key=lambda j: (s[j], -j))
+        results.append(result(flat_tree(ctx.prompt(p), group, s), 1 + best, best_score=s[best]))
+    return results
