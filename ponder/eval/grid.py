@@ -45,7 +45,9 @@ class Backends:
     search_fn: C.SearchFn | None = None
     check_scorer: Callable[[str], Any] = field(default=lambda name: None)  # raises on unknown names
     pool_score_fn: Callable[[str, Generator], ScoreFn] = named_scorer
-    progress: Callable[[str, int], None] = field(default=lambda desc, advance: None)
+    progress: Callable[[str, int, int | None], None] = field(
+        default=lambda desc, advance, total: None
+    )  # (what, cells done, total)
 
 
 def default_backends() -> Backends:
@@ -64,9 +66,14 @@ def _pool_for(
     if path.is_file():
         return load_pool(path, [p.id for p in problems], n)
     score_fn = confidence_scores if cfg.scorer is None else be.pool_score_fn(cfg.scorer, gen)
-    be.progress(f"sampling pool {group[0].task} seed {group[0].seed}", 0)
+    what = f"sampling pool {group[0].task} seed {group[0].seed}"
+
+    def on_batch(done: int) -> None:
+        be.progress(f"{what}: {done}/{len(problems)} problems", 0, None)
+
     pools = build_pool(problems, gen, n=n, temperature=cfg.temperature, max_tokens=cfg.max_tokens,
-                       seed=group[0].seed, verify_fn=be.verify_fn, score_fn=score_fn, batch_size=cfg.batch_size)  # fmt: skip
+                       seed=group[0].seed, verify_fn=be.verify_fn, score_fn=score_fn, batch_size=cfg.batch_size,
+                       on_batch=on_batch)  # fmt: skip
     save_pool(path, pools)
     return pools
 
@@ -97,7 +104,7 @@ def _run_group(
     """The unfinished cells of one (model, task, seed): pool cells first, then search cells."""
     pools = None
     for cell in sorted(group, key=lambda c: not c.pooled):
-        be.progress(cell.key, 0)
+        be.progress(cell.key, 0, None)
         try:
             if cell.pooled and pools is None:
                 pools = _pool_for(group, problems, gen, cfg, store, be)
@@ -105,7 +112,7 @@ def _run_group(
         except Exception as e:  # a crashed cell is recorded and the grid goes on
             log.warning("cell %s failed: %s", cell.key, e)
             store.save_error(cell, e)
-        be.progress(cell.key, 1)
+        be.progress(cell.key, 1, None)
 
 
 def _groups(todo: Sequence[Cell]) -> dict[tuple, list[Cell]]:
@@ -130,7 +137,7 @@ def run_grid(cfg: EvalConfig, be: Backends) -> list[dict[str, Any]]:
     store.start(cfg)
     done = store.finished()
     todo = [c for c in cells(cfg) if c.key not in done]
-    be.progress(f"{len(done)} cells already finished, {len(todo)} to run", 0)
+    be.progress(f"{len(cells(cfg)) - len(todo)} cells already finished", 0, len(todo))
     if cfg.scorer:
         be.check_scorer(cfg.scorer)
     cache: dict = {}
@@ -140,7 +147,7 @@ def run_grid(cfg: EvalConfig, be: Backends) -> list[dict[str, Any]]:
         except Exception as e:  # a bad task or model fails its own cells only
             for cell in group:
                 store.save_error(cell, e)
-                be.progress(cell.key, 1)
+                be.progress(cell.key, 1, None)
             continue
         _run_group(group, problems, gen, cfg, store, be)
     return write_summary(store)

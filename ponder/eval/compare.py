@@ -1,0 +1,84 @@
+"""`ponder eval compare RUN_A RUN_B`: the configurations both runs share, side by side.
+
+Where both runs hold per-problem records for the same problems, the difference (B - A) gets a
+paired bootstrap 95% interval and counts as significant when that interval excludes 0. Otherwise
+(different problems) it counts as outside the interval when B's accuracy lies outside A's 95% CI,
+a weaker test, and the table says which test was used.
+Left out: corrections for testing many configurations at once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from ponder.eval.bootstrap import paired_diff_ci
+from ponder.eval.store import RunStore, load_summary
+from ponder.eval.summary import CONFIG_KEYS
+from ponder.types import PonderError
+
+
+def _per_problem(run: str | Path) -> dict[tuple, dict[str, float]]:
+    """Config -> problem id -> correctness averaged over seeds."""
+    acc: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in RunStore(run).results():
+        acc[tuple(r[k] for k in CONFIG_KEYS)][r["problem_id"]].append(r["correct"])
+    return {k: {p: sum(v) / len(v) for p, v in by_p.items()} for k, by_p in acc.items()}
+
+
+def compare_runs(run_a: str | Path, run_b: str | Path) -> list[dict[str, Any]]:
+    """One row per configuration finished in both runs."""
+    rows_a = {tuple(r[k] for k in CONFIG_KEYS): r for r in load_summary(run_a) if r["status"] == "ok"}
+    rows_b = {tuple(r[k] for k in CONFIG_KEYS): r for r in load_summary(run_b) if r["status"] == "ok"}
+    shared = [k for k in rows_a if k in rows_b]
+    if not shared:
+        raise PonderError(f"{run_a} and {run_b} share no finished (task, model, strategy, budget); nothing to compare")
+    per_a, per_b = _per_problem(run_a), _per_problem(run_b)
+    return [_compare_one(key, rows_a[key], rows_b[key], per_a.get(key, {}), per_b.get(key, {})) for key in shared]
+
+
+def _compare_one(key: tuple, a: dict, b: dict, pa: dict[str, float], pb: dict[str, float]) -> dict[str, Any]:
+    row = dict(zip(CONFIG_KEYS, key)) | {
+        "acc_a": a["accuracy"], "acc_b": b["accuracy"], "diff": b["accuracy"] - a["accuracy"],
+        "tokens_a": a["mean_generated_tokens"], "tokens_b": b["mean_generated_tokens"],
+    }  # fmt: skip
+    if pa and set(pa) == set(pb):
+        ids = sorted(pa)
+        ci = paired_diff_ci([pa[i] for i in ids], [pb[i] for i in ids])
+        return row | {
+            "test": "paired",
+            "diff_low": ci.low,
+            "diff_high": ci.high,
+            "significant": not ci.low <= 0 <= ci.high,
+        }
+    outside = not a["ci_low"] <= b["accuracy"] <= a["ci_high"]
+    return row | {"test": "B outside A's CI", "diff_low": None, "diff_high": None, "significant": outside}
+
+
+def print_comparison(rows: list[dict[str, Any]], run_a: str, run_b: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"A = {run_a}   B = {run_b}")
+    for col in (
+        "task",
+        "model",
+        "strategy",
+        "budget",
+        "A",
+        "B",
+        "B - A",
+        "95% CI of diff",
+        "tokens A / B",
+        "outside CI?",
+    ):
+        table.add_column(col, justify="left" if col in ("task", "model", "strategy") else "right")
+    for r in rows:
+        ci = f"[{r['diff_low']:+.3f}, {r['diff_high']:+.3f}]" if r["diff_low"] is not None else "(unpaired)"
+        verdict = ("yes" if r["significant"] else "no") + (" (paired)" if r["test"] == "paired" else " (vs A's CI)")
+        table.add_row(
+            r["task"], r["model"], r["strategy"], str(r["budget"]), f"{r['acc_a']:.3f}", f"{r['acc_b']:.3f}",
+            f"{r['diff']:+.3f}", ci, f"{r['tokens_a']:.0f} / {r['tokens_b']:.0f}", verdict,
+        )  # fmt: skip
+    Console().print(table)

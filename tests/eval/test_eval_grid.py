@@ -1,0 +1,91 @@
+"""The grid end to end on a scripted generator: files, known numbers, resume, crashed cells."""
+
+import json
+
+import pytest
+from eval_fakes import PROBLEMS, _backends, _cfg, _script
+
+from ponder.eval.grid import run_grid
+from ponder.gen.fake import FakeGenerator
+from ponder.io import read_jsonl
+from ponder.types import PonderError
+
+
+def _row(rows, strategy, budget):
+    return next(r for r in rows if r["strategy"] == strategy and r["budget"] == budget)
+
+
+def test_grid_numbers_files_and_crashed_cell(tmp_path):
+    rows = run_grid(_cfg(tmp_path), _backends())
+    out = tmp_path / "run"
+    assert {p.name for p in out.iterdir()} >= {
+        "results.jsonl",
+        "summary.json",
+        "cells.json",
+        "run.json",
+        "pools",
+        "trees",
+    }
+    # maj@4: p0 right, p1 tie 2-2 (half credit), p2 only voter is right, p3 no vote -> 2.5 / 4
+    assert _row(rows, "majority", 4)["accuracy"] == pytest.approx(0.625)
+    assert _row(rows, "pass", 4)["accuracy"] == pytest.approx(0.75)
+    # maj@1 = share of right samples: (4 + 2 + 1 + 0) / 16
+    assert _row(rows, "majority", 1)["accuracy"] == pytest.approx(7 / 16)
+    assert _row(rows, "greedy", 1)["accuracy"] == pytest.approx(0.75)  # sample 0 is right on p0, p1, p2
+    assert [r["budget"] for r in rows if r["strategy"] == "greedy"] == [1]  # budget-free: run once
+    boom = [r for r in rows if r["strategy"] == "boom"]
+    assert len(boom) == 3 and all(r["status"] == "error" and "simulated crash" in r["error"] for r in boom)
+    tokens1, tokens4 = (
+        _row(rows, "majority", 1)["mean_generated_tokens"],
+        _row(rows, "majority", 4)["mean_generated_tokens"],
+    )
+    assert tokens4 == pytest.approx(4 * tokens1, abs=0.05)  # summary rounds to 2 decimals
+    records = read_jsonl(out / "results.jsonl")
+    assert len(records) == 4 * (1 + 3 + 3)  # problems x finished cells
+    assert all({"answer", "correct", "generated_tokens", "flops", "trace", "tree_id"} <= set(r) for r in records)
+    assert json.loads((out / "summary.json").read_text()) == rows
+
+
+class _NoGen(FakeGenerator):
+    def generate(self, prompts, params):
+        raise AssertionError("a finished cell was run again")
+
+
+def test_rerun_skips_finished_cells_and_retries_failed(tmp_path):
+    cfg = _cfg(tmp_path, strategies=["greedy", "majority"])
+    first = run_grid(cfg, _backends())
+    before = (tmp_path / "run" / "results.jsonl").read_text()
+    again = run_grid(_cfg(tmp_path, strategies=["greedy", "majority"]), _backends(gen=_NoGen(_script)))
+    assert again == first
+    assert (tmp_path / "run" / "results.jsonl").read_text() == before
+    # a new strategy in the same folder runs only its own cells; a failed one is retried next time
+    rows = run_grid(_cfg(tmp_path, strategies=["greedy", "majority", "boom"]), _backends())
+    assert len(rows) == 1 + 3 + 3
+    cells = json.loads((tmp_path / "run" / "cells.json").read_text())
+    assert sum(c["status"] == "error" for c in cells) == 3
+
+
+def test_budget_larger_than_pool_is_a_clear_error(tmp_path):
+    with pytest.raises(PonderError, match="budget 8 is larger than the 4 samples"):
+        run_grid(_cfg(tmp_path, budgets=[1, 8], pool_size=4), _backends())
+
+
+def test_changed_identity_refuses_the_folder(tmp_path):
+    run_grid(_cfg(tmp_path, strategies=["majority"]), _backends())
+    with pytest.raises(PonderError, match="n_problems"):
+        run_grid(_cfg(tmp_path, strategies=["majority"], n_problems=3), _backends())
+
+
+def test_bad_task_fails_its_cells_and_the_grid_goes_on(tmp_path):
+    rows = run_grid(_cfg(tmp_path, tasks=["broken", "toy"], strategies=["majority"]), _backends())
+    broken = [r for r in rows if r["task"] == "broken"]
+    assert broken and all(r["status"] == "error" and "empty" in r["error"] for r in broken)
+    assert all(r["status"] == "ok" for r in rows if r["task"] == "toy")
+
+
+def test_search_cells_save_trees(tmp_path):
+    run_grid(_cfg(tmp_path, strategies=["greedy"]), _backends())
+    rec = read_jsonl(tmp_path / "run" / "results.jsonl")[0]
+    path, _, pid = rec["tree_id"].partition("#")
+    trees = read_jsonl(tmp_path / "run" / path)
+    assert [t["problem_id"] for t in trees] == [p.id for p in PROBLEMS] and pid == "p0"
