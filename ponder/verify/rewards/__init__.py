@@ -1,0 +1,57 @@
+"""Reward functions for RL from verifiable rewards, each usable alone or combined.
+
+A reward is `fn(problems, responses) -> list[float | None]` (TRL's contract: None = does not
+apply to that response). The registry holds *factories*: `get_reward(name, **kwargs)` builds one
+(a plug-in "path/to/file.py:fn" is the reward function itself). `reward_from_spec` builds a
+weighted, gated combination from a dict or a one-line string (see combine.py).
+
+Names (docs/verify.md has the formulas and defaults):
+  accuracy              1/0 from the task's verifier (verify.verify)
+  format                1 if the response is exactly <think>…</think> <answer>…</answer>, tags once each
+  tag_count             0.25 per R1 tag present exactly once
+  language              share of the reasoning's words in the target script (R1's consistency reward)
+  cosine_length         length scaled by correctness on a cosine (Yeo et al. 2025)
+  overlong              DAPO's soft overlong punishment (0 … -1)
+  repetition            -(share of repeated word n-grams) (Yeo et al. 2025)
+  gated_format_accuracy accuracy that counts only when format passes (the safe default)
+  accuracy_plus_format  accuracy + 0.1·format, TinyZero-style (additive: can pay well-formatted wrong answers)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ponder.registry import Registry
+from ponder.types import Problem
+
+RewardFn = Callable[[list[Problem], list[str]], list["float | None"]]
+
+REWARDS = Registry(
+    "reward",
+    modules=[
+        "ponder.verify.rewards.accuracy",
+        "ponder.verify.rewards.format",
+        "ponder.verify.rewards.language",
+        "ponder.verify.rewards.length",
+        "ponder.verify.rewards.repetition",
+        "ponder.verify.rewards.combine",
+    ],
+)
+
+
+def get_reward(name: str, **kwargs: Any) -> RewardFn:
+    """The reward registered as `name`, built with `kwargs`; or a plug-in reward function."""
+    if name.count(":") == 1 and name.split(":")[0].endswith(".py"):
+        return REWARDS.get(name)
+    return REWARDS.get(name)(**kwargs)
+
+
+def reward_from_spec(spec: str | dict) -> RewardFn:
+    """A combined reward from a spec, e.g. "accuracy=1,repetition=0.5;gate=format" (combine.py)."""
+    from ponder.verify.rewards.combine import combined_from_spec
+
+    return combined_from_spec(spec)
+
+
+__all__ = ["REWARDS", "RewardFn", "get_reward", "reward_from_spec"]
