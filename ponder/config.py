@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from pathlib import Path
@@ -21,6 +22,7 @@ import yaml
 from ponder.types import PonderError
 
 T = TypeVar("T")
+_YAML11_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
 def _fields(cls: type) -> dict[str, dataclasses.Field]:
@@ -80,6 +82,8 @@ def _check(value: Any, tp: Any, name: str) -> Any:
             raise PonderError(f"config key {name!r} must be an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str) and _YAML11_FLOAT.match(value.strip()):
+            return float(value)  # YAML 1.1 (PyYAML) reads "3e-5" as a string
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise PonderError(f"config key {name!r} must be a number, got {value!r}")
         return float(value)
@@ -129,6 +133,13 @@ def parse_override(text: str) -> tuple[str, Any]:
     except yaml.YAMLError:
         value = raw
     return key.strip().replace("-", "_"), value
+
+
+def split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Separate `--key=value` / `key=value` overrides from the other arguments. (argparse treats an
+    argument containing a space as positional, so overrides are taken out before it runs.)"""
+    overrides = [a for a in argv if "=" in a and (a.startswith("--") or not a.startswith("-"))]
+    return [a for a in argv if a not in overrides], overrides
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Create .venv (if missing) and install ponder with its test tools.
+# On a machine without a CUDA GPU and without torch, the CPU wheel of torch is pinned first, so
+# pip never pulls several GB of CUDA packages; a torch that is already installed (e.g. a CUDA
+# build on a GPU machine) is kept as it is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+. .venv/bin/activate
+python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+if ! python -c "import torch" >/dev/null 2>&1; then
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+    python -m pip install -q "torch>=2.3"
+  else
+    python -m pip install -q "torch==2.13.0" || python -m pip install -q "torch>=2.3,<2.14" --index-url https://download.pytorch.org/whl/cpu
+  fi
+fi
+python -m pip install -q -e ".[dev]"
+echo "ponder installed in .venv ($(python -c 'import torch; print("torch", torch.__version__)'))"
