@@ -35,14 +35,14 @@ def _row(key: tuple, records: list[dict[str, Any]], cell_rows: list[dict[str, An
     total = len(records)
     return row | {
         "status": "ok",
-        "accuracy": round(ci.mean, 4),
-        "ci_low": round(ci.low, 4),
-        "ci_high": round(ci.high, 4),
+        "accuracy": ci.mean,
+        "ci_low": ci.low,
+        "ci_high": ci.high,
         "n_problems": total // n_seeds,
         "n_seeds": n_seeds,
-        "mean_generated_tokens": round(sum(r["generated_tokens"] for r in records) / total, 2),
+        "mean_generated_tokens": sum(r["generated_tokens"] for r in records) / total,
         "mean_flops": sum(r["flops"] for r in records) / total,
-        "seconds": round(sum(r["seconds"] for r in records) / n_seeds, 3),
+        "seconds": sum(r["seconds"] for r in records) / n_seeds,
         "exact": all(r.get("exact", True) for r in records),
     }
 

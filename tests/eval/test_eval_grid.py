@@ -1,11 +1,13 @@
 """The grid end to end on a scripted generator: files, known numbers, resume, crashed cells."""
 
 import json
+from pathlib import Path
 
 import pytest
 from eval_fakes import PROBLEMS, _backends, _cfg, _script
 
-from ponder.eval.grid import run_grid
+from ponder.eval.config import EvalConfig
+from ponder.eval.grid import Backends, run_grid
 from ponder.gen.fake import FakeGenerator
 from ponder.io import read_jsonl
 from ponder.types import PonderError
@@ -39,7 +41,7 @@ def test_grid_numbers_files_and_crashed_cell(tmp_path):
         _row(rows, "majority", 1)["mean_generated_tokens"],
         _row(rows, "majority", 4)["mean_generated_tokens"],
     )
-    assert tokens4 == pytest.approx(4 * tokens1, abs=0.05)  # summary rounds to 2 decimals
+    assert tokens4 == pytest.approx(4 * tokens1)
     records = read_jsonl(out / "results.jsonl")
     assert len(records) == 4 * (1 + 3 + 3)  # problems x finished cells
     assert all({"answer", "correct", "generated_tokens", "flops", "trace", "tree_id"} <= set(r) for r in records)
@@ -89,3 +91,33 @@ def test_search_cells_save_trees(tmp_path):
     path, _, pid = rec["tree_id"].partition("#")
     trees = read_jsonl(tmp_path / "run" / path)
     assert [t["problem_id"] for t in trees] == [p.id for p in PROBLEMS] and pid == "p0"
+
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (DATA / "gsm8k" / "test.jsonl").is_file(), reason="needs ../shared/data/gsm8k")
+def test_gsm8k_from_local_file_through_the_math_verifier(tmp_path):
+    from ponder.eval.config import load_problems
+    from ponder.verify import verify
+
+    def script(prompt: str, i: int) -> str:  # GSM8K test #1 (Janet's ducks) has answer 18
+        return "<think>16-3-4=9; 9*2=18</think>\n<answer>18</answer>" if "Janet" in prompt else "<answer>0</answer>"
+
+    be = Backends(make_gen=lambda name: FakeGenerator(script), get_problems=load_problems, verify_fn=verify)
+    cfg = EvalConfig(tasks=["gsm8k"], strategies=["majority"], budgets=[1, 2], n_problems=3, out=str(tmp_path / "g"),
+                     data={"gsm8k": str(DATA / "gsm8k" / "test.jsonl")})  # fmt: skip
+    rows = run_grid(cfg, be)
+    assert [r["accuracy"] for r in rows] == pytest.approx([1 / 3, 1 / 3])
+
+
+def test_empty_data_file_is_a_failed_cell_with_a_clear_message(tmp_path):
+    from ponder.eval.config import load_problems
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    be = Backends(make_gen=lambda name: FakeGenerator(_script), get_problems=load_problems, verify_fn=lambda p, r: [])
+    cfg = EvalConfig(tasks=["gsm8k"], strategies=["majority"], budgets=[1], n_problems=3, out=str(tmp_path / "g"),
+                     data={"gsm8k": str(empty)})  # fmt: skip
+    (row,) = run_grid(cfg, be)
+    assert row["status"] == "error" and "empty" in row["error"]
