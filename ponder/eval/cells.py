@@ -35,7 +35,9 @@ def _subset_value(strategy: str, pool: ProblemPool, k: int, seed: int) -> tuple[
     samples = pool.metric_samples()
     if strategy == "pass":
         return M.pass_at_k(len(samples), sum(s.correct for s in samples), k), True
-    metric = {"majority": M.maj_at_k, "best-of-n": M.best_of_k, "weighted": M.weighted_vote_at_k}[strategy]
+    if strategy == "best-of-n":
+        return M.best_of_k(samples, k).value, True
+    metric = {"majority": M.maj_at_k, "weighted": M.weighted_vote_at_k}[strategy]
     est = metric(samples, k, seed=seed)
     return est.value, est.exact
 
@@ -100,11 +102,14 @@ def search_records(
     verify_fn: VerifyFn,
     scorer: Any,
     tree_ref: str,
+    options: dict[str, Any] | None = None,
 ) -> CellOutput:
     """Run a search strategy on public copies of the problems, then verify its responses."""
     start = time.perf_counter()
     public = [p.public() for p in problems]
-    results = search_fn(cell.strategy, public, gen, budget=cell.budget, scorer=scorer, seed=cell.seed)
+    results = search_fn(
+        cell.strategy, public, gen, budget=cell.budget, scorer=scorer, seed=cell.seed, **(options or {})
+    )
     by_id = {r.problem_id: r for r in results}
     missing = [p.id for p in problems if p.id not in by_id]
     if missing:

@@ -5,7 +5,9 @@ budget, seed). Pool strategies (majority, best-of-n, weighted, pass) are read of
 of samples per (task, model, seed); every other name is a search strategy run by
 `ponder.search.run_search` once per budget. A task is a built-in generator ("countdown",
 "arithmetic:4" for level 4) or a data set read from a local file by ponder.tasks.loaders.
-Left out: per-task sampling settings (one temperature and token limit for the whole grid).
+`temperature` and `max_tokens` set the pool's sampling; search strategies take their own
+settings from `options` (e.g. {"beam": {"temperature": 0.8}}), else their defaults.
+Left out: per-task sampling settings (one temperature and token limit for the whole pool).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ ALIASES = {
 # Strategies whose result does not depend on the budget: run once, at budget 1.
 BUDGET_FREE = ("greedy",)
 # Options that decide what a finished cell means: a re-run into the same folder must match them.
-IDENTITY_KEYS = ("n_problems", "temperature", "max_tokens", "scorer", "data", "problem_seed")
+IDENTITY_KEYS = ("n_problems", "temperature", "max_tokens", "scorer", "data", "problem_seed", "options")
 
 
 @dataclass
@@ -42,7 +44,8 @@ class EvalConfig:
     temperature: float = 0.8
     max_tokens: int = 256
     pool_size: int | None = None  # default: the largest pool-strategy budget
-    scorer: str | None = None  # None: the model's mean token log-probability
+    scorer: str | None = None  # None: the model's confidence (search's default "confidence")
+    options: dict[str, dict] = field(default_factory=dict)  # strategy -> its run_search options
     batch_size: int = 256  # sequences per generator call
     n_bins: int = 3  # difficulty bins for compute-optimal selection
     difficulty_samples: int = 8  # pool samples used to estimate difficulty (agreement rate)

@@ -85,16 +85,15 @@ def _run_cell(
     pools: list[ProblemPool] | None,
     store: RunStore,
     be: Backends,
-    scorer: str | None,
+    cfg: EvalConfig,
 ) -> None:
     if cell.pooled:
         ref = str(store.pool_path(cell.task, cell.model, cell.seed).relative_to(store.out))
         out = C.pool_records(cell, pools, gen.n_params, ref)
     else:
         ref = str(store.tree_path(cell).relative_to(store.out))
-        out = C.search_records(
-            cell, problems, gen, search_fn=be.search_fn, verify_fn=be.verify_fn, scorer=scorer, tree_ref=ref
-        )
+        out = C.search_records(cell, problems, gen, search_fn=be.search_fn, verify_fn=be.verify_fn,
+                               scorer=cfg.scorer, tree_ref=ref, options=cfg.options.get(cell.strategy))  # fmt: skip
     store.save_ok(cell, out)
 
 
@@ -108,7 +107,7 @@ def _run_group(
         try:
             if cell.pooled and pools is None:
                 pools = _pool_for(group, problems, gen, cfg, store, be)
-            _run_cell(cell, problems, gen, pools, store, be, cfg.scorer)
+            _run_cell(cell, problems, gen, pools, store, be, cfg)
         except Exception as e:  # a crashed cell is recorded and the grid goes on
             log.warning("cell %s failed: %s", cell.key, e)
             store.save_error(cell, e)

@@ -5,14 +5,16 @@ of n samples gives the whole curve k = 1..n (Chen et al. 2021, "Evaluating Large
 Trained on Code", eq. 1, for pass@k; the same subsampling idea for the voting metrics):
 
 - `pass_at_k`: unbiased, exact, closed form  1 - C(n-c, k) / C(n, k).
-- `maj_at_k`, `weighted_vote_at_k`, `best_of_k`: exact enumeration of the subsets when there are at
-  most `max_exact` of them, otherwise a Monte-Carlo average over `n_mc` random subsets drawn with
+- `best_of_k`: exact, closed form (rank of the best score among k, ties split evenly).
+- `maj_at_k`, `weighted_vote_at_k`: exact enumeration of the subsets when there are at most
+  `max_exact` of them, otherwise a Monte-Carlo average over `n_mc` random subsets drawn with
   `seed` (the result says which via `SubsetEstimate.exact`).
 
 Ties are broken uniformly at random, in expectation: a subset whose vote ties between a right
 and a wrong answer counts 1/2. A sample whose answer could not be parsed (key None) casts no vote.
 Answer keys are what the caller extracted without the reference; correctness is per sample.
 Left out: exact closed forms for the voting metrics (dynamic programmes over answer classes).
+Scores are compared exactly (equal floats tie); near-equal scores do not.
 """
 
 from __future__ import annotations
@@ -80,9 +82,10 @@ def vote_credit(samples: Sequence[Sample], weights: Sequence[float]) -> float:
 
 
 def best_credit(samples: Sequence[Sample]) -> float:
-    """Expected correctness of the highest-scoring sample, ties split evenly."""
+    """Expected correctness of the highest-scoring sample, ties split evenly (the per-subset
+    rule that `best_of_k` averages in closed form; enumerated in the tests as its reference)."""
     top = max(s.score for s in samples)
-    tied = [s for s in samples if math.isclose(s.score, top, rel_tol=1e-12, abs_tol=1e-12)]
+    tied = [s for s in samples if s.score == top]
     return sum(s.correct for s in tied) / len(tied)
 
 
@@ -128,11 +131,27 @@ def weighted_vote_at_k(
     return subset_expectation(pool, k, _weighted_credit, max_exact=max_exact, n_mc=n_mc, seed=seed)
 
 
-def best_of_k(
-    pool: Sequence[Sample], k: int, *, max_exact: int = 2000, n_mc: int = 1000, seed: int = 0
-) -> SubsetEstimate:
-    """best-of-k: the single highest-scoring sample of k is correct."""
-    return subset_expectation(pool, k, best_credit, max_exact=max_exact, n_mc=n_mc, seed=seed)
+def best_of_k(pool: Sequence[Sample], k: int) -> SubsetEstimate:
+    """best-of-k: the single highest-scoring sample of k is correct. Exact, in closed form.
+
+    Group the pool by score, best first; a_g samples score strictly higher than group g (m_g
+    samples, c_g right). The subset's best score lies in group g with probability
+    [C(n - a_g, k) - C(n - a_g - m_g, k)] / C(n, k), and the tie inside g is broken uniformly,
+    which by symmetry is right with probability c_g / m_g.
+    """
+    n = len(pool)
+    _check_k(n, k)
+    groups: dict[float, list[bool]] = {}
+    for s in pool:
+        groups.setdefault(s.score, []).append(s.correct)
+    total, above = 0.0, 0
+    for score in sorted(groups, reverse=True):
+        members = groups[score]
+        m = len(members)
+        p_top = (math.comb(n - above, k) - math.comb(n - above - m, k)) / math.comb(n, k)
+        total += p_top * sum(members) / m
+        above += m
+    return SubsetEstimate(total, exact=True)
 
 
 def agreement_rate(keys: Sequence[str | None]) -> float:

@@ -12,9 +12,11 @@ from ponder.eval.metrics import (
     Sample,
     accuracy,
     agreement_rate,
+    best_credit,
     best_of_k,
     maj_at_k,
     pass_at_k,
+    subset_expectation,
     weighted_vote_at_k,
 )
 
@@ -148,3 +150,11 @@ def test_paired_diff_ci():
     assert (same.mean, same.low, same.high) == (0.0, 0.0, 0.0)
     better = paired_diff_ci([0] * 30, [1] * 30)
     assert better.low == 1.0
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0.1, 0.5, 0.9]), st.booleans()), min_size=1, max_size=8), st.data())
+def test_best_of_k_closed_form_matches_enumeration(items, data):
+    pool = [Sample(key="a", correct=c, score=s) for s, c in items]
+    k = data.draw(st.integers(1, len(pool)))
+    assert best_of_k(pool, k).value == pytest.approx(subset_expectation(pool, k, best_credit).value)
