@@ -1,0 +1,196 @@
+"""The transformers backend: any causal LM from a hub id or a local folder, on CPU or CUDA.
+
+`HFGenerator.generate` left-pads the prompts, encodes each prompt once, shares its KV cache with
+its n samples, and samples all rows together with temperature / top-k / top-p or greedily, with
+per-row stop strings, EOS handling and model logprobs. Llama-style models (Llama, Qwen2,
+Mistral) run on the lean static-cache decoder in `fastllama.py`; every other architecture runs
+on its own forward and cache (`hfloop.py`). `logprobs()` scores given continuations
+teacher-forced (for scorers). Weights are read live at every call, so a model trained in place
+between calls is always the one sampled.
+
+Conventions: Completion.text is decoded without dropping special tokens (so prompt + text
+re-tokenizes to what the model saw) except a final EOS, which stays in token_ids/logprobs but not
+in text. A seed makes a call repeatable for the same prompts, batch and settings; a prompt's
+samples depend on the other prompts in the call. Left out: beam search, repetition penalties,
+per-prompt sampling parameters, speculative decoding, sharing the prompt cache without copying it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from ponder.gen.loop import Row, sample_rows
+from ponder.gen.stops import StopChecker, cut_at_stop
+from ponder.types import Completion, PonderError, SamplingParams
+
+log = logging.getLogger(__name__)
+
+
+class HFGenerator:
+    def __init__(self, path_or_hub_id: str, device: str | None = None, dtype: str | torch.dtype | None = None):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if isinstance(dtype, str):
+            dtype = getattr(torch, dtype)
+        dtype = dtype or (torch.bfloat16 if str(device).startswith("cuda") else torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(path_or_hub_id)
+        model = AutoModelForCausalLM.from_pretrained(path_or_hub_id, dtype=dtype).to(device).eval()
+        self._setup(model, tokenizer, Path(str(path_or_hub_id)).name or str(path_or_hub_id))
+
+    @classmethod
+    def from_model(cls, model, tokenizer, device: str | None = None) -> HFGenerator:
+        """Wrap a live model (e.g. one being trained): its parameters are read at every call."""
+        self = cls.__new__(cls)
+        if device is not None:
+            model = model.to(device)
+        self._setup(model, tokenizer, getattr(model.config, "_name_or_path", "") or model.config.model_type)
+        return self
+
+    def _setup(self, model, tokenizer, name: str) -> None:
+        self.model, self.tokenizer = model, tokenizer
+        self.name = f"hf:{name}"
+        self.n_params = sum(p.numel() for p in model.parameters())
+        self.max_rows = 256  # sequences decoded together; larger calls run in chunks of prompts
+        self.fast: bool | None = None  # None: fast path where supported; False: always the generic loop
+        self._pieces: list[str] | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def eos_ids(self) -> set[int]:
+        ids = set()
+        for src in (self.model.config, getattr(self.model, "generation_config", None), self.tokenizer):
+            value = getattr(src, "eos_token_id", None)
+            ids |= set(value) if isinstance(value, list | tuple) else ({value} if value is not None else set())
+        return ids
+
+    def render(self, question: str) -> str:
+        if getattr(self.tokenizer, "chat_template", None):
+            messages = [{"role": "user", "content": question}]
+            return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return question + "\n"
+
+    def _encode(self, texts: list[str]) -> list[list[int]]:
+        return self.tokenizer(list(texts), add_special_tokens=False)["input_ids"] if texts else []
+
+    def _decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    def _left_pad(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T) ids and bool mask, real tokens right-aligned."""
+        T = max(len(s) for s in seqs)
+        pad = self.tokenizer.pad_token_id or 0
+        ids = torch.full((len(seqs), T), pad, dtype=torch.long)
+        mask = torch.zeros(len(seqs), T, dtype=torch.bool)
+        for i, s in enumerate(seqs):
+            if not s:
+                raise PonderError("a prompt encodes to zero tokens; give every prompt some text")
+            ids[i, T - len(s) :] = torch.tensor(s)
+            mask[i, T - len(s) :] = True
+        return ids.to(self.device), mask.to(self.device)
+
+    def _decoder(self, total_len: int):
+        from ponder.gen.fastllama import FastLlama, unsupported_reason
+        from ponder.gen.hfloop import HFLoop
+
+        reason = "disabled" if self.fast is False else unsupported_reason(self.model, total_len)
+        if reason is None:
+            return FastLlama(self.model)
+        log.debug("generic decode loop: %s", reason)
+        return HFLoop(self.model)
+
+    def _stop_checker(self, stops: tuple[str, ...]) -> StopChecker | None:
+        if not stops:
+            return None
+        if self._pieces is None:
+            self._pieces = [self._decode([i]) for i in range(self.model.get_output_embeddings().weight.shape[0])]
+        return StopChecker(self.tokenizer, stops, self._pieces, self.device)
+
+    def _completion(self, row: Row, params: SamplingParams, prompt_len: int) -> Completion:
+        ids = row.token_ids
+        if row.finish_reason == "eos":
+            text = self._decode(ids[:-1])
+        else:
+            text = self._decode(ids)
+            if row.finish_reason == "stop":
+                text = cut_at_stop(text, params.stop) or text
+        return Completion(
+            text=text,
+            token_ids=list(ids),
+            logprobs=list(row.logprobs) if params.logprobs else None,
+            finish_reason=row.finish_reason,
+            prompt_tokens=prompt_len,
+        )
+
+    def generate(
+        self, prompts: list[str], params: SamplingParams, *, ignore_eos: bool = False
+    ) -> list[list[Completion]]:
+        """params.n completions per prompt, in prompt order. ignore_eos (benchmarks) decodes on past EOS."""
+        encoded = self._encode(prompts)
+        if params.max_tokens == 0:
+            lps = [] if params.logprobs else None
+            return [[Completion(text="", prompt_tokens=len(e), logprobs=lps) for _ in range(params.n)] for e in encoded]
+        generator = None
+        if params.temperature > 0:
+            generator = torch.Generator(device=self.device)
+            if params.seed is not None:
+                generator.manual_seed(params.seed)
+            else:
+                generator.seed()
+        eos_ids = set() if ignore_eos else self.eos_ids
+        vocab = self.model.get_output_embeddings().weight.shape[0]
+        eos_table = torch.zeros(vocab, dtype=torch.bool, device=self.device)
+        eos_table[[i for i in eos_ids if i < vocab]] = True
+        stop = self._stop_checker(params.stop)
+        chunk = max(1, self.max_rows // params.n)
+        out: list[list[Completion]] = []
+        with torch.inference_mode():
+            for start in range(0, len(encoded), chunk):
+                part = encoded[start : start + chunk]
+                ids, mask = self._left_pad(part)
+                rows = sample_rows(
+                    self._decoder(ids.shape[1] + params.max_tokens),
+                    ids,
+                    mask,
+                    copies=params.n,
+                    max_new=params.max_tokens,
+                    temperature=params.temperature,
+                    top_k=params.top_k,
+                    top_p=params.top_p,
+                    eos_ids=eos_ids,
+                    eos_table=eos_table,
+                    stop=stop,
+                    generator=generator,
+                    check_every=1 if self.device.type == "cpu" else 8,
+                )
+                for i, e in enumerate(part):
+                    group = rows[i * params.n : (i + 1) * params.n]
+                    out.append([self._completion(r, params, len(e)) for r in group])
+        return out
+
+    def logprobs(self, prompts: list[str], continuations: list[str], batch_size: int = 64) -> list[list[float]]:
+        """Teacher-forced model logprobs (temperature 1) of each continuation's tokens given its prompt."""
+        if len(prompts) != len(continuations):
+            raise PonderError(f"logprobs: {len(prompts)} prompts but {len(continuations)} continuations")
+        heads, tails = self._encode(prompts), self._encode(continuations)
+        if not all(heads):
+            raise PonderError("logprobs: a prompt encodes to zero tokens; the first token has nothing to condition on")
+        out: list[list[float]] = []
+        with torch.inference_mode():
+            for s in range(0, len(heads), batch_size):
+                out += self._score(heads[s : s + batch_size], tails[s : s + batch_size])
+        return out
+
+    def _score(self, heads: list[list[int]], tails: list[list[int]]) -> list[list[float]]:
+        ids, mask = self._left_pad([h + t for h, t in zip(heads, tails)])
+        pos = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        logits = self.model(input_ids=ids, attention_mask=mask.long(), position_ids=pos).logits.float()
+        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)  # (B, T-1)
+        T = ids.shape[1]
+        return [logp[i, T - 1 - len(t) :].tolist() if t else [] for i, t in enumerate(tails)]

@@ -1,0 +1,122 @@
+"""The sampling loop shared by the hf decode paths: n samples per prompt from one prefill.
+
+Drives a decoder (`fastllama.FastLlama` or `hfloop.HFLoop`: start / step / keep) for up to
+max_new steps. Each step picks one token per live row, records it and its model logprob in
+preallocated (rows, max_new) buffers, and marks rows that produced EOS or completed a stop
+string. When at most half the rows are still live, finished rows are dropped from the batch so
+they stop costing compute; the others go on. Host syncs happen every `check_every` steps (1 on
+CPU, where they are free, or when stop strings need the tokens); a row that ended between checks
+keeps decoding and its extra tokens are cut off at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ponder.gen.sampling import choose_tokens
+from ponder.gen.stops import StopChecker
+
+
+@dataclass
+class Row:
+    """One generated sequence: token ids, their model logprobs, and why it ended."""
+
+    token_ids: list[int]
+    logprobs: list[float]
+    finish_reason: str  # "stop" | "eos" | "length"
+
+
+@dataclass
+class LoopState:
+    rows: torch.Tensor  # (B,) original row index of each live batch row
+    ended: torch.Tensor  # (R,) EOS seen or stop string completed, by original row
+    tokens: torch.Tensor  # (R, max_new) chosen ids, -1 where nothing was generated
+    logprobs: torch.Tensor  # (R, max_new)
+    stop_len: dict[int, int]  # original row -> length (tokens) at its stop string
+
+
+def _record(state: LoopState, t: int, tok: torch.Tensor, lp: torch.Tensor, eos_table: torch.Tensor) -> None:
+    state.tokens[state.rows, t] = tok
+    state.logprobs[state.rows, t] = lp
+    state.ended[state.rows] = state.ended[state.rows] | eos_table[tok]
+
+
+def _check_stops(state: LoopState, t: int, tok: torch.Tensor, stop: StopChecker) -> None:
+    candidates = (stop.can_end[tok] & ~state.ended[state.rows]).nonzero().squeeze(1).tolist()
+    for j in candidates:
+        r = int(state.rows[j])
+        generated = state.tokens[r, max(0, t + 1 - stop.window) : t + 1].tolist()
+        if stop.ends_here(generated):
+            state.ended[r] = True
+            state.stop_len[r] = t + 1
+
+
+def _prune(state: LoopState, decoder, tok: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Returns (None, tok) when no row is live, else the tokens of the rows kept in the batch."""
+    live = ~state.ended[state.rows]
+    n_live = int(live.sum())
+    if n_live == 0:
+        return None, tok
+    if n_live <= len(state.rows) // 2:
+        keep = live.nonzero().squeeze(1)
+        decoder.keep(keep)
+        state.rows, tok = state.rows[keep], tok[keep]
+    return state.rows, tok
+
+
+def _finish(state: LoopState, steps: int, eos_ids: set[int]) -> list[Row]:
+    out = []
+    for r, (toks, lps) in enumerate(zip(state.tokens[:, :steps].tolist(), state.logprobs[:, :steps].tolist())):
+        if r in state.stop_len:
+            n, reason = state.stop_len[r], "stop"
+        else:
+            n = next((i + 1 for i, x in enumerate(toks) if x in eos_ids), None)
+            n, reason = (n, "eos") if n is not None else (steps, "length")
+        out.append(Row(token_ids=toks[:n], logprobs=lps[:n], finish_reason=reason))
+    return out
+
+
+def sample_rows(
+    decoder,
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    copies: int,
+    max_new: int,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    eos_ids: set[int],
+    eos_table: torch.Tensor,
+    stop: StopChecker | None,
+    generator: torch.Generator | None,
+    check_every: int = 1,
+) -> list[Row]:
+    """Sample `copies` continuations of each left-padded prompt ids/mask (P, T): P * copies Rows,
+    the copies of prompt i at rows i * copies ... (i + 1) * copies - 1. eos_table: (V,) bool."""
+    R, device = ids.shape[0] * copies, ids.device
+    logits = decoder.start(ids, mask, copies, max_new)
+    state = LoopState(
+        rows=torch.arange(R, device=device),
+        ended=torch.zeros(R, dtype=torch.bool, device=device),
+        tokens=torch.full((R, max_new), -1, dtype=torch.long, device=device),
+        logprobs=torch.zeros(R, max_new, device=device),
+        stop_len={},
+    )
+    steps = 0
+    for t in range(max_new):
+        tok, lp = choose_tokens(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+        _record(state, t, tok, lp, eos_table)
+        steps = t + 1
+        if stop is not None:
+            _check_stops(state, t, tok, stop)
+        if steps == max_new:
+            break
+        if stop is not None or steps % check_every == 0:
+            rows, tok = _prune(state, decoder, tok)
+            if rows is None:
+                break
+        logits = decoder.step(tok)
+    return _finish(state, steps, eos_ids)

@@ -1,0 +1,55 @@
+"""Next-token selection from a batch of logits: greedy, temperature, top-k, top-p (nucleus).
+
+Pure tensor functions used by every hf decode path. The returned log-probability is always the
+model's own (temperature 1, before any filtering), which is what RL and scorers need; the
+filters only change which token is drawn. Top-p follows Holtzman et al. 2020, "The Curious Case
+of Neural Text Degeneration": keep the smallest set of most likely tokens whose mass reaches p.
+Left out: repetition / presence penalties, min-p, typical sampling, per-row parameters.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Set every logit below the k-th largest of its row to -inf. logits: (B, V); k=0 is off."""
+    if k <= 0 or k >= logits.shape[-1]:
+        return logits
+    kth = torch.topk(logits, k, dim=-1).values[:, -1:]  # (B, 1)
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Keep the smallest prefix of the sorted distribution whose mass reaches p. logits: (B, V)."""
+    if p >= 1.0:
+        return logits
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (B, V)
+    probs = sorted_logits.softmax(dim=-1)
+    mass_before = probs.cumsum(dim=-1) - probs  # mass of strictly more likely tokens
+    drop_sorted = mass_before >= p  # the first token always survives (mass_before = 0 < p)
+    drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def choose_tokens(
+    logits: torch.Tensor,
+    *,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    generator: torch.Generator | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pick one token per row and return (tokens (B,), model logprobs of those tokens (B,)).
+
+    logits: (B, V), any float dtype; computed in fp32. temperature 0 is greedy (argmax).
+    """
+    logits = logits.float()
+    logp = torch.log_softmax(logits, dim=-1)  # (B, V) at temperature 1
+    if temperature == 0:
+        tokens = logits.argmax(dim=-1)
+    else:
+        scaled = top_p_filter(top_k_filter(logits / temperature, top_k), top_p)
+        probs = scaled.softmax(dim=-1)
+        tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    return tokens, logp.gather(-1, tokens[:, None]).squeeze(-1)
