@@ -1,0 +1,43 @@
+"""Advantage and reward-shaping math for RL from verifiable rewards, as pure tensor functions.
+
+- `group_advantages`: GRPO's group-normalised advantage (Shao et al. 2024, DeepSeekMath, eq. 3 of
+  the outcome-supervision variant): A_i = (r_i - mean(r)) / (std(r) + eps) over the G samples of
+  one prompt; with `scale_std=False` it is Dr. GRPO's A_i = r_i - mean(r) (Liu et al. 2025,
+  "Understanding R1-Zero-Like Training"). The std is the unbiased (Bessel) one, as in TRL and verl.
+- `soft_overlong_penalty`: DAPO's soft overlong punishment (Yu et al. 2025, eq. 13).
+- `zero_variance_groups`: which groups carry no learning signal (all rewards equal), used by
+  dynamic sampling (DAPO section 3.2) and the health check.
+
+Left out: PPO/GAE value baselines, RLOO, REINFORCE++ and other estimators (no critic here).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def group_advantages(rewards: torch.Tensor, *, scale_std: bool = True, eps: float = 1e-6) -> torch.Tensor:
+    """rewards (P, G) -> advantages (P, G); a group whose rewards all agree gets zeros."""
+    mean = rewards.mean(dim=1, keepdim=True)  # (P, 1)
+    centred = rewards - mean  # (P, G)
+    if not scale_std:
+        return centred
+    if rewards.shape[1] < 2:
+        return torch.zeros_like(rewards)
+    std = rewards.std(dim=1, keepdim=True)  # (P, 1), unbiased
+    return centred / (std + eps)
+
+
+def zero_variance_groups(rewards: torch.Tensor, *, tol: float = 1e-8) -> torch.Tensor:
+    """rewards (P, G) -> bool (P,): True where every sample of the group got the same reward."""
+    return (rewards.max(dim=1).values - rewards.min(dim=1).values) <= tol
+
+
+def soft_overlong_penalty(lengths: torch.Tensor, *, max_tokens: int, cache: int) -> torch.Tensor:
+    """lengths (N,) -> penalty (N,) <= 0: zero up to max_tokens - cache, then falling linearly to
+    -1 at max_tokens (and -1 beyond). DAPO eq. 13."""
+    if cache <= 0:
+        return torch.where(lengths >= max_tokens, -1.0, 0.0).to(torch.float32)
+    start = max_tokens - cache
+    over = (lengths.to(torch.float32) - start).clamp(min=0.0)  # (N,)
+    return -(over / cache).clamp(max=1.0)

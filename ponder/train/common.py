@@ -1,0 +1,150 @@
+"""Pieces every trainer shares: the config blocks of a recipe (model, optimiser, run), loading the
+policy and its tokenizer with clear errors, the optimiser and LR schedule, seeding, and prompt
+rendering. Loops stay in their own files; this file holds no algorithm.
+
+Left out: mixed precision, distributed data parallel, LoRA (a transformers/peft model works
+as the policy, but nothing here sets one up).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+from dataclasses import dataclass, field
+
+import torch
+
+from ponder.types import PonderError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 3e-5
+    betas: tuple[float, float] = (0.9, 0.99)
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    schedule: str = "constant"  # constant | cosine (to 10% of lr)
+    grad_clip: float = 1.0
+
+
+@dataclass
+class RunConfig:
+    out: str = "runs/train"
+    seed: int = 0
+    steps: int = 100
+    save_every: int = 50  # 0: only at the end
+    log_every: int = 1
+    resume: bool = True  # continue from out/latest when it exists
+    threads: int = 2
+    device: str = "cpu"
+    progress: bool = True
+    max_minutes: float = 0.0  # 0: no wall-clock cap; else stop (and save) after this long
+
+
+@dataclass
+class ModelConfig:
+    name: str = "tiny"  # built-in name, HF folder, or hub id
+    ref: str | None = None  # reference model for KL / DPO; None: a frozen copy of the start
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed % 2**32)
+    except ImportError:
+        pass
+
+
+def set_threads(n: int) -> None:
+    torch.set_num_threads(max(1, min(n, os.cpu_count() or 1)))
+
+
+def load_policy(name: str, device: str = "cpu"):
+    """(model, tokenizer) from a built-in name, folder or hub id; a missing tokenizer is an error."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ponder.models import resolve_model
+
+    path = resolve_model(name)
+    try:
+        tok = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as e:
+        raise PonderError(f"model {name!r} has no usable tokenizer ({e}); save one beside the weights") from None
+    model = AutoModelForCausalLM.from_pretrained(path).to(device)
+    check_tokenizer(tok, name)
+    return model, tok
+
+
+def check_tokenizer(tok, name: str) -> None:
+    if tok is None:
+        raise PonderError(f"model {name!r} has no tokenizer; pass one or save it beside the weights")
+    if tok.eos_token_id is None:
+        raise PonderError(f"tokenizer of {name!r} has no eos token; set tokenizer.eos_token before training")
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+
+
+def frozen_copy(model):
+    """A deep copy with gradients off, in eval mode: the reference policy."""
+    import copy
+
+    ref = copy.deepcopy(model).eval()
+    for p in ref.parameters():
+        p.requires_grad_(False)
+    return ref
+
+
+def render_prompt(tokenizer, question: str) -> str:
+    """The prompt text for a question: the tokenizer's chat template when it has one."""
+    if getattr(tokenizer, "chat_template", None):
+        msgs = [{"role": "user", "content": question}]
+        return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    return question + "\n"
+
+
+def make_optimizer(model, cfg: OptimConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+
+
+def make_scheduler(opt: torch.optim.Optimizer, cfg: OptimConfig, total_steps: int):
+    """Linear warm-up, then constant or cosine decay to 10% of the peak."""
+    if cfg.schedule not in ("constant", "cosine"):
+        raise PonderError(f"optim.schedule must be constant or cosine, got {cfg.schedule!r}")
+
+    def factor(step: int) -> float:
+        if cfg.warmup_steps and step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        if cfg.schedule == "constant":
+            return 1.0
+        span = max(total_steps - cfg.warmup_steps, 1)
+        t = min((step - cfg.warmup_steps) / span, 1.0)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def grad_step(model, opt, sched, grad_clip: float) -> float:
+    """Clip, step, zero; returns the pre-clip gradient norm."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else float("inf"))
+    opt.step()
+    sched.step()
+    opt.zero_grad(set_to_none=True)
+    return float(norm)
+
+
+@dataclass
+class StepTimer:
+    """Counts tokens and seconds for the tokens/s metric."""
+
+    tokens: int = 0
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)

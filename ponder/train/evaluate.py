@@ -1,0 +1,45 @@
+"""Held-out evaluation inside training: greedy accuracy of the live policy on a fixed set of
+problems, with a Wilson 95% interval. Left out: sampling-based metrics (use eval/ for pass@k)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ponder.types import Problem, SamplingParams
+
+
+@dataclass
+class EvalConfig:
+    n: int = 0  # held-out problems (0: no evaluation)
+    every: int = 0  # evaluate every k steps (0: only before and after)
+    level: int | None = None  # None: the training level
+    seed: int = 12345  # a different seed from training: held-out problems
+    max_tokens: int = 256
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for k successes out of n."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def greedy_accuracy(
+    gen, problems: list[Problem], accuracy_fn: Callable, *, max_tokens: int, batch: int = 64
+) -> dict[str, float]:
+    """{"accuracy", "ci_low", "ci_high", "n"} of greedy decoding on `problems`."""
+    params = SamplingParams(n=1, temperature=0.0, max_tokens=max_tokens)
+    texts = []
+    for i in range(0, len(problems), batch):
+        chunk = problems[i : i + batch]
+        outs = gen.generate([gen.render(p.question) for p in chunk], params)
+        texts += [o[0].text for o in outs]
+    correct = sum(bool(c) for c in accuracy_fn(problems, texts))
+    lo, hi = wilson(correct, len(problems))
+    return {"accuracy": correct / max(len(problems), 1), "ci_low": lo, "ci_high": hi, "n": len(problems)}

@@ -1,0 +1,100 @@
+"""One GRPO-family optimisation step on a batch of scored rollouts: per-token clipped policy
+loss, optional KL to a frozen reference, aggregated with a normaliser counted over the whole
+batch, accumulated over micro-batches, repeated for `epochs` passes (old log-probs are taken
+once, before the first pass; with one pass the ratio is exactly 1 and they are not computed).
+
+`accumulate` does forward + backward only (the invariance test compares its gradients for one
+batch of 8 against 4 micro-batches of 2); `update` adds the optimiser step and the metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ponder.train.batch import Seq, collate, forward_logprobs
+from ponder.train.common import grad_step
+from ponder.train.losses import aggregate, clipped_policy_loss, kl_penalty
+from ponder.train.presets import GRPOSwitches
+
+
+@dataclass
+class MicroBatch:
+    batch: object  # ponder.train.batch.Batch
+    adv: torch.Tensor  # (b,)
+    mask: torch.Tensor  # (b, L-1) loss mask with dropped (e.g. overlong) sequences zeroed
+    old: torch.Tensor | None = None  # (b, L-1)
+    ref: torch.Tensor | None = None  # (b, L-1)
+
+
+def make_micro_batches(
+    seqs: list[Seq], adv: torch.Tensor, weights: torch.Tensor, *, micro_batch: int, pad_id: int
+) -> list[MicroBatch]:
+    """seqs (N,), adv (N,), weights (N,) in {0, 1} -> micro-batches of at most micro_batch sequences."""
+    out = []
+    for i in range(0, len(seqs), micro_batch):
+        b = collate(seqs[i : i + micro_batch], pad_id)
+        w = weights[i : i + micro_batch].unsqueeze(1)  # (b, 1)
+        out.append(MicroBatch(b, adv[i : i + micro_batch], b.loss_mask * w))
+    return out
+
+
+@torch.no_grad()
+def fill_old_and_ref(model, ref_model, mbs: list[MicroBatch], *, need_old: bool) -> None:
+    for mb in mbs:
+        if need_old:
+            mb.old = forward_logprobs(model, mb.batch)[0]
+        if ref_model is not None:
+            mb.ref = forward_logprobs(ref_model, mb.batch)[0]
+
+
+def accumulate(model, mbs: list[MicroBatch], sw: GRPOSwitches, *, max_tokens: int) -> dict[str, float]:
+    """Forward + backward over all micro-batches; returns summed token statistics."""
+    n_seqs = sum(int((mb.mask.sum(1) > 0).sum()) for mb in mbs)
+    n_tokens = int(sum(mb.mask.sum() for mb in mbs))
+    tot = {"loss": 0.0, "clipped": 0.0, "kl": 0.0, "entropy": 0.0, "tokens": float(n_tokens)}
+    for mb in mbs:
+        logp, ent = forward_logprobs(model, mb.batch, entropy=True)  # (b, L-1)
+        old = mb.old if mb.old is not None else logp.detach()
+        per_tok, clipped = clipped_policy_loss(logp, old, mb.adv, eps_low=sw.eps_low, eps_high=sw.eps_high)
+        if mb.ref is not None and sw.kl_coef > 0:
+            kl = kl_penalty(logp, mb.ref, kind=sw.kl_estimator)  # (b, L-1)
+            per_tok = per_tok + sw.kl_coef * kl
+            tot["kl"] += float((kl.detach() * mb.mask).sum())
+        loss = aggregate(per_tok, mb.mask, mode=sw.loss_agg, n_seqs=n_seqs, n_tokens=n_tokens, max_tokens=max_tokens)
+        loss.backward()
+        tot["loss"] += float(loss.detach())
+        tot["clipped"] += float((clipped.float() * mb.mask).sum())
+        tot["entropy"] += float((ent * mb.mask).sum())
+    return tot
+
+
+def update(
+    model,
+    ref_model,
+    opt,
+    sched,
+    seqs: list[Seq],
+    adv: torch.Tensor,
+    weights: torch.Tensor,
+    sw: GRPOSwitches,
+    *,
+    micro_batch: int,
+    max_tokens: int,
+    pad_id: int,
+    grad_clip: float,
+) -> dict[str, float]:
+    """`sw.epochs` optimiser steps on one batch; metrics averaged over them."""
+    mbs = make_micro_batches(seqs, adv, weights, micro_batch=micro_batch, pad_id=pad_id)
+    fill_old_and_ref(model, ref_model if sw.kl_coef > 0 else None, mbs, need_old=sw.epochs > 1)
+    sums = {"loss": 0.0, "clip_frac": 0.0, "kl": 0.0, "entropy": 0.0, "grad_norm": 0.0}
+    for _ in range(sw.epochs):
+        tot = accumulate(model, mbs, sw, max_tokens=max_tokens)
+        sums["grad_norm"] += grad_step(model, opt, sched, grad_clip)
+        ntok = max(tot["tokens"], 1.0)
+        sums["loss"] += tot["loss"]
+        sums["clip_frac"] += tot["clipped"] / ntok
+        sums["kl"] += tot["kl"] / ntok
+        sums["entropy"] += tot["entropy"] / ntok
+    return {k: v / sw.epochs for k, v in sums.items()}

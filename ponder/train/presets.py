@@ -1,0 +1,84 @@
+"""GRPO's variants as switches, and the named presets that pin them.
+
+| switch | grpo (DeepSeekMath) | dr_grpo (Liu et al. 2025) | dapo (Yu et al. 2025) |
+|---|---|---|---|
+| scale_std (divide advantages by group std) | yes | no | yes |
+| loss_agg | seq_mean | constant | token_mean |
+| eps_low / eps_high (clip) | 0.2 / 0.2 | 0.2 / 0.2 | 0.2 / 0.28 |
+| kl_coef (k3 to a frozen reference) | 0.04 | 0 | 0 |
+| overlong | none | none | soft (cache 20% of max_tokens) |
+| dynamic_sampling | no | no | yes (refill at most 3 rounds) |
+
+A recipe names a preset and may override any switch under `algo:`; fields left null come from
+the preset, so a preset's meaning never drifts with defaults. Unknown preset names list the known.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+from ponder.registry import Registry
+
+
+@dataclass(frozen=True)
+class GRPOSwitches:
+    scale_std: bool
+    loss_agg: Literal["seq_mean", "token_mean", "constant"]
+    eps_low: float
+    eps_high: float
+    kl_coef: float
+    kl_estimator: Literal["k1", "k3"]
+    overlong: Literal["none", "mask", "soft"]
+    overlong_cache: float  # soft punishment window, as a fraction of max_tokens
+    dynamic_sampling: bool
+    max_refill: int  # extra generation rounds allowed to refill a batch
+    epochs: int  # optimisation passes over each batch of rollouts
+
+
+@dataclass
+class AlgoOverrides:
+    """Recipe-level overrides; None means "as the preset says"."""
+
+    scale_std: bool | None = None
+    loss_agg: Literal["seq_mean", "token_mean", "constant"] | None = None
+    eps_low: float | None = None
+    eps_high: float | None = None
+    kl_coef: float | None = None
+    kl_estimator: Literal["k1", "k3"] | None = None
+    overlong: Literal["none", "mask", "soft"] | None = None
+    overlong_cache: float | None = None
+    dynamic_sampling: bool | None = None
+    max_refill: int | None = None
+    epochs: int | None = None
+
+
+PRESETS = Registry("GRPO preset")
+
+_GRPO = GRPOSwitches(
+    scale_std=True,
+    loss_agg="seq_mean",
+    eps_low=0.2,
+    eps_high=0.2,
+    kl_coef=0.04,
+    kl_estimator="k3",
+    overlong="none",
+    overlong_cache=0.2,
+    dynamic_sampling=False,
+    max_refill=3,
+    epochs=1,
+)
+PRESETS.register("grpo")(_GRPO)
+PRESETS.register("dr_grpo")(dataclasses.replace(_GRPO, scale_std=False, loss_agg="constant", kl_coef=0.0))
+PRESETS.register("dapo")(
+    dataclasses.replace(
+        _GRPO, loss_agg="token_mean", eps_high=0.28, kl_coef=0.0, overlong="soft", dynamic_sampling=True
+    )
+)
+
+
+def resolve_switches(preset: str, overrides: AlgoOverrides) -> GRPOSwitches:
+    base = PRESETS.get(preset)
+    changes = {k: v for k, v in dataclasses.asdict(overrides).items() if v is not None}
+    return dataclasses.replace(base, **changes)

@@ -1,0 +1,166 @@
+"""The state of one training run and the outer loop every trainer shares: model, tokenizer,
+optimiser, scheduler, a generator over the live weights, the data position, resume from the
+latest checkpoint, periodic checkpoints, metrics + health check + progress bar, and a wall-clock
+cap. A trainer supplies only `step_fn(step) -> metrics`; state it needs to resume goes in
+`Session.cursor` (the data position) or `Session.extra` (saved in trainer_state.json).
+
+Left out: early stopping on a metric (the health check only warns).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ponder.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ponder.train.common import (
+    ModelConfig,
+    OptimConfig,
+    RunConfig,
+    check_tokenizer,
+    frozen_copy,
+    load_policy,
+    make_optimizer,
+    make_scheduler,
+    seed_everything,
+    set_threads,
+)
+from ponder.train.health import HealthCheck
+from ponder.train.metrics import MetricsLog, Progress
+from ponder.train.rewards import accuracy, preflight, resolve_reward
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Session:
+    model: Any
+    tokenizer: Any
+    opt: Any
+    sched: Any
+    run: RunConfig
+    gen: Any = None
+    accuracy_fn: Callable = accuracy
+    ref: Any = None
+    reward: Callable | None = None
+    reward_label: str = ""
+    stream: Any = None
+    step: int = 0
+    cursor: int = 0
+    extra: dict = field(default_factory=dict)
+    log: MetricsLog | None = None
+    health: HealthCheck = field(default_factory=HealthCheck)
+    initial: Any = None  # frozen copy of the starting weights (reference policy)
+    last_metrics: dict = field(default_factory=dict)
+
+    @classmethod
+    def open(
+        cls,
+        mcfg: ModelConfig,
+        ocfg: OptimConfig,
+        run: RunConfig,
+        *,
+        total_steps: int,
+        model=None,
+        tokenizer=None,
+        generator=None,
+        accuracy_fn=None,
+        need_gen: bool = True,
+    ) -> Session:
+        set_threads(run.threads)
+        seed_everything(run.seed)
+        if model is None:
+            model, tokenizer = load_policy(mcfg.name, run.device)
+        check_tokenizer(tokenizer, mcfg.name)
+        model.train()
+        opt = make_optimizer(model, ocfg)
+        sess = cls(model, tokenizer, opt, make_scheduler(opt, ocfg, total_steps), run)
+        sess.accuracy_fn = accuracy_fn or accuracy
+        if need_gen:
+            sess.gen = generator or _live_generator(model, tokenizer)
+        return sess
+
+    def set_reward(self, spec, label: str, problems) -> None:
+        self.reward, self.reward_label = resolve_reward(spec), label
+        preflight(self.reward, label, problems)
+
+    def resolve(self, name: str) -> Callable:
+        return resolve_reward(name)
+
+    def load_ref(self, mcfg: ModelConfig):
+        """The frozen reference: `model.ref` when given, else a copy of the starting weights
+        (taken before any checkpoint is loaded, so a resumed run keeps the true start)."""
+        if mcfg.ref:
+            return frozen_copy(load_policy(mcfg.ref, self.run.device)[0])
+        return frozen_copy(self.model)
+
+    def resume(self, config: dict) -> None:
+        """Continue from run.out/latest when resuming is on and a checkpoint exists."""
+        ck = latest_checkpoint(self.run.out) if self.run.resume else None
+        if ck is not None:
+            state = load_checkpoint(ck, self.model, self.opt, self.sched)
+            self.step, self.cursor, self.extra = state["step"], state.get("cursor", 0), state.get("extra", {})
+            log.info("resumed from %s at step %d", ck, self.step)
+        self.log = MetricsLog(self.run.out, resume_step=self.step)
+        self.config = config
+
+    def save(self) -> None:
+        save_checkpoint(
+            self.run.out,
+            self.step,
+            self.model,
+            self.tokenizer,
+            self.opt,
+            self.sched,
+            {"cursor": self.cursor, "extra": self.extra, "config": self.config},
+        )
+
+    def run_steps(
+        self,
+        step_fn: Callable[[int], dict],
+        *,
+        label: str,
+        status_key: str,
+        every_eval: int = 0,
+        eval_fn: Callable[[], dict] | None = None,
+    ) -> None:
+        bar = Progress(self.run.steps, self.step, label, enabled=self.run.progress)
+        t_start = time.perf_counter()
+        try:
+            while self.step < self.run.steps:
+                metrics = step_fn(self.step + 1)
+                self.step += 1
+                metrics["warnings"] = self.health.update(metrics)
+                if eval_fn is not None and every_eval and self.step % every_eval == 0:
+                    metrics.update({f"eval/{k}": v for k, v in eval_fn().items()})
+                if self.step % max(self.run.log_every, 1) == 0 or metrics["warnings"]:
+                    self.log.write(self.step, metrics)
+                self.last_metrics = metrics
+                bar.update(self.step, f"{status_key} {metrics.get(status_key, float('nan')):.3f}")
+                timed_out = self.run.max_minutes and time.perf_counter() - t_start > 60 * self.run.max_minutes
+                if (self.run.save_every and self.step % self.run.save_every == 0) or timed_out:
+                    self.save()
+                if timed_out:
+                    log.warning("stopping at step %d: run.max_minutes=%s reached", self.step, self.run.max_minutes)
+                    break
+        finally:
+            bar.close()
+
+    def finish(self) -> dict:
+        """Final checkpoint; returns what the summary should record."""
+        self.save()
+        self.log.close()
+        return {
+            "steps": self.step,
+            "final_metrics": {k: v for k, v in self.last_metrics.items() if k != "warnings"},
+            "warnings": sorted({w for m in self.health.history for w in m.get("warnings", [])}),
+        }
+
+
+def _live_generator(model, tokenizer):
+    from ponder.gen.hf import HFGenerator
+
+    return HFGenerator.from_model(model, tokenizer)
