@@ -1,0 +1,127 @@
+"""The learned reward model: any transformers causal LM backbone plus a linear head read at step
+boundaries. A PRM (Lightman et al. 2023, "Let's Verify Step by Step"; Wang et al. 2024,
+Math-Shepherd) gives a score at the token ending each step; an ORM (Cobbe et al. 2021) is the
+same network read only at the end of the trace. One forward pass scores every step of a trace.
+
+Saved as a Hugging Face folder: the backbone (`save_pretrained`, so the folder still loads as a
+causal LM), its tokenizer, `rm_head.safetensors` (weight (1, H), bias (1,)) and `rm_config.json`
+({"kind", "delimiter", "format"}). Loading checks the kind and the step delimiter against what
+the caller expects, so a PRM is never applied to traces split another way.
+
+Left out: value heads on several layers, LoRA, and multi-class (-1 / 0 / 1) step heads.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ponder.rm.encode import Encoded, encode_trace, render_prompt
+from ponder.steps import STEP_DELIMITER
+from ponder.types import PonderError
+
+CONFIG_NAME, HEAD_NAME, FORMAT = "rm_config.json", "rm_head.safetensors", 1
+KINDS = ("prm", "orm")
+
+
+class RewardModel(torch.nn.Module):
+    def __init__(self, backbone: Any, tokenizer: Any, kind: str = "prm", delimiter: str = STEP_DELIMITER):
+        super().__init__()
+        if kind not in KINDS:
+            raise PonderError(f"reward model kind must be one of {KINDS}, got {kind!r}")
+        if tokenizer is None:
+            raise PonderError("the reward model's backbone has no tokenizer; pass one or save it in the model folder")
+        if not getattr(tokenizer, "is_fast", False):
+            raise PonderError("the reward model needs a fast tokenizer (offset mappings locate step boundaries)")
+        if not delimiter:
+            raise PonderError("the reward model's step delimiter must be a non-empty string")
+        self.backbone, self.tokenizer, self.kind, self.delimiter = backbone, tokenizer, kind, delimiter
+        self.head = torch.nn.Linear(backbone.config.hidden_size, 1)
+        torch.nn.init.zeros_(self.head.bias)
+        torch.nn.init.normal_(self.head.weight, std=0.02)
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    @property
+    def max_length(self) -> int:
+        return int(getattr(self.backbone.config, "max_position_embeddings", 0) or 1 << 30)
+
+    def encode(self, question: str, steps: list[str], where: str = "trace") -> Encoded:
+        prompt = render_prompt(self.tokenizer, question)
+        return encode_trace(self.tokenizer, prompt, steps, self.delimiter, self.max_length, where)
+
+    def forward(self, batch: list[Encoded]) -> list[torch.Tensor]:
+        """Logits at each trace's step boundaries: a list of (S_b,) tensors, one per trace."""
+        device = self.head.weight.device
+        width = max(len(e.input_ids) for e in batch)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        ids = torch.full((len(batch), width), pad, dtype=torch.long, device=device)  # (B, T), right-padded
+        mask = torch.zeros_like(ids)
+        for b, e in enumerate(batch):
+            ids[b, : len(e.input_ids)] = torch.tensor(e.input_ids, device=device)
+            mask[b, : len(e.input_ids)] = 1
+        hidden = self.backbone.base_model(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, T, H)
+        rows = torch.tensor([b for b, e in enumerate(batch) for _ in e.boundaries], device=device)
+        cols = torch.tensor([p for e in batch for p in e.boundaries], device=device)
+        logits = self.head(hidden[rows, cols].to(self.head.weight.dtype)).squeeze(-1)  # (sum S_b,)
+        return list(torch.split(logits, [len(e.boundaries) for e in batch]))
+
+    def save(self, path: str | Path) -> None:
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.backbone.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}, str(path / HEAD_NAME))
+        cfg = {"kind": self.kind, "delimiter": self.delimiter, "format": FORMAT}
+        (path / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
+
+
+def from_backbone(
+    backbone: str | tuple[Any, Any] = "tiny", kind: str = "prm", delimiter: str = STEP_DELIMITER
+) -> RewardModel:
+    """A fresh reward model on a backbone: a model name / folder (see ponder.models) or (model, tokenizer)."""
+    if isinstance(backbone, tuple):
+        model, tok = backbone
+    else:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from ponder.models import resolve_model
+
+        where = resolve_model(backbone)
+        model, tok = AutoModelForCausalLM.from_pretrained(where), AutoTokenizer.from_pretrained(where)
+    return RewardModel(model, tok, kind=kind, delimiter=delimiter)
+
+
+def load_reward_model(path: str | Path, kind: str | None = None, delimiter: str | None = None) -> RewardModel:
+    """Load a saved PRM/ORM folder; `kind` / `delimiter` (when given) must match what was saved."""
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ponder.models import check_model_dir
+
+    path = Path(path)
+    if not (path / CONFIG_NAME).is_file():
+        raise PonderError(
+            f"{path} is not a ponder reward model folder (no {CONFIG_NAME}); train one with `ponder train prm`"
+        )
+    check_model_dir(path)
+    cfg = json.loads((path / CONFIG_NAME).read_text())
+    if kind is not None and cfg["kind"] != kind:
+        raise PonderError(f"{path} holds an {cfg['kind'].upper()}, not an {kind.upper()}")
+    if delimiter is not None and cfg["delimiter"] != delimiter:
+        raise PonderError(
+            f"{path} was trained with step delimiter {cfg['delimiter']!r} but the policy splits steps at "
+            f"{delimiter!r}; use a PRM trained on this policy's step format"
+        )
+    rm = RewardModel(
+        AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path), cfg["kind"], cfg["delimiter"]
+    )
+    rm.head.load_state_dict(load_file(str(path / HEAD_NAME)))
+    return rm.eval()
