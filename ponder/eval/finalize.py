@@ -1,4 +1,4 @@
-"""Everything written after the cells: summary.json, plots/*.png, adaptive.json, report.html.
+"""Everything written after the cells: summary.json (+ .md), plots/*.png, adaptive.json, report.html.
 All of it is rebuilt from the run folder alone, so `ponder eval report RUN` can redo it."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from ponder.eval import adaptive as A
 from ponder.eval.config import POOL_STRATEGIES
 from ponder.eval.metrics import agreement_rate
 from ponder.eval.plots import write_plots
-from ponder.eval.report import render
+from ponder.eval.report import markdown_table, render
 from ponder.eval.store import RunStore
 from ponder.eval.summary import summarize
 from ponder.io import atomic_write, read_jsonl, write_json
@@ -65,6 +65,8 @@ def finalize(out: str | Path) -> list[dict[str, Any]]:
     records = store.results()
     rows = summarize(records, list(store.cell_rows().values()))
     write_json(store.summary_path, rows)
+    with atomic_write(store.out / "summary.md") as md:
+        md.write(markdown_table(rows))
     paths = write_plots(rows, store.out)
     adaptive = adaptive_rows(store, records, n_bins=n_bins, m=difficulty_samples)
     write_json(store.out / "adaptive.json", adaptive)

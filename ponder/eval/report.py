@@ -26,7 +26,9 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) >= 1e4 else f"{value:.3f}".rstrip("0").rstrip(".")
+        return f"{value:.3g}" if abs(value) >= 1e4 else f"{value:.3f}"
+    if isinstance(value, list):
+        return ", ".join(_fmt(v) for v in value)
     return html.escape(str(value))
 
 
@@ -42,6 +44,31 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
         tds = "".join(_cell(r.get(k), left=k in ("task", "model", "strategy")) for k, _ in COLUMNS)
         body.append(f"<tr{cls}>{tds}</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """The summary as a Markdown table (for READMEs and notes)."""
+    cols = [
+        "task",
+        "model",
+        "strategy",
+        "budget",
+        "accuracy",
+        "95% CI",
+        "tokens / problem",
+        "FLOPs / problem",
+        "seconds",
+    ]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        if r["status"] != "ok":
+            cells = [r["task"], r["model"], r["strategy"], str(r["budget"]), "failed", r.get("error") or "", "", "", ""]
+        else:
+            cells = [r["task"], r["model"], r["strategy"], str(r["budget"]), f"{r['accuracy']:.3f}",
+                     f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]", f"{r['mean_generated_tokens']:.1f}",
+                     f"{r['mean_flops']:.3g}", f"{r['seconds']:.1f}"]  # fmt: skip
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def adaptive_table(rows: list[dict[str, Any]]) -> str:

@@ -34,7 +34,7 @@ def slug(text: str) -> str:
 
 
 def machine() -> dict[str, Any]:
-    return {"platform": platform.platform(), "cpus": os.cpu_count(), "loadavg": list(os.getloadavg())}
+    return {"platform": platform.platform(), "cpus": os.cpu_count(), "loadavg": [round(x, 2) for x in os.getloadavg()]}
 
 
 class RunStore:

@@ -20,6 +20,7 @@ def test_finalize_writes_plots_adaptive_and_a_self_contained_report(tmp_path):
     assert (out / "plots" / "toy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 1
+    assert "| toy | tiny | majority | 4 | 0.625 |" in (out / "summary.md").read_text()
     assert "simulated crash" in page and "<answer>" not in page  # traces are escaped
     assert "&lt;answer&gt;" in page
     adaptive = json.loads((out / "adaptive.json").read_text())
