@@ -62,7 +62,7 @@ def flat_tree(prompt: str, completions: list[Completion], scores: list[float] | 
             c.text,
             score=None if scores is None else scores[j],
             terminal=True,
-            meta={"answer": answer_of(c.text), "finish": c.finish_reason},
+            meta={"answer": answer_of(c.text), "finish": c.finish_reason, "tokens": len(c.token_ids)},
         )
     return tree
 

@@ -12,10 +12,13 @@ from ponder.types import Node
 class Tree:
     def __init__(self, root_text: str = ""):
         self.nodes: list[Node] = [Node(id=0, parent=None, text=root_text, depth=0)]
+        self._kids: dict[int, list[int]] = {0: []}
 
     def add(self, parent: int, text: str, **fields: Any) -> int:
         node = Node(id=len(self.nodes), parent=parent, text=str(text), depth=self.nodes[parent].depth + 1, **fields)
         self.nodes.append(node)
+        self._kids[parent].append(node.id)
+        self._kids[node.id] = []
         return node.id
 
     def path(self, node_id: int) -> list[Node]:
@@ -32,7 +35,7 @@ class Tree:
         return "".join(n.text for n in self.path(node_id))
 
     def children(self, node_id: int) -> list[Node]:
-        return [n for n in self.nodes if n.parent == node_id]
+        return [self.nodes[k] for k in self._kids[node_id]]
 
     def choose(self, node_id: int) -> None:
         """Mark the chosen path (root to node_id) for the viewer."""

@@ -1,0 +1,239 @@
+"""Accuracy against compute for every test-time strategy on the tiny reasoner.
+
+For each task at its hardest training level, N held-out problems (seed 1000, a stream the tiny
+reasoner never trained on), every strategy at budgets of 1..64 samples' worth: accuracy by the
+rule-based verifier with a 95% Wilson interval, generated tokens and FLOPs per problem, wall time.
+Majority / best-of-N / weighted best-of-N at budget k use the first k of one pool of 64 samples
+per problem (i.i.d. samples, so this equals running them at k; their tokens are the first k
+samples' tokens); best-of-N with a second scorer re-scores the same pool through the generation
+cache. Step-level strategies run at each budget. Runs go cheapest budget first and stop at the
+time box; skipped cells are listed. Writes search_budget.{json,md,png} beside this file.
+
+    python benchmarks/search_budget.py --n 200 --budgets 1 4 16 64 --minutes 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+from ponder.io import atomic_write, write_json
+from ponder.search import run_search
+from ponder.search.aggregate import vote
+from ponder.search.cache import CachedGenerator
+from ponder.tasks import make_problems
+from ponder.verify import verify
+
+HERE = Path(__file__).parent
+STEP_RUNS = [  # (label, strategy, scorer, options)
+    ("beam/check", "beam", "check", {"width": 4}),
+    ("dvts/check", "dvts", "check", {"width": 4}),
+    ("mcts/check", "mcts", "check", {"k": 4}),
+    ("refine/check", "refine", "check", {}),
+    ("refine/self", "refine", None, {"critic": "self"}),
+    ("budget_forcing/wait", "budget_forcing", None, {"mode": "wait"}),
+    ("beam/confidence", "beam", "confidence", {"width": 4}),
+]
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval for k successes in n trials (Wilson 1927)."""
+    if n == 0:
+        return (0.0, 0.0)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def row(task, label, budget, problems, responses, tokens, flops, seconds) -> dict:
+    scores = verify(problems, responses)
+    k = sum(s.correct for s in scores)
+    lo, hi = wilson(k, len(problems))
+    n = len(problems)
+    return {
+        "task": task,
+        "strategy": label,
+        "budget": budget,
+        "n": n,
+        "accuracy": k / n,
+        "ci95": [lo, hi],
+        "tokens_per_problem": tokens / n,
+        "flops_per_problem": flops / n,
+        "seconds": seconds,
+    }
+
+
+def pool_rows(task: str, problems, gen, budgets: list[int], seed: int) -> list[dict]:
+    """Greedy, and majority / best-of-N / weighted at every budget from one pool of samples."""
+    rows = []
+    t0 = time.perf_counter()
+    greedy = run_search("greedy", problems, gen, seed=seed)
+    rows.append(
+        row(
+            task,
+            "greedy",
+            1,
+            problems,
+            [r.response for r in greedy],
+            sum(r.cost.generated_tokens for r in greedy),
+            sum(r.cost.flops for r in greedy),
+            time.perf_counter() - t0,
+        )
+    )
+    top = max(budgets)
+    pools = {}
+    for scorer in ("check", "confidence"):
+        t0 = time.perf_counter()
+        pools[scorer] = (
+            run_search("best_of_n", problems, gen, budget=top, scorer=scorer, seed=seed),
+            time.perf_counter() - t0,
+        )
+    per_tok = pools["check"][0][0].cost.flops / max(
+        1, pools["check"][0][0].cost.prompt_tokens + pools["check"][0][0].cost.generated_tokens
+    )
+    for k in budgets:
+        for label, scorer, pick in (
+            ("majority", "check", "vote"),
+            ("best_of_n/check", "check", "best"),
+            ("weighted/check", "check", "weighted"),
+            ("best_of_n/confidence", "confidence", "best"),
+        ):
+            results, secs = pools[scorer]
+            responses, tokens = [], 0
+            for r in results:
+                kids = [n for n in r.tree if n.parent == 0][:k]
+                tokens += sum(n.meta["tokens"] for n in kids)
+                responses.append(choose(kids, pick))
+            prompt = sum(r.cost.prompt_tokens for r in results)
+            rows.append(row(task, label, k, problems, responses, tokens, per_tok * (tokens + prompt), secs * k / top))
+    return rows
+
+
+def choose(kids, pick: str) -> str:
+    """The response a sampling strategy returns from these candidates (see ponder.search.strategies)."""
+    if pick == "best":
+        return max(kids, key=lambda n: (n.score, -n.id)).text
+    answers = [n.meta["answer"] for n in kids]
+    winner, _ = vote(answers, None if pick == "vote" else [n.score for n in kids])
+    pool = [n for n in kids if n.meta["answer"] == winner] or kids
+    return max(pool, key=lambda n: (n.score, -n.id)).text if pick == "weighted" else pool[0].text
+
+
+def step_rows(task: str, problems, gen, budgets: list[int], seed: int, deadline: float, skipped: list) -> list[dict]:
+    rows = []
+    for b in budgets:
+        for label, strategy, scorer, options in STEP_RUNS:
+            if time.time() > deadline:
+                skipped.append(f"{task} {label} @ {b}")
+                continue
+            t0 = time.perf_counter()
+            results = run_search(strategy, problems, gen, budget=b, scorer=scorer, seed=seed, **options)
+            rows.append(
+                row(
+                    task,
+                    label,
+                    b,
+                    problems,
+                    [r.response for r in results],
+                    sum(r.cost.generated_tokens for r in results),
+                    sum(r.cost.flops for r in results),
+                    time.perf_counter() - t0,
+                )
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| task | strategy | budget | accuracy | 95% CI | gen tokens / problem | s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["task"], r["strategy"], r["budget"])):
+        lo, hi = r["ci95"]
+        lines.append(
+            f"| {r['task']} | {r['strategy']} | {r['budget']} | {r['accuracy']:.3f} | "
+            f"{lo:.3f}–{hi:.3f} | {r['tokens_per_problem']:.0f} | {r['seconds']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = sorted({r["task"] for r in rows})
+    fig, axes = plt.subplots(1, len(tasks), figsize=(7 * len(tasks), 5), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for label in sorted({r["strategy"] for r in rows if r["task"] == task}):
+            rs = sorted((r for r in rows if r["task"] == task and r["strategy"] == label), key=lambda r: r["budget"])
+            x = [r["tokens_per_problem"] for r in rs]
+            y = [r["accuracy"] for r in rs]
+            err = [[r["accuracy"] - r["ci95"][0] for r in rs], [r["ci95"][1] - r["accuracy"] for r in rs]]
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label)
+        ax.set_xscale("log")
+        ax.set_xlabel("generated tokens per problem (log)")
+        ax.set_ylabel("accuracy (95% Wilson CI)")
+        ax.set_title(task)
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", default="tiny")
+    ap.add_argument("--tasks", nargs="+", default=["arithmetic", "countdown"])
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--budgets", type=int, nargs="+", default=[1, 4, 16, 64])
+    ap.add_argument("--minutes", type=float, default=40.0, help="time box for the step-level runs, all tasks")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=HERE / "search_budget")
+    args = ap.parse_args()
+    import torch
+
+    from ponder.gen import load_generator
+
+    torch.set_num_threads(2)
+    gen = CachedGenerator(load_generator(args.model))
+    start, rows, skipped = time.time(), [], []
+    deadline = start + 60 * args.minutes
+    for task in args.tasks:
+        problems = make_problems(task, args.n, seed=1000)
+        rows += pool_rows(task, problems, gen, args.budgets, args.seed)
+        print(table(rows[-17:]), flush=True)
+    for task in args.tasks:  # step-level runs after every task's pool, so both tasks get the small budgets
+        problems = make_problems(task, args.n, seed=1000)
+        task_deadline = start + (deadline - start) * (args.tasks.index(task) + 1) / len(args.tasks)
+        rows += step_rows(task, problems, gen, args.budgets, args.seed, min(deadline, task_deadline), skipped)
+    conditions = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, no GPU",
+        "torch_threads": 2,
+        "loadavg_end": os.getloadavg(),
+        "wall_minutes": (time.time() - start) / 60,
+        "model": args.model,
+        "n_params": gen.n_params,
+        "problems_seed": 1000,
+        "search_seed": args.seed,
+        "skipped": skipped,
+    }
+    write_json(args.out.with_suffix(".json"), {"conditions": conditions, "rows": rows})
+    with atomic_write(args.out.with_suffix(".md")) as f:
+        f.write(f"{table(rows)}\n\nConditions: {json.dumps(conditions)}\n")
+    plot(rows, args.out.with_suffix(".png"))
+    print(table(rows))
+    print("skipped:", skipped)
+
+
+if __name__ == "__main__":
+    main()
