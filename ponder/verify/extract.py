@@ -134,7 +134,7 @@ def clean_answer(text: str) -> str:
 def plain_number(text: str) -> tuple[str, Fraction, bool] | None:
     """A plain number (int, decimal, a/b, \\frac{a}{b}) with its decorations removed:
     (canonical text, exact value, had a percent sign), or None if `text` is anything else."""
-    s = text.strip().replace("\\$", "").replace("$", "").strip()
+    s = text.strip().replace("\\$", "").replace("$", "").replace("\\%", "%").strip()
     if len(s) > 60:
         return None
     unit = _UNIT_TAIL_RE.match(s)
