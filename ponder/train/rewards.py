@@ -21,13 +21,16 @@ RewardFn = Callable[[list[Problem], list[str]], list]
 
 
 def resolve_reward(spec: str | RewardFn) -> RewardFn:
-    """A reward callable from a name in verify's registry, a plug-in path, or a callable."""
+    """A reward callable from a verify/ reward name ("accuracy", "gated_format_accuracy"), a combination
+    spec ("accuracy=1,repetition=0.5;gate=format"), a plug-in path, or a callable."""
     if callable(spec):
         return spec
     if spec.count(":") == 1 and spec.split(":")[0].endswith(".py"):
         return load_plugin(spec)
-    from ponder.verify.rewards import get_reward
+    from ponder.verify.rewards import get_reward, reward_from_spec
 
+    if "=" in spec or ";" in spec:
+        return reward_from_spec(spec)  # e.g. "accuracy=1;gate=format"
     return get_reward(spec)
 
 

@@ -1,0 +1,194 @@
+"""Supervised fine-tuning and distillation on (prompt, chain-of-thought response) pairs.
+
+Loss: mean negative log-likelihood over response tokens only (the prompt is context), normalised
+by the number of response tokens in the whole optimiser batch, so micro-batching is exact. With
+`packing`, short examples share rows under a block-diagonal causal mask with restarting
+positions (batch.pack), which gives the same loss as unpacked rows with less padding.
+Data: a jsonl of {"prompt" | "question", "response"} records, or — distillation — traces sampled
+from a teacher Generator on a task's problems and kept when verified (`teacher.model`).
+
+Left out: multi-turn chat data, loss on the prompt, NEFTune and other regularisers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from ponder.config import to_dict
+from ponder.io import write_json, write_jsonl
+from ponder.train.batch import Seq, collate, encode_example, forward_logprobs, pack
+from ponder.train.common import ModelConfig, OptimConfig, RunConfig, grad_step
+from ponder.train.data import Example, load_sft
+from ponder.train.evaluate import EvalConfig, greedy_accuracy
+from ponder.train.session import Session
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TeacherConfig:
+    model: str | None = None  # a generator name (built-in, folder, hub id, http://...) to distil from
+    task: str = "countdown"
+    level: int | None = None
+    n: int = 500  # problems to sample
+    k: int = 4  # samples per problem
+    temperature: float = 1.0
+    max_tokens: int = 256
+    seed: int = 1
+
+
+@dataclass
+class SFTConfig:
+    data: str | None = None  # jsonl of {"prompt"|"question", "response"}
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    batch_size: int = 32  # examples per optimiser step
+    micro_batch: int = 32  # examples per forward/backward
+    packing: bool = True
+    max_len: int = 512
+    eval_task: str | None = None  # greedy accuracy on held-out problems of this task
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3))
+    run: RunConfig = field(default_factory=RunConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def sft_loss_backward(
+    model, seqs: list[Seq], *, micro_batch: int, packing: bool, max_len: int, pad_id: int
+) -> tuple[float, int]:
+    """Forward + backward of the response-token NLL over all micro-batches -> (loss, tokens)."""
+    n_tokens = sum(len(s.ids) - max(s.start, 1) for s in seqs)
+    total = 0.0
+    for i in range(0, len(seqs), micro_batch):
+        chunk = seqs[i : i + micro_batch]
+        batch = pack(chunk, pad_id, max_len) if packing else collate(chunk, pad_id)
+        logp, _ = forward_logprobs(model, batch)  # (b, L-1)
+        loss = -(logp * batch.loss_mask).sum() / max(n_tokens, 1)
+        loss.backward()
+        total += float(loss.detach())
+    return total, n_tokens
+
+
+def sft_step(sess: Session, cfg: SFTConfig, examples: list[Example], step: int) -> dict[str, float]:
+    t0 = time.perf_counter()
+    n = len(examples)
+    picked = [examples[sess.stream.at(i)] for i in range(sess.cursor, sess.cursor + cfg.batch_size)]
+    sess.cursor += cfg.batch_size
+    seqs = [encode_example(sess.tokenizer, e.prompt, e.response, eos=True) for e in picked]
+    seqs = [s if len(s.ids) <= cfg.max_len else Seq(s.ids[: cfg.max_len], s.start) for s in seqs]
+    loss, ntok = sft_loss_backward(
+        sess.model,
+        seqs,
+        micro_batch=cfg.micro_batch,
+        packing=cfg.packing,
+        max_len=cfg.max_len,
+        pad_id=sess.tokenizer.pad_token_id,
+    )
+    gn = grad_step(sess.model, sess.opt, sess.sched, cfg.optim.grad_clip)
+    dt = time.perf_counter() - t0
+    return {
+        "loss": loss,
+        "grad_norm": gn,
+        "lr": sess.sched.get_last_lr()[0],
+        "epoch": sess.cursor / n,
+        "tokens_per_s": sum(len(s.ids) for s in seqs) / dt,
+        "response_tokens": ntok,
+        "step_s": dt,
+    }
+
+
+class _IndexStream:
+    """Seeded per-epoch permutation of example indices (position -> index), like ProblemStream."""
+
+    def __init__(self, n: int, seed: int):
+        from ponder.train.data import ProblemStream
+
+        self._inner = ProblemStream(list(range(n)), seed)
+
+    def at(self, i: int) -> int:
+        return self._inner.at(i)
+
+
+def teacher_traces(cfg: SFTConfig, sess: Session) -> str:
+    """Sample and verify teacher traces; returns the path of the written jsonl."""
+    from ponder.gen import load_generator
+    from ponder.tasks import make_problems
+    from ponder.train.distill import sample_verified
+
+    t = cfg.teacher
+    teacher = load_generator(t.model)
+    problems = make_problems(t.task, t.n, t.level, t.seed)
+    records, rates = sample_verified(
+        teacher, problems, sess.accuracy_fn, k=t.k, temperature=t.temperature, max_tokens=t.max_tokens, seed=t.seed
+    )
+    path = f"{cfg.run.out}/teacher_traces.jsonl"
+    write_jsonl(path, records)
+    log.info(
+        "teacher %s: %d verified traces from %d problems (mean pass rate %.2f)",
+        t.model,
+        len(records),
+        len(problems),
+        sum(rates.values()) / max(len(rates), 1),
+    )
+    return path
+
+
+def train_sft(
+    cfg: SFTConfig,
+    *,
+    model=None,
+    tokenizer=None,
+    examples: list[Example] | None = None,
+    generator=None,
+    accuracy_fn=None,
+) -> dict:
+    sess = Session.open(
+        cfg.model,
+        cfg.optim,
+        cfg.run,
+        total_steps=cfg.run.steps,
+        model=model,
+        tokenizer=tokenizer,
+        generator=generator,
+        accuracy_fn=accuracy_fn,
+        need_gen=bool(cfg.eval.n) or generator is not None,
+    )
+    if examples is None:
+        data = cfg.data or (teacher_traces(cfg, sess) if cfg.teacher.model else None)
+        if not data:
+            from ponder.types import PonderError
+
+            raise PonderError("SFT needs data: set data=PATH.jsonl or teacher.model=NAME to distil")
+        examples = load_sft(data, sess.tokenizer)
+    sess.stream = _IndexStream(len(examples), cfg.run.seed)
+    sess.resume(to_dict(cfg))
+    held_out = _held_out(cfg)
+    summary = {"config": to_dict(cfg), "examples": len(examples), "start_step": sess.step}
+
+    def evaluate():
+        return greedy_accuracy(sess.gen, held_out, sess.accuracy_fn, max_tokens=cfg.eval.max_tokens)
+
+    if held_out and sess.step == 0:
+        summary["before"] = evaluate()
+    sess.run_steps(
+        lambda step: sft_step(sess, cfg, examples, step),
+        label="sft",
+        status_key="loss",
+        every_eval=cfg.eval.every,
+        eval_fn=evaluate if held_out else None,
+    )
+    if held_out:
+        summary["after"] = evaluate()
+    summary.update(sess.finish())
+    write_json(f"{cfg.run.out}/summary.json", summary)
+    return summary
+
+
+def _held_out(cfg: SFTConfig):
+    task = cfg.eval_task or (cfg.teacher.task if cfg.teacher.model else None)
+    if cfg.eval.n <= 0 or not task:
+        return []
+    from ponder.tasks import make_problems
+
+    return make_problems(task, cfg.eval.n, cfg.eval.level, cfg.eval.seed)
