@@ -1,0 +1,73 @@
+"""How good is a step label or a PRM? Pure functions comparing predicted step labels or scores
+with exact ones.
+
+- `step_agreement`: fraction of labelled steps where thresholded predictions equal the truth,
+  and the mean absolute error of soft predictions (Monte-Carlo labels vs exact labels).
+- `error_f1`: step-level precision / recall / F1 with "erroneous step" as the positive class
+  (the rare, interesting class; a PRM that calls every step fine scores 0).
+- `processbench`: first-error-step identification (Zheng et al. 2024, ProcessBench): accuracy on
+  traces that contain an error (the predicted first error must be the true one), accuracy on
+  error-free traces (must predict none, -1), and their harmonic mean as F1.
+
+Steps whose true label is None are ignored everywhere.
+"""
+
+from __future__ import annotations
+
+from ponder.rm.labels import first_error
+from ponder.types import PonderError
+
+Labels = list[list[float | None]]
+
+
+def _pairs(pred: Labels, truth: Labels) -> list[tuple[float, float]]:
+    if len(pred) != len(truth):
+        raise PonderError(f"{len(pred)} predicted traces but {len(truth)} true ones")
+    out = []
+    for i, (p, t) in enumerate(zip(pred, truth)):
+        if len(p) != len(t):
+            raise PonderError(f"trace {i}: {len(p)} predicted step labels but {len(t)} true ones")
+        out += [(a, b) for a, b in zip(p, t) if a is not None and b is not None]
+    return out
+
+
+def step_agreement(pred: Labels, truth: Labels, threshold: float = 0.5) -> dict[str, float]:
+    """{accuracy, mae, n}: agreement of thresholded predictions with the truth over labelled steps."""
+    pairs = _pairs(pred, truth)
+    if not pairs:
+        return {"accuracy": float("nan"), "mae": float("nan"), "n": 0}
+    acc = sum((a >= threshold) == (b >= threshold) for a, b in pairs) / len(pairs)
+    mae = sum(abs(a - b) for a, b in pairs) / len(pairs)
+    return {"accuracy": acc, "mae": mae, "n": len(pairs)}
+
+
+def error_f1(pred: Labels, truth: Labels, threshold: float = 0.5) -> dict[str, float]:
+    """{precision, recall, f1, n_errors}: detecting erroneous steps (label < threshold)."""
+    pairs = _pairs(pred, truth)
+    tp = sum(a < threshold and b < threshold for a, b in pairs)
+    fp = sum(a < threshold <= b for a, b in pairs)
+    fn = sum(b < threshold <= a for a, b in pairs)
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    return {"precision": prec, "recall": rec, "f1": f1, "n_errors": tp + fn}
+
+
+def processbench(pred: Labels, truth: Labels, threshold: float = 0.5) -> dict[str, float]:
+    """{acc_error, acc_correct, f1, n_error, n_correct}: first-error-step identification."""
+    _pairs(pred, truth)  # shape checks
+    hits = {"error": [], "correct": []}
+    for p, t in zip(pred, truth):
+        true_first = first_error(t, threshold)
+        p_masked = [a if b is not None else None for a, b in zip(p, t)]
+        hits["correct" if true_first < 0 else "error"].append(first_error(p_masked, threshold) == true_first)
+    acc_e = sum(hits["error"]) / len(hits["error"]) if hits["error"] else float("nan")
+    acc_c = sum(hits["correct"]) / len(hits["correct"]) if hits["correct"] else float("nan")
+    f1 = 2 * acc_e * acc_c / (acc_e + acc_c) if acc_e + acc_c > 0 else 0.0
+    return {
+        "acc_error": acc_e,
+        "acc_correct": acc_c,
+        "f1": f1,
+        "n_error": len(hits["error"]),
+        "n_correct": len(hits["correct"]),
+    }
