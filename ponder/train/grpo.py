@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -53,6 +55,8 @@ class GRPOConfig:
     algo: AlgoOverrides = field(default_factory=AlgoOverrides)
     reward: str = "accuracy"  # a verify/ reward name or path/to/file.py:function
     log_rewards: list[str] = field(default_factory=list)  # extra rewards logged as reward/NAME
+    curriculum: Literal["none", "easy_to_hard", "weighted"] = "none"  # by pass rate measured at the start
+    curriculum_k: int = 4  # samples per problem to measure pass rates
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
@@ -154,7 +158,7 @@ def train_grpo(
     )
     sess.set_reward(reward_fn or cfg.reward, reward_name(reward_fn or cfg.reward), problems)
     sess.ref = sess.load_ref(cfg.model) if sw.kl_coef > 0 else None
-    sess.stream = ProblemStream(problems, seed=cfg.data.seed)
+    sess.stream = make_stream(sess, cfg, problems)
     held_out = _held_out(cfg)
     sess.resume(to_dict(cfg))
     summary = {"config": to_dict(cfg), "switches": to_dict(sw), "start_step": sess.step}
@@ -176,6 +180,32 @@ def train_grpo(
     summary.update(sess.finish())
     write_json(f"{cfg.run.out}/summary.json", summary)
     return summary
+
+
+def make_stream(sess: Session, cfg: GRPOConfig, problems) -> ProblemStream:
+    """The problem stream, ordered or weighted by pass rates (measured once, saved, reused on resume)."""
+    if cfg.curriculum == "none":
+        return ProblemStream(problems, seed=cfg.data.seed)
+    from ponder.io import read_jsonl, write_jsonl
+    from ponder.train import curriculum
+
+    path = Path(cfg.run.out) / "pass_rates.jsonl"
+    if path.is_file():
+        rates = [r["pass_rate"] for r in read_jsonl(path)]
+    else:
+        rates = curriculum.pass_rates(
+            sess.gen,
+            problems,
+            sess.accuracy_fn,
+            k=cfg.curriculum_k,
+            temperature=cfg.rollout.temperature,
+            max_tokens=cfg.rollout.max_tokens,
+            seed=cfg.run.seed,
+        )
+        write_jsonl(path, [{"id": p.id, "pass_rate": r} for p, r in zip(problems, rates)])
+    if cfg.curriculum == "easy_to_hard":
+        return ProblemStream(problems, seed=cfg.data.seed, order=curriculum.easy_to_hard(rates, seed=cfg.data.seed))
+    return ProblemStream(problems, seed=cfg.data.seed, weights=curriculum.learnability_weights(rates))
 
 
 def _held_out(cfg: GRPOConfig):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ponder.config import to_dict
 from ponder.io import write_json, write_jsonl
@@ -70,35 +71,39 @@ def sft_loss_backward(
     return total, n_tokens
 
 
-def sft_step(sess: Session, cfg: SFTConfig, examples: list[Example], step: int) -> dict[str, float]:
+def sft_step(
+    sess: Session,
+    examples: list[Example],
+    *,
+    batch_size: int,
+    micro_batch: int,
+    packing: bool,
+    max_len: int,
+    grad_clip: float,
+) -> dict[str, float]:
+    """One optimiser step on the next `batch_size` examples of the session's stream."""
     t0 = time.perf_counter()
-    n = len(examples)
-    picked = [examples[sess.stream.at(i)] for i in range(sess.cursor, sess.cursor + cfg.batch_size)]
-    sess.cursor += cfg.batch_size
+    picked = [examples[sess.stream.at(i)] for i in range(sess.cursor, sess.cursor + batch_size)]
+    sess.cursor += batch_size
     seqs = [encode_example(sess.tokenizer, e.prompt, e.response, eos=True) for e in picked]
-    seqs = [s if len(s.ids) <= cfg.max_len else Seq(s.ids[: cfg.max_len], s.start) for s in seqs]
+    seqs = [s if len(s.ids) <= max_len else Seq(s.ids[:max_len], s.start) for s in seqs]
     loss, ntok = sft_loss_backward(
-        sess.model,
-        seqs,
-        micro_batch=cfg.micro_batch,
-        packing=cfg.packing,
-        max_len=cfg.max_len,
-        pad_id=sess.tokenizer.pad_token_id,
+        sess.model, seqs, micro_batch=micro_batch, packing=packing, max_len=max_len, pad_id=sess.tokenizer.pad_token_id
     )
-    gn = grad_step(sess.model, sess.opt, sess.sched, cfg.optim.grad_clip)
+    gn = grad_step(sess.model, sess.opt, sess.sched, grad_clip)
     dt = time.perf_counter() - t0
     return {
         "loss": loss,
         "grad_norm": gn,
         "lr": sess.sched.get_last_lr()[0],
-        "epoch": sess.cursor / n,
+        "epoch": sess.cursor / len(examples),
         "tokens_per_s": sum(len(s.ids) for s in seqs) / dt,
         "response_tokens": ntok,
         "step_s": dt,
     }
 
 
-class _IndexStream:
+class IndexStream:
     """Seeded per-epoch permutation of example indices (position -> index), like ProblemStream."""
 
     def __init__(self, n: int, seed: int):
@@ -117,12 +122,14 @@ def teacher_traces(cfg: SFTConfig, sess: Session) -> str:
     from ponder.train.distill import sample_verified
 
     t = cfg.teacher
+    path = Path(cfg.run.out) / "teacher_traces.jsonl"
+    if path.is_file() and cfg.run.resume:
+        return str(path)  # a resumed run trains on the traces it started with
     teacher = load_generator(t.model)
     problems = make_problems(t.task, t.n, t.level, t.seed)
     records, rates = sample_verified(
         teacher, problems, sess.accuracy_fn, k=t.k, temperature=t.temperature, max_tokens=t.max_tokens, seed=t.seed
     )
-    path = f"{cfg.run.out}/teacher_traces.jsonl"
     write_jsonl(path, records)
     log.info(
         "teacher %s: %d verified traces from %d problems (mean pass rate %.2f)",
@@ -131,7 +138,7 @@ def teacher_traces(cfg: SFTConfig, sess: Session) -> str:
         len(problems),
         sum(rates.values()) / max(len(rates), 1),
     )
-    return path
+    return str(path)
 
 
 def train_sft(
@@ -161,7 +168,7 @@ def train_sft(
 
             raise PonderError("SFT needs data: set data=PATH.jsonl or teacher.model=NAME to distil")
         examples = load_sft(data, sess.tokenizer)
-    sess.stream = _IndexStream(len(examples), cfg.run.seed)
+    sess.stream = IndexStream(len(examples), cfg.run.seed)
     sess.resume(to_dict(cfg))
     held_out = _held_out(cfg)
     summary = {"config": to_dict(cfg), "examples": len(examples), "start_step": sess.step}
@@ -171,8 +178,20 @@ def train_sft(
 
     if held_out and sess.step == 0:
         summary["before"] = evaluate()
+
+    def step_fn(step: int) -> dict:
+        return sft_step(
+            sess,
+            examples,
+            batch_size=cfg.batch_size,
+            micro_batch=cfg.micro_batch,
+            packing=cfg.packing,
+            max_len=cfg.max_len,
+            grad_clip=cfg.optim.grad_clip,
+        )
+
     sess.run_steps(
-        lambda step: sft_step(sess, cfg, examples, step),
+        step_fn,
         label="sft",
         status_key="loss",
         every_eval=cfg.eval.every,
