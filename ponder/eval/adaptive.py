@@ -117,7 +117,8 @@ def select(
         by_bin: list[list[str]] = [[] for _ in range(len(edges) + 1)]
         for i in train:
             by_bin[assign_bin(difficulty[i], edges)].append(i)
-        single = max(sorted(table), key=lambda s: _mean(table, s, train))
+        # ties go to the cheaper strategy (fewer generated tokens on the train half)
+        single = max(sorted(table), key=lambda s: (_mean(table, s, train), -_mean(toks[budget], s, train)))
         choices = choose_per_bin(table, by_bin, single)
         picked = {i: choices[assign_bin(difficulty[i], edges)] for i in test}
         adaptive = [table[picked[i]][i] for i in test]

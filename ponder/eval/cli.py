@@ -104,6 +104,8 @@ def _print_rows(rows: list[dict[str, Any]], out: str) -> int:
             vals = ("FAILED", (r.get("error") or "")[:60], "", "")
         table.add_row(r["task"], r["model"], r["strategy"], str(r["budget"]), *vals)
     console = Console()
+    if not console.is_terminal:  # a pipe or log file: wide enough for every column
+        console = Console(width=150)
     console.print(table)
     console.print(f"wrote {out}/results.jsonl, summary.json, adaptive.json, plots/, report.html")
     failed = sum(r["status"] != "ok" for r in rows)

@@ -81,4 +81,5 @@ def print_comparison(rows: list[dict[str, Any]], run_a: str, run_b: str) -> None
             r["task"], r["model"], r["strategy"], str(r["budget"]), f"{r['acc_a']:.3f}", f"{r['acc_b']:.3f}",
             f"{r['diff']:+.3f}", ci, f"{r['tokens_a']:.0f} / {r['tokens_b']:.0f}", verdict,
         )  # fmt: skip
-    Console().print(table)
+    console = Console()
+    (console if console.is_terminal else Console(width=160)).print(table)
