@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ponder.eval import cells as C
-from ponder.eval.config import Cell, EvalConfig, cells, load_problems, pool_size, validate
+from ponder.eval.config import POOL_STRATEGIES, Cell, EvalConfig, cells, load_problems, pool_size, validate
 from ponder.eval.pool import (
     ProblemPool,
     ScoreFn,
@@ -44,6 +44,7 @@ class Backends:
     verify_fn: VerifyFn | None = None
     search_fn: C.SearchFn | None = None
     check_scorer: Callable[[str], Any] = field(default=lambda name: None)  # raises on unknown names
+    check_strategy: Callable[[str], Any] = field(default=lambda name: None)  # raises on unknown names
     pool_score_fn: Callable[[str, Generator], ScoreFn] = named_scorer
     progress: Callable[[str, int, int | None], None] = field(
         default=lambda desc, advance, total: None
@@ -52,10 +53,11 @@ class Backends:
 
 def default_backends() -> Backends:
     from ponder.gen import load_generator
-    from ponder.search import SCORERS, run_search
+    from ponder.search import SCORERS, STRATEGIES, run_search
     from ponder.verify import verify
 
-    return Backends(make_gen=load_generator, verify_fn=verify, search_fn=run_search, check_scorer=SCORERS.get)
+    return Backends(make_gen=load_generator, verify_fn=verify, search_fn=run_search, check_scorer=SCORERS.get,
+                    check_strategy=STRATEGIES.get)  # fmt: skip
 
 
 def _pool_for(
@@ -132,13 +134,16 @@ def _setup(model: str, task: str, cache: dict, cfg: EvalConfig, be: Backends) ->
 def run_grid(cfg: EvalConfig, be: Backends) -> list[dict[str, Any]]:
     """Run every unfinished cell, then write summary.json; returns the summary rows."""
     cfg = validate(cfg)
+    if cfg.scorer:
+        be.check_scorer(cfg.scorer)
+    for name in cfg.strategies:
+        if name not in POOL_STRATEGIES:
+            be.check_strategy(name)
     store = RunStore(cfg.out)
     store.start(cfg)
     done = store.finished()
     todo = [c for c in cells(cfg) if c.key not in done]
     be.progress(f"{len(cells(cfg)) - len(todo)} cells already finished", 0, len(todo))
-    if cfg.scorer:
-        be.check_scorer(cfg.scorer)
     cache: dict = {}
     for (model, task, _seed), group in _groups(todo).items():
         try:

@@ -121,3 +121,13 @@ def test_empty_data_file_is_a_failed_cell_with_a_clear_message(tmp_path):
                      data={"gsm8k": str(empty)})  # fmt: skip
     (row,) = run_grid(cfg, be)
     assert row["status"] == "error" and "empty" in row["error"]
+
+
+def test_unknown_strategy_is_refused_before_any_work(tmp_path):
+    from ponder.eval.grid import default_backends
+
+    be = default_backends()
+    be.make_gen = lambda name: FakeGenerator(_script)
+    with pytest.raises(PonderError, match="unknown search strategy 'beem'.*beam"):
+        run_grid(_cfg(tmp_path, strategies=["majority", "beem"]), be)
+    assert not (tmp_path / "run").exists()
