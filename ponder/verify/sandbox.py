@@ -42,7 +42,7 @@ class Limits:
     cpu_seconds: int = 5
     wall_seconds: float = 10.0
     memory_mb: int = 512  # address space per process
-    max_processes: int = 16  # processes + threads of the sandbox uid
+    max_processes: int = 8  # processes + threads of the sandbox uid
     max_output_bytes: int = 1 << 20  # per file, stdout and stderr included
     tmpfs_mb: int = 32
 

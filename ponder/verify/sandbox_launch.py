@@ -3,7 +3,8 @@
 It is started (stdlib only, `python -I -S`) in a fresh session by the verifier and then:
 1. unshares what the platform allows (each tried separately and reported): a network namespace
    (only a down loopback inside), a mount namespace with private, size-capped tmpfs over /tmp,
-   /var/tmp, /dev/shm and /run/lock (the program's working directory lives there), a PID namespace;
+   /var/tmp, /dev/shm and /run/lock (the program's working directory lives there), a PID namespace
+   with its own /proc (so the program sees no other process);
 2. forks the program's process, which sets the resource limits (CPU, address space, processes,
    file size, open files, no core), drops all groups and switches to an unprivileged uid/gid
    chosen by the caller, and execs the interpreter on the program with an explicit environment;
@@ -28,7 +29,7 @@ import sys
 import time
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
 PRIVATE_TMPFS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 WORKDIR = "/tmp/work"
 
@@ -71,9 +72,16 @@ def _limit(kind: int, value: int, hard_extra: int = 0) -> None:
     resource.setrlimit(kind, (value, value + hard_extra))
 
 
-def _child(cfg: dict, workdir: str) -> None:
-    """Runs in the forked process: limits, drop privileges, exec. Never returns."""
+def _own_proc(libc: ctypes.CDLL) -> bool:
+    """A /proc of the new PID namespace, so `ps` shows only the sandbox (needs pid + mount ns)."""
+    return libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) == 0
+
+
+def _child(cfg: dict, workdir: str, libc: ctypes.CDLL, private_ns: bool, report_fd: int) -> None:
+    """Runs in the forked process: own /proc, limits, drop privileges, exec. Never returns."""
     try:
+        os.write(report_fd, b"1" if private_ns and _own_proc(libc) else b"0")
+        os.close(report_fd)
         _limit(resource.RLIMIT_CPU, int(cfg["cpu_seconds"]), hard_extra=1)  # SIGXCPU first
         _limit(resource.RLIMIT_AS, int(cfg["memory_mb"]) << 20)
         _limit(resource.RLIMIT_NPROC, int(cfg["max_processes"]))
@@ -138,9 +146,14 @@ def main() -> int:
     iso["pid"] = _unshare(libc, CLONE_NEWPID)
     iso["uid"] = cfg["uid"]
     start = time.monotonic()
+    read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
-        _child(cfg, workdir)
+        os.close(read_fd)
+        _child(cfg, workdir, libc, iso["pid"] and iso["private_tmp"], write_fd)
+    os.close(write_fd)
+    iso["private_proc"] = os.read(read_fd, 1) == b"1"
+    os.close(read_fd)
     status, timed_out = _wait(pid, float(cfg["wall_seconds"]))
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     if not iso["pid"]:

@@ -26,11 +26,14 @@ def _uids_alive(uid: int) -> int:
 
 
 def test_plain_program_runs_isolated():
-    res = run_program("import os\nprint(os.getuid(), os.getcwd())", TINY)
+    prog = "import os\nprint(os.getuid(), os.getcwd(), sum(p.isdigit() for p in os.listdir('/proc')))"
+    res = run_program(prog, TINY)
     assert res.exit_code == 0
-    uid, cwd = res.stdout.split()
+    uid, cwd, n_visible = res.stdout.split()
     assert int(uid) != 0 and res.isolation["uid"] == int(uid)
     assert res.isolation["network"] and res.isolation["private_tmp"]
+    if res.isolation["private_proc"]:
+        assert n_visible == "1"  # only itself: no other process of the machine is visible
 
 
 def test_infinite_loop_times_out():
