@@ -84,7 +84,10 @@ def adaptive_table(rows: list[dict[str, Any]]) -> str:
             f"{_cell(r['single_acc'])}<td>{diff}</td><td>{r['adaptive_tokens']:.1f} / {r['single_tokens']:.1f}</td>"
             f"<td>{r['n_train']} / {r['n_test']}</td></tr>"
         )
-    return f"<table>{head}{''.join(body)}</table>"
+    note = ("<p class=note>Difficulty = the policy's agreement rate over its first pooled samples (no reference "
+            "answer). Strategies are chosen per bin on a train half and judged on the test half at the same budget; "
+            "the samples spent estimating difficulty are not charged to the adaptive policy.</p>")  # fmt: skip
+    return f"{note}<table>{head}{''.join(body)}</table>"
 
 
 def examples_html(examples: list[dict[str, Any]]) -> str:

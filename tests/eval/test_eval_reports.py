@@ -74,3 +74,16 @@ def test_cli_flags_and_recipe(tmp_path):
         build_config(["--budgets", "1,lots"])
     with pytest.raises(PonderError, match="unknown config key"):
         build_config(["n_problem=3"])
+
+
+def test_two_seeds_pool_into_one_row_and_unpaired_compare(tmp_path):
+    rows = run_grid(_cfg(tmp_path, strategies=["majority"], seeds=[0, 1]), _backends())
+    assert all(r["n_seeds"] == 2 and r["status"] == "ok" for r in rows)
+    # the scripted generator ignores the seed, so both seeds agree and the numbers match one seed
+    assert next(r for r in rows if r["budget"] == 4)["accuracy"] == pytest.approx(0.625)
+    fewer = _cfg(tmp_path, strategies=["majority"], n_problems=3, out=str(tmp_path / "b"))
+    from eval_fakes import PROBLEMS
+
+    run_grid(fewer, _backends(problems=PROBLEMS[:3]))
+    compared = compare_runs(tmp_path / "run", tmp_path / "b")
+    assert compared and all(r["test"] == "B outside A's CI" for r in compared)
