@@ -107,7 +107,7 @@ def main(argv: list[str]) -> int:
         args.seed,
     )
     if args.exact:
-        recs = _exact_records(traces, task, verify)
+        recs = exact_records(traces, task, verify)
         write_jsonl(args.out, (r.to_dict() for r in recs))
     else:
         params = MCParams(
@@ -129,7 +129,7 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _exact_records(traces, task, verifier) -> list:
+def exact_records(traces, task, verifier) -> list:
     from ponder.rm.exact import exact_labels
     from ponder.rm.labels import LabeledTrace
     from ponder.steps import split_steps

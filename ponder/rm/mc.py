@@ -7,7 +7,9 @@ has ended) needs no rollouts: its label is the trace's own verified outcome.
 
 Batched: all prefixes of a group of traces go to the generator in ONE call (n=K each), and the
 verifier sees all their completions in one call. Resumable: finished traces are appended to the
-output jsonl one line each (flushed), and a rerun skips trace ids already there.
+output jsonl one line each (flushed), and a rerun skips trace ids already there. Each record
+keeps the per-completion outcomes of every prefix in meta.rollouts (null where no rollouts ran),
+so labels for any smaller K can be recomputed without new rollouts.
 
 Left out: OmegaPRM's binary search for the first error (it needs fewer rollouts per trace), and
 re-using a prefix's completions to label later steps.
@@ -97,11 +99,15 @@ def label_group(
     ok = [sc.value >= 1.0 for sc in verifier(flat_p, flat_r)] if flat_r else []
     estimate = hard_label if params.hard else soft_label
     labels: list[list[float | None]] = [[float(outcomes[j] >= 1.0)] * len(s) for j, s in enumerate(split)]
+    rollouts: list[list[list[bool] | None]] = [[None] * len(s) for s in split]
     for n, (j, i) in enumerate(jobs):
-        labels[j][i] = estimate(ok[n * params.k : (n + 1) * params.k])
+        rollouts[j][i] = ok[n * params.k : (n + 1) * params.k]
+        labels[j][i] = estimate(rollouts[j][i])
     kind = "mc-hard" if params.hard else "mc-soft"
     return [
-        LabeledTrace(t.id, t.problem, s, lab, kind, float(outcomes[j]), delimiter, meta={"k": params.k})
+        LabeledTrace(
+            t.id, t.problem, s, lab, kind, float(outcomes[j]), delimiter, meta={"k": params.k, "rollouts": rollouts[j]}
+        )
         for j, (t, s, lab) in enumerate(zip(traces, split, labels))
     ]
 

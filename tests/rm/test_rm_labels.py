@@ -42,6 +42,7 @@ def test_mc_labels_on_known_outcomes(tmp_path):
     soft = label_traces(gen, traces, MCParams(k=4), verifier=check_verifier)
     assert [r.labels for r in soft] == [[0.5, 1.0, 1.0], [0.0, 0.0, 0.0]]
     assert [r.outcome for r in soft] == [1.0, 0.0]
+    assert soft[0].meta["rollouts"] == [[True, True, False, False], [True] * 4, None]
     assert len(gen.calls) == 1 and len(gen.calls[0][0]) == 4  # 2 traces x 2 prefixes, one call
     hard = label_traces(FakeGenerator(script), traces, MCParams(k=4, hard=True), verifier=check_verifier)
     assert hard[0].labels == [1.0, 1.0, 1.0] and hard[0].kind == "mc-hard"

@@ -1,0 +1,98 @@
+"""Does the trained PRM help search? Best-of-N and beam search accuracy at equal generation
+budget with the learned PRM / ORM against the confidence scorer and the executable checker.
+
+Per task (arithmetic, Countdown at the hardest training level), N fresh problems (seed 4000),
+budgets in samples' worth. Best-of-N draws one pool per budget (seeded, through a generation
+cache) and every scorer picks from the same pool, so scorers differ only in their choice.
+Beam search (width 4) runs per scorer. Scorers: "prm" (trained on soft Monte-Carlo labels,
+min over steps for best-of-N; beam ranks by the last step's score), "prm-exact" (trained on exact
+labels of the same traces), "orm" (best-of-N only), "confidence" (policy logprobs), "check"
+(the task's executable step checker, an oracle for these tasks). Accuracy by the rule-based
+verifier, with generated tokens and scorer tokens per problem. Needs rm_prm.py's models.
+Writes rm_search.json beside this file.
+
+    PYTHONPATH=. python benchmarks/rm_search.py --n 100 --budgets 4 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+from rm_common import HERE, RUNS, machine
+
+from ponder.gen import load_generator
+from ponder.io import write_json
+from ponder.rm.scorers import ORMScorer, PRMScorer
+from ponder.search import run_search
+from ponder.search.cache import CachedGenerator
+from ponder.tasks import make_problems
+from ponder.verify import verify
+
+SEARCH_SEED = 4000
+
+
+def scorers(task: str) -> dict:
+    return {
+        "prm": PRMScorer.load(RUNS / f"prm_{task}_mc_soft", agg="min"),
+        "prm-exact": PRMScorer.load(RUNS / f"prm_{task}_exact", agg="min"),
+        "orm": ORMScorer.load(RUNS / f"orm_{task}"),
+        "confidence": "confidence",
+        "check": "check",
+    }
+
+
+def cell(strategy: str, scorer_name: str, scorer, problems, gen, budget: int, **opts) -> dict:
+    t0 = time.perf_counter()
+    results = run_search(strategy, problems, gen, budget=budget, scorer=scorer, seed=SEARCH_SEED, **opts)
+    correct = sum(s.correct for s in verify(problems, [r.response for r in results]))
+    n = len(problems)
+    return {
+        "strategy": strategy,
+        "scorer": scorer_name,
+        "budget": budget,
+        "accuracy": correct / n,
+        "n": n,
+        "gen_tokens": sum(r.cost.generated_tokens for r in results) / n,
+        "scorer_tokens": sum(r.cost.scorer_tokens for r in results) / n,
+        "flops": sum(r.cost.flops for r in results) / n,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def run_task(gen, task: str, args) -> list[dict]:
+    problems = make_problems(task, args.n, seed=SEARCH_SEED)
+    rows = [cell("greedy", "-", None, problems, gen, 1), cell("majority", "-", None, problems, gen, max(args.budgets))]
+    print(rows)
+    for budget in args.budgets:
+        for name, sc in scorers(task).items():
+            rows.append(cell("best_of_n", name, sc, problems, gen, budget))
+            print(rows[-1])
+        for name, sc in scorers(task).items():
+            if name in ("orm", "prm-exact"):
+                continue
+            rows.append(cell("beam", name, sc, problems, gen, budget, width=4))
+            print(rows[-1])
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--tasks", nargs="+", default=["arithmetic", "countdown"])
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--budgets", nargs="+", type=int, default=[4, 16])
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    gen = CachedGenerator(load_generator("tiny"))
+    out = {"machine": machine(), "args": vars(args), "tasks": {}}
+    for task in args.tasks:
+        out["tasks"][task] = run_task(gen, task, args)
+        write_json(HERE / "rm_search.json", out)
+    out["machine"]["loadavg_end"] = os.getloadavg()
+    write_json(HERE / "rm_search.json", out)
+
+
+if __name__ == "__main__":
+    main()
