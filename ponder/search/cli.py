@@ -63,6 +63,17 @@ def resolve_plan(args: argparse.Namespace) -> tuple[str, int, dict[str, Any]]:
     return strategy, budget, options
 
 
+def check_plan(strategy: str, budget: int, scorer: str | None, options: dict[str, Any]) -> None:
+    """Fail on a bad strategy, budget, option or scorer name before loading any model."""
+    from ponder.search import SCORERS, STRATEGIES
+    from ponder.search.engine import check_budget, check_options
+
+    check_budget(budget)
+    check_options(strategy, STRATEGIES.get(strategy), options)
+    if scorer is not None and scorer != "judge":
+        SCORERS.get(scorer)
+
+
 def load_problems(args: argparse.Namespace) -> list[Problem]:
     from ponder.tasks import detect_task, make_problems
 
@@ -107,7 +118,11 @@ def show(recs: list[dict[str, Any]], quiet: bool) -> None:
     console = Console()
     if not quiet:
         for rec in recs:
-            mark = {True: "[green]✓ correct[/]", False: "[red]✗ wrong[/]", None: "[dim]no reference[/]"}[rec["correct"]]
+            mark = {
+                True: "[green]✓ correct[/]",
+                False: f"[red]✗ {rec['verdict'] or 'wrong'}[/]",
+                None: "[dim]no reference[/]",
+            }[rec["correct"]]
             c = rec["cost"]
             body = (
                 f"[bold]{rec['question']}[/]\n\n{rec['response']}\n\n[bold]answer:[/] {rec['answer']}   {mark}"
@@ -137,9 +152,10 @@ def main(argv: list[str]) -> int:
 
     args = _parser().parse_args(argv)
     strategy, budget, options = resolve_plan(args)
+    scorer = options.pop("scorer", None)
+    check_plan(strategy, budget, scorer, options)
     problems = load_problems(args)
     gen = load_generator(args.model)
-    scorer = options.pop("scorer", None)
     results = run_search(strategy, problems, gen, budget=budget, scorer=scorer, seed=args.seed, **options)
     known = [i for i, p in enumerate(problems) if p.answer is not None]
     verdicts = verify([problems[i] for i in known], [results[i].response for i in known]) if known else []

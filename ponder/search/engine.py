@@ -184,7 +184,7 @@ def _finite(x: Any, scorer: Any) -> float:
     return v
 
 
-def _check_options(name: str, fn: Callable, options: dict[str, Any]) -> None:
+def check_options(name: str, fn: Callable, options: dict[str, Any]) -> None:
     params = inspect.signature(fn).parameters
     known = [p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY and p not in ("budget", "seed")]
     unknown = [k for k in options if k not in known]
@@ -207,7 +207,7 @@ def run_search(
 
     check_budget(budget)
     fn = STRATEGIES.get(strategy)
-    _check_options(strategy, fn, options)
+    check_options(strategy, fn, options)
     if isinstance(scorer, str):
         get_scorer(scorer, gen)  # fail on an unknown name before any generation
     if not problems:
