@@ -119,6 +119,17 @@ def rollout(forest: Forest, kids: list[NodeRef], seed: int, max_tokens: int) -> 
     return scores
 
 
+def evaluate_and_backup(
+    forest: Forest, kids: list[list[NodeRef]], how: str, agg: str, seed: int, max_tokens: int
+) -> None:
+    """Priors for each sibling group, values for all new nodes (batched), then backpropagation."""
+    for group in kids:
+        set_priors(forest, group)
+    flat = [r for g in kids for r in g]
+    for r, v in zip(flat, evaluate_nodes(forest, flat, how, agg, seed, max_tokens)):
+        backup(forest, r, v)
+
+
 def choose(forest: Forest, i: int, final: str) -> int | None:
     """The chosen node of problem i (see module docstring)."""
     nodes = forest.trees[i].nodes
@@ -175,31 +186,23 @@ def mcts(
     stop = () if forest.chunked else (STEP_DELIMITER,)
     step_tokens = chunk_tokens if forest.chunked else 96
     waves = n_waves(budget, k, evaluate, steps_per_sample)
-    expanded = 0
     for wave in range(waves):
         leaves = [select(forest, i, rule, c) for i in range(len(problems))]
         for r in leaves:
-            if forest.node(r).terminal:
+            if forest.node(r).terminal:  # a finished path selected again: re-back-up, no generation
                 backup(forest, r, forest.node(r).value)
         frontier = [r for r in leaves if not forest.node(r).terminal]
-        if not frontier:
-            break
-        kids = forest.expand(
-            frontier,
-            n=k,
-            temperature=temperature,
-            seed=call_seed(seed, "mcts", wave),
-            max_tokens=max_tokens,
-            max_step_tokens=step_tokens,
-            stop=stop,
-        )
-        for group in kids:
-            set_priors(forest, group)
-        flat = [r for g in kids for r in g]
-        expanded += len(flat)
-        values = evaluate_nodes(forest, flat, evaluate, agg, call_seed(seed, "rollout", wave), max_tokens)
-        for r, v in zip(flat, values):
-            backup(forest, r, v)
+        if frontier:
+            kids = forest.expand(
+                frontier,
+                n=k,
+                temperature=temperature,
+                seed=call_seed(seed, "mcts", wave),
+                max_tokens=max_tokens,
+                max_step_tokens=step_tokens,
+                stop=stop,
+            )
+            evaluate_and_backup(forest, kids, evaluate, agg, call_seed(seed, "rollout", wave), max_tokens)
     return [
         result(forest.trees[i], choose(forest, i, final), waves=waves, nodes=len(forest.trees[i].nodes) - 1)
         for i in range(len(problems))
