@@ -124,3 +124,30 @@ def test_budget_forcing_caps_thinking():
     assert r.response.startswith("<think>2+3=5,</think>")  # 13 tokens (chars) of thinking, then forced
     assert "</think>\n<answer>" in r.response and r.response.endswith("</answer>")
     assert r.cost.generated_tokens <= 13 + 32
+
+
+def test_effort_presets_name_registered_strategies_and_valid_options():
+    from ponder.search import EFFORT_PRESETS
+    from ponder.search.engine import check_options
+
+    assert set(EFFORT_PRESETS) == {"low", "medium", "high"}
+    for strategy, budget, options in EFFORT_PRESETS.values():
+        opts = {k: v for k, v in options.items() if k != "scorer"}
+        check_options(strategy, STRATEGIES.get(strategy), opts)
+        assert 1 <= budget <= 64
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"action": "tokens", "chunk_tokens": 6},
+        {"rule": "uct", "final": "value"},
+        {"evaluate": "rollout", "final": "vote"},
+    ],
+)
+def test_mcts_variants_run_and_stay_in_budget(options):
+    gen = scripted([BAD, BAD2, GOOD])
+    r = run_search("mcts", [arithmetic_problem()], gen, budget=4, scorer="check", seed=1, **options)[0]
+    assert r.tree[0].visits >= 1 and r.cost.gen_calls <= 16
+    if options.get("action") == "tokens":
+        assert all(len(n.text) <= 6 for n in r.tree[1:])
