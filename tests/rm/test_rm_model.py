@@ -134,3 +134,22 @@ def test_training_rejects_wrong_kind_and_delimiter(backbone):
     t[0].delimiter = ";"
     with pytest.raises(PonderError, match="delimiter"):
         train_reward_model(rm, t, RMTrainConfig(steps=1))
+
+
+@pytest.mark.parametrize("strategy", ["best_of_n", "beam"])
+def test_prm_plugs_into_search(backbone, strategy):
+    from ponder.gen.fake import FakeGenerator
+    from ponder.search import run_search
+
+    def script(prompt: str, i: int) -> str:
+        """Sample i continues GOOD (even i) or BAD (odd i) from whatever prefix it is given."""
+        prefix = prompt[len(P.question) + 1 :]
+        for full in (GOOD, BAD) if i % 2 == 0 else (BAD, GOOD):
+            if full.startswith(prefix):
+                return full[len(prefix) :]
+        return ""
+
+    gen = FakeGenerator(script)
+    scorer = PRMScorer(fresh(backbone))
+    (res,) = run_search(strategy, [P], gen, budget=4, scorer=scorer, **({"width": 2} if strategy == "beam" else {}))
+    assert res.response and res.cost.scorer_tokens > 0

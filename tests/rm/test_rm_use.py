@@ -146,3 +146,17 @@ def test_train_cli_on_random_backbone(tmp_path):
     assert load_reward_model(out, kind="orm").kind == "orm"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["heldout"]["n"] == 2 and len((out / "metrics.jsonl").read_text().splitlines()) == 3
+
+
+def test_recipes_load():
+    from pathlib import Path
+
+    from ponder.config import load_config
+    from ponder.rm.train import RMTrainConfig
+
+    root = Path(__file__).resolve().parents[2] / "recipes"
+    files = sorted(root.glob("prm*.yaml")) + sorted(root.glob("orm*.yaml"))
+    assert files
+    for f in files:
+        cfg = load_config(RMTrainConfig, f)
+        assert cfg.kind == f.name[:3]
