@@ -139,7 +139,10 @@ def _launch(source: str, limits: Limits, python: str, uid: int, host: Path) -> S
         proc.wait()
     with os.fdopen(read_fd, "rb") as f:
         raw = f.read()
-    report = json.loads(raw) if raw else {}
+    try:
+        report = json.loads(raw) if raw else {}
+    except ValueError:
+        report = {}
     stdout, trunc_out = _read_capped(out_path, limits.max_output_bytes)
     stderr, trunc_err = _read_capped(err_path, limits.max_output_bytes)
     return SandboxResult(

@@ -138,6 +138,7 @@ def _sweep(uid: int) -> None:
 def main() -> int:
     cfg = json.loads(sys.argv[1])
     status_fd = int(cfg["status_fd"])
+    os.set_inheritable(status_fd, False)  # the program must not be able to forge its own status
     with open(cfg["program"], "rb") as f:
         source = f.read()  # before a private /tmp hides the caller's directory
     libc = _libc()

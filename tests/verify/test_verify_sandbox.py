@@ -134,3 +134,9 @@ def test_temporary_directories_are_removed():
 def test_run_many_keeps_order_in_parallel():
     res = run_many([f"print({i})" for i in range(6)], TINY, workers=3)
     assert [r.stdout.strip() for r in res] == [str(i) for i in range(6)]
+
+
+def test_program_cannot_write_the_launcher_status():
+    prog = "import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'{\"exit_code\": 0}')\n        print('wrote', fd)\n    except OSError:\n        pass\nraise SystemExit(3)"
+    res = run_program(prog, TINY)
+    assert res.exit_code == 3 and "wrote" not in res.stdout
