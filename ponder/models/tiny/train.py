@@ -185,6 +185,8 @@ def train(cfg: BaseTrainConfig, resume: bool = False) -> Path:
                 "progress": round(progress, 4),
             }
             log.write(json.dumps(rec) + "\n")
+            if step % 20 == 0:
+                log.flush()
             bar.update(job, completed=step, info=f"loss {loss:.3f}  {elapsed / 60:.1f} min")
             if step % cfg.save_every == 0:
                 log.flush()

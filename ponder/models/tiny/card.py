@@ -1,0 +1,92 @@
+"""Measure a tiny reasoner and write its model card: greedy accuracy per task and difficulty
+level on fresh problems (seeded, never seen in training because training draws from other
+seeds' streams), with Wilson 95% intervals, and the training-loss curve as a PNG.
+
+`python -m ponder.models.tiny.card MODEL_DIR --run runs/tiny-base --n 200`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+from ponder.io import atomic_write
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion k/n."""
+    if n == 0:
+        return 0.0, 0.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def greedy_accuracy(gen, task_name: str, level: int, n: int, seed: int = 12345) -> dict:
+    from ponder.tasks import get_task, make_problems
+    from ponder.types import SamplingParams
+
+    task = get_task(task_name)
+    problems = make_problems(task_name, n, level, seed)
+    t0 = time.time()
+    outs = gen.generate([gen.render(p.question) for p in problems], SamplingParams(temperature=0, max_tokens=400))
+    correct = sum(task.check(p, o[0].text).correct for p, o in zip(problems, outs))
+    lo, hi = wilson(correct, n)
+    tokens = sum(len(o[0].token_ids) for o in outs)
+    return {"task": task_name, "level": level, "n": n, "accuracy": correct / n, "ci_low": lo, "ci_high": hi,
+            "mean_tokens": tokens / n, "seconds": round(time.time() - t0, 1)}
+
+
+def plot_curve(log_path: Path, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recs = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    steps = [r["step"] for r in recs]
+    loss = [r["loss"] for r in recs]
+    window = 25
+    smooth = [sum(loss[max(0, i - window) : i + 1]) / len(loss[max(0, i - window) : i + 1]) for i in range(len(loss))]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(steps, loss, alpha=0.25, label="loss per step")
+    ax.plot(steps, smooth, label=f"mean of {window}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (response tokens)")
+    ax.set_yscale("log")
+    ax.set_title(f"tiny reasoner base training ({recs[-1]['elapsed'] / 60:.1f} min)")
+    ax.legend()
+    fig.tight_layout()
+    with atomic_write(png, "wb") as f:
+        fig.savefig(f, format="png", dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ponder.gen import load_generator
+    from ponder.tasks import get_task
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("model", nargs="?", default="tiny")
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--tasks", default="arithmetic,countdown,equations,knights")
+    ap.add_argument("--out", default="ponder/models/tiny/accuracy.json")
+    args = ap.parse_args(argv)
+    gen = load_generator(args.model)
+    rows = []
+    for name in args.tasks.split(","):
+        for level in get_task(name).levels:
+            rows.append(greedy_accuracy(gen, name, level, args.n))
+            r = rows[-1]
+            print(f"{name:<11} L{level}  {r['accuracy']:.3f}  [{r['ci_low']:.3f}, {r['ci_high']:.3f}]  {r['seconds']}s")
+    with atomic_write(args.out) as f:
+        json.dump(rows, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
