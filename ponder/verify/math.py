@@ -6,6 +6,7 @@ in-process; a percent sign on either side also accepts the value divided by 100.
 (and decimals that are not exactly equal, for math-verify's rounding rules) goes to `math-verify`
 (parse + verify, the field's standard) in a reusable process pool with a hard per-item timeout
 (verify/pool.py), created lazily on first use and shared by every caller in the process.
+Distinct (gold, pred) pairs are judged once per batch, and verdicts are kept in a bounded cache.
 
 Left out: symbolic equivalence of our own; answer-type-specific rules beyond math-verify's.
 """
@@ -18,18 +19,22 @@ from fractions import Fraction
 from ponder.types import Problem, Score
 from ponder.verify import VERIFIERS
 from ponder.verify.extract import clean_answer, extract, plain_number
-from ponder.verify.pool import WorkerPool
+from ponder.verify.pool import PoolResult, WorkerPool
 
 DEFAULT_TIMEOUT = 5.0
 _POOLS: dict[int, WorkerPool] = {}
 _POOLS_LOCK = threading.Lock()
+CACHE_SIZE = 100_000
+_CACHE: dict[tuple[str, str], PoolResult] = {}  # (gold, pred) -> math-verify verdict, oldest first
 
 
 def shared_pool(workers: int = 2) -> WorkerPool:
     """The process-wide math-verify pool with `workers` processes (created on first use)."""
     with _POOLS_LOCK:
         if workers not in _POOLS:
-            _POOLS[workers] = WorkerPool("ponder.verify.math:math_verify_equal", workers=workers)
+            _POOLS[workers] = WorkerPool(
+                "ponder.verify.math:math_verify_equal", workers=workers, warmup=["1/2", "\\frac{1}{2}"]
+            )
         return _POOLS[workers]
 
 
@@ -83,22 +88,35 @@ def _first_pass(problem: Problem, response: str) -> tuple[Score | None, tuple[st
     return None, (gold, found.text)
 
 
+def judge_pairs(pairs: list[tuple[str, str]], timeout: float, workers: int) -> dict[tuple[str, str], PoolResult]:
+    """math-verify's verdict per distinct (gold, pred): cached verdicts first, the rest pooled.
+
+    Samples of one problem often share an answer, so deduplicating a batch saves most of the work
+    in RL; timeouts and errors are not cached (a loaded machine can cause them)."""
+    verdicts = {pair: _CACHE[pair] for pair in set(pairs) if pair in _CACHE}
+    todo = [pair for pair in dict.fromkeys(pairs) if pair not in verdicts]
+    for pair, res in zip(todo, shared_pool(workers).map([list(p) for p in todo], timeout=timeout) if todo else []):
+        verdicts[pair] = res
+        if res.status == "ok":
+            if len(_CACHE) >= CACHE_SIZE:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[pair] = res
+    return verdicts
+
+
 def math_scores(
     problems: list[Problem], responses: list[str], timeout: float = DEFAULT_TIMEOUT, workers: int = 2
 ) -> list[Score]:
     """Scores for a batch: fast paths in-process, the rest in one pooled math-verify batch."""
     firsts = [_first_pass(p, r) for p, r in zip(problems, responses)]
     pending = [i for i, (score, _) in enumerate(firsts) if score is None]
-    results = shared_pool(workers).map([list(firsts[i][1]) for i in pending], timeout=timeout) if pending else []
+    verdicts = judge_pairs([firsts[i][1] for i in pending], timeout, workers)
     out = [score for score, _ in firsts]
-    for i, res in zip(pending, results):
-        pred = firsts[i][1][1]
+    for i in pending:
+        pred, res = firsts[i][1][1], verdicts[firsts[i][1]]
         if res.status == "ok":
-            out[i] = Score(
-                float(bool(res.value)),
-                reason="equal (math-verify)" if res.value else "not equal (math-verify)",
-                extracted=pred,
-            )
+            reason = "equal (math-verify)" if res.value else "not equal (math-verify)"
+            out[i] = Score(float(bool(res.value)), reason=reason, extracted=pred)
         else:
             out[i] = Score(0.0, reason=f"math-verify {res.status}: {res.error}", extracted=pred)
     return out  # type: ignore[return-value]

@@ -41,11 +41,12 @@ class PoolResult:
 
 
 class _Worker:
-    def __init__(self, handler: str, memory_mb: int):
+    def __init__(self, handler: str, memory_mb: int, warmup: Any = None):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_REPO_ROOT, env.get("PYTHONPATH", "")) if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ponder.verify.pool_worker", handler, str(memory_mb)],
+            [sys.executable, "-m", "ponder.verify.pool_worker", handler, str(memory_mb)]
+            + ([] if warmup is None else [json.dumps(warmup)]),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
         )  # fmt: skip
         self.fd = self.proc.stdout.fileno()
@@ -77,17 +78,18 @@ class _Worker:
 
 
 class WorkerPool:
-    """`handler` is "module:function" taking one JSON item and returning a JSON value."""
+    """`handler` is "module:function" taking one JSON item and returning a JSON value; `warmup`
+    is an item each new worker runs before it counts as ready (to pay lazy imports up front)."""
 
-    def __init__(self, handler: str, workers: int = 2, memory_mb: int = 4096):
-        self.handler, self.n_workers, self.memory_mb = handler, workers, memory_mb
+    def __init__(self, handler: str, workers: int = 2, memory_mb: int = 4096, warmup: Any = None):
+        self.handler, self.n_workers, self.memory_mb, self.warmup = handler, workers, memory_mb, warmup
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
         self._startup_failures = 0
         atexit.register(self.close)
 
     def _spawn(self) -> _Worker:
-        return _Worker(self.handler, self.memory_mb)
+        return _Worker(self.handler, self.memory_mb, self.warmup)
 
     def map(self, items: list[Any], timeout: float) -> list[PoolResult]:
         """Results in input order; each item gets at most `timeout` seconds of a ready worker."""

@@ -1,7 +1,8 @@
-"""The worker side of verify/pool.py: `python -m ponder.verify.pool_worker module:function MB`.
+"""The worker side of verify/pool.py: `python -m ponder.verify.pool_worker module:function MB [WARMUP]`.
 
-Imports the handler once (announcing `{"ready": true}` when done, so the caller's per-item clock
-starts only once the worker can work), caps its own address space, then answers one JSON line
+Imports the handler once and calls it on the optional JSON warm-up item (so lazy imports such as
+sympy's happen now), then announces `{"ready": true}`: the caller's per-item clock starts only
+once the worker can work, caps its own address space, then answers one JSON line
 per request line with `{"ok": value}` or `{"error": "..."}`. The protocol uses a duplicate of the
 original stdout, so anything a library prints goes to stderr instead of corrupting the stream.
 """
@@ -22,6 +23,8 @@ def main() -> int:
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
     module, _, name = handler.partition(":")
     fn = getattr(importlib.import_module(module), name)
+    if len(sys.argv) > 3:
+        fn(json.loads(sys.argv[3]))
     out.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         try:

@@ -71,3 +71,24 @@ def test_pool_survives_a_crashing_worker_and_reports_errors():
         assert [r.status for r in pool.map([4, -1, "x"], timeout=5.0)] == ["ok", "error", "error"]
     finally:
         pool.close()
+
+
+def test_duplicate_pairs_are_judged_once(monkeypatch):
+    import ponder.verify.math as vm
+
+    sent = []
+    real = vm.shared_pool
+
+    class Spy:
+        def map(self, items, timeout):
+            sent.extend(items)
+            return real().map(items, timeout)
+
+    monkeypatch.setattr(vm, "shared_pool", lambda workers=2: Spy())
+    monkeypatch.setattr(vm, "_CACHE", {})
+    probs = [_p("x^2+1")] * 4
+    scores = math_scores(probs, ["\\boxed{1+x^2}", "\\boxed{1+x^2}", "\\boxed{x^{2}+1}", "\\boxed{1+x^2}"])
+    assert [s.value for s in scores] == [1.0] * 4
+    assert sorted(map(tuple, sent)) == [("x^2+1", "1+x^2"), ("x^2+1", "x^{2}+1")]
+    math_scores(probs[:1], ["\\boxed{1+x^2}"])
+    assert len(sent) == 2  # served from the cache
