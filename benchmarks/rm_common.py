@@ -9,6 +9,7 @@ import platform
 import time
 from pathlib import Path
 
+from ponder.io import write_jsonl
 from ponder.rm.cli import exact_records, sample_traces, with_exact
 from ponder.rm.labels import LabeledTrace, read_labels
 from ponder.rm.mc import MCParams, hard_label, label_traces, soft_label
@@ -37,7 +38,9 @@ def labelled_set(gen, task: str, n: int, samples: int, k: int, seed: int, name: 
     problems = make_problems(task, n, seed=seed)
     traces = sample_traces(gen, problems, samples, temperature=0.8, max_tokens=256, seed=seed)
     recs = label_traces(gen, traces, MCParams(k=k, seed=seed, traces_per_call=32), out=path, verifier=verify)
-    return with_exact(recs, get_task(task))
+    recs = with_exact(recs, get_task(task))
+    write_jsonl(path, (r.to_dict() for r in recs))
+    return recs
 
 
 def exact_set(gen, task: str, n: int, samples: int, seed: int) -> list[LabeledTrace]:

@@ -53,15 +53,15 @@ def evaluate_orm(scorer, test) -> dict:
     return {"outcome_accuracy": acc, "base_rate_correct": sum(t.outcome >= 1.0 for t in test) / len(test)}
 
 
-def train_one(kind: str, traces, steps: int, out: str) -> tuple:
-    rm = from_backbone("tiny", kind=kind)
+def train_one(kind: str, traces, steps: int, out: str, backbone: str) -> tuple:
+    rm = from_backbone(backbone, kind=kind)
     cfg = RMTrainConfig(kind=kind, steps=steps, batch_size=16, lr=3e-4, head_lr=3e-3, val_frac=0.1, out=out)
     log = train_reward_model(rm, traces, cfg)
     rm.save(out)
     return rm, {
         "seconds": log.seconds,
         "first_loss": log.losses[0],
-        "last_loss": sum(log.losses[-20:]) / 20,
+        "last_loss": sum(log.losses[-20:]) / len(log.losses[-20:]),
         "val": log.val[-1] if log.val else None,
     }
 
@@ -82,10 +82,10 @@ def run_task(gen, task: str, args) -> dict:
         "processbench": processbench(all_ok, truth),
     }
     for name, traces in variants(load_cached(f"{task}_train")).items():
-        rm, info = train_one("prm", traces, args.steps, str(RUNS / f"prm_{task}_{name}"))
+        rm, info = train_one("prm", traces, args.steps, str(RUNS / f"prm_{task}_{name}"), args.model)
         res["prm"][name] = {"train": info, **evaluate_prm(PRMScorer(rm), test)}
         print(task, name, res["prm"][name])
-    rm, info = train_one("orm", load_cached(f"{task}_train"), args.steps, str(RUNS / f"orm_{task}"))
+    rm, info = train_one("orm", load_cached(f"{task}_train"), args.steps, str(RUNS / f"orm_{task}"), args.model)
     res["orm"] = {"train": info, **evaluate_orm(ORMScorer(rm), test)}
     print(task, "orm", res["orm"])
     return res
@@ -97,9 +97,10 @@ def main() -> None:
     ap.add_argument("--n-test", type=int, default=100)
     ap.add_argument("--samples", type=int, default=4)
     ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--model", default="tiny", help="policy and PRM backbone")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    gen = load_generator("tiny")
+    gen = load_generator(args.model)
     out = {"machine": machine(), "args": vars(args), "tasks": {}}
     for task in args.tasks:
         t0 = time.perf_counter()

@@ -83,9 +83,10 @@ def main() -> None:
     ap.add_argument("--tasks", nargs="+", default=["arithmetic", "countdown"])
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--budgets", nargs="+", type=int, default=[4, 16])
+    ap.add_argument("--model", default="tiny", help="policy and PRM backbone")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    gen = CachedGenerator(load_generator("tiny"))
+    gen = CachedGenerator(load_generator(args.model))
     out = {"machine": machine(), "args": vars(args), "tasks": {}}
     for task in args.tasks:
         out["tasks"][task] = run_task(gen, task, args)

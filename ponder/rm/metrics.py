@@ -14,6 +14,8 @@ Steps whose true label is None are ignored everywhere.
 
 from __future__ import annotations
 
+import math
+
 from ponder.rm.labels import first_error
 from ponder.types import PonderError
 
@@ -63,7 +65,10 @@ def processbench(pred: Labels, truth: Labels, threshold: float = 0.5) -> dict[st
         hits["correct" if true_first < 0 else "error"].append(first_error(p_masked, threshold) == true_first)
     acc_e = sum(hits["error"]) / len(hits["error"]) if hits["error"] else float("nan")
     acc_c = sum(hits["correct"]) / len(hits["correct"]) if hits["correct"] else float("nan")
-    f1 = 2 * acc_e * acc_c / (acc_e + acc_c) if acc_e + acc_c > 0 else 0.0
+    if math.isnan(acc_e) or math.isnan(acc_c):
+        f1 = float("nan")  # one side has no traces: the harmonic mean is undefined
+    else:
+        f1 = 2 * acc_e * acc_c / (acc_e + acc_c) if acc_e + acc_c > 0 else 0.0
     return {
         "acc_error": acc_e,
         "acc_correct": acc_c,
