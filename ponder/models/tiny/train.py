@@ -152,57 +152,55 @@ def train(cfg: BaseTrainConfig, resume: bool = False) -> Path:
     rng = random.Random(cfg.seed)
     if state["rng"] is not None:
         rng.setstate((state["rng"][0], tuple(state["rng"][1]), state["rng"][2]))
+    queue = [[tuple(pair) for pair in batch] for batch in state.get("queue", [])]
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
-    log = open(out / "train_log.jsonl", "a")
     step, elapsed0, t0 = state["step"], state["elapsed"], time.time()
-    queue: list = []
-    model.train()
-    with Progress(
+    columns = (
         TextColumn("[bold]train base"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
-    ) as bar:
+    )
+    model.train()
+    with Progress(*columns) as bar, open(out / "train_log.jsonl", "a") as log:
         job = bar.add_task("", total=cfg.max_steps, completed=step, info="")
-        while True:
-            elapsed = elapsed0 + time.time() - t0
-            progress = max(step / cfg.max_steps, elapsed / (60 * cfg.max_minutes))
-            if progress >= 1.0:
-                break
+        while (progress := _progress(cfg, step, elapsed0 + time.time() - t0)) < 1.0:
             if not queue:
                 queue = _bucketed(sample_examples(rng, tasks, cfg.batch_size * cfg.bucket_batches, progress), cfg, rng)
             loss, n_tok = _train_step(model, tok, opt, queue.pop(), cfg, step, progress)
             step += 1
-            rec = {
-                "step": step,
-                "loss": round(loss, 4),
-                "lr": opt.param_groups[0]["lr"],
-                "tokens": n_tok,
-                "elapsed": round(elapsed, 1),
-                "progress": round(progress, 4),
-            }
-            log.write(json.dumps(rec) + "\n")
-            if step % 20 == 0:
-                log.flush()
+            elapsed = elapsed0 + time.time() - t0
+            log.write(
+                json.dumps(
+                    {
+                        "step": step,
+                        "loss": round(loss, 4),
+                        "lr": opt.param_groups[0]["lr"],
+                        "tokens": n_tok,
+                        "elapsed": round(elapsed, 1),
+                        "progress": round(progress, 4),
+                    }
+                )
+                + "\n"
+            )
             bar.update(job, completed=step, info=f"loss {loss:.3f}  {elapsed / 60:.1f} min")
             if step % cfg.save_every == 0:
                 log.flush()
-                save_checkpoint(
-                    out / "checkpoint",
-                    model,
-                    tok,
-                    opt,
-                    {"step": step, "elapsed": elapsed0 + time.time() - t0, "rng": rng.getstate()},
-                )
-    log.close()
+                state = {"step": step, "elapsed": elapsed, "rng": rng.getstate(), "queue": queue}
+                save_checkpoint(out / "checkpoint", model, tok, opt, state)
     final = out / "final"
     shutil.rmtree(final, ignore_errors=True)
     model.save_pretrained(final)
     tok.save_pretrained(final)
     return final
+
+
+def _progress(cfg: BaseTrainConfig, step: int, elapsed: float) -> float:
+    """Fraction of the budget spent: steps or minutes, whichever is closer to its limit."""
+    return max(step / cfg.max_steps, elapsed / (60 * cfg.max_minutes))
 
 
 def _bucketed(pairs: list, cfg: BaseTrainConfig, rng: random.Random) -> list:

@@ -1,0 +1,53 @@
+"""Bad input at the command line: one clear line on stderr, a non-zero exit, nothing written."""
+
+import json
+
+import pytest
+
+from ponder.cli import main
+from ponder.models import check_model_dir, resolve_model
+from ponder.types import PonderError
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_help_and_unknown_command(capsys):
+    code, out, _ = run(["--help"], capsys)
+    assert code == 0 and "solve" in out and "train" in out
+    code, _, err = run(["sovle"], capsys)
+    assert code == 2 and "unknown command 'sovle'" in err
+
+
+def test_tasks_listing_and_unknown_task(capsys):
+    code, out, _ = run(["tasks"], capsys)
+    assert code == 0 and "countdown" in out and "arithmetic" in out
+    code, out, _ = run(["tasks", "arithmetic", "--n", "2", "--trace"], capsys)
+    assert code == 0 and len(out.strip().splitlines()) == 2 and "<think>" in json.loads(out.splitlines()[0])["trace"]
+    code, _, err = run(["tasks", "countdwn"], capsys)
+    assert code == 2 and "unknown task 'countdwn'" in err and "Did you mean 'countdown'" in err
+
+
+def test_model_resolution_errors(tmp_path):
+    with pytest.raises(PonderError, match="not a built-in"):
+        resolve_model("no-such-model")
+    (tmp_path / "m").mkdir()
+    with pytest.raises(PonderError, match="no config.json"):
+        check_model_dir(tmp_path / "m")
+    (tmp_path / "m" / "config.json").write_text("{}")
+    with pytest.raises(PonderError, match="has no tokenizer"):
+        resolve_model(str(tmp_path / "m"))
+    assert resolve_model("Qwen/Qwen2.5-0.5B") == "Qwen/Qwen2.5-0.5B"  # a hub id passes through
+
+
+def test_train_base_rejects_bad_config_before_training(tmp_path, capsys):
+    from ponder.models.tiny.train import main as train_main
+
+    with pytest.raises(PonderError, match="must be an integer"):
+        train_main([f"--out={tmp_path}/x", "--max_steps=lots"])
+    with pytest.raises(PonderError, match="unknown config key 'lrate'"):
+        train_main([f"--out={tmp_path}/x", "--lrate=1"])
+    assert not (tmp_path / "x").exists()
