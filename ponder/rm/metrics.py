@@ -9,12 +9,11 @@ with exact ones.
   traces that contain an error (the predicted first error must be the true one), accuracy on
   error-free traces (must predict none, -1), and their harmonic mean as F1.
 
-Steps whose true label is None are ignored everywhere.
+Steps whose true label is None are ignored everywhere; an undefined metric (no steps, or no
+traces on one side) is None, so results stay strict JSON.
 """
 
 from __future__ import annotations
-
-import math
 
 from ponder.rm.labels import first_error
 from ponder.types import PonderError
@@ -33,11 +32,11 @@ def _pairs(pred: Labels, truth: Labels) -> list[tuple[float, float]]:
     return out
 
 
-def step_agreement(pred: Labels, truth: Labels, threshold: float = 0.5) -> dict[str, float]:
+def step_agreement(pred: Labels, truth: Labels, threshold: float = 0.5) -> dict[str, float | None]:
     """{accuracy, mae, n}: agreement of thresholded predictions with the truth over labelled steps."""
     pairs = _pairs(pred, truth)
     if not pairs:
-        return {"accuracy": float("nan"), "mae": float("nan"), "n": 0}
+        return {"accuracy": None, "mae": None, "n": 0}
     acc = sum((a >= threshold) == (b >= threshold) for a, b in pairs) / len(pairs)
     mae = sum(abs(a - b) for a, b in pairs) / len(pairs)
     return {"accuracy": acc, "mae": mae, "n": len(pairs)}
@@ -55,7 +54,7 @@ def error_f1(pred: Labels, truth: Labels, threshold: float = 0.5) -> dict[str, f
     return {"precision": prec, "recall": rec, "f1": f1, "n_errors": tp + fn}
 
 
-def processbench(pred: Labels, truth: Labels, threshold: float = 0.5) -> dict[str, float]:
+def processbench(pred: Labels, truth: Labels, threshold: float = 0.5) -> dict[str, float | None]:
     """{acc_error, acc_correct, f1, n_error, n_correct}: first-error-step identification."""
     _pairs(pred, truth)  # shape checks
     hits = {"error": [], "correct": []}
@@ -63,10 +62,10 @@ def processbench(pred: Labels, truth: Labels, threshold: float = 0.5) -> dict[st
         true_first = first_error(t, threshold)
         p_masked = [a if b is not None else None for a, b in zip(p, t)]
         hits["correct" if true_first < 0 else "error"].append(first_error(p_masked, threshold) == true_first)
-    acc_e = sum(hits["error"]) / len(hits["error"]) if hits["error"] else float("nan")
-    acc_c = sum(hits["correct"]) / len(hits["correct"]) if hits["correct"] else float("nan")
-    if math.isnan(acc_e) or math.isnan(acc_c):
-        f1 = float("nan")  # one side has no traces: the harmonic mean is undefined
+    acc_e = sum(hits["error"]) / len(hits["error"]) if hits["error"] else None
+    acc_c = sum(hits["correct"]) / len(hits["correct"]) if hits["correct"] else None
+    if acc_e is None or acc_c is None:
+        f1 = None  # one side has no traces: the harmonic mean is undefined
     else:
         f1 = 2 * acc_e * acc_c / (acc_e + acc_c) if acc_e + acc_c > 0 else 0.0
     return {

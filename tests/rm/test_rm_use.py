@@ -160,3 +160,9 @@ def test_recipes_load():
     for f in files:
         cfg = load_config(RMTrainConfig, f)
         assert cfg.kind == f.name[:3]
+
+
+def test_undefined_metrics_are_none():
+    assert step_agreement([[None]], [[1.0]])["accuracy"] is None
+    pb = processbench([[0.9]], [[1.0]])
+    assert pb["acc_correct"] == 1.0 and pb["acc_error"] is None and pb["f1"] is None
