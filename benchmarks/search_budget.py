@@ -6,8 +6,8 @@ rule-based verifier with a 95% Wilson interval, generated tokens and FLOPs per p
 Majority / best-of-N / weighted best-of-N at budget k use the first k of one pool of 64 samples
 per problem (i.i.d. samples, so this equals running them at k; their tokens are the first k
 samples' tokens); best-of-N with a second scorer re-scores the same pool through the generation
-cache. Step-level strategies run at each budget. Runs go cheapest budget first and stop at the
-time box; skipped cells are listed. Writes search_budget.{json,md,png} beside this file.
+cache. Step-level strategies run at each of `--step-budgets` up to a per-strategy cap (STEP_RUNS).
+Runs go cheapest budget first and stop at the time box; skipped cells are listed. Writes search_budget.{json,md,png} beside this file.
 
     python benchmarks/search_budget.py --n 200 --budgets 1 4 16 64 --minutes 40
 """
@@ -30,14 +30,14 @@ from ponder.tasks import make_problems
 from ponder.verify import verify
 
 HERE = Path(__file__).parent
-STEP_RUNS = [  # (label, strategy, scorer, options)
-    ("beam/check", "beam", "check", {"width": 4}),
-    ("dvts/check", "dvts", "check", {"width": 4}),
-    ("mcts/check", "mcts", "check", {"k": 4}),
-    ("refine/check", "refine", "check", {}),
-    ("refine/self", "refine", None, {"critic": "self"}),
-    ("budget_forcing/wait", "budget_forcing", None, {"mode": "wait"}),
-    ("beam/confidence", "beam", "confidence", {"width": 4}),
+STEP_RUNS = [  # (label, strategy, scorer, options, largest budget run) — cheapest first
+    ("beam/check", "beam", "check", {"width": 4}, 16),
+    ("dvts/check", "dvts", "check", {"width": 4}, 16),
+    ("mcts/check", "mcts", "check", {"k": 4}, 16),
+    ("refine/check", "refine", "check", {}, 16),
+    ("budget_forcing/wait", "budget_forcing", None, {"mode": "wait"}, 16),
+    ("refine/self", "refine", None, {"critic": "self"}, 4),
+    ("beam/confidence", "beam", "confidence", {"width": 4}, 4),
 ]
 
 
@@ -128,7 +128,9 @@ def choose(kids, pick: str) -> str:
 def step_rows(task: str, problems, gen, budgets: list[int], seed: int, deadline: float, skipped: list) -> list[dict]:
     rows = []
     for b in budgets:
-        for label, strategy, scorer, options in STEP_RUNS:
+        for label, strategy, scorer, options, largest in STEP_RUNS:
+            if b > largest:
+                continue
             if time.time() > deadline:
                 skipped.append(f"{task} {label} @ {b}")
                 continue
@@ -195,7 +197,8 @@ def main() -> None:
     ap.add_argument("--model", default="tiny")
     ap.add_argument("--tasks", nargs="+", default=["arithmetic", "countdown"])
     ap.add_argument("--n", type=int, default=200)
-    ap.add_argument("--budgets", type=int, nargs="+", default=[1, 4, 16, 64])
+    ap.add_argument("--budgets", type=int, nargs="+", default=[1, 4, 16, 64], help="for the sample pool")
+    ap.add_argument("--step-budgets", type=int, nargs="+", default=[1, 4, 16], help="for step-level strategies")
     ap.add_argument("--minutes", type=float, default=40.0, help="time box for the step-level runs, all tasks")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=HERE / "search_budget")
@@ -206,7 +209,7 @@ def main() -> None:
 
     torch.set_num_threads(2)
     gen = CachedGenerator(load_generator(args.model))
-    start, rows, skipped = time.time(), [], []
+    start, rows, skipped, load_start = time.time(), [], [], os.getloadavg()
     deadline = start + 60 * args.minutes
     for task in args.tasks:
         problems = make_problems(task, args.n, seed=1000)
@@ -215,8 +218,9 @@ def main() -> None:
     for task in args.tasks:  # step-level runs after every task's pool, so both tasks get the small budgets
         problems = make_problems(task, args.n, seed=1000)
         task_deadline = start + (deadline - start) * (args.tasks.index(task) + 1) / len(args.tasks)
-        rows += step_rows(task, problems, gen, args.budgets, args.seed, min(deadline, task_deadline), skipped)
+        rows += step_rows(task, problems, gen, args.step_budgets, args.seed, min(deadline, task_deadline), skipped)
     conditions = {
+        "loadavg_start": load_start,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, no GPU",
         "torch_threads": 2,
         "loadavg_end": os.getloadavg(),
