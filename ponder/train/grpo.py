@@ -126,12 +126,13 @@ def grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float]
         pad_id=sess.tokenizer.pad_token_id,
         grad_clip=cfg.optim.grad_clip,
     )
-    dt = time.perf_counter() - t0
+    t2 = time.perf_counter()
+    dt = t2 - t0
     m = rollout_metrics(ro, sess, cfg)
     m.update(stats)
     m.update(
         {
-            "train_s": time.perf_counter() - t1,
+            "train_s": t2 - t1,
             "step_s": dt,
             "lr": sess.sched.get_last_lr()[0],
             "tokens_per_s": (m["gen_tokens"] + sum(len(s.ids) for s in seqs) * sw.epochs) / dt,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from train_fixtures import LiveGen, answer_is_one, contains_seven, script_half_right, small_model
+from train_fixtures import answer_is_one, contains_seven, script_half_right, small_model
 
 from ponder.config import load_config
 from ponder.gen.fake import FakeGenerator
@@ -108,8 +108,10 @@ def test_batch_of_8_equals_4_micro_batches_of_2(agg):
 
 
 def _live_run(tmp_path, steps, fail_at=None):
+    from ponder.gen.hf import HFGenerator
+
     model, tok = small_model(seed=3)
-    gen = LiveGen(model, tok)
+    gen = HFGenerator.from_model(model, tok)
     if fail_at is not None:
         inner = gen.generate
 
@@ -130,14 +132,14 @@ def _live_run(tmp_path, steps, fail_at=None):
 
 
 def test_kill_and_resume_matches_unbroken_run(tmp_path):
-    unbroken = _live_run(tmp_path / "a", steps=4)
+    unbroken = _live_run(tmp_path / "a", steps=3)
     with pytest.raises(KeyboardInterrupt):
-        _live_run(tmp_path / "b", steps=4, fail_at=3)  # dies during step 4's rollout, after the step-2 checkpoint
-    resumed = _live_run(tmp_path / "b", steps=4)
+        _live_run(tmp_path / "b", steps=3, fail_at=2)  # dies in step 3, after the step-2 checkpoint
+    resumed = _live_run(tmp_path / "b", steps=3)
     for a, b in zip(unbroken.parameters(), resumed.parameters()):
         assert torch.equal(a, b)
     steps = [json.loads(x)["step"] for x in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [1, 2, 3, 4]
+    assert steps == [1, 2, 3]
 
 
 def test_presets_are_pinned_and_unknown_lists_known():
