@@ -20,23 +20,9 @@ from pathlib import Path
 
 from ponder.io import write_json
 from ponder.tasks.loaders import load_dataset
-from ponder.verify.code_verifier import run_code_tests
+from ponder.verify.code_verifier import broken_variant, run_code_tests
 
 OUT = Path(__file__).with_name("verify_code.json")
-BREAK = """
-_ponder_original = {name}
-def {name}(*args, **kwargs):
-    r = _ponder_original(*args, **kwargs)
-    if isinstance(r, bool):
-        return not r
-    if isinstance(r, (int, float)):
-        return r + 1
-    if isinstance(r, str):
-        return r + "x"
-    if isinstance(r, (list, tuple)):
-        return type(r)(list(r) + [None])
-    return "broken"
-"""
 
 
 def timed(problems, responses, workers):
@@ -52,7 +38,7 @@ def main() -> None:
     args = ap.parse_args()
     he = load_dataset("humaneval")
     good = [p.info["canonical_solution"] for p in he]
-    broken = [g + BREAK.format(name=p.info["entry_point"]) for g, p in zip(good, he)]
+    broken = [broken_variant(g, p.info["entry_point"]) for g, p in zip(good, he)]
     out: dict = {"humaneval": {}, "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
     for w in args.workers:
         results, seconds = timed(he + he, good + broken, w)

@@ -74,9 +74,9 @@ def build_program(problem: Problem, response: str, marker: str) -> str | None:
             body = prompt + code
         tests = f"{info['test']}\n\ncheck({entry})\n"
     elif info.get("test_list"):
-        code = extract_code(response)
-        body = f"{info.get('test_setup_code') or ''}\n{code}"
-        tests = "\n".join(info["test_list"]) + "\n"
+        # MBPP's setup code may use the solution's own classes (tasks 367, 927), so it runs after it.
+        body = extract_code(response)
+        tests = f"{info.get('test_setup_code') or ''}\n" + "\n".join(info["test_list"]) + "\n"
     else:
         return None
     return f"{body}\n\n{tests}\nprint({marker!r})\n"
@@ -130,6 +130,29 @@ def run_code_tests(
     for i, res in zip(todo, runs):
         out[i] = classify(res, marker, limits)
     return out
+
+
+# Appended to a solution, it wraps the entry point so that every return value changes.
+_BREAK = """
+_ponder_original = {name}
+def {name}(*args, **kwargs):
+    r = _ponder_original(*args, **kwargs)
+    if isinstance(r, bool):
+        return not r
+    if isinstance(r, (int, float)):
+        return r + 1
+    if isinstance(r, str):
+        return r + "x"
+    if isinstance(r, (list, tuple)):
+        return type(r)(list(r) + [None])
+    return "broken"
+"""
+
+
+def broken_variant(solution: str, entry_point: str) -> str:
+    """A plausible but wrong variant of a solution (every return value of the entry point
+    changed), for checking that a problem's tests reject a wrong program."""
+    return solution + _BREAK.format(name=entry_point)
 
 
 @VERIFIERS.register("code")

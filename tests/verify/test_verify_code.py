@@ -26,7 +26,10 @@ MBPP = Problem(
     id="mb",
     task="mbpp",
     question="",
-    info={"test_list": ["assert sq(3) == 9", "assert sq(0) == 0"], "test_setup_code": "K = 2"},
+    info={
+        "test_list": ["assert sq(K) == 9", "assert sq(0) == 0"],
+        "test_setup_code": "K = Three().value",
+    },  # setup uses a class of the solution, as MBPP 367 does
 )
 
 
@@ -65,8 +68,9 @@ def test_statuses():
 
 @needs_root
 def test_mbpp_form_with_setup_code_and_verify_dispatch():
-    good = "```python\ndef sq(x):\n    return x * x if K == 2 else 0\n```"
-    scores = verify([MBPP, MBPP, HE], [good, "def sq(x):\n    return x + x", "    return a + b"])
+    good = "```python\nclass Three:\n    value = 3\ndef sq(x):\n    return x * x\n```"
+    bad = "class Three:\n    value = 3\ndef sq(x):\n    return x + x"
+    scores = verify([MBPP, MBPP, HE], [good, bad, "    return a + b"])
     assert [s.value for s in scores] == [1.0, 0.0, 1.0]
     assert [s.extracted for s in scores] == ["passed", "failed", "passed"]
 

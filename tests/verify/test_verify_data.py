@@ -12,28 +12,12 @@ import pytest
 from ponder.tasks.loaders import load_dataset
 from ponder.types import Problem
 from ponder.verify import verify
-from ponder.verify.code_verifier import run_code_tests
+from ponder.verify.code_verifier import broken_variant, run_code_tests
 from ponder.verify.sandbox import Limits
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data not present")
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root")
-
-# Wraps the entry point so that every return value is changed: a plausible but wrong program.
-BREAK = """
-_ponder_original = {name}
-def {name}(*args, **kwargs):
-    r = _ponder_original(*args, **kwargs)
-    if isinstance(r, bool):
-        return not r
-    if isinstance(r, (int, float)):
-        return r + 1
-    if isinstance(r, str):
-        return r + "x"
-    if isinstance(r, (list, tuple)):
-        return type(r)(list(r) + [None])
-    return "broken"
-"""
 
 
 @needs_data
@@ -59,7 +43,7 @@ def _humaneval(limit: int | None) -> list[Problem]:
 def _check_humaneval(limit: int | None) -> None:
     probs = _humaneval(limit)
     good = [p.info["canonical_solution"] for p in probs]
-    broken = [p.info["canonical_solution"] + BREAK.format(name=p.info["entry_point"]) for p in probs]
+    broken = [broken_variant(p.info["canonical_solution"], p.info["entry_point"]) for p in probs]
     limits = Limits(cpu_seconds=10, wall_seconds=30)
     res = run_code_tests(probs + probs, good + broken, limits=limits, workers=2)
     n = len(probs)
