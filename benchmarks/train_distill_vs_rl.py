@@ -3,8 +3,9 @@ student distilled from a stronger tiny teacher's verified traces, against the sa
 with GRPO for the same wall time.
 
 Phases (each writes under --work and is skipped when its output exists):
-  init     a small student (2 layers, d=96) trained briefly with SFT on the task's reference
-           traces, so that it starts weak but not at zero;
+  init     a small student (2 layers, d=96, ~0.25M parameters) trained briefly with SFT on the
+           task's reference traces, so that it starts weak but not at zero;
+  init2    more of the same from that checkpoint (after 6 minutes it was still at 0% on level 3);
   teacher  K samples per problem from the teacher (the built-in tiny reasoner), kept when verified;
   distill  SFT of the student on the teacher's verified traces for --minutes;
   grpo     GRPO of the student from the same start for --minutes;
@@ -62,6 +63,38 @@ def phase_init(a) -> None:
     train_sft(cfg, model=model, tokenizer=tok)
     model.save_pretrained(f"{a.work}/student0")
     tok.save_pretrained(f"{a.work}/student0")
+
+
+def phase_init2(a) -> None:
+    """More SFT on reference traces from student0 (constant lr), overwriting student0."""
+    from ponder.train.sft import SFTConfig, train_sft
+
+    cfg = load_config(
+        SFTConfig,
+        None,
+        [
+            f"data={a.work}/init_traces.jsonl",
+            f"model.name={a.work}/student0",
+            f"run.out={a.work}/init2",
+            "run.steps=100000",
+            "run.save_every=0",
+            f"run.max_minutes={a.init2_minutes}",
+            "batch_size=64",
+            "micro_batch=64",
+            "optim.lr=1e-3",
+            f"run.threads={a.threads}",
+            "run.resume=false",
+            f"run.seed={1}",
+        ],
+    )
+    train_sft(cfg)
+    import shutil
+
+    last = _last_ckpt(f"{a.work}/init2")
+    for f in Path(last).iterdir():
+        if f.name.startswith(("model", "config", "tokenizer", "generation", "special", "chat")):
+            shutil.copy(f, Path(a.work) / "student0" / f.name)
+    Path(a.work, "init2.done").write_text(last + "\n")
 
 
 def phase_teacher(a) -> None:
@@ -173,6 +206,7 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=200)
     ap.add_argument("--init-examples", type=int, default=20000)
     ap.add_argument("--init-minutes", type=float, default=6.0)
+    ap.add_argument("--init2-minutes", type=float, default=8.0)
     ap.add_argument("--minutes", type=float, default=8.0)
     ap.add_argument("--eval-n", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1)
@@ -181,6 +215,7 @@ def main() -> None:
     Path(a.work).mkdir(parents=True, exist_ok=True)
     steps = {
         "init": (phase_init, "student0/config.json"),
+        "init2": (phase_init2, "init2.done"),
         "teacher": (phase_teacher, "teacher_traces.jsonl"),
         "distill": (phase_distill, "distill/summary.json"),
         "grpo": (phase_grpo, "grpo/summary.json"),

@@ -4,7 +4,8 @@ the other in one process. Records seconds per step and reward per step side by s
 
 Matched settings: P prompts x G samples per step, temperature 1, max_tokens, lr, token-level
 loss ("dapo" in TRL = ponder's token_mean), no KL (beta 0), clip 0.2, one optimisation epoch,
-std-scaled group advantages, reward = verify/'s accuracy (1/0). Both use 2 threads.
+std-scaled group advantages, reward = verify/'s accuracy (1/0). Both use --threads torch threads
+(1 by default: on a 2-core machine shared with other jobs, 2 threads ran 20-35x slower than 1).
 
 Run: PYTHONPATH=. python benchmarks/train_trl_vs_ponder.py --steps 10 --out benchmarks/results/train_trl_vs_ponder.json
 """
@@ -94,12 +95,10 @@ def run_trl(args, problems, prompts) -> dict:
 
 def run_ponder(args, problems) -> dict:
     from ponder.config import load_config
-    from ponder.io import read_jsonl
+    from ponder.io import read_jsonl, write_jsonl
     from ponder.train.grpo import GRPOConfig, train_grpo
 
     path = f"{args.workdir}/problems.jsonl"
-    from ponder.io import write_jsonl
-
     write_jsonl(path, [p.to_dict() for p in problems])
     cfg = load_config(
         GRPOConfig,
@@ -123,6 +122,7 @@ def run_ponder(args, problems) -> dict:
             "algo.kl_coef=0.0",
             "algo.loss_agg=token_mean",
             "reward=accuracy",
+            f"run.threads={args.threads}",
         ],
     )
     t0 = time.perf_counter()
@@ -148,11 +148,12 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--lr", type=float, default=3e-5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--order", default="ponder,trl")
     ap.add_argument("--workdir", default="/tmp/trl_vs_ponder")
     ap.add_argument("--out", default="benchmarks/results/train_trl_vs_ponder.json")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     args.model_path = resolve_model(args.model)
     from transformers import AutoTokenizer
 
@@ -162,7 +163,8 @@ def main() -> None:
     problems: list[Problem] = make_problems(args.task, args.prompts * args.steps, args.level, args.seed)
     prompts = [render_prompt(tok, p.question) for p in problems]
     result = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, no GPU, torch threads 2",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs, no GPU, "
+              f"torch threads {args.threads}",
         "settings": {k: v for k, v in vars(args).items()},
         "runs": {},
     }

@@ -17,14 +17,18 @@ log = logging.getLogger(__name__)
 
 
 class MetricsLog:
-    def __init__(self, out: str | Path, *, resume_step: int = 0, tensorboard: bool = True):
+    def __init__(self, out: str | Path, *, resume_step: int | None = None, tensorboard: bool = True):
+        """resume_step None: a fresh run (an old metrics file in `out` is replaced)."""
         self.path = Path(out) / "metrics.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._truncate_after(resume_step)
         self.tb = _tensorboard(Path(out) / "tb") if tensorboard else None
 
-    def _truncate_after(self, step: int) -> None:
+    def _truncate_after(self, step: int | None) -> None:
         if not self.path.is_file():
+            return
+        if step is None:
+            self.path.write_text("")
             return
         keep = []
         for line in self.path.read_text().splitlines():

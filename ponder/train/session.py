@@ -104,7 +104,7 @@ class Session:
             state = load_checkpoint(ck, self.model, self.opt, self.sched)
             self.step, self.cursor, self.extra = state["step"], state.get("cursor", 0), state.get("extra", {})
             log.info("resumed from %s at step %d", ck, self.step)
-        self.log = MetricsLog(self.run.out, resume_step=self.step)
+        self.log = MetricsLog(self.run.out, resume_step=self.step if ck is not None else None)
         self.config = config
 
     def save(self) -> None:
