@@ -9,7 +9,7 @@ samples' tokens); best-of-N with a second scorer re-scores the same pool through
 cache. Step-level strategies run at each of `--step-budgets` up to a per-strategy cap (STEP_RUNS).
 Runs go cheapest budget first and stop at the time box; skipped cells are listed. Writes search_budget.{json,md,png} beside this file.
 
-    python benchmarks/search_budget.py --n 200 --budgets 1 4 16 64 --minutes 40
+    PYTHONPATH=. python benchmarks/search_budget.py --n 200 --budgets 1 4 16 64 --minutes 40
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def row(task, label, budget, problems, responses, tokens, flops, seconds) -> dict:
+def row(task, label, budget, problems, responses, tokens, flops, seconds, nodes=None) -> dict:
     scores = verify(problems, responses)
     k = sum(s.correct for s in scores)
     lo, hi = wilson(k, len(problems))
@@ -66,6 +66,7 @@ def row(task, label, budget, problems, responses, tokens, flops, seconds) -> dic
         "tokens_per_problem": tokens / n,
         "flops_per_problem": flops / n,
         "seconds": seconds,
+        "tree_nodes": nodes,
     }
 
 
@@ -146,6 +147,7 @@ def step_rows(task: str, problems, gen, budgets: list[int], seed: int, deadline:
                     sum(r.cost.generated_tokens for r in results),
                     sum(r.cost.flops for r in results),
                     time.perf_counter() - t0,
+                    nodes=sum(len(r.tree) - 1 for r in results),
                 )
             )
             print(json.dumps(rows[-1]), flush=True)

@@ -2,7 +2,7 @@
 frontiers together (beam search over N problems in one run against the sum of N one-problem
 runs), and MCTS nodes expanded per second. Writes search_speed.json beside this file.
 
-    python benchmarks/search_speed.py --n 200 --budget 4
+    PYTHONPATH=. python benchmarks/search_speed.py --n 20 --budget 4
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", default="tiny")
     ap.add_argument("--task", default="arithmetic")
-    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--budget", type=int, default=4)
     ap.add_argument("--out", type=Path, default=HERE / "search_speed.json")
     args = ap.parse_args()
