@@ -78,6 +78,8 @@ def read_layer(layer) -> LayerWeights:
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     """Llama's RMSNorm: normalise in fp32, cast back, then scale (Zhang & Sennrich 2019)."""
+    if x.dtype == torch.float32:
+        return F.rms_norm(x, (x.shape[-1],), weight, eps=eps)
     return weight * F.rms_norm(x.float(), (x.shape[-1],), eps=eps).to(x.dtype)
 
 
@@ -96,6 +98,20 @@ def rope_table(inv_freq: torch.Tensor, scaling: float, length: int, dtype: torch
 def apply_rope(x: torch.Tensor, cs: torch.Tensor) -> torch.Tensor:
     """x: (B, S, heads, D); cs: (B, S, 1, 2, D) cos / signed sin."""
     return x * cs[..., 0, :] + x.roll(x.shape[-1] // 2, dims=-1) * cs[..., 1, :]
+
+
+def decode_attention(q, kT, v, bias, scale: float) -> torch.Tensor:
+    """One query per row against its cache, query heads grouped over their shared kv head (GQA).
+
+    q: (B, H, 1, D); kT: (B, Hkv, D, L), v: (B, Hkv, L, D) views of the cache; bias: (B, 1, 1, L).
+    Returns (B, 1, H * D). Plain batched matmuls: for one query they beat the fused CPU kernel.
+    """
+    B, H, _, D = q.shape
+    Hkv = kT.shape[1]
+    qg = q.reshape(B, Hkv, H // Hkv, D)  # query heads j*G..(j+1)*G-1 read kv head j
+    scores = torch.matmul(qg, kT) * scale + bias  # (B, Hkv, G, L)
+    out = torch.matmul(scores.float().softmax(dim=-1).to(v.dtype), v)  # (B, Hkv, G, D); softmax in fp32
+    return out.reshape(B, 1, H * D)
 
 
 class FastLlama:
@@ -127,20 +143,21 @@ class FastLlama:
         self.cache = [(None, None)] * len(self.layers)
         x = self._forward(ids, self.rope[pos][:, :, None], attn[:, None], col=0, prefill=True)
         self._allocate(copies, cap)
-        self.valid = torch.ones(P * copies, cap, dtype=torch.bool, device=ids.device)
-        self.valid[:, :T] = mask.repeat_interleave(copies, dim=0)
+        self.bias = torch.zeros(P * copies, cap, dtype=self.embed.dtype, device=ids.device)  # (R, cap)
+        self.bias[:, :T].masked_fill_(~mask.repeat_interleave(copies, dim=0), float("-inf"))
         self.pos = (pos[:, -1] + 1).repeat_interleave(copies)  # (R,) next rotary position per row
         self.col = T
         return self._logits(x[:, -1]).repeat_interleave(copies, dim=0)
 
     def _allocate(self, copies: int, cap: int) -> None:
-        """Move the prefill K/V (P, Hkv, T, D) into static caches (P * copies, Hkv, cap, D)."""
+        """Move the prefill K/V (P, Hkv, T, D) into static caches: keys transposed (R, Hkv, D, cap),
+        so a step's scores are one batched matmul over a slice; values (R, Hkv, cap, D)."""
         filled = []
         for k, v in self.cache:
             P, H, T, D = k.shape
-            kc = k.new_empty(P * copies, H, cap, D)
+            kc = k.new_empty(P * copies, H, D, cap)
             vc = v.new_empty(P * copies, H, cap, D)
-            kc[:, :, :T] = k.repeat_interleave(copies, dim=0)
+            kc[:, :, :, :T] = k.transpose(-1, -2).repeat_interleave(copies, dim=0)
             vc[:, :, :T] = v.repeat_interleave(copies, dim=0)
             filled.append((kc, vc))
         self.cache = filled
@@ -149,14 +166,14 @@ class FastLlama:
         """Append one token per row (R,) and return the next logits (R, V)."""
         cs = self.rope[self.pos][:, None, None]  # (R, 1, 1, 2, D)
         L = self.col + 1
-        x = self._forward(tokens[:, None], cs, self.valid[:, None, None, :L], col=self.col, prefill=False)
+        x = self._forward(tokens[:, None], cs, self.bias[:, None, None, :L], col=self.col, prefill=False)
         self.col, self.pos = L, self.pos + 1
         return self._logits(x[:, -1])
 
     def keep(self, rows: torch.Tensor) -> None:
         """Drop every row not in `rows` (R',) from the cache: finished sequences stop costing."""
         self.cache = [(k.index_select(0, rows), v.index_select(0, rows)) for k, v in self.cache]
-        self.valid, self.pos = self.valid.index_select(0, rows), self.pos.index_select(0, rows)
+        self.bias, self.pos = self.bias.index_select(0, rows), self.pos.index_select(0, rows)
 
     def _logits(self, h: torch.Tensor) -> torch.Tensor:
         return F.linear(rms_norm(h, self.final_norm, self.eps), self.lm_head)
@@ -178,12 +195,11 @@ class FastLlama:
         k, v = qk[:, :, H:].transpose(1, 2), qkv[:, :, H + Hkv :].transpose(1, 2)
         if prefill:
             self.cache[i] = (k, v)
-        else:
-            kc, vc = self.cache[i]
-            kc[:, :, col : col + S] = k
-            vc[:, :, col : col + S] = v
-            k, v = kc[:, :, : col + S], vc[:, :, : col + S]
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn, scale=self.scale, enable_gqa=self.n_kv != self.n_heads
-        )
-        return F.linear(out.transpose(1, 2).reshape(B, S, H * D), w.wo, w.bo)
+            gqa = Hkv != H
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn, scale=self.scale, enable_gqa=gqa)
+            return F.linear(out.transpose(1, 2).reshape(B, S, H * D), w.wo, w.bo)
+        kc, vc = self.cache[i]
+        kc[:, :, :, col] = k[:, :, 0]
+        vc[:, :, col] = v[:, :, 0]
+        out = decode_attention(q, kc[:, :, :, : col + 1], vc[:, :, : col + 1], attn, self.scale)
+        return F.linear(out, w.wo, w.bo)

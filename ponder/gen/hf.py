@@ -109,7 +109,12 @@ class HFGenerator:
         if not stops:
             return None
         if self._pieces is None:
-            self._pieces = [self._decode([i]) for i in range(self.model.get_output_embeddings().weight.shape[0])]
+            vocab = self.model.get_output_embeddings().weight.shape[0]
+            known = min(vocab, len(self.tokenizer))
+            pieces = self.tokenizer.batch_decode(
+                [[i] for i in range(known)], skip_special_tokens=False, clean_up_tokenization_spaces=False
+            )
+            self._pieces = pieces + [""] * (vocab - known)  # rows of an lm_head padded past the tokenizer
         return StopChecker(self.tokenizer, stops, self._pieces, self.device)
 
     def _completion(self, row: Row, params: SamplingParams, prompt_len: int) -> Completion:

@@ -32,6 +32,15 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(drop, float("-inf"))
 
 
+def inverse_cdf_sample(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One draw per row of probs (B, V) from one uniform per row: the first index whose cumulative
+    mass exceeds u * total (zero-probability tokens are never chosen). Cheaper than multinomial,
+    which draws V random numbers per row."""
+    cdf = probs.cumsum(dim=-1)  # (B, V)
+    u = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device, dtype=cdf.dtype)
+    return torch.searchsorted(cdf, u * cdf[:, -1:], right=True).squeeze(-1).clamp_(max=probs.shape[-1] - 1)
+
+
 def choose_tokens(
     logits: torch.Tensor,
     *,
@@ -50,6 +59,5 @@ def choose_tokens(
         tokens = logits.argmax(dim=-1)
     else:
         scaled = top_p_filter(top_k_filter(logits / temperature, top_k), top_p)
-        probs = scaled.softmax(dim=-1)
-        tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+        tokens = inverse_cdf_sample(scaled.softmax(dim=-1), generator)
     return tokens, logp.gather(-1, tokens[:, None]).squeeze(-1)
