@@ -16,12 +16,12 @@ from pathlib import Path
 import torch
 
 from ponder.config import to_dict
-from ponder.io import read_jsonl, write_json, write_jsonl
+from ponder.io import read_jsonl, write_jsonl
 from ponder.train.batch import collate, encode_example, forward_logprobs, sequence_logprob
 from ponder.train.common import ModelConfig, OptimConfig, RunConfig, grad_step, render_prompt
 from ponder.train.data import DataConfig, load_problems
 from ponder.train.distill import failed_traces
-from ponder.train.evaluate import EvalConfig, greedy_accuracy
+from ponder.train.evaluate import EvalConfig, held_out_problems
 from ponder.train.losses import dpo_loss
 from ponder.train.session import Session
 from ponder.train.sft import IndexStream
@@ -106,32 +106,20 @@ def dpo_step(sess: Session, cfg: DPOConfig, pairs: list[dict]) -> dict[str, floa
     return tot
 
 
-def train_dpo(cfg: DPOConfig, *, model=None, tokenizer=None, generator=None, accuracy_fn=None) -> dict:
-    sess = Session.open(
-        cfg.model,
-        cfg.optim,
-        cfg.run,
-        total_steps=cfg.run.steps,
-        model=model,
-        tokenizer=tokenizer,
-        generator=generator,
-        accuracy_fn=accuracy_fn,
-    )
+def train_dpo(cfg: DPOConfig, **session_kwargs) -> dict:
+    """Offline DPO on verified pairs; session_kwargs as in train_grpo."""
+    sess = Session.open(cfg.model, cfg.optim, cfg.run, total_steps=cfg.run.steps, **session_kwargs)
     sess.ref = sess.load_ref(cfg.model)
     sess.resume(to_dict(cfg))
     pairs = _pairs(sess, cfg)
     sess.stream = IndexStream(len(pairs), cfg.run.seed)
-    held_out = []
-    if cfg.eval.n > 0:
-        from ponder.tasks import make_problems
-
-        held_out = make_problems(cfg.data.task, cfg.eval.n, cfg.eval.level or cfg.data.level, cfg.eval.seed)
     summary = {"config": to_dict(cfg), "pairs": len(pairs), "start_step": sess.step}
-    if held_out and sess.step == 0:
-        summary["before"] = greedy_accuracy(sess.gen, held_out, sess.accuracy_fn, max_tokens=cfg.max_tokens)
-    sess.run_steps(lambda step: dpo_step(sess, cfg, pairs), label="dpo", status_key="pref_acc")
-    if held_out:
-        summary["after"] = greedy_accuracy(sess.gen, held_out, sess.accuracy_fn, max_tokens=cfg.max_tokens)
-    summary.update(sess.finish())
-    write_json(f"{cfg.run.out}/summary.json", summary)
-    return summary
+    held_out = held_out_problems(cfg.data.task, cfg.eval, cfg.data.level)
+    return sess.train_and_report(
+        lambda step: dpo_step(sess, cfg, pairs),
+        summary,
+        label="dpo",
+        status_key="pref_acc",
+        held_out=held_out,
+        max_tokens=cfg.max_tokens,
+    )

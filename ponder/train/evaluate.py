@@ -43,3 +43,13 @@ def greedy_accuracy(
     correct = sum(bool(c) for c in accuracy_fn(problems, texts))
     lo, hi = wilson(correct, len(problems))
     return {"accuracy": correct / max(len(problems), 1), "ci_low": lo, "ci_high": hi, "n": len(problems)}
+
+
+def held_out_problems(task: str | None, cfg: EvalConfig, default_level: int | None) -> list[Problem]:
+    """cfg.n problems of `task` from the held-out seed; [] when evaluation is off or no task."""
+    if cfg.n <= 0 or not task:
+        return []
+    from ponder.tasks import make_problems
+
+    level = cfg.level if cfg.level is not None else default_level
+    return make_problems(task, cfg.n, level, cfg.seed)

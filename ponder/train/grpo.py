@@ -22,13 +22,12 @@ from typing import Literal
 import torch
 
 from ponder.config import to_dict
-from ponder.io import write_json
 from ponder.train import policy_update
 from ponder.train.advantages import group_advantages
 from ponder.train.batch import encode_example
 from ponder.train.common import ModelConfig, OptimConfig, RunConfig
 from ponder.train.data import DataConfig, ProblemStream, load_problems
-from ponder.train.evaluate import EvalConfig, greedy_accuracy
+from ponder.train.evaluate import EvalConfig, held_out_problems
 from ponder.train.presets import AlgoOverrides, resolve_switches
 from ponder.train.rewards import compute_rewards, reward_name
 from ponder.train.rollout import Rollouts, RolloutSpec, collect
@@ -141,46 +140,27 @@ def grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float]
     return m
 
 
-def train_grpo(
-    cfg: GRPOConfig, *, model=None, tokenizer=None, generator=None, reward_fn=None, accuracy_fn=None
-) -> dict:
-    """Run (or resume) GRPO; returns the summary also written to run.out/summary.json."""
+def train_grpo(cfg: GRPOConfig, *, reward_fn=None, **session_kwargs) -> dict:
+    """Run (or resume) GRPO; returns the summary also written to run.out/summary.json.
+    session_kwargs (model, tokenizer, generator, accuracy_fn) replace what the config would load."""
     sw = resolve_switches(cfg.preset, cfg.algo)
     problems = load_problems(cfg.data)
-    sess = Session.open(
-        cfg.model,
-        cfg.optim,
-        cfg.run,
-        total_steps=cfg.run.steps * sw.epochs,
-        model=model,
-        tokenizer=tokenizer,
-        generator=generator,
-        accuracy_fn=accuracy_fn,
-    )
+    sess = Session.open(cfg.model, cfg.optim, cfg.run, total_steps=cfg.run.steps * sw.epochs, **session_kwargs)
     sess.set_reward(reward_fn or cfg.reward, reward_name(reward_fn or cfg.reward), problems)
     sess.ref = sess.load_ref(cfg.model) if sw.kl_coef > 0 else None
     sess.stream = make_stream(sess, cfg, problems)
-    held_out = _held_out(cfg)
     sess.resume(to_dict(cfg))
     summary = {"config": to_dict(cfg), "switches": to_dict(sw), "start_step": sess.step}
-    if held_out and sess.step == 0:
-        summary["before"] = greedy_accuracy(sess.gen, held_out, sess.accuracy_fn, max_tokens=cfg.eval.max_tokens)
-        sess.log.write(0, {f"eval/{k}": v for k, v in summary["before"].items()})
-    sess.run_steps(
+    held_out = held_out_problems(cfg.data.task, cfg.eval, cfg.data.level)
+    return sess.train_and_report(
         lambda step: grpo_step(sess, cfg, sw, step),
+        summary,
         label="grpo",
         status_key="reward_mean",
+        held_out=held_out,
+        max_tokens=cfg.eval.max_tokens,
         every_eval=cfg.eval.every,
-        eval_fn=(lambda: greedy_accuracy(sess.gen, held_out, sess.accuracy_fn, max_tokens=cfg.eval.max_tokens))
-        if held_out
-        else None,
     )
-    if held_out:
-        summary["after"] = greedy_accuracy(sess.gen, held_out, sess.accuracy_fn, max_tokens=cfg.eval.max_tokens)
-        sess.log.write(sess.step, {f"eval/{k}": v for k, v in summary["after"].items()})
-    summary.update(sess.finish())
-    write_json(f"{cfg.run.out}/summary.json", summary)
-    return summary
 
 
 def make_stream(sess: Session, cfg: GRPOConfig, problems) -> ProblemStream:
@@ -207,12 +187,3 @@ def make_stream(sess: Session, cfg: GRPOConfig, problems) -> ProblemStream:
     if cfg.curriculum == "easy_to_hard":
         return ProblemStream(problems, seed=cfg.data.seed, order=curriculum.easy_to_hard(rates, seed=cfg.data.seed))
     return ProblemStream(problems, seed=cfg.data.seed, weights=curriculum.learnability_weights(rates))
-
-
-def _held_out(cfg: GRPOConfig):
-    if cfg.eval.n <= 0:
-        return []
-    from ponder.tasks import make_problems
-
-    level = cfg.eval.level if cfg.eval.level is not None else cfg.data.level
-    return make_problems(cfg.data.task, cfg.eval.n, level, cfg.eval.seed)

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ponder.config import to_dict
-from ponder.io import read_jsonl, write_json, write_jsonl
+from ponder.io import read_jsonl, write_jsonl
 from ponder.train.common import ModelConfig, OptimConfig, RunConfig, render_prompt
 from ponder.train.data import DataConfig, Example, load_problems
 from ponder.train.distill import sample_verified
-from ponder.train.evaluate import EvalConfig, greedy_accuracy
+from ponder.train.evaluate import EvalConfig, held_out_problems
 from ponder.train.session import Session
 from ponder.train.sft import IndexStream, sft_step
 from ponder.types import PonderError
@@ -66,7 +66,7 @@ def _round_examples(sess: Session, cfg, problems, rnd: int, make_round: Callable
     if not path.is_file():
         recs, stats = make_round(sess, cfg, problems, rnd)
         write_jsonl(path, recs or [{"empty": True}])
-        sess.extra[f"round_{rnd}"] = stats
+        sess.extra[f"round_{rnd}"] = stats  # saved in checkpoints and reported in the summary
         log.info("round %d: %s", rnd, stats)
     seen, examples = set(), []
     for r in range(rnd + 1):
@@ -78,27 +78,12 @@ def _round_examples(sess: Session, cfg, problems, rnd: int, make_round: Callable
     return examples
 
 
-def run_rounds(
-    cfg, make_round: Callable, label: str, *, model=None, tokenizer=None, generator=None, accuracy_fn=None
-) -> dict:
+def run_rounds(cfg, make_round: Callable, label: str, **session_kwargs) -> dict:
     """The shared outer loop of RFT and STaR: sample a round's data, fine-tune, repeat."""
     cfg.run.steps = cfg.rounds * cfg.steps_per_round
     problems = load_problems(cfg.data)
-    sess = Session.open(
-        cfg.model,
-        cfg.optim,
-        cfg.run,
-        total_steps=cfg.run.steps,
-        model=model,
-        tokenizer=tokenizer,
-        generator=generator,
-        accuracy_fn=accuracy_fn,
-    )
+    sess = Session.open(cfg.model, cfg.optim, cfg.run, total_steps=cfg.run.steps, **session_kwargs)
     sess.resume(to_dict(cfg))
-    held_out = _held_out(cfg)
-    summary = {"config": to_dict(cfg), "start_step": sess.step}
-    if held_out and sess.step == 0:
-        summary["before"] = greedy_accuracy(sess.gen, held_out, sess.accuracy_fn, max_tokens=cfg.max_tokens)
     state = {"examples": []}
 
     def step_fn(step: int) -> dict:
@@ -119,23 +104,12 @@ def run_rounds(
         )
         return {**m, "round": rnd, "examples": len(state["examples"])}
 
-    sess.run_steps(step_fn, label=label, status_key="loss")
-    if held_out:
-        summary["after"] = greedy_accuracy(sess.gen, held_out, sess.accuracy_fn, max_tokens=cfg.max_tokens)
-    summary["rounds"] = {k: v for k, v in sess.extra.items() if k.startswith("round_")}
-    summary.update(sess.finish())
-    write_json(f"{cfg.run.out}/summary.json", summary)
-    return summary
+    summary = {"config": to_dict(cfg), "start_step": sess.step, "rounds": sess.extra}
+    held_out = held_out_problems(cfg.data.task, cfg.eval, cfg.data.level)
+    return sess.train_and_report(
+        step_fn, summary, label=label, status_key="loss", held_out=held_out, max_tokens=cfg.max_tokens
+    )
 
 
 def train_rft(cfg: RFTConfig, **kwargs) -> dict:
     return run_rounds(cfg, round_data, "rft", **kwargs)
-
-
-def _held_out(cfg):
-    if cfg.eval.n <= 0:
-        return []
-    from ponder.tasks import make_problems
-
-    level = cfg.eval.level if cfg.eval.level is not None else cfg.data.level
-    return make_problems(cfg.data.task, cfg.eval.n, level, cfg.eval.seed)

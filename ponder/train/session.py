@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ponder.io import write_json
 from ponder.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from ponder.train.common import (
     ModelConfig,
@@ -28,6 +29,7 @@ from ponder.train.common import (
     seed_everything,
     set_threads,
 )
+from ponder.train.evaluate import greedy_accuracy
 from ponder.train.health import HealthCheck
 from ponder.train.metrics import MetricsLog, Progress
 from ponder.train.rewards import accuracy, preflight, resolve_reward
@@ -148,6 +150,36 @@ class Session:
                     break
         finally:
             bar.close()
+
+    def train_and_report(
+        self,
+        step_fn: Callable[[int], dict],
+        summary: dict,
+        *,
+        label: str,
+        status_key: str,
+        held_out: list,
+        max_tokens: int,
+        every_eval: int = 0,
+    ) -> dict:
+        """Held-out greedy accuracy before (fresh runs) and after, the steps in between, a final
+        checkpoint, and run.out/summary.json; returns the summary."""
+
+        def evaluate() -> dict:
+            return greedy_accuracy(self.gen, held_out, self.accuracy_fn, max_tokens=max_tokens)
+
+        if held_out and self.step == 0:
+            summary["before"] = evaluate()
+            self.log.write(0, {f"eval/{k}": v for k, v in summary["before"].items()})
+        self.run_steps(
+            step_fn, label=label, status_key=status_key, every_eval=every_eval, eval_fn=evaluate if held_out else None
+        )
+        if held_out:
+            summary["after"] = evaluate()
+            self.log.write(self.step, {f"eval/{k}": v for k, v in summary["after"].items()})
+        summary.update(self.finish())
+        write_json(f"{self.run.out}/summary.json", summary)
+        return summary
 
     def finish(self) -> dict:
         """Final checkpoint; returns what the summary should record."""

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ponder.config import to_dict
-from ponder.io import write_json, write_jsonl
+from ponder.io import write_jsonl
 from ponder.train.batch import Seq, collate, encode_example, forward_logprobs, pack
 from ponder.train.common import ModelConfig, OptimConfig, RunConfig, grad_step
 from ponder.train.data import Example, load_sft
-from ponder.train.evaluate import EvalConfig, greedy_accuracy
+from ponder.train.evaluate import EvalConfig, held_out_problems
 from ponder.train.session import Session
+from ponder.types import PonderError
 
 log = logging.getLogger(__name__)
 
@@ -141,43 +142,19 @@ def teacher_traces(cfg: SFTConfig, sess: Session) -> str:
     return str(path)
 
 
-def train_sft(
-    cfg: SFTConfig,
-    *,
-    model=None,
-    tokenizer=None,
-    examples: list[Example] | None = None,
-    generator=None,
-    accuracy_fn=None,
-) -> dict:
-    sess = Session.open(
-        cfg.model,
-        cfg.optim,
-        cfg.run,
-        total_steps=cfg.run.steps,
-        model=model,
-        tokenizer=tokenizer,
-        generator=generator,
-        accuracy_fn=accuracy_fn,
-        need_gen=bool(cfg.eval.n) or generator is not None,
-    )
+def train_sft(cfg: SFTConfig, *, examples: list[Example] | None = None, **session_kwargs) -> dict:
+    """SFT (or distillation when teacher.model is set); session_kwargs as in train_grpo."""
+    need_gen = bool(cfg.eval.n) or session_kwargs.get("generator") is not None
+    sess = Session.open(cfg.model, cfg.optim, cfg.run, total_steps=cfg.run.steps, need_gen=need_gen, **session_kwargs)
     if examples is None:
         data = cfg.data or (teacher_traces(cfg, sess) if cfg.teacher.model else None)
         if not data:
-            from ponder.types import PonderError
-
             raise PonderError("SFT needs data: set data=PATH.jsonl or teacher.model=NAME to distil")
         examples = load_sft(data, sess.tokenizer)
     sess.stream = IndexStream(len(examples), cfg.run.seed)
     sess.resume(to_dict(cfg))
-    held_out = _held_out(cfg)
-    summary = {"config": to_dict(cfg), "examples": len(examples), "start_step": sess.step}
-
-    def evaluate():
-        return greedy_accuracy(sess.gen, held_out, sess.accuracy_fn, max_tokens=cfg.eval.max_tokens)
-
-    if held_out and sess.step == 0:
-        summary["before"] = evaluate()
+    task = cfg.eval_task or (cfg.teacher.task if cfg.teacher.model else None)
+    held_out = held_out_problems(task, cfg.eval, cfg.teacher.level)
 
     def step_fn(step: int) -> dict:
         return sft_step(
@@ -190,24 +167,13 @@ def train_sft(
             grad_clip=cfg.optim.grad_clip,
         )
 
-    sess.run_steps(
+    summary = {"config": to_dict(cfg), "examples": len(examples), "start_step": sess.step}
+    return sess.train_and_report(
         step_fn,
+        summary,
         label="sft",
         status_key="loss",
+        held_out=held_out,
+        max_tokens=cfg.eval.max_tokens,
         every_eval=cfg.eval.every,
-        eval_fn=evaluate if held_out else None,
     )
-    if held_out:
-        summary["after"] = evaluate()
-    summary.update(sess.finish())
-    write_json(f"{cfg.run.out}/summary.json", summary)
-    return summary
-
-
-def _held_out(cfg: SFTConfig):
-    task = cfg.eval_task or (cfg.teacher.task if cfg.teacher.model else None)
-    if cfg.eval.n <= 0 or not task:
-        return []
-    from ponder.tasks import make_problems
-
-    return make_problems(task, cfg.eval.n, cfg.eval.level, cfg.eval.seed)
