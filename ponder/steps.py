@@ -9,14 +9,11 @@ prompt + "".join(steps) is always the full text. `split_steps` and `join_steps` 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 STEP_DELIMITER = "\n"
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
-
-_ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
 def split_steps(text: str, delimiter: str = STEP_DELIMITER) -> list[str]:
@@ -60,8 +57,20 @@ def parse_response(text: str) -> ParsedResponse:
         end = text.find(THINK_CLOSE, start)
         if end >= 0:
             think = text[start:end]
-    answers = _ANSWER_RE.findall(text)
-    return ParsedResponse(think=think, answer=answers[-1].strip() if answers else None)
+    return ParsedResponse(think=think, answer=_last_answer(text))
+
+
+def _last_answer(text: str) -> str | None:
+    """The body of the last `<answer>…</answer>` pair, as `re.findall` would pair them, in linear
+    time (the regex is quadratic on hostile text such as 30,000 unclosed `<answer>` tags)."""
+    pos, last = 0, None
+    while (start := text.find(ANSWER_OPEN, pos)) >= 0:
+        end = text.find(ANSWER_CLOSE, start + len(ANSWER_OPEN))
+        if end < 0:
+            break
+        last = text[start + len(ANSWER_OPEN) : end]
+        pos = end + len(ANSWER_CLOSE)
+    return last.strip() if last is not None else None
 
 
 def think_steps(text: str, delimiter: str = STEP_DELIMITER) -> list[str]:
