@@ -52,6 +52,7 @@ def verify(problems: list[Problem], responses: list[str]) -> list[Score]:
     """Score each response with its problem's verifier; one batched call per verifier."""
     if len(problems) != len(responses):
         raise PonderError(f"verify: {len(problems)} problems but {len(responses)} responses")
+    responses = [r if isinstance(r, str) else "" for r in responses]  # model output may be anything
     groups: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(problems):
         groups[verifier_name_for(p.task)].append(i)

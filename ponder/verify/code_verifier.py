@@ -122,6 +122,7 @@ def run_code_tests(
 ) -> list[CodeResult]:
     """Run each response against its problem's tests; `workers` programs at a time."""
     limits = limits or Limits()
+    responses = [r if isinstance(r, str) else "" for r in responses]
     marker = f"__ponder_tests_passed_{secrets.token_hex(8)}__"
     programs = [build_program(p, r, marker) if r.strip() else None for p, r in zip(problems, responses)]
     todo = [i for i, prog in enumerate(programs) if prog is not None]
@@ -162,7 +163,9 @@ def code_verifier(limits: Limits | None = None, workers: int = 2):
     def verify_code(problems: list[Problem], responses: list[str]) -> list[Score]:
         results = run_code_tests(problems, responses, limits=limits, workers=workers)
         return [
-            Score(value=1.0 if r.passed else 0.0, parsed=bool(resp.strip()), reason=r.reason, extracted=r.status)
+            Score(
+                value=1.0 if r.passed else 0.0, parsed=r.reason != "empty response", reason=r.reason, extracted=r.status
+            )
             for r, resp in zip(results, responses)
         ]
 

@@ -31,7 +31,8 @@ from ponder.types import PonderError
 
 LAUNCHER = Path(__file__).with_name("sandbox_launch.py")
 EXCERPT_CHARS = 600
-_UID_BASE = 200_000 + (os.getpid() % 50_000) * 64  # distinct per verifier process
+MAX_WORKERS = 64
+_UID_BASE = 200_000 + (os.getpid() % 50_000) * MAX_WORKERS  # a uid range per verifier process
 _SLOT_COUNTER = itertools.count()
 _SLOT_LOCK = threading.Lock()
 _FREE_SLOTS: list[int] = []
@@ -161,8 +162,8 @@ def run_program(source: str, limits: Limits | None = None) -> SandboxResult:
 
 def run_many(sources: list[str], limits: Limits | None = None, workers: int = 2) -> list[SandboxResult]:
     """Run programs in parallel, `workers` at a time; results in input order."""
-    if workers < 1:
-        raise PonderError(f"sandbox workers must be >= 1, got {workers}")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise PonderError(f"sandbox workers must be in 1..{MAX_WORKERS}, got {workers}")
     limits = limits or Limits()
     python = sandbox_python()
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 
-from ponder.steps import parse_response
 from ponder.types import Problem, Score
 from ponder.verify import VERIFIERS
 from ponder.verify.extract import extract_answer
@@ -47,7 +46,7 @@ def check_game24(problem: Problem, response: str) -> Score:
     """All four numbers exactly once, + - * / and parentheses, value 24 (exact rationals)."""
     from ponder.tasks.countdown import check_expression
 
-    expr = parse_response(response).answer or extract_answer(response)
+    expr = extract_answer(response) if isinstance(response, str) else None
     if not expr:
         return Score(0.0, parsed=False, reason="no expression found")
     numbers = problem.meta.get("numbers")

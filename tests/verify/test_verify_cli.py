@@ -65,3 +65,14 @@ def test_every_verifier_is_total_on_garbage(name):
     p = Problem(id="p", task=name, question="", answer="5", meta={"numbers": [1, 2, 3, 4], "target": 24})
     scores = get_verifier(name)([p] * len(NASTY), NASTY)
     assert len(scores) == len(NASTY) and all(s.value == 0.0 and s.reason for s in scores)
+
+
+def test_cli_auto_picks_the_verifier_per_record(tmp_path, capsys):
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_jsonl(src, [
+        {"task": "gsm8k", "response": "#### 1,000", "answer": "1000"},
+        {"task": "game24", "response": "<answer>(1+1+1)*8</answer>", "meta": {"numbers": [1, 1, 1, 8], "target": 24}},
+        {"problem": {"id": "a", "task": "arithmetic", "question": "2+3", "answer": "5"}, "response": "<answer>6</answer>"},
+    ])  # fmt: skip
+    assert main(["verify", "--input", str(src), "--output", str(out)]) == 0
+    assert [r["correct"] for r in read_jsonl(out)] == [True, True, False]

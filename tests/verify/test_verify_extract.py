@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ponder.verify.extract import extract, extract_answer, last_boxed, plain_number
 
@@ -67,3 +69,10 @@ def test_hostile_text_is_fast_and_total(text):
     extract(text)
     last_boxed(text)
     assert time.perf_counter() - start < 1.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("\\boxed{}fbox$#0123456789,.%<>/answer ist:-∞\n")), max_size=300))
+def test_extract_is_total_on_random_text(text):
+    found = extract(text)
+    assert found is None or (found.text and len(found.text) <= 1000 and found.source)

@@ -60,3 +60,14 @@ def test_checker_exceptions_become_scores(monkeypatch):
     monkeypatch.setattr(tasks, "get_task", lambda name: Broken())
     [score] = task_verifier("countdown")([Problem(id="c", task="countdown", question="")], ["<answer>1</answer>"])
     assert score.value == 0.0 and "KeyError" in score.reason
+
+
+@pytest.mark.parametrize("task", ["arithmetic", "countdown", "equations", "knights", "game24"])
+def test_task_verifiers_are_fast_on_hostile_tags(task):
+    import time
+
+    problems = make_problems(task, 1, seed=0) if task != "game24" else [G24]
+    start = time.perf_counter()
+    scores = verify(problems * 3, ["<answer>" * 30_000, "<think>" * 30_000, "<answer></answer>" * 20_000])
+    assert time.perf_counter() - start < 2.0
+    assert not any(s.correct for s in scores)
