@@ -88,7 +88,14 @@ def _last_line(text: str) -> str:
 
 
 def classify(res: SandboxResult, marker: str, limits: Limits) -> CodeResult:
-    """Turn a sandbox run into a verdict with a short reason."""
+    """Turn a sandbox run into a verdict with a short reason (saying so if the network was reachable)."""
+    result = _verdict(res, marker, limits)
+    if res.isolation and not res.isolation.get("network"):
+        result.reason += " [no network namespace: the program could reach the network]"
+    return result
+
+
+def _verdict(res: SandboxResult, marker: str, limits: Limits) -> CodeResult:
     excerpt = res.stderr[-EXCERPT_CHARS:]
     last = _last_line(res.stderr)
     # PID-namespace init ignores SIGXCPU, so a CPU overrun can also show as SIGKILL at the hard limit.

@@ -30,7 +30,6 @@ from pathlib import Path
 from ponder.types import PonderError
 
 LAUNCHER = Path(__file__).with_name("sandbox_launch.py")
-EXCERPT_CHARS = 600
 MAX_WORKERS = 64
 _UID_BASE = 200_000 + (os.getpid() % 50_000) * MAX_WORKERS  # a uid range per verifier process
 _SLOT_COUNTER = itertools.count()
@@ -100,9 +99,10 @@ def _release_slot(slot: int) -> None:
 
 
 def _read_capped(path: Path, cap: int) -> tuple[str, bool]:
+    """The file's text (at most `cap` bytes: RLIMIT_FSIZE stopped it there) and whether it hit the cap."""
     size = path.stat().st_size
     with open(path, "rb") as f:
-        data = f.read(min(cap, EXCERPT_CHARS * 8))
+        data = f.read(cap)
     return data.decode("utf-8", errors="replace"), size >= cap
 
 

@@ -80,3 +80,9 @@ def test_code_verifier_from_registry_with_limits():
     fn = get_verifier("code", limits=FAST, workers=1)
     [score] = fn([HE], ["    import time\n    time.sleep(30)\n"])
     assert score.value == 0.0 and score.extracted == "timeout"
+
+
+@needs_root
+def test_chatty_program_still_passes():
+    [res] = run_code_tests([HE], ["    print('x' * 100_000)\n    return a + b\n"], limits=FAST, workers=1)
+    assert res.status == "passed"
