@@ -45,11 +45,16 @@ class Limits:
     max_processes: int = 8  # processes + threads of the sandbox uid
     max_output_bytes: int = 1 << 20  # per file, stdout and stderr included
     tmpfs_mb: int = 32
+    # Namespaces to try (each reported in SandboxResult.isolation); fewer only to test fallbacks.
+    namespaces: tuple[str, ...] = ("network", "mount", "pid")
 
     def __post_init__(self) -> None:
         for name in ("cpu_seconds", "wall_seconds", "memory_mb", "max_processes", "max_output_bytes", "tmpfs_mb"):
             if getattr(self, name) <= 0:
                 raise PonderError(f"sandbox limit {name} must be > 0, got {getattr(self, name)}")
+        unknown = set(self.namespaces) - {"network", "mount", "pid"}
+        if unknown:
+            raise PonderError(f"unknown sandbox namespaces {sorted(unknown)}; known: network, mount, pid")
 
 
 @dataclass
@@ -123,7 +128,7 @@ def _launch(source: str, limits: Limits, python: str, uid: int, host: Path) -> S
         "program": str(host / "program.py"), "host_dir": str(host / "work"), "uid": uid, "python": python,
         "status_fd": write_fd, "cpu_seconds": limits.cpu_seconds, "wall_seconds": limits.wall_seconds,
         "memory_mb": limits.memory_mb, "max_processes": limits.max_processes,
-        "max_output_bytes": limits.max_output_bytes, "tmpfs_mb": limits.tmpfs_mb,
+        "max_output_bytes": limits.max_output_bytes, "tmpfs_mb": limits.tmpfs_mb, "namespaces": list(limits.namespaces),
     }  # fmt: skip
     out_path, err_path = host / "stdout", host / "stderr"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:

@@ -9,7 +9,8 @@ It is started (stdlib only, `python -I -S`) in a fresh session by the verifier a
    file size, open files, no core), drops all groups and switches to an unprivileged uid/gid
    chosen by the caller, and execs the interpreter on the program with an explicit environment;
 3. waits up to the wall-clock limit, kills the program's process (and with it its PID namespace),
-   sweeps any process left under that uid when there was no PID namespace, and writes a JSON
+   sweeps any process left under that uid when there was no PID namespace (the launcher is a
+   child subreaper, so it also reaps the orphans it killed), and writes a JSON
    status (exit code, signal, timeout, what isolation held) to a file descriptor from the caller.
 
 It does not filter system calls (no seccomp) and does not cap total memory across processes
@@ -32,6 +33,7 @@ CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
 PRIVATE_TMPFS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 WORKDIR = "/tmp/work"
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def _libc() -> ctypes.CDLL:
@@ -59,6 +61,8 @@ def _prepare_workdir(cfg: dict, source: bytes, private_tmp: bool) -> str:
     """The program's working directory, owned by the sandbox uid, holding program.py."""
     workdir = WORKDIR if private_tmp else cfg["host_dir"]
     os.makedirs(workdir, exist_ok=True)
+    if not private_tmp:  # the uid must be able to pass through the caller's 0700 directory
+        os.chmod(os.path.dirname(workdir), 0o711)
     path = os.path.join(workdir, "program.py")
     with open(path, "wb") as f:
         f.write(source)
@@ -121,6 +125,18 @@ def _wait(pid: int, wall_seconds: float) -> tuple[int, bool]:
             time.sleep(min(left, 0.005))
 
 
+def _reap_all(seconds: float = 2.0) -> None:
+    """Reap the orphans this launcher adopted as subreaper (killed ones become zombies here)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.005)
+
+
 def _sweep(uid: int) -> None:
     """Kill every process still running as the sandbox uid (escaped its process group)."""
     pid = os.fork()
@@ -142,9 +158,14 @@ def main() -> int:
     with open(cfg["program"], "rb") as f:
         source = f.read()  # before a private /tmp hides the caller's directory
     libc = _libc()
-    iso = {"network": _unshare(libc, CLONE_NEWNET), "private_tmp": _private_tmp(libc, int(cfg["tmpfs_mb"]))}
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans come to us, so we can reap them
+    want = set(cfg["namespaces"])
+    iso = {
+        "network": "network" in want and _unshare(libc, CLONE_NEWNET),
+        "private_tmp": "mount" in want and _private_tmp(libc, int(cfg["tmpfs_mb"])),
+    }
     workdir = _prepare_workdir(cfg, source, iso["private_tmp"])
-    iso["pid"] = _unshare(libc, CLONE_NEWPID)
+    iso["pid"] = "pid" in want and _unshare(libc, CLONE_NEWPID)
     iso["uid"] = cfg["uid"]
     start = time.monotonic()
     read_fd, write_fd = os.pipe()
@@ -159,6 +180,7 @@ def main() -> int:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     if not iso["pid"]:
         _sweep(cfg["uid"])
+    _reap_all()
     report = {
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,

@@ -140,3 +140,32 @@ def test_program_cannot_write_the_launcher_status():
     prog = "import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'{\"exit_code\": 0}')\n        print('wrote', fd)\n    except OSError:\n        pass\nraise SystemExit(3)"
     res = run_program(prog, TINY)
     assert res.exit_code == 3 and "wrote" not in res.stdout
+
+
+def test_without_namespaces_the_uid_still_contains_the_program(tmp_path):
+    """The fallback when a platform allows no namespaces: limits, uid and the sweep still hold."""
+    bare = Limits(**{**TINY.__dict__, "namespaces": ()})
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    prog = (
+        "import os, time\n"
+        f"try:\n    os.remove({str(victim)!r})\nexcept OSError:\n    print('denied')\n"
+        "if os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\n"
+        "print(os.getcwd().startswith('/tmp/work'))\n"
+    )
+    res = run_program(prog, bare)
+    assert res.exit_code == 0 and res.stdout.split() == ["denied", "False"]
+    assert res.isolation == {
+        "network": False,
+        "private_tmp": False,
+        "pid": False,
+        "uid": res.isolation["uid"],
+        "private_proc": False,
+    }
+    assert victim.read_text() == "keep"
+    time.sleep(0.2)
+    assert _uids_alive(res.isolation["uid"]) == 0  # the setsid child was swept
+    bomb = run_program("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n", bare)
+    assert bomb.timed_out or bomb.signal
+    time.sleep(0.2)
+    assert _uids_alive(bomb.isolation["uid"]) == 0
