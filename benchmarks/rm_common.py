@@ -19,6 +19,8 @@ from ponder.verify import verify
 HERE = Path(__file__).parent
 RUNS = Path("runs/rm")
 TRAIN_SEED, TEST_SEED = 2000, 3000  # problem streams apart from the tiny reasoner's evaluation seeds
+# a middle level per task, where the tiny reasoner is right about half the time (mixed labels)
+LEVELS = {"arithmetic": 3, "countdown": 3}
 
 
 def machine() -> dict:
@@ -35,7 +37,7 @@ def labelled_set(gen, task: str, n: int, samples: int, k: int, seed: int, name: 
     """Sampled traces of `n` problems with Monte-Carlo labels (k rollouts) and exact labels in meta;
     cached in runs/rm/NAME.jsonl (resumable)."""
     path = RUNS / f"{name}.jsonl"
-    problems = make_problems(task, n, seed=seed)
+    problems = make_problems(task, n, level=LEVELS.get(task), seed=seed)
     traces = sample_traces(gen, problems, samples, temperature=0.8, max_tokens=256, seed=seed)
     recs = label_traces(gen, traces, MCParams(k=k, seed=seed, traces_per_call=32), out=path, verifier=verify)
     recs = with_exact(recs, get_task(task))
@@ -45,7 +47,7 @@ def labelled_set(gen, task: str, n: int, samples: int, k: int, seed: int, name: 
 
 def exact_set(gen, task: str, n: int, samples: int, seed: int) -> list[LabeledTrace]:
     """Sampled traces with exact labels only (held-out evaluation sets)."""
-    problems = make_problems(task, n, seed=seed)
+    problems = make_problems(task, n, level=LEVELS.get(task), seed=seed)
     traces = sample_traces(gen, problems, samples, temperature=0.8, max_tokens=256, seed=seed)
     return exact_records(traces, get_task(task), verify)
 

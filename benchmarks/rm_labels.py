@@ -1,7 +1,7 @@
 """How good are Monte-Carlo step labels? Agreement with exact labels as K grows.
 
-On the tiny reasoner's own sampled traces (T=0.8) for arithmetic and Countdown at their hardest
-training level, every intermediate step prefix is completed K_max times (Math-Shepherd); soft
+On the tiny reasoner's own sampled traces (T=0.8) for arithmetic and Countdown at level 3
+(4 operands / 3 numbers; rm_common.LEVELS), every intermediate step prefix is completed K_max times (Math-Shepherd); soft
 (fraction correct >= 0.5) and hard (any correct) labels for K = 1, 2, 4, ... are recomputed from
 the first K of those rollouts and compared with the exact labels from the task's step checker
 (prefix-valid = 1). Only steps where rollouts ran are counted (answer steps take the verified

@@ -1,7 +1,7 @@
 """How good is a trained PRM? Step-level F1 and first-error accuracy (ProcessBench-style) on
 held-out traces of the tiny reasoner, against exact labels from the step checkers.
 
-Per task (arithmetic, Countdown at the hardest training level): PRMs on the tiny reasoner's
+Per task (arithmetic, Countdown at level 3, rm_common.LEVELS): PRMs on the tiny reasoner's
 backbone trained on the cached Monte-Carlo labelled traces of rm_labels.py (problem seed 2000)
 with (a) soft MC labels at K=kmax, (b) hard MC labels, (c) exact labels of the same traces; an
 ORM on the same traces' outcomes. Evaluation: fresh problems (seed 3000), sampled traces,

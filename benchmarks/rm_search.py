@@ -1,7 +1,7 @@
 """Does the trained PRM help search? Best-of-N and beam search accuracy at equal generation
 budget with the learned PRM / ORM against the confidence scorer and the executable checker.
 
-Per task (arithmetic, Countdown at the hardest training level), N fresh problems (seed 4000),
+Per task (arithmetic, Countdown at level 3, rm_common.LEVELS), N fresh problems (seed 4000),
 budgets in samples' worth. Best-of-N draws one pool per budget (seeded, through a generation
 cache) and every scorer picks from the same pool, so scorers differ only in their choice.
 Beam search (width 4) runs per scorer. Scorers: "prm" (trained on soft Monte-Carlo labels,
@@ -21,7 +21,7 @@ import os
 import time
 
 import torch
-from rm_common import HERE, RUNS, machine
+from rm_common import HERE, LEVELS, RUNS, machine
 
 from ponder.gen import load_generator
 from ponder.io import write_json
@@ -63,7 +63,7 @@ def cell(strategy: str, scorer_name: str, scorer, problems, gen, budget: int, **
 
 
 def run_task(gen, task: str, args) -> list[dict]:
-    problems = make_problems(task, args.n, seed=SEARCH_SEED)
+    problems = make_problems(task, args.n, level=LEVELS.get(task), seed=SEARCH_SEED)
     rows = [cell("greedy", "-", None, problems, gen, 1), cell("majority", "-", None, problems, gen, max(args.budgets))]
     print(rows)
     for budget in args.budgets:
