@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ponder.types import Problem
 from ponder.verify import verify
@@ -92,3 +94,10 @@ def test_duplicate_pairs_are_judged_once(monkeypatch):
     assert sorted(map(tuple, sent)) == [("x^2+1", "1+x^2"), ("x^2+1", "x^{2}+1")]
     math_scores(probs[:1], ["\\boxed{1+x^2}"])
     assert len(sent) == 2  # served from the cache
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("0123456789.,/-+%$\\frac{}text cm")), max_size=40), st.text(max_size=40))
+def test_fast_compare_is_total_and_symmetric(a, b):
+    assert fast_compare(a, b) == fast_compare(b, a)
+    assert fast_compare(a, a) is True
