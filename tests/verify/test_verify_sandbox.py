@@ -39,7 +39,7 @@ def test_plain_program_runs_isolated():
 def test_infinite_loop_times_out():
     start = time.monotonic()
     res = run_program("while True:\n    pass", TINY)
-    assert time.monotonic() - start < TINY.wall_seconds + 3
+    assert time.monotonic() - start < TINY.wall_seconds + 10
     assert classify(res, "M", TINY).status == "timeout"
 
 
@@ -52,7 +52,7 @@ def test_fork_bomb_is_capped_and_cleaned_up():
     bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
     start = time.monotonic()
     res = run_program(bomb, TINY)
-    assert time.monotonic() - start < TINY.wall_seconds + 3
+    assert time.monotonic() - start < TINY.wall_seconds + 10
     assert classify(res, "M", TINY).status in ("timeout", "error")
     assert _uids_alive(res.isolation["uid"]) == 0
 

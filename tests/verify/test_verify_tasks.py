@@ -69,5 +69,5 @@ def test_task_verifiers_are_fast_on_hostile_tags(task):
     problems = make_problems(task, 1, seed=0) if task != "game24" else [G24]
     start = time.perf_counter()
     scores = verify(problems * 3, ["<answer>" * 30_000, "<think>" * 30_000, "<answer></answer>" * 20_000])
-    assert time.perf_counter() - start < 2.0
+    assert time.perf_counter() - start < 5.0  # linear: ~0.05 s; the quadratic regex took ~100 s
     assert not any(s.correct for s in scores)
