@@ -133,47 +133,50 @@ class HFGenerator:
             prompt_tokens=prompt_len,
         )
 
+    def _rng(self, params: SamplingParams) -> torch.Generator | None:
+        if params.temperature == 0:
+            return None
+        generator = torch.Generator(device=self.device)
+        if params.seed is not None:
+            generator.manual_seed(params.seed)
+        else:
+            generator.seed()
+        return generator
+
+    def _eos_table(self, eos_ids: set[int]) -> torch.Tensor:
+        vocab = self.model.get_output_embeddings().weight.shape[0]
+        table = torch.zeros(vocab, dtype=torch.bool, device=self.device)  # (V,)
+        table[[i for i in eos_ids if i < vocab]] = True
+        return table
+
     def generate(
         self, prompts: list[str], params: SamplingParams, *, ignore_eos: bool = False
     ) -> list[list[Completion]]:
         """params.n completions per prompt, in prompt order. ignore_eos (benchmarks) decodes on past EOS."""
         encoded = self._encode(prompts)
         if params.max_tokens == 0:
-            lps = [] if params.logprobs else None
-            return [[Completion(text="", prompt_tokens=len(e), logprobs=lps) for _ in range(params.n)] for e in encoded]
-        generator = None
-        if params.temperature > 0:
-            generator = torch.Generator(device=self.device)
-            if params.seed is not None:
-                generator.manual_seed(params.seed)
-            else:
-                generator.seed()
+            empty = lambda e: Completion(text="", prompt_tokens=len(e), logprobs=[] if params.logprobs else None)  # noqa: E731
+            return [[empty(e) for _ in range(params.n)] for e in encoded]
         eos_ids = set() if ignore_eos else self.eos_ids
-        vocab = self.model.get_output_embeddings().weight.shape[0]
-        eos_table = torch.zeros(vocab, dtype=torch.bool, device=self.device)
-        eos_table[[i for i in eos_ids if i < vocab]] = True
-        stop = self._stop_checker(params.stop)
+        loop_args = dict(
+            copies=params.n,
+            max_new=params.max_tokens,
+            temperature=params.temperature,
+            top_k=params.top_k,
+            top_p=params.top_p,
+            eos_ids=eos_ids,
+            eos_table=self._eos_table(eos_ids),
+            stop=self._stop_checker(params.stop),
+            generator=self._rng(params),
+            check_every=1 if self.device.type == "cpu" else 8,  # host syncs are free on CPU only
+        )
         chunk = max(1, self.max_rows // params.n)
         out: list[list[Completion]] = []
         with torch.inference_mode():
             for start in range(0, len(encoded), chunk):
                 part = encoded[start : start + chunk]
                 ids, mask = self._left_pad(part)
-                rows = sample_rows(
-                    self._decoder(ids.shape[1] + params.max_tokens),
-                    ids,
-                    mask,
-                    copies=params.n,
-                    max_new=params.max_tokens,
-                    temperature=params.temperature,
-                    top_k=params.top_k,
-                    top_p=params.top_p,
-                    eos_ids=eos_ids,
-                    eos_table=eos_table,
-                    stop=stop,
-                    generator=generator,
-                    check_every=1 if self.device.type == "cpu" else 8,
-                )
+                rows = sample_rows(self._decoder(ids.shape[1] + params.max_tokens), ids, mask, **loop_args)
                 for i, e in enumerate(part):
                     group = rows[i * params.n : (i + 1) * params.n]
                     out.append([self._completion(r, params, len(e)) for r in group])
