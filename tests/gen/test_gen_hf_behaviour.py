@@ -111,3 +111,39 @@ def test_load_from_folder_and_render(llama, tmp_path):
     assert gen.model.dtype == torch.float32 and gen.device.type == "cpu"
     out = gen.generate([gen.render("1+2=")], SamplingParams(temperature=0, max_tokens=6))
     assert isinstance(out[0][0], Completion) and len(out[0][0].token_ids) == 6
+
+
+@pytest.mark.parametrize("fast", [None, False])
+def test_rows_dropped_after_their_stop_leave_the_others_unchanged(gen, fast):
+    from collections import Counter
+
+    from ponder.gen.stops import cut_at_stop
+
+    prompts = [gen.render(q) for q in QUESTIONS + ["99-1=", "abc", "Q:5*5=", "x"]]
+    gen.fast = fast
+    try:
+        free = greedy(gen, prompts)
+        stop = Counter(ch for c in free for ch in set(c.text[2:])).most_common(1)[0][0]
+        cut = greedy(gen, prompts, stop=(stop,))
+    finally:
+        gen.fast = None
+    stopped = 0
+    for f, c in zip(free, cut):
+        expected = cut_at_stop(f.text, (stop,))
+        if expected is not None:
+            stopped += 1
+            assert (c.text, c.finish_reason) == (expected, "stop")
+            assert c.token_ids == f.token_ids[: len(c.token_ids)]
+        else:
+            assert (c.token_ids, c.finish_reason) == (f.token_ids, f.finish_reason)
+    assert stopped > len(prompts) // 2  # most rows stop early, so the batch is compacted
+
+
+def test_builtin_tiny_reasoner_loads_once_trained():
+    from ponder.models import TINY_DIR
+
+    if not (TINY_DIR / "config.json").is_file():
+        pytest.skip("the tiny reasoner's weights are not trained yet")
+    gen = load_generator("tiny", device="cpu")
+    out = gen.generate([gen.render("Q:12+34=")], SamplingParams(temperature=0, max_tokens=60, stop=("</answer>",)))
+    assert out[0][0].finish_reason in ("stop", "eos", "length") and out[0][0].token_ids
