@@ -41,6 +41,9 @@ STEP_RUNS = [  # (label, strategy, scorer, options, largest budget run) — chea
 ]
 
 
+STYLES = [{"marker": m, "linestyle": ls} for ls in ("-", "--") for m in ("o", "s", "^", "D", "v", "P", "X")]
+
+
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """95% Wilson score interval for k successes in n trials (Wilson 1927)."""
     if n == 0:
@@ -182,7 +185,8 @@ def plot(rows: list[dict], path: Path) -> None:
             x = [r["tokens_per_problem"] for r in rs]
             y = [r["accuracy"] for r in rs]
             err = [[r["accuracy"] - r["ci95"][0] for r in rs], [r["ci95"][1] - r["accuracy"] for r in rs]]
-            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label)
+            style = STYLES[sorted({r["strategy"] for r in rows}).index(label) % len(STYLES)]
+            ax.errorbar(x, y, yerr=err, capsize=3, label=label, **style)
         ax.set_xscale("log")
         ax.set_xlabel("generated tokens per problem (log)")
         ax.set_ylabel("accuracy (95% Wilson CI)")
