@@ -77,10 +77,10 @@ def read_layer(layer) -> LayerWeights:
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """Llama's RMSNorm: normalise in fp32, cast back, then scale (Zhang & Sennrich 2019)."""
-    if x.dtype == torch.float32:
-        return F.rms_norm(x, (x.shape[-1],), weight, eps=eps)
-    return weight * F.rms_norm(x.float(), (x.shape[-1],), eps=eps).to(x.dtype)
+    """Llama's RMSNorm, op for op: normalise in fp32, cast back, then scale (Zhang & Sennrich 2019)."""
+    h = x.float()
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
+    return weight * h.to(x.dtype)
 
 
 def rope_table(inv_freq: torch.Tensor, scaling: float, length: int, dtype: torch.dtype) -> torch.Tensor:
@@ -169,7 +169,7 @@ class FastLlama:
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Append one token per row (R,) and return the next logits (R, V)."""
-        cs = self.rope[self.pos][:, None, None]  # (R, 1, 1, 2, D)
+        cs = self.rope.index_select(0, self.pos)[:, None, None]  # (R, 1, 1, 2, D)
         L = self.col + 1
         x = self._forward(tokens[:, None], cs, self.bias[..., :L], col=self.col, prefill=False)
         self.col, self.pos = L, self.pos + 1
