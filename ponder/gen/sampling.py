@@ -58,6 +58,7 @@ def choose_tokens(
     if temperature == 0:
         tokens = logits.argmax(dim=-1)
     else:
-        scaled = top_p_filter(top_k_filter(logits / temperature, top_k), top_p)
+        scaled = logits if temperature == 1 else logits / temperature
+        scaled = top_p_filter(top_k_filter(scaled, top_k), top_p)
         tokens = inverse_cdf_sample(scaled.softmax(dim=-1), generator)
     return tokens, logp.gather(-1, tokens[:, None]).squeeze(-1)
