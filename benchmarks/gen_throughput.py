@@ -9,7 +9,7 @@ by other work on the machine). Uses the trained tiny weights when
 they exist, else a random model of the same architecture (same speed). Records the load average:
 other agents shared the 2-core machine while this ran.
 
-    python benchmarks/gen_throughput.py [--repeats 3] [--threads 2] [--batches 1 16 64 256]
+    PYTHONPATH=. python benchmarks/gen_throughput.py [--repeats 3] [--threads 1] [--batches 1 16 64 256]
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)  # 2 threads were 10-20x slower on the shared machine
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64, 256])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
