@@ -18,6 +18,8 @@ per-prompt sampling parameters, speculative decoding, sharing the prompt cache w
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -27,6 +29,18 @@ from ponder.gen.stops import StopChecker, cut_at_stop
 from ponder.types import Completion, PonderError, SamplingParams
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def sampling_mode(model) -> Iterator[None]:
+    """No autograd and no dropout while sampling; a model being trained goes back to train mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        model.train(was_training)
 
 
 class HFGenerator:
@@ -172,7 +186,7 @@ class HFGenerator:
         )
         chunk = max(1, self.max_rows // params.n)
         out: list[list[Completion]] = []
-        with torch.inference_mode():
+        with sampling_mode(self.model):
             for start in range(0, len(encoded), chunk):
                 part = encoded[start : start + chunk]
                 ids, mask = self._left_pad(part)
@@ -190,7 +204,7 @@ class HFGenerator:
         if not all(heads):
             raise PonderError("logprobs: a prompt encodes to zero tokens; the first token has nothing to condition on")
         out: list[list[float]] = []
-        with torch.inference_mode():
+        with sampling_mode(self.model):
             for s in range(0, len(heads), batch_size):
                 out += self._score(heads[s : s + batch_size], tails[s : s + batch_size])
         return out

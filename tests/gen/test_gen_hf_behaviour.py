@@ -147,3 +147,15 @@ def test_builtin_tiny_reasoner_loads_once_trained():
     gen = load_generator("tiny", device="cpu")
     out = gen.generate([gen.render("Q:12+34=")], SamplingParams(temperature=0, max_tokens=60, stop=("</answer>",)))
     assert out[0][0].finish_reason in ("stop", "eos", "length") and out[0][0].token_ids
+
+
+def test_a_model_in_train_mode_stays_in_train_mode(llama):
+    model, tok = llama
+    gen = HFGenerator.from_model(model, tok)
+    model.train()
+    try:
+        gen.generate([gen.render("1+2=")], SamplingParams(max_tokens=3, seed=0))
+        gen.logprobs([gen.render("1+2=")], ["3"])
+        assert model.training
+    finally:
+        model.eval()
