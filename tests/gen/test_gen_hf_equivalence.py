@@ -43,7 +43,8 @@ def test_greedy_equals_transformers_generate(llama, fast):
     check_greedy(gen, model, tok)
 
 
-def test_greedy_equals_generate_on_qwen2():
+@pytest.mark.parametrize("fast", [None, False])
+def test_greedy_equals_generate_on_qwen2(fast):
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     from ponder.models.tiny.build import build_tokenizer
@@ -60,6 +61,7 @@ def test_greedy_equals_generate_on_qwen2():
             layer.self_attn.q_proj.bias.normal_(0, 0.3)
             layer.self_attn.k_proj.bias.normal_(0, 0.3)
     gen = HFGenerator.from_model(model, tok)
+    gen.fast = fast
     check_greedy(gen, model, tok)
 
 
