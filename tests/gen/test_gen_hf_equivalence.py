@@ -4,6 +4,7 @@ greedy tokens, and sampled logprobs equal a full forward pass, under left paddin
 import pytest
 import torch
 
+from ponder.gen.fastllama import unsupported_reason
 from ponder.gen.hf import HFGenerator
 from ponder.types import SamplingParams
 
@@ -43,23 +44,30 @@ def test_greedy_equals_transformers_generate(llama, fast):
     check_greedy(gen, model, tok)
 
 
+@pytest.mark.parametrize("arch", ["qwen2", "mistral"])
 @pytest.mark.parametrize("fast", [None, False])
-def test_greedy_equals_generate_on_qwen2(fast):
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+def test_greedy_equals_generate_on_other_architectures(arch, fast):
+    import transformers
 
     from ponder.models.tiny.build import build_tokenizer
 
+    config_cls, model_cls = {
+        "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM),
+        "mistral": (transformers.MistralConfig, transformers.MistralForCausalLM),
+    }[arch]
     tok = build_tokenizer()
     torch.manual_seed(0)
-    cfg = Qwen2Config(
+    cfg = config_cls(
         vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, initializer_range=0.3, bos_token_id=1, eos_token_id=2, pad_token_id=0,
     )  # fmt: skip
-    model = Qwen2ForCausalLM(cfg).eval()
-    with torch.no_grad():  # Qwen2 has q/k/v biases; make them non-zero so they are exercised
-        for layer in model.model.layers:
-            layer.self_attn.q_proj.bias.normal_(0, 0.3)
-            layer.self_attn.k_proj.bias.normal_(0, 0.3)
+    model = model_cls(cfg).eval()
+    if arch == "qwen2":
+        with torch.no_grad():  # Qwen2 has q/k/v biases; make them non-zero so they are exercised
+            for layer in model.model.layers:
+                layer.self_attn.q_proj.bias.normal_(0, 0.3)
+                layer.self_attn.k_proj.bias.normal_(0, 0.3)
+    assert unsupported_reason(model, total_len=100) is None  # fast=None really takes the fast path
     gen = HFGenerator.from_model(model, tok)
     gen.fast = fast
     check_greedy(gen, model, tok)
@@ -108,3 +116,13 @@ def test_fast_path_reads_live_parameters(llama):
     finally:
         with torch.no_grad():
             model.model.layers[0].mlp.down_proj.weight.div_(1.5)
+
+
+def test_unsupported_models_are_named_with_a_reason(llama):
+    model, _ = llama
+    assert unsupported_reason(model, total_len=100) is None
+    model.config.hidden_act = "gelu"
+    try:
+        assert "gelu" in unsupported_reason(model, total_len=100)
+    finally:
+        model.config.hidden_act = "silu"
