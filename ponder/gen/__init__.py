@@ -16,6 +16,8 @@ def load_generator(name: str | None = None, device: str | None = None, **kwargs)
 
         return OpenAIGenerator.from_spec(name, **kwargs)
     from ponder.gen.hf import HFGenerator
-    from ponder.models import resolve_model
+    from ponder.models import BUILTIN, DEFAULT_MODEL, resolve_model
 
-    return HFGenerator(resolve_model(name), device=device, **kwargs)
+    name = name or DEFAULT_MODEL
+    label = name if name in BUILTIN else None  # "hf:tiny" rather than the path of its weights folder
+    return HFGenerator(resolve_model(name), device=device, name=label, **kwargs)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import torch
 
@@ -44,7 +43,13 @@ def sampling_mode(model) -> Iterator[None]:
 
 
 class HFGenerator:
-    def __init__(self, path_or_hub_id: str, device: str | None = None, dtype: str | torch.dtype | None = None):
+    def __init__(
+        self,
+        path_or_hub_id: str,
+        device: str | None = None,
+        dtype: str | torch.dtype | None = None,
+        name: str | None = None,
+    ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -53,7 +58,7 @@ class HFGenerator:
         dtype = dtype or (torch.bfloat16 if str(device).startswith("cuda") else torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(path_or_hub_id)
         model = AutoModelForCausalLM.from_pretrained(path_or_hub_id, dtype=dtype).to(device).eval()
-        self._setup(model, tokenizer, Path(str(path_or_hub_id)).name or str(path_or_hub_id))
+        self._setup(model, tokenizer, name or str(path_or_hub_id))
 
     @classmethod
     def from_model(cls, model, tokenizer, device: str | None = None) -> HFGenerator:

@@ -106,6 +106,7 @@ def test_load_from_folder_and_render(llama, tmp_path):
     tok.save_pretrained(tmp_path)
     gen = load_generator(str(tmp_path), device="cpu")
     assert isinstance(gen, Generator) and isinstance(gen, HFGenerator)
+    assert gen.name == f"hf:{tmp_path}"
     assert gen.n_params == sum(p.numel() for p in model.parameters())
     assert gen.render("1+2=") == "<bos>1+2=\n"
     assert gen.model.dtype == torch.float32 and gen.device.type == "cpu"
@@ -145,6 +146,7 @@ def test_builtin_tiny_reasoner_loads_once_trained():
     if not (TINY_DIR / "config.json").is_file():
         pytest.skip("the tiny reasoner's weights are not trained yet")
     gen = load_generator("tiny", device="cpu")
+    assert gen.name == "hf:tiny"
     out = gen.generate([gen.render("Q:12+34=")], SamplingParams(temperature=0, max_tokens=60, stop=("</answer>",)))
     assert out[0][0].finish_reason in ("stop", "eos", "length") and out[0][0].token_ids
 
