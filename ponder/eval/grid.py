@@ -96,6 +96,9 @@ def _run_cell(
         ref = str(store.tree_path(cell).relative_to(store.out))
         out = C.search_records(cell, problems, gen, search_fn=be.search_fn, verify_fn=be.verify_fn,
                                scorer=cfg.scorer, tree_ref=ref, options=cfg.options.get(cell.strategy))  # fmt: skip
+    questions = {p.id: p.question for p in problems}
+    for rec in out.records:
+        rec["question"] = questions[rec["problem_id"]]
     store.save_ok(cell, out)
 
 

@@ -97,7 +97,7 @@ def examples_html(examples: list[dict[str, Any]]) -> str:
         parts.append(
             f"<h4>{html.escape(ex['task'])} · {html.escape(ex['strategy'])} @ {ex['budget']} · "
             f"{html.escape(ex['problem_id'])} · answer {html.escape(str(ex['answer']))} {mark}</h4>"
-            f"<pre>{html.escape(ex['trace'] or '')}</pre>"
+            f"<pre>{html.escape(ex.get('question', ''))}\n{html.escape(ex['trace'] or '')}</pre>"
         )
     return "".join(parts) or "<p class=note>No traces recorded.</p>"
 

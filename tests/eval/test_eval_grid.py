@@ -44,7 +44,9 @@ def test_grid_numbers_files_and_crashed_cell(tmp_path):
     assert tokens4 == pytest.approx(4 * tokens1)
     records = read_jsonl(out / "results.jsonl")
     assert len(records) == 4 * (1 + 3 + 3)  # problems x finished cells
-    assert all({"answer", "correct", "generated_tokens", "flops", "trace", "tree_id"} <= set(r) for r in records)
+    assert all(
+        {"answer", "correct", "generated_tokens", "flops", "trace", "tree_id", "question"} <= set(r) for r in records
+    )
     assert json.loads((out / "summary.json").read_text()) == rows
 
 
