@@ -50,16 +50,25 @@ class ProblemPool:
         return sum(s.tokens for s in self.samples) / len(self.samples)
 
 
-def answer_key(response: str, score: Score) -> str | None:
-    """The vote key of a response: its `<answer>` body, whitespace-normalised (as the search
-    strategies vote), else the verifier's extraction (which does not read the reference); None
-    when nothing parsed."""
+CODE_TASKS = ("humaneval", "mbpp")
+
+
+def answer_key(response: str, task: str) -> str | None:
+    """The vote key of a response, read from the response alone (never from a verifier's verdict,
+    which would leak the reference): the `<answer>` body whitespace-normalised (as search's
+    majority votes), else ponder.verify's reference-free extraction (boxed, ####, "the answer
+    is"); for code tasks the extracted program, whitespace-normalised. None: nothing to vote."""
+    if task in CODE_TASKS:
+        from ponder.verify.code_verifier import extract_code
+
+        code = extract_code(response)
+        return " ".join(code.split()) or None
     answer = parse_response(response).answer
-    if answer:
-        return " ".join(answer.split())
-    if score.parsed and score.extracted:
-        return " ".join(score.extracted.split())
-    return None
+    if not answer:
+        from ponder.verify.extract import extract_answer
+
+        answer = extract_answer(response)
+    return " ".join(answer.split()) if answer else None
 
 
 def confidence(completion: Completion) -> float:
@@ -101,7 +110,9 @@ def _sample_batch(
         for c in group:
             s = scores[i]
             pool.samples.append(
-                PooledSample(c.text, answer_key(c.text, s), s.correct, s.parsed, len(c.token_ids), float(weights[i]))
+                PooledSample(
+                    c.text, answer_key(c.text, p.task), s.correct, s.parsed, len(c.token_ids), float(weights[i])
+                )
             )
             i += 1
         pools.append(pool)

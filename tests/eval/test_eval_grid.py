@@ -10,7 +10,7 @@ from ponder.eval.config import EvalConfig
 from ponder.eval.grid import Backends, run_grid
 from ponder.gen.fake import FakeGenerator
 from ponder.io import read_jsonl
-from ponder.types import PonderError
+from ponder.types import PonderError, Problem, Score
 
 
 def _row(rows, strategy, budget):
@@ -133,3 +133,24 @@ def test_unknown_strategy_is_refused_before_any_work(tmp_path):
     with pytest.raises(PonderError, match="unknown search strategy 'beem'.*beam"):
         run_grid(_cfg(tmp_path, strategies=["majority", "beem"]), be)
     assert not (tmp_path / "run").exists()
+
+
+def test_vote_keys_never_come_from_the_verifier(tmp_path):
+    """A verifier whose `extracted` is its verdict ('passed'/'failed', as the code verifier's is)
+    must not decide the vote: 1 right and 3 distinct wrong untagged responses tie 1-1-1-1."""
+    from ponder.eval.pool import answer_key, build_pool
+
+    def script(prompt, i):
+        return f"the answer is {10 + i}"  # no <answer> tag; i = 0 is right
+
+    def leaky_verify(problems, responses):
+        return [
+            Score(float(r.endswith("10")), True, extracted="passed" if r.endswith("10") else "failed")
+            for r in responses
+        ]
+
+    (pool,) = build_pool([Problem("a", "toy", "q", "10")], FakeGenerator(script), n=4, temperature=1.0,
+                         max_tokens=50, seed=0, verify_fn=leaky_verify)  # fmt: skip
+    assert [s.key for s in pool.samples] == ["10", "11", "12", "13"]
+    assert answer_key("```python\ndef f():\n    return 1\n```", "humaneval") == "def f(): return 1"
+    assert answer_key("no answer here", "toy") is None
