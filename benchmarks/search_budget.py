@@ -223,7 +223,8 @@ def main() -> None:
         print(table(rows[-17:]), flush=True)
     for task in args.tasks:  # step-level runs after every task's pool, so both tasks get the small budgets
         problems = make_problems(task, args.n, seed=1000)
-        task_deadline = start + (deadline - start) * (args.tasks.index(task) + 1) / len(args.tasks)
+        now = time.time()  # share the time left equally among the tasks still to run
+        task_deadline = now + (deadline - now) / (len(args.tasks) - args.tasks.index(task))
         rows += step_rows(task, problems, gen, args.step_budgets, args.seed, min(deadline, task_deadline), skipped)
     conditions = {
         "loadavg_start": load_start,
