@@ -23,6 +23,13 @@ TRAIN_SEED, TEST_SEED = 2000, 3000  # problem streams apart from the tiny reason
 LEVELS = {"arithmetic": 3, "countdown": 3}
 
 
+def set_levels(specs: list[str]) -> None:
+    """`task=level` overrides of LEVELS from the command line."""
+    for spec in specs:
+        task, level = spec.split("=")
+        LEVELS[task] = int(level)
+
+
 def machine() -> dict:
     return {
         "cpus": os.cpu_count(),

@@ -18,7 +18,7 @@ import argparse
 import time
 
 import torch
-from rm_common import HERE, TRAIN_SEED, labelled_set, machine, relabel
+from rm_common import HERE, TRAIN_SEED, labelled_set, load_cached, machine, relabel, set_levels
 
 from ponder.gen import load_generator
 from ponder.io import write_json
@@ -30,25 +30,26 @@ def rollout_only(labels: list[list[float | None]], recs) -> list[list[float | No
     return [[v if r is not None else None for v, r in zip(lab, rec.meta["rollouts"])] for lab, rec in zip(labels, recs)]
 
 
+def row(name: str, k: int, mc, exact) -> dict:
+    agr, f1 = step_agreement(mc, exact), error_f1(mc, exact)
+    return {
+        "k": k,
+        "labels": name,
+        **{key: agr[key] for key in ("accuracy", "acc_valid", "acc_error", "balanced", "mae")},
+        "error_precision": f1["precision"],
+        "error_recall": f1["recall"],
+        "error_f1": f1["f1"],
+        "steps": agr["n"],
+    }
+
+
 def agreement_rows(recs, ks: list[int]) -> list[dict]:
     exact = rollout_only([r.meta["exact"] for r in recs], recs)
-    rows = []
+    rows = [row(f"constant {c}", 0, [[None if v is None else c for v in e] for e in exact], exact) for c in (0.0, 1.0)]
     for k in ks:
         for hard in (False, True):
             mc = rollout_only([relabel(r, k, hard) for r in recs], recs)
-            agr, f1 = step_agreement(mc, exact), error_f1(mc, exact)
-            rows.append(
-                {
-                    "k": k,
-                    "labels": "hard" if hard else "soft",
-                    "agreement": agr["accuracy"],
-                    "mae": agr["mae"],
-                    "error_precision": f1["precision"],
-                    "error_recall": f1["recall"],
-                    "error_f1": f1["f1"],
-                    "steps": agr["n"],
-                }
-            )
+            rows.append(row("hard" if hard else "soft", k, mc, exact))
     return rows
 
 
@@ -59,13 +60,19 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=4)
     ap.add_argument("--kmax", type=int, default=16)
     ap.add_argument("--model", default="tiny")
+    ap.add_argument("--from-cache", action="store_true", help="re-measure the labelled traces in runs/rm/")
+    ap.add_argument("--levels", nargs="*", default=[], help="task=level overrides, e.g. arithmetic=2")
     args = ap.parse_args()
+    set_levels(args.levels)
     torch.set_num_threads(2)
-    gen = load_generator(args.model)
+    gen = None if args.from_cache else load_generator(args.model)
     out = {"machine": machine(), "args": vars(args), "tasks": {}}
     for task in args.tasks:
         t0 = time.perf_counter()
-        recs = labelled_set(gen, task, args.n, args.samples, args.kmax, TRAIN_SEED, f"{task}_train")
+        if args.from_cache:
+            recs = load_cached(f"{task}_train")
+        else:
+            recs = labelled_set(gen, task, args.n, args.samples, args.kmax, TRAIN_SEED, f"{task}_train")
         ks = [k for k in (1, 2, 4, 8, 16, 32, 64) if k <= args.kmax]
         exact_steps = [v for r in recs for v, ro in zip(r.meta["exact"], r.meta["rollouts"]) if ro is not None]
         out["tasks"][task] = {

@@ -20,7 +20,7 @@ import os
 import time
 
 import torch
-from rm_common import HERE, RUNS, TEST_SEED, exact_set, load_cached, machine
+from rm_common import HERE, RUNS, TEST_SEED, exact_set, load_cached, machine, set_levels
 
 from ponder.gen import load_generator
 from ponder.io import write_json
@@ -98,7 +98,9 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=4)
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--model", default="tiny", help="policy and PRM backbone")
+    ap.add_argument("--levels", nargs="*", default=[], help="task=level overrides, e.g. arithmetic=2")
     args = ap.parse_args()
+    set_levels(args.levels)
     torch.set_num_threads(2)
     gen = load_generator(args.model)
     out = {"machine": machine(), "args": vars(args), "tasks": {}}

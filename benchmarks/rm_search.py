@@ -21,7 +21,7 @@ import os
 import time
 
 import torch
-from rm_common import HERE, LEVELS, RUNS, machine
+from rm_common import HERE, LEVELS, RUNS, machine, set_levels
 
 from ponder.gen import load_generator
 from ponder.io import write_json
@@ -84,7 +84,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--budgets", nargs="+", type=int, default=[4, 16])
     ap.add_argument("--model", default="tiny", help="policy and PRM backbone")
+    ap.add_argument("--levels", nargs="*", default=[], help="task=level overrides, e.g. arithmetic=2")
     args = ap.parse_args()
+    set_levels(args.levels)
     torch.set_num_threads(2)
     gen = CachedGenerator(load_generator(args.model))
     out = {"machine": machine(), "args": vars(args), "tasks": {}}

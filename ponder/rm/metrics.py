@@ -32,14 +32,30 @@ def _pairs(pred: Labels, truth: Labels) -> list[tuple[float, float]]:
     return out
 
 
+def _rate(hits: list[bool]) -> float | None:
+    return sum(hits) / len(hits) if hits else None
+
+
 def step_agreement(pred: Labels, truth: Labels, threshold: float = 0.5) -> dict[str, float | None]:
-    """{accuracy, mae, n}: agreement of thresholded predictions with the truth over labelled steps."""
+    """{accuracy, acc_valid, acc_error, balanced, mae, n}: agreement of thresholded predictions with
+    the truth over labelled steps; acc_valid / acc_error are the agreement on truly valid / truly
+    erroneous steps (a constant predictor scores 1 on one and 0 on the other), balanced their mean."""
     pairs = _pairs(pred, truth)
     if not pairs:
-        return {"accuracy": None, "mae": None, "n": 0}
-    acc = sum((a >= threshold) == (b >= threshold) for a, b in pairs) / len(pairs)
+        return {"accuracy": None, "acc_valid": None, "acc_error": None, "balanced": None, "mae": None, "n": 0}
+    same = [(a >= threshold) == (b >= threshold) for a, b in pairs]
+    acc_v = _rate([h for h, (_, b) in zip(same, pairs) if b >= threshold])
+    acc_e = _rate([h for h, (_, b) in zip(same, pairs) if b < threshold])
+    balanced = None if acc_v is None or acc_e is None else (acc_v + acc_e) / 2
     mae = sum(abs(a - b) for a, b in pairs) / len(pairs)
-    return {"accuracy": acc, "mae": mae, "n": len(pairs)}
+    return {
+        "accuracy": _rate(same),
+        "acc_valid": acc_v,
+        "acc_error": acc_e,
+        "balanced": balanced,
+        "mae": mae,
+        "n": len(pairs),
+    }
 
 
 def error_f1(pred: Labels, truth: Labels, threshold: float = 0.5) -> dict[str, float]:

@@ -166,3 +166,8 @@ def test_undefined_metrics_are_none():
     assert step_agreement([[None]], [[1.0]])["accuracy"] is None
     pb = processbench([[0.9]], [[1.0]])
     assert pb["acc_correct"] == 1.0 and pb["acc_error"] is None and pb["f1"] is None
+
+
+def test_step_agreement_per_class():
+    agr = step_agreement([[0.9, 0.9, 0.1, 0.9]], [[1.0, 1.0, 0.0, 0.0]])
+    assert agr["acc_valid"] == 1.0 and agr["acc_error"] == 0.5 and agr["balanced"] == 0.75
