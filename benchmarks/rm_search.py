@@ -17,6 +17,7 @@ Writes rm_search.json beside this file.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 
@@ -35,13 +36,16 @@ SEARCH_SEED = 4000
 
 
 def scorers(task: str) -> dict:
-    return {
-        "prm": PRMScorer.load(RUNS / f"prm_{task}_mc_soft", agg="min"),
-        "prm-exact": PRMScorer.load(RUNS / f"prm_{task}_exact", agg="min"),
-        "orm": ORMScorer.load(RUNS / f"orm_{task}"),
-        "confidence": "confidence",
-        "check": "check",
-    }
+    """The learned scorers whose folders rm_prm.py has written, then the baselines."""
+    out = {}
+    for name, folder, cls in (
+        ("prm", f"prm_{task}_mc_soft", PRMScorer),
+        ("prm-exact", f"prm_{task}_exact", PRMScorer),
+        ("orm", f"orm_{task}", ORMScorer),
+    ):
+        if (RUNS / folder / "rm_config.json").is_file():
+            out[name] = cls.load(RUNS / folder, agg="min") if cls is PRMScorer else cls.load(RUNS / folder)
+    return {**out, "confidence": "confidence", "check": "check"}
 
 
 def cell(strategy: str, scorer_name: str, scorer, problems, gen, budget: int, **opts) -> dict:
@@ -90,6 +94,8 @@ def main() -> None:
     torch.set_num_threads(2)
     gen = CachedGenerator(load_generator(args.model))
     out = {"machine": machine(), "args": vars(args), "tasks": {}}
+    if (HERE / "rm_search.json").is_file():  # runs per task add to one file
+        out["tasks"] = json.loads((HERE / "rm_search.json").read_text())["tasks"]
     for task in args.tasks:
         out["tasks"][task] = run_task(gen, task, args)
         write_json(HERE / "rm_search.json", out)
