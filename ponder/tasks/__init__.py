@@ -28,9 +28,9 @@ def get_task(name: str):
 
 
 def make_problems(task: str, n: int, level: int | None = None, seed: int = 0) -> list[Problem]:
-    """n problems of one task; level None = the hardest training level. Same seed, same problems."""
+    """n problems of one task; level None = the task's default level. Same seed, same problems."""
     t = get_task(task)
-    level = t.train_levels[-1] if level is None else level
+    level = t.default_level if level is None else level
     if level not in t.levels:
         raise PonderError(f"task {task!r} has difficulty levels {list(t.levels)}, got {level}")
     if n < 0:
@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
     if not args.task:
         for name in TASKS.names():
             t = get_task(name)
-            print(f"{name:<11} levels {list(t.levels)}  trained on {list(t.train_levels)}")
+            print(f"{name:<11} levels {list(t.levels)}  default {t.default_level}  trained on {list(t.train_levels)}")
         return 0
     t = get_task(args.task)
     rng = random.Random(args.seed)

@@ -89,6 +89,7 @@ class Arithmetic:
     name = "arithmetic"
     levels = (1, 2, 3, 4, 5)
     train_levels = (1, 2, 3, 4)
+    default_level = 3  # 4 operands: the shipped tiny reasoner gets ~29% greedy (model card)
 
     def sample(self, rng: random.Random, level: int) -> Problem:
         while True:

@@ -18,7 +18,8 @@ from ponder.types import Problem, Score
 class Task(Protocol):
     name: str
     levels: tuple[int, ...]  # valid difficulty levels, easiest first
-    train_levels: tuple[int, ...]  # the levels the tiny reasoner trains on; the last is the "hardest default"
+    train_levels: tuple[int, ...]  # the levels the tiny reasoner's base training draws from
+    default_level: int  # the "hardest default level": where the shipped tiny reasoner is weak but not hopeless
 
     def sample(self, rng: random.Random, level: int) -> Problem:
         """One problem at a difficulty level (the id is set by make_problems)."""

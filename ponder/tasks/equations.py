@@ -131,6 +131,7 @@ class Equations:
     name = "equations"
     levels = (1, 2, 3, 4)
     train_levels = (1, 2, 3)
+    default_level = 3
 
     def sample(self, rng: random.Random, level: int) -> Problem:
         x = rng.randint(-12, 12)

@@ -248,6 +248,7 @@ class KnightsTask:
     name = "knights"
     levels = (2, 3, 4, 5, 6)  # number of people
     train_levels = (2, 3)
+    default_level = 3
 
     def sample(self, rng: random.Random, level: int) -> Problem:
         n = check_level(self, level)
