@@ -22,7 +22,7 @@ from rm_common import HERE, TRAIN_SEED, labelled_set, load_cached, machine, rela
 
 from ponder.gen import load_generator
 from ponder.io import write_json
-from ponder.rm.metrics import error_f1, step_agreement
+from ponder.rm.metrics import error_f1, step_agreement, step_auroc
 
 
 def rollout_only(labels: list[list[float | None]], recs) -> list[list[float | None]]:
@@ -39,6 +39,7 @@ def row(name: str, k: int, mc, exact) -> dict:
         "error_precision": f1["precision"],
         "error_recall": f1["recall"],
         "error_f1": f1["f1"],
+        "auroc": step_auroc(mc, exact),
         "steps": agr["n"],
     }
 

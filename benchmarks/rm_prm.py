@@ -27,7 +27,7 @@ from rm_common import HERE, RUNS, TEST_SEED, exact_set, load_cached, machine, se
 from ponder.gen import load_generator
 from ponder.io import write_json, write_jsonl
 from ponder.rm.labels import read_labels
-from ponder.rm.metrics import error_f1, processbench
+from ponder.rm.metrics import error_f1, processbench, step_auroc
 from ponder.rm.model import from_backbone, load_reward_model
 from ponder.rm.scorers import ORMScorer, PRMScorer
 from ponder.rm.train import RMTrainConfig, train_reward_model
@@ -47,7 +47,7 @@ def variants(recs) -> dict[str, list]:
 def evaluate_prm(scorer, test) -> dict:
     pred = scorer.score_steps([t.problem for t in test], [t.steps for t in test])
     truth = [t.labels for t in test]
-    return {"error": error_f1(pred, truth), "processbench": processbench(pred, truth)}
+    return {"error": error_f1(pred, truth), "processbench": processbench(pred, truth), "auroc": step_auroc(pred, truth)}
 
 
 def evaluate_orm(scorer, test) -> dict:
@@ -95,11 +95,9 @@ def run_task(gen, task: str, args) -> dict:
         "orm": {},
     }
     truth = [t.labels for t in test]
-    all_ok = [[1.0] * len(t.steps) for t in test]
-    res["baselines"]["all_steps_correct"] = {
-        "error": error_f1(all_ok, truth),
-        "processbench": processbench(all_ok, truth),
-    }
+    for name, c in (("all_steps_correct", 1.0), ("all_steps_wrong", 0.0)):
+        const = [[c] * len(t.steps) for t in test]
+        res["baselines"][name] = {"error": error_f1(const, truth), "processbench": processbench(const, truth)}
     for name, traces in variants(load_cached(f"{task}_train")).items():
         if name not in args.variants:
             continue

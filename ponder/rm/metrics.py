@@ -91,3 +91,22 @@ def processbench(pred: Labels, truth: Labels, threshold: float = 0.5) -> dict[st
         "n_error": len(hits["error"]),
         "n_correct": len(hits["correct"]),
     }
+
+
+def step_auroc(pred: Labels, truth: Labels, threshold: float = 0.5) -> float | None:
+    """Threshold-free ranking quality: P(score of a valid step > score of an erroneous step),
+    ties counting half (the Mann-Whitney U statistic / (n_valid * n_error)). None without both."""
+    pairs = _pairs(pred, truth)
+    valid = sorted(a for a, b in pairs if b >= threshold)
+    errors = sorted(a for a, b in pairs if b < threshold)
+    if not valid or not errors:
+        return None
+    wins, lo, hi = 0.0, 0, 0
+    for v in valid:  # count errors scored below v (lo) and equal to v (hi - lo)
+        while lo < len(errors) and errors[lo] < v:
+            lo += 1
+        hi = max(hi, lo)
+        while hi < len(errors) and errors[hi] <= v:
+            hi += 1
+        wins += lo + 0.5 * (hi - lo)
+    return wins / (len(valid) * len(errors))

@@ -171,3 +171,20 @@ def test_undefined_metrics_are_none():
 def test_step_agreement_per_class():
     agr = step_agreement([[0.9, 0.9, 0.1, 0.9]], [[1.0, 1.0, 0.0, 0.0]])
     assert agr["acc_valid"] == 1.0 and agr["acc_error"] == 0.5 and agr["balanced"] == 0.75
+
+
+def test_step_auroc_matches_pairwise_count():
+    import itertools
+    import random
+
+    from ponder.rm.metrics import step_auroc
+
+    rng = random.Random(0)
+    pred = [[rng.choice([0.1, 0.3, 0.5, 0.7]) for _ in range(6)] for _ in range(5)]
+    truth = [[rng.choice([0.0, 1.0]) for _ in range(6)] for _ in range(5)]
+    flat = [(a, b) for p, t in zip(pred, truth) for a, b in zip(p, t)]
+    pos = [a for a, b in flat if b == 1.0]
+    neg = [a for a, b in flat if b == 0.0]
+    slow = sum(1.0 if x > y else 0.5 if x == y else 0.0 for x, y in itertools.product(pos, neg)) / (len(pos) * len(neg))
+    assert step_auroc(pred, truth) == pytest.approx(slow)
+    assert step_auroc([[0.9, 0.1]], [[1.0, 0.0]]) == 1.0 and step_auroc([[0.9]], [[1.0]]) is None
