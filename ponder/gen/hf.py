@@ -51,7 +51,9 @@ class HFGenerator:
         name: str | None = None,
     ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # a loading bar per model load drowns the CLI's own output
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if isinstance(dtype, str):
             dtype = getattr(torch, dtype)
