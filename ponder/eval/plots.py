@@ -26,6 +26,8 @@ def _series(rows: list[dict[str, Any]], task: str) -> dict[str, list[dict[str, A
 
 
 def _draw(ax: Any, rows: list[dict[str, Any]], task: str) -> None:
+    from matplotlib.ticker import NullFormatter
+
     for label, pts in sorted(_series(rows, task).items()):
         x = [max(p["mean_generated_tokens"], 1e-3) for p in pts]
         y = [p["accuracy"] for p in pts]
@@ -35,6 +37,7 @@ def _draw(ax: Any, rows: list[dict[str, Any]], task: str) -> None:
         for p, xi, yi in zip(pts, x, y):
             ax.annotate(str(p["budget"]), (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=7)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks collide on short ranges
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("generated tokens per problem (log)")
     ax.set_ylabel("accuracy")
