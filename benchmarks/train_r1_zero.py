@@ -2,7 +2,7 @@
 (recipes/grpo_countdown_tiny.yaml), time-boxed; records held-out greedy accuracy before/after
 with Wilson 95% intervals, the reward curve (png + json), and the machine's load.
 
-Run: PYTHONPATH=. python benchmarks/train_r1_zero.py [--key=value recipe overrides]
+Run: PYTHONPATH=. python benchmarks/train_r1_zero.py [--result=PATH_STEM] [--key=value recipe overrides]
 """
 
 from __future__ import annotations
@@ -36,13 +36,15 @@ def plot(rows: list[dict], path: str) -> None:
     ax.plot(steps, smooth, label=f"moving mean ({k} steps)")
     ax.set_xlabel("GRPO step")
     ax.set_ylabel("reward")
-    ax.set_title("GRPO on Countdown, tiny reasoner")
+    ax.set_title("GRPO, rule-based reward only, tiny reasoner")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
 
 def main(argv: list[str]) -> int:
+    out = next((a.split("=", 1)[1] for a in argv if a.startswith("--result=")), OUT)
+    argv = [a for a in argv if not a.startswith("--result=")]
     load0 = os.getloadavg()
     t0 = time.perf_counter()
     cfg = load_config(GRPOConfig, RECIPE, ["run.resume=false", *argv])
@@ -74,8 +76,8 @@ def main(argv: list[str]) -> int:
         "warnings": summary.get("warnings"),
         "curve": [{k: r.get(k) for k in keys} for r in rows],
     }
-    write_json(f"{OUT}.json", result)
-    plot(rows, f"{OUT}.png")
+    write_json(f"{out}.json", result)
+    plot(rows, f"{out}.png")
     print({k: result[k] for k in ("steps", "before", "after", "wall_s", "loadavg_end")})
     return 0
 

@@ -164,7 +164,7 @@ def main() -> None:
     prompts = [render_prompt(tok, p.question) for p in problems]
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs, no GPU, "
-              f"torch threads {args.threads}",
+        f"torch threads {args.threads}",
         "settings": {k: v for k, v in vars(args).items()},
         "runs": {},
     }

@@ -43,7 +43,7 @@ class RolloutConfig:
     temperature: float = 1.0
     max_tokens: int = 256
     stop: list[str] = field(default_factory=list)
-    micro_batch: int = 64  # sequences per forward/backward
+    micro_batch: int = 16  # sequences per forward/backward (length-sorted: small ones cut padding on CPU)
 
 
 @dataclass

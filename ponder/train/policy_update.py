@@ -31,12 +31,15 @@ class MicroBatch:
 def make_micro_batches(
     seqs: list[Seq], adv: torch.Tensor, weights: torch.Tensor, *, micro_batch: int, pad_id: int
 ) -> list[MicroBatch]:
-    """seqs (N,), adv (N,), weights (N,) in {0, 1} -> micro-batches of at most micro_batch sequences."""
+    """seqs (N,), adv (N,), weights (N,) in {0, 1} -> micro-batches of at most micro_batch sequences,
+    grouped by length to cut padding (the loss normalisers are batch-global, so order is free)."""
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i].ids))
     out = []
-    for i in range(0, len(seqs), micro_batch):
-        b = collate(seqs[i : i + micro_batch], pad_id)
-        w = weights[i : i + micro_batch].unsqueeze(1)  # (b, 1)
-        out.append(MicroBatch(b, adv[i : i + micro_batch], b.loss_mask * w))
+    for i in range(0, len(order), micro_batch):
+        idx = order[i : i + micro_batch]
+        b = collate([seqs[j] for j in idx], pad_id)
+        w = weights[idx].unsqueeze(1)  # (b, 1)
+        out.append(MicroBatch(b, adv[idx], b.loss_mask * w))
     return out
 
 
