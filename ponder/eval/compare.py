@@ -19,27 +19,37 @@ from ponder.eval.summary import CONFIG_KEYS
 from ponder.types import PonderError
 
 
-def _per_problem(run: str | Path) -> dict[tuple, dict[str, float]]:
+def _match_keys(rows_a: list[dict], rows_b: list[dict]) -> tuple[str, ...]:
+    """Match on (task, strategy, budget) when each run holds one model (so two models compare);
+    otherwise on the model too."""
+    one_model = len({r["model"] for r in rows_a}) == 1 and len({r["model"] for r in rows_b}) == 1
+    return tuple(k for k in CONFIG_KEYS if k != "model") if one_model else CONFIG_KEYS
+
+
+def _per_problem(run: str | Path, keys: tuple[str, ...]) -> dict[tuple, dict[str, float]]:
     """Config -> problem id -> correctness averaged over seeds."""
     acc: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in RunStore(run).results():
-        acc[tuple(r[k] for k in CONFIG_KEYS)][r["problem_id"]].append(r["correct"])
+        acc[tuple(r[k] for k in keys)][r["problem_id"]].append(r["correct"])
     return {k: {p: sum(v) / len(v) for p, v in by_p.items()} for k, by_p in acc.items()}
 
 
 def compare_runs(run_a: str | Path, run_b: str | Path) -> list[dict[str, Any]]:
     """One row per configuration finished in both runs."""
-    rows_a = {tuple(r[k] for k in CONFIG_KEYS): r for r in load_summary(run_a) if r["status"] == "ok"}
-    rows_b = {tuple(r[k] for k in CONFIG_KEYS): r for r in load_summary(run_b) if r["status"] == "ok"}
+    all_a, all_b = load_summary(run_a), load_summary(run_b)
+    keys = _match_keys(all_a, all_b)
+    rows_a = {tuple(r[k] for k in keys): r for r in all_a if r["status"] == "ok"}
+    rows_b = {tuple(r[k] for k in keys): r for r in all_b if r["status"] == "ok"}
     shared = [k for k in rows_a if k in rows_b]
     if not shared:
         raise PonderError(f"{run_a} and {run_b} share no finished (task, model, strategy, budget); nothing to compare")
-    per_a, per_b = _per_problem(run_a), _per_problem(run_b)
-    return [_compare_one(key, rows_a[key], rows_b[key], per_a.get(key, {}), per_b.get(key, {})) for key in shared]
+    per_a, per_b = _per_problem(run_a, keys), _per_problem(run_b, keys)
+    return [_compare_one(rows_a[k], rows_b[k], per_a.get(k, {}), per_b.get(k, {})) for k in shared]
 
 
-def _compare_one(key: tuple, a: dict, b: dict, pa: dict[str, float], pb: dict[str, float]) -> dict[str, Any]:
-    row = dict(zip(CONFIG_KEYS, key)) | {
+def _compare_one(a: dict, b: dict, pa: dict[str, float], pb: dict[str, float]) -> dict[str, Any]:
+    model = a["model"] if a["model"] == b["model"] else f"{a['model']} / {b['model']}"
+    row = {"task": a["task"], "model": model, "strategy": a["strategy"], "budget": a["budget"],
         "acc_a": a["accuracy"], "acc_b": b["accuracy"], "diff": b["accuracy"] - a["accuracy"],
         "tokens_a": a["mean_generated_tokens"], "tokens_b": b["mean_generated_tokens"],
     }  # fmt: skip

@@ -87,3 +87,10 @@ def test_two_seeds_pool_into_one_row_and_unpaired_compare(tmp_path):
     run_grid(fewer, _backends(problems=PROBLEMS[:3]))
     compared = compare_runs(tmp_path / "run", tmp_path / "b")
     assert compared and all(r["test"] == "B outside A's CI" for r in compared)
+
+
+def test_compare_matches_two_single_model_runs_across_models(tmp_path):
+    run_grid(_cfg(tmp_path, strategies=["majority"], models=["m1"], out=str(tmp_path / "a")), _backends())
+    run_grid(_cfg(tmp_path, strategies=["majority"], models=["m2"], out=str(tmp_path / "b")), _backends())
+    rows = compare_runs(tmp_path / "a", tmp_path / "b")
+    assert len(rows) == 3 and all(r["model"] == "m1 / m2" and r["test"] == "paired" for r in rows)
