@@ -24,6 +24,9 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
     try:
         with os.fdopen(fd, mode) as f:
             yield f
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are ordinary files others may read
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
