@@ -8,10 +8,9 @@ from ponder.types import PonderError
 
 def test_atomic_write_leaves_nothing_on_failure_and_normal_permissions(tmp_path):
     target = tmp_path / "out.json"
-    with pytest.raises(RuntimeError):
-        with atomic_write(target) as f:
-            f.write("half")
-            raise RuntimeError("crash mid-write")
+    with pytest.raises(RuntimeError), atomic_write(target) as f:
+        f.write("half")
+        raise RuntimeError("crash mid-write")
     assert not target.exists() and list(tmp_path.iterdir()) == []
     write_jsonl(target, [{"a": 1}])
     umask = os.umask(0)
