@@ -37,8 +37,16 @@ def greedy_accuracy(gen, task_name: str, level: int, n: int, seed: int = 12345) 
     correct = sum(task.check(p, o[0].text).correct for p, o in zip(problems, outs))
     lo, hi = wilson(correct, n)
     tokens = sum(len(o[0].token_ids) for o in outs)
-    return {"task": task_name, "level": level, "n": n, "accuracy": correct / n, "ci_low": lo, "ci_high": hi,
-            "mean_tokens": tokens / n, "seconds": round(time.time() - t0, 1)}
+    return {
+        "task": task_name,
+        "level": level,
+        "n": n,
+        "accuracy": correct / n,
+        "ci_low": lo,
+        "ci_high": hi,
+        "mean_tokens": tokens / n,
+        "seconds": round(time.time() - t0, 1),
+    }
 
 
 def plot_curve(log_path: Path, png: Path) -> None:
