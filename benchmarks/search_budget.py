@@ -203,11 +203,18 @@ def main() -> None:
     ap.add_argument("--model", default="tiny")
     ap.add_argument("--tasks", nargs="+", default=["arithmetic", "countdown"])
     ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--level", type=int, default=None, help="difficulty level (default: each task's hardest trained)")
     ap.add_argument("--budgets", type=int, nargs="+", default=[1, 4, 16, 64], help="for the sample pool")
     ap.add_argument("--step-budgets", type=int, nargs="+", default=[1, 4, 16], help="for step-level strategies")
     ap.add_argument("--minutes", type=float, default=40.0, help="time box for the step-level runs, all tasks")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=HERE / "search_budget")
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        help="re-run only these step-level labels (e.g. mcts/check) and merge "
+        "their rows into the existing --out results (after a fix to one strategy)",
+    )
     args = ap.parse_args()
     import torch
 
@@ -217,12 +224,14 @@ def main() -> None:
     gen = CachedGenerator(load_generator(args.model))
     start, rows, skipped, load_start = time.time(), [], [], os.getloadavg()
     deadline = start + 60 * args.minutes
-    for task in args.tasks:
-        problems = make_problems(task, args.n, seed=1000)
+    for task in args.tasks if not args.only else []:
+        problems = make_problems(task, args.n, level=args.level, seed=1000)
         rows += pool_rows(task, problems, gen, args.budgets, args.seed)
         print(table(rows[-17:]), flush=True)
+    if args.only:
+        STEP_RUNS[:] = [r for r in STEP_RUNS if r[0] in args.only]
     for task in args.tasks:  # step-level runs after every task's pool, so both tasks get the small budgets
-        problems = make_problems(task, args.n, seed=1000)
+        problems = make_problems(task, args.n, level=args.level, seed=1000)
         now = time.time()  # share the time left equally among the tasks still to run
         task_deadline = now + (deadline - now) / (len(args.tasks) - args.tasks.index(task))
         rows += step_rows(task, problems, gen, args.step_budgets, args.seed, min(deadline, task_deadline), skipped)
@@ -235,9 +244,15 @@ def main() -> None:
         "model": args.model,
         "n_params": gen.n_params,
         "problems_seed": 1000,
+        "level": args.level if args.level is not None else "hardest trained",
         "search_seed": args.seed,
         "skipped": skipped,
     }
+    if args.only:
+        old = json.loads(args.out.with_suffix(".json").read_text())
+        new_keys = {(r["task"], r["strategy"], r["budget"]) for r in rows}
+        rows = [r for r in old["rows"] if (r["task"], r["strategy"], r["budget"]) not in new_keys] + rows
+        conditions = {**old["conditions"], "rerun": {"labels": args.only, **conditions}}
     write_json(args.out.with_suffix(".json"), {"conditions": conditions, "rows": rows})
     with atomic_write(args.out.with_suffix(".md")) as f:
         f.write(f"{table(rows)}\n\nConditions: {json.dumps(conditions)}\n")

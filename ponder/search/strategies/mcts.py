@@ -10,7 +10,8 @@ with one rollout to the end scored as an outcome (`evaluate="rollout"`, ONE call
 the mean of both; *backpropagation* adds the value to every ancestor (Q is a running mean).
 A selected finished leaf is re-backed-up without generating. The answer follows the most-visited
 path (`final="visits"`), the best-valued finished leaf (`"value"`), or a majority vote over all
-finished leaves, rollouts included (`"vote"`).
+finished leaves, rollouts included (`"vote"`). A chosen path that has not reached an answer
+when the waves run out is finished by one greedy completion (one call for all problems).
 
 Budget N samples' worth -> waves: with rollouts each wave costs about k responses, so
 ceil(N / k) waves; scorer-only waves cost k steps, so ceil(N * steps_per_sample / k) waves.
@@ -152,6 +153,28 @@ def choose(forest: Forest, i: int, final: str) -> int | None:
     return max(pool, key=lambda n: n.value).id
 
 
+def complete_chosen(forest: Forest, chosen: list[int | None], seed: int, max_tokens: int) -> list[int]:
+    """Finish every chosen path that has not reached an answer with one greedy completion (ONE
+    call for all problems), kept in the tree as a finished leaf marked meta["completion"]."""
+    chosen = [0 if c is None else c for c in chosen]
+    todo = [(i, c) for i, c in enumerate(chosen) if not forest.node((i, c)).terminal]
+    if not todo:
+        return chosen
+    room = max(1, max_tokens - min(forest.tokens(r) for r in todo))
+    comps = finish(
+        forest.ctx,
+        [(i, forest.prefix((i, c))) for i, c in todo],
+        forest.problems,
+        temperature=0.0,
+        seed=call_seed(seed, "complete"),
+        max_tokens=room,
+    )
+    for (i, c), comp in zip(todo, comps):
+        chosen[i] = forest.trees[i].add(c, comp.text, terminal=True, meta={"completion": True})
+        forest.steps[i][chosen[i]] = Step.of(comp)
+    return chosen
+
+
 def n_waves(budget: int, k: int, evaluate: str, steps_per_sample: int) -> int:
     if evaluate == "scorer":
         return max(1, math.ceil(budget * steps_per_sample / k))
@@ -203,7 +226,8 @@ def mcts(
                 stop=stop,
             )
             evaluate_and_backup(forest, kids, evaluate, agg, call_seed(seed, "rollout", wave), max_tokens)
+    chosen = complete_chosen(forest, [choose(forest, i, final) for i in range(len(problems))], seed, max_tokens)
     return [
-        result(forest.trees[i], choose(forest, i, final), waves=waves, nodes=len(forest.trees[i].nodes) - 1)
+        result(forest.trees[i], chosen[i], waves=waves, nodes=len(forest.trees[i].nodes) - 1)
         for i in range(len(problems))
     ]
