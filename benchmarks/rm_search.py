@@ -66,19 +66,21 @@ def cell(strategy: str, scorer_name: str, scorer, problems, gen, budget: int, **
     }
 
 
-def run_task(gen, task: str, args) -> list[dict]:
+def run_task(gen, task: str, args, save) -> list[dict]:
+    """All cells of one task, cheapest first; `save(rows)` after each so a time box keeps what ran."""
     problems = make_problems(task, args.n, level=LEVELS.get(task), seed=SEARCH_SEED)
-    rows = [cell("greedy", "-", None, problems, gen, 1), cell("majority", "-", None, problems, gen, max(args.budgets))]
-    print(rows)
+    plan = [("greedy", "-", None, 1, {}), ("majority", "-", None, max(args.budgets), {})]
     for budget in args.budgets:
-        for name, sc in scorers(task).items():
-            rows.append(cell("best_of_n", name, sc, problems, gen, budget))
-            print(rows[-1])
-        for name, sc in scorers(task).items():
-            if name in ("orm", "prm-exact"):
-                continue
-            rows.append(cell("beam", name, sc, problems, gen, budget, width=4))
-            print(rows[-1])
+        learned = scorers(task)
+        plan += [("best_of_n", name, sc, budget, {}) for name, sc in learned.items()]
+        plan += [
+            ("beam", name, sc, budget, {"width": 4}) for name, sc in learned.items() if name not in ("orm", "prm-exact")
+        ]
+    rows = []
+    for strategy, name, sc, budget, opts in plan:
+        rows.append(cell(strategy, name, sc, problems, gen, budget, **opts))
+        print(rows[-1], flush=True)
+        save(rows)
     return rows
 
 
@@ -97,8 +99,12 @@ def main() -> None:
     if (HERE / "rm_search.json").is_file():  # runs per task add to one file
         out["tasks"] = json.loads((HERE / "rm_search.json").read_text())["tasks"]
     for task in args.tasks:
-        out["tasks"][task] = run_task(gen, task, args)
-        write_json(HERE / "rm_search.json", out)
+
+        def save(rows, task=task):
+            out["tasks"][task] = rows
+            write_json(HERE / "rm_search.json", out)
+
+        run_task(gen, task, args, save)
     out["machine"]["loadavg_end"] = os.getloadavg()
     write_json(HERE / "rm_search.json", out)
 
