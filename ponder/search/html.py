@@ -35,7 +35,9 @@ def _meta(n: Node) -> str:
         parts.append(f"visits {n.visits}")
     if n.prior is not None:
         parts.append(f"prior {n.prior:.3g}")
-    parts += [f"{k} {v}" for k, v in n.meta.items() if k in ("answer", "rollout", "completion", "forced", "round", "tokens")]
+    parts += [
+        f"{k} {v}" for k, v in n.meta.items() if k in ("answer", "rollout", "completion", "forced", "round", "tokens")
+    ]
     return " · ".join(parts)
 
 
