@@ -144,6 +144,13 @@ def show(recs: list[dict[str, Any]], quiet: bool) -> None:
     console.print(table)
 
 
+def _reference_free(task: str) -> bool:
+    """Built-in tasks whose checker needs no reference (Countdown: any valid expression counts)."""
+    from ponder.tasks import TASKS, get_task
+
+    return task in TASKS and get_task(task).reference_free
+
+
 def main(argv: list[str]) -> int:
     from ponder.gen import load_generator
     from ponder.io import write_json
@@ -157,7 +164,7 @@ def main(argv: list[str]) -> int:
     problems = load_problems(args)
     gen = load_generator(args.model)
     results = run_search(strategy, problems, gen, budget=budget, scorer=scorer, seed=args.seed, **options)
-    known = [i for i, p in enumerate(problems) if p.answer is not None]
+    known = [i for i, p in enumerate(problems) if p.answer is not None or _reference_free(p.task)]
     verdicts = verify([problems[i] for i in known], [results[i].response for i in known]) if known else []
     scores: list = [None] * len(problems)
     for i, s in zip(known, verdicts):

@@ -20,6 +20,7 @@ class Task(Protocol):
     levels: tuple[int, ...]  # valid difficulty levels, easiest first
     train_levels: tuple[int, ...]  # the levels the tiny reasoner's base training draws from
     default_level: int  # the "hardest default level": where the shipped tiny reasoner is weak but not hopeless
+    reference_free: bool  # True when check() needs no reference answer (any valid solution counts)
 
     def sample(self, rng: random.Random, level: int) -> Problem:
         """One problem at a difficulty level (the id is set by make_problems)."""

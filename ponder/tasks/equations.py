@@ -132,6 +132,7 @@ class Equations:
     levels = (1, 2, 3, 4)
     train_levels = (1, 2, 3)
     default_level = 3
+    reference_free = False
 
     def sample(self, rng: random.Random, level: int) -> Problem:
         x = rng.randint(-12, 12)

@@ -249,6 +249,7 @@ class KnightsTask:
     levels = (2, 3, 4, 5, 6)  # number of people
     train_levels = (2, 3)
     default_level = 3
+    reference_free = False
 
     def sample(self, rng: random.Random, level: int) -> Problem:
         n = check_level(self, level)
