@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import time
 from pathlib import Path
 
+from ponder.eval.metrics import wilson
 from ponder.io import atomic_write, write_json
 from ponder.search import run_search
 from ponder.search.aggregate import vote
@@ -42,16 +42,6 @@ STEP_RUNS = [  # (label, strategy, scorer, options, largest budget run) — chea
 
 
 STYLES = [{"marker": m, "linestyle": ls} for ls in ("-", "--") for m in ("o", "s", "^", "D", "v", "P", "X")]
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for k successes in n trials (Wilson 1927)."""
-    if n == 0:
-        return (0.0, 0.0)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def row(task, label, budget, problems, responses, tokens, flops, seconds, nodes=None) -> dict:

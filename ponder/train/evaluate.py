@@ -3,10 +3,10 @@ problems, with a Wilson 95% interval. Left out: sampling-based metrics (use eval
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ponder.eval.metrics import wilson
 from ponder.types import Problem, SamplingParams
 
 
@@ -17,17 +17,6 @@ class EvalConfig:
     level: int | None = None  # None: the training level
     seed: int = 12345  # a different seed from training: held-out problems
     max_tokens: int = 256
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for k successes out of n."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def greedy_accuracy(
