@@ -16,6 +16,7 @@ a Hugging Face folder in `out`, with metrics.jsonl and summary.json beside it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -176,6 +177,10 @@ def train_main(argv: list[str]) -> int:
     from ponder.rm.labels import read_labels
     from ponder.rm.train import RMTrainConfig, split_train_val, train_reward_model
 
+    if any(a in ("-h", "--help") for a in argv):
+        print(train_main.__doc__)
+        print("config keys:", ", ".join(f.name for f in dataclasses.fields(RMTrainConfig)))
+        return 0
     paths = [a for a in argv if not a.startswith("--") and "=" not in a]
     cfg = load_config(RMTrainConfig, paths[0] if paths else None, [a for a in argv if a not in paths])
     if not cfg.data:

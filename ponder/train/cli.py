@@ -17,8 +17,8 @@ from ponder.types import PonderError
 
 ROUTES = {
     "base": "ponder.models.tiny.train:main",
-    "prm": "ponder.rm.cli:train_main",
-    "orm": "ponder.rm.cli:train_main",
+    "prm": "ponder.rm.cli:train_prm_main",
+    "orm": "ponder.rm.cli:train_orm_main",
 }
 METHODS = {  # name -> (module, config class, train function)
     "sft": ("ponder.train.sft", "SFTConfig", "train_sft"),
