@@ -1,6 +1,7 @@
 """Bad input at the command line: one clear line on stderr, a non-zero exit, nothing written."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,12 @@ def test_solve_checks_a_typed_countdown_problem_without_a_reference(tmp_path, ca
     assert code == 0
     rec = json.loads(out.read_text())["results"][0]
     assert rec["reference"] is None and rec["correct"] in (True, False) and rec["verdict"]
+
+
+def test_builtin_models_ship_with_weights_and_tokenizer(capsys):
+    from ponder.models import BUILTIN
+
+    for name in BUILTIN:
+        check_model_dir(Path(resolve_model(name)))
+    code, out, _ = run(["models"], capsys)
+    assert code == 0 and all(name in out for name in BUILTIN)

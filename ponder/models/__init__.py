@@ -9,7 +9,10 @@ from pathlib import Path
 from ponder.types import PonderError
 
 TINY_DIR = Path(__file__).parent / "tiny" / "weights"
-BUILTIN = {"tiny": TINY_DIR}
+BUILTIN = {
+    "tiny": TINY_DIR,  # the base tiny reasoner (model card: models/tiny/README.md)
+    "tiny-r1zero": Path(__file__).parent / "tiny_r1zero" / "weights",  # after GRPO on Countdown
+}
 DEFAULT_MODEL = "tiny"
 
 
@@ -42,13 +45,13 @@ def check_model_dir(path: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    print(f"{'name':<8} {'default':<8} path / description")
+    print(f"{'name':<12} {'default':<8} path / description")
     for name, path in BUILTIN.items():
         card = path / "config.json"
         desc = str(path) if card.is_file() else "(not trained yet: run `ponder train base`)"
         if card.is_file():
             cfg = json.loads(card.read_text())
             desc += f"  [{cfg.get('model_type')}, {cfg.get('num_hidden_layers')} layers, d={cfg.get('hidden_size')}]"
-        print(f"{name:<8} {'yes' if name == DEFAULT_MODEL else '':<8} {desc}")
+        print(f"{name:<12} {'yes' if name == DEFAULT_MODEL else '':<8} {desc}")
     print("any Hugging Face causal LM folder (or hub id where a hub is reachable) works too: --model PATH")
     return 0
