@@ -1,6 +1,6 @@
 """Accuracy against compute for every test-time strategy on the tiny reasoner.
 
-For each task at its hardest training level, N held-out problems (seed 1000, a stream the tiny
+For each task at its default level (`Task.default_level`, or --level), N held-out problems (seed 1000, a stream the tiny
 reasoner never trained on), every strategy at budgets of 1..64 samples' worth: accuracy by the
 rule-based verifier with a 95% Wilson interval, generated tokens and FLOPs per problem, wall time.
 Majority / best-of-N / weighted best-of-N at budget k use the first k of one pool of 64 samples
@@ -193,7 +193,7 @@ def main() -> None:
     ap.add_argument("--model", default="tiny")
     ap.add_argument("--tasks", nargs="+", default=["arithmetic", "countdown"])
     ap.add_argument("--n", type=int, default=200)
-    ap.add_argument("--level", type=int, default=None, help="difficulty level (default: each task's hardest trained)")
+    ap.add_argument("--level", type=int, default=None, help="difficulty level (default: each task's default level)")
     ap.add_argument("--budgets", type=int, nargs="+", default=[1, 4, 16, 64], help="for the sample pool")
     ap.add_argument("--step-budgets", type=int, nargs="+", default=[1, 4, 16], help="for step-level strategies")
     ap.add_argument("--minutes", type=float, default=40.0, help="time box for the step-level runs, all tasks")
@@ -234,7 +234,7 @@ def main() -> None:
         "model": args.model,
         "n_params": gen.n_params,
         "problems_seed": 1000,
-        "level": args.level if args.level is not None else "hardest trained",
+        "level": args.level if args.level is not None else "default",
         "search_seed": args.seed,
         "skipped": skipped,
     }

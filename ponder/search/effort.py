@@ -10,8 +10,8 @@ from typing import Any
 from ponder.types import PonderError
 
 EFFORT_PRESETS: dict[str, tuple[str, int, dict[str, Any]]] = {
-    # measured on the tiny reasoner, hardest trained level, 100 held-out problems (accuracy /
-    # generated tokens per problem): arithmetic L4, Countdown L4
+    # measured on the tiny reasoner, each task's default level, 100 held-out problems (accuracy /
+    # generated tokens per problem): arithmetic L3, Countdown L3
     "low": ("greedy", 1, {}),  # 0.26 / 55, 0.11 / 46
     "medium": ("refine", 4, {"scorer": "check"}),  # 0.43 / 139, 0.21 / 163
     "high": ("best_of_n", 8, {"scorer": "check"}),  # 0.49 / 438, 0.29 / 431
