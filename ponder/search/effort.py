@@ -1,7 +1,9 @@
 """Reasoning effort presets: low | medium | high name a strategy, a budget and its options, the
 way an API's `reasoning_effort` does. Chosen from the measurements on the tiny reasoner in
-benchmarks/search_budget.md: "medium" is the best accuracy per token measured, "high" the best
-accuracy measured (budgets above 8 samples were not run; see docs/search.md)."""
+benchmarks/search_budget_200.md: refinement from the first step the executable checker rejects
+gives the best accuracy per token at every budget measured, so "medium" and "high" are that
+strategy at 4 and 16 samples' worth (best-of-64 by the checker is more accurate on Countdown but
+costs ~10x the tokens; see docs/search.md)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,11 @@ from typing import Any
 from ponder.types import PonderError
 
 EFFORT_PRESETS: dict[str, tuple[str, int, dict[str, Any]]] = {
-    # measured on the tiny reasoner, each task's default level, 100 held-out problems (accuracy /
+    # measured on the tiny reasoner, each task's default level, 200 held-out problems (accuracy /
     # generated tokens per problem): arithmetic L3, Countdown L3
-    "low": ("greedy", 1, {}),  # 0.26 / 55, 0.11 / 46
-    "medium": ("refine", 4, {"scorer": "check"}),  # 0.43 / 139, 0.21 / 163
-    "high": ("best_of_n", 8, {"scorer": "check"}),  # 0.49 / 438, 0.29 / 431
+    "low": ("greedy", 1, {}),  # 0.26 / 54, 0.125 / 46
+    "medium": ("refine", 4, {"scorer": "check"}),  # 0.385 / 136, 0.23 / 163
+    "high": ("refine", 16, {"scorer": "check"}),  # 0.605 / 356, 0.525 / 407
 }
 
 
