@@ -38,6 +38,10 @@ STEP_RUNS = [  # (label, strategy, scorer, options, largest budget run) — chea
     ("budget_forcing/wait", "budget_forcing", None, {"mode": "wait"}, 16),
     ("refine/self", "refine", None, {"critic": "self"}, 4),
     ("beam/confidence", "beam", "confidence", {"width": 4}, 4),
+    # with agg="last" the checker scores every finished path by its (unjudgeable, neutral) answer
+    # line, so the final pick among finished paths is a tie; "min" ranks them by their worst step
+    ("beam/check-min", "beam", "check", {"width": 4, "agg": "min"}, 16),
+    ("dvts/check-min", "dvts", "check", {"width": 4, "agg": "min"}, 16),
 ]
 
 

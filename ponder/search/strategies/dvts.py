@@ -7,6 +7,11 @@ N responses' worth of tokens in all. Independence keeps the subtrees diverse whe
 search would collapse onto one prefix. The answer is the best finished path (`pick="best"`) or
 a score-weighted vote over the subtrees' answers (`pick="vote"`). All subtrees of all problems
 advance together: one generator call and one scorer call per depth.
+
+`agg` defaults to "min" (a path is as good as its worst step), not search-and-learn's "last":
+with the executable step checker every finished path ends in an answer line the checker cannot
+judge, so "last" made all finished subtrees tie and the first to finish won (measured on 200
+Countdown problems at budget 16: 0.16 with "last", 0.455 with "min").
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ def dvts(
     seed: int,
     width: int = 4,
     max_depth: int = 40,
-    agg: str = "last",
+    agg: str = "min",
     pick: str = "best",
     temperature: float = TEMPERATURE,
     max_tokens: int = MAX_TOKENS,
