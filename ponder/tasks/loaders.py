@@ -29,6 +29,7 @@ from typing import Any
 from ponder.io import read_jsonl_numbered
 from ponder.registry import Registry
 from ponder.types import PonderError, Problem
+from ponder.verify.extract import last_boxed  # the one brace-matching \boxed reader
 
 DATASETS = Registry("dataset")  # name -> Dataset
 MBPP_SPLITS = {"test": (11, 510), "validation": (511, 600), "train": (601, 974), "prompt": (1, 10)}
@@ -101,19 +102,6 @@ def _final_number(text: str, where: str) -> str:
     if not re.fullmatch(r"-?\d+(\.\d+)?", number):
         raise PonderError(f"{where}: GSM8K answer must end with '#### <number>'; fix or remove that line")
     return number
-
-
-def last_boxed(text: str) -> str | None:
-    """The content of the last \\boxed{...} in a LaTeX solution (braces balanced), or None."""
-    start = text.rfind("\\boxed{")
-    if start < 0:
-        return None
-    depth, i = 0, start + len("\\boxed")
-    for j in range(i, len(text)):
-        depth += {"{": 1, "}": -1}.get(text[j], 0)
-        if depth == 0:
-            return text[i + 1 : j]
-    return None
 
 
 def _read_gsm8k(file: Path, split: str) -> list[Problem]:
