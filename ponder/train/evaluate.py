@@ -22,16 +22,18 @@ class EvalConfig:
 def greedy_accuracy(
     gen, problems: list[Problem], accuracy_fn: Callable, *, max_tokens: int, batch: int = 64
 ) -> dict[str, float]:
-    """{"accuracy", "ci_low", "ci_high", "n"} of greedy decoding on `problems`."""
+    """{"accuracy", "ci_low", "ci_high", "n", "mean_tokens"} of greedy decoding on `problems`."""
     params = SamplingParams(n=1, temperature=0.0, max_tokens=max_tokens)
-    texts = []
+    texts, tokens = [], 0
     for i in range(0, len(problems), batch):
         chunk = problems[i : i + batch]
         outs = gen.generate([gen.render(p.question) for p in chunk], params)
         texts += [o[0].text for o in outs]
+        tokens += sum(len(o[0].token_ids) for o in outs)
     correct = sum(bool(c) for c in accuracy_fn(problems, texts))
     lo, hi = wilson(correct, len(problems))
-    return {"accuracy": correct / max(len(problems), 1), "ci_low": lo, "ci_high": hi, "n": len(problems)}
+    n = max(len(problems), 1)
+    return {"accuracy": correct / n, "ci_low": lo, "ci_high": hi, "n": len(problems), "mean_tokens": tokens / n}
 
 
 def held_out_problems(task: str | None, cfg: EvalConfig, default_level: int | None) -> list[Problem]:

@@ -12,31 +12,19 @@ import json
 import time
 from pathlib import Path
 
-from ponder.eval.metrics import wilson
 from ponder.io import atomic_write
 
 
-def greedy_accuracy(gen, task_name: str, level: int, n: int, seed: int = 12345) -> dict:
+def task_accuracy(gen, task_name: str, level: int, n: int, seed: int = 12345) -> dict:
+    """Greedy accuracy of `gen` on n fresh problems of one task level, by the task's own checker."""
     from ponder.tasks import get_task, make_problems
-    from ponder.types import SamplingParams
+    from ponder.train.evaluate import greedy_accuracy
 
     task = get_task(task_name)
-    problems = make_problems(task_name, n, level, seed)
     t0 = time.time()
-    outs = gen.generate([gen.render(p.question) for p in problems], SamplingParams(temperature=0, max_tokens=400))
-    correct = sum(task.check(p, o[0].text).correct for p, o in zip(problems, outs))
-    lo, hi = wilson(correct, n)
-    tokens = sum(len(o[0].token_ids) for o in outs)
-    return {
-        "task": task_name,
-        "level": level,
-        "n": n,
-        "accuracy": correct / n,
-        "ci_low": lo,
-        "ci_high": hi,
-        "mean_tokens": tokens / n,
-        "seconds": round(time.time() - t0, 1),
-    }
+    checks = lambda ps, texts: [task.check(p, t).correct for p, t in zip(ps, texts)]  # noqa: E731
+    row = greedy_accuracy(gen, make_problems(task_name, n, level, seed), checks, max_tokens=400, batch=n)
+    return {"task": task_name, "level": level, **row, "seconds": round(time.time() - t0, 1)}
 
 
 def plot_curve(log_path: Path, png: Path) -> None:
@@ -78,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in args.tasks.split(","):
         for level in get_task(name).levels:
-            rows.append(greedy_accuracy(gen, name, level, args.n))
+            rows.append(task_accuracy(gen, name, level, args.n))
             r = rows[-1]
             print(f"{name:<11} L{level}  {r['accuracy']:.3f}  [{r['ci_low']:.3f}, {r['ci_high']:.3f}]  {r['seconds']}s")
     with atomic_write(args.out) as f:
