@@ -73,28 +73,6 @@ def sample_examples(rng: random.Random, tasks: dict, n: int, progress: float) ->
     return out
 
 
-def encode_batch(tok, pairs: list[tuple[str, str]]):
-    """Right-padded input ids and labels (-100 on the prompt and padding)."""
-    import torch
-
-    rows, labels = [], []
-    for question, response in pairs:
-        prompt = tok.apply_chat_template(
-            [{"role": "user", "content": question}], add_generation_prompt=True, tokenize=False
-        )
-        p_ids = tok(prompt, add_special_tokens=False).input_ids
-        r_ids = tok(response, add_special_tokens=False).input_ids + [tok.eos_token_id]
-        rows.append(p_ids + r_ids)
-        labels.append([-100] * len(p_ids) + r_ids)
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), tok.pad_token_id)
-    lab = torch.full((len(rows), width), -100)
-    for i, (r, lb) in enumerate(zip(rows, labels)):
-        ids[i, : len(r)] = torch.tensor(r)
-        lab[i, : len(lb)] = torch.tensor(lb)
-    return ids, lab, (lab != -100).sum().item()
-
-
 def save_checkpoint(path: Path, model, tok, opt, state: dict) -> None:
     """HF folder + trainer state, written to a temp folder then renamed (never half-written)."""
     import torch
@@ -211,17 +189,31 @@ def _bucketed(pairs: list, cfg: BaseTrainConfig, rng: random.Random) -> list:
 
 
 def _train_step(model, tok, opt, pairs, cfg: BaseTrainConfig, step: int, progress: float) -> tuple[float, int]:
+    """One optimiser step on (question, response) pairs; loss on the response tokens (+ eos)."""
     import torch
 
-    ids, labels, n_tok = encode_batch(tok, pairs)
+    from ponder.train.batch import encode_example
+    from ponder.train.sft import sft_loss_backward
+
+    prompts = [
+        tok.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True, tokenize=False)
+        for q, _ in pairs
+    ]
+    seqs = [encode_example(tok, prompt, r, eos=True) for prompt, (_, r) in zip(prompts, pairs)]
     for g in opt.param_groups:
         g["lr"] = cfg.lr * lr_factor(step, progress, cfg.warmup)
-    loss = model(input_ids=ids, attention_mask=(ids != tok.pad_token_id).long(), labels=labels).loss
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    loss, n_tok = sft_loss_backward(
+        model,
+        seqs,
+        micro_batch=len(seqs),
+        packing=False,
+        max_len=max(len(s.ids) for s in seqs),
+        pad_id=tok.pad_token_id,
+    )
     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
     opt.step()
-    return loss.item(), n_tok
+    return loss, n_tok
 
 
 def main(argv: list[str]) -> int:
