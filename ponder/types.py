@@ -52,7 +52,7 @@ class Completion:
     prompt + step_1 + step_2 + ... is exactly the text the model saw. `logprobs[i]` is the
     model's log-probability (temperature 1, before top-p/top-k) of `token_ids[i]`.
     `prompt_tokens` is the length of the prompt it continued; a prompt sampled n times is
-    processed once, so cost counting charges it once per prompt (see `cost_of_outputs`).
+    processed once, so cost counting charges it once per prompt (see search/engine.py).
     """
 
     text: str
@@ -109,18 +109,6 @@ class Cost:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def cost_of_outputs(outputs: list[list[Completion]], n_params: int) -> Cost:
-    """Cost of one generator call: each prompt's tokens once, every sample's generated tokens."""
-    prompt = sum(group[0].prompt_tokens for group in outputs if group)
-    generated = sum(len(c.token_ids) for group in outputs for c in group)
-    return Cost(
-        generated_tokens=generated,
-        prompt_tokens=prompt,
-        gen_calls=1,
-        flops=2.0 * n_params * (prompt + generated),
-    )
 
 
 @dataclass

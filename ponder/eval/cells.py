@@ -1,7 +1,7 @@
 """Run one cell of the grid and turn it into per-problem records.
 
 Pool cells read a shared pool: `correct` is the expected correctness over all size-k subsets of
-the pool (see metrics.py), and the shown `answer`/`trace` are what the strategy picks on the
+the pool (see estimators.py), and the shown `answer`/`trace` are what the strategy picks on the
 pool's first k samples (one concrete run). Their cost is k samples' worth of the pool: the prompt
 once plus k times the mean generated length; seconds are the same share of the sampling time.
 Search cells call the strategy once per budget and verify its final responses.
@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ponder.eval import metrics as M
-from ponder.eval.config import Cell
-from ponder.eval.pool import ProblemPool, VerifyFn
+from ponder.eval import estimators as M
+from ponder.eval.grid_config import Cell
+from ponder.eval.sample_pool import ProblemPool, VerifyFn
 from ponder.types import Generator, Problem, SearchResult
 
 SearchFn = Callable[..., list[SearchResult]]

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ponder.eval import cells as C
-from ponder.eval.config import POOL_STRATEGIES, Cell, EvalConfig, cells, load_problems, pool_size, validate
-from ponder.eval.pool import (
+from ponder.eval.grid_config import POOL_STRATEGIES, Cell, EvalConfig, cells, load_problems, pool_size, validate
+from ponder.eval.sample_pool import (
     ProblemPool,
     ScoreFn,
     VerifyFn,

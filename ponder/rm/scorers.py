@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from ponder.rm import judge as _judge  # noqa: E402, F401  (registers the "critic" scorer)
+from ponder.rm import critic as _critic  # noqa: E402, F401  (registers the "critic" scorer)
 from ponder.rm.model import RewardModel, load_reward_model
 from ponder.search import SCORERS
 from ponder.search.aggregate import AGGREGATIONS, aggregate

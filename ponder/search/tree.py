@@ -42,9 +42,3 @@ class Tree:
         self.nodes[0].chosen = True
         for n in self.path(node_id):
             n.chosen = True
-
-
-def tree_to_json(nodes: list[Node]) -> list[dict[str, Any]]:
-    from dataclasses import asdict
-
-    return [asdict(n) for n in nodes]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ponder.eval.metrics import Sample
+from ponder.eval.estimators import Sample
 from ponder.io import read_jsonl, write_jsonl
 from ponder.steps import parse_response
 from ponder.types import Completion, Generator, PonderError, Problem, SamplingParams, Score
@@ -65,7 +65,7 @@ def answer_key(response: str, task: str) -> str | None:
         return " ".join(code.split()) or None
     answer = parse_response(response).answer
     if not answer:
-        from ponder.verify.extract import extract_answer
+        from ponder.answers import extract_answer
 
         answer = extract_answer(response)
     return " ".join(answer.split()) if answer else None
