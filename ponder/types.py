@@ -1,5 +1,6 @@
 """The shared vocabulary of ponder: problems, completions, sampling parameters, costs, scores,
-search trees, and the protocols at the seams (Generator, Verifier, StepScorer, OutcomeScorer).
+search trees, and the protocols at the seams (Generator, Verifier, StepScorer, OutcomeScorer,
+Strategy), each declared here once.
 
 Everything here is plain data (dataclasses) so that it serialises to JSON. Nothing here imports
 torch. A Problem's reference answer and its private checker data (`answer`, `info`) are for
@@ -160,6 +161,44 @@ class SearchResult:
         return dataclasses.asdict(self)
 
 
+class Step(str):
+    """One generated piece of a trace (a step, a chunk, or a whole response) as a scorer receives
+    it: a plain str that also carries the token logprobs the generator gave for it (None when the
+    backend gave none). Scorers that only read text treat it as the str it is."""
+
+    logprobs: list[float] | None
+
+    def __new__(cls, text: str, logprobs: list[float] | None = None) -> Step:
+        obj = super().__new__(cls, text)
+        obj.logprobs = logprobs
+        return obj
+
+    @classmethod
+    def of(cls, completion: Completion) -> Step:
+        return cls(completion.text, completion.logprobs)
+
+    def __add__(self, other: str) -> Step:
+        lp = None
+        if self.logprobs is not None and isinstance(other, Step) and other.logprobs is not None:
+            lp = self.logprobs + other.logprobs
+        return Step(str(self) + str(other), lp)
+
+
+@dataclass
+class Pick:
+    """What a strategy returns for one problem: the tree it grew (node 0 the prompt) and the node
+    whose path is its answer (None: it found none), plus its own notes. The engine turns a Pick
+    into a SearchResult: it marks the chosen path, reads the response and its answer off it, and
+    adds the problem id, the strategy name, the Cost and the run's settings."""
+
+    tree: list[Node]
+    chosen: int | None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+# The seams. Each is declared here and nowhere else.
+
+
 @runtime_checkable
 class Generator(Protocol):
     """The only seam to an inference engine (gen/)."""
@@ -182,13 +221,34 @@ class Verifier(Protocol):
     def __call__(self, problems: list[Problem], responses: list[str]) -> list[Score]: ...
 
 
+@runtime_checkable
 class StepScorer(Protocol):
-    """Process score for search; never reads the reference answer. One score per step."""
+    """Process score for search; never reads the reference answer. One score per step. Steps are
+    `Step`s: a scorer may read their `logprobs` (the policy's own, free), or ignore them."""
 
-    def score_steps(self, problems: list[Problem], steps: list[list[str]]) -> list[list[float]]: ...
+    def score_steps(self, problems: list[Problem], steps: list[list[Step]]) -> list[list[float]]: ...
 
 
+@runtime_checkable
 class OutcomeScorer(Protocol):
-    """Score of a whole response without the reference answer (ORM, confidence, judge)."""
+    """Score of a whole response without the reference answer (ORM, confidence, judge). A
+    response is a `Step` (with its logprobs when the generator gave them)."""
 
-    def score(self, problems: list[Problem], responses: list[str]) -> list[float]: ...
+    def score(self, problems: list[Problem], responses: list[Step]) -> list[float]: ...
+
+
+@runtime_checkable
+class Metered(Protocol):
+    """A scorer that runs a model reports its size and the tokens it has read so far, so that
+    search charges its compute."""
+
+    n_params: int
+    tokens_scored: int
+
+
+class Strategy(Protocol):
+    """A test-time search strategy (search/strategies/, one per file). It receives public problems
+    only, makes every model call through `ctx` (ponder.search.engine.SearchContext, which counts
+    the cost), spends `budget` samples' worth per problem, and returns one Pick per problem."""
+
+    def __call__(self, problems: list[Problem], ctx: Any, *, budget: int, seed: int, **options: Any) -> list[Pick]: ...

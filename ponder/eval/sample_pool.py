@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ponder.eval.estimators import Sample
 from ponder.io import read_jsonl, write_jsonl
 from ponder.steps import parse_response
-from ponder.types import Completion, Generator, PonderError, Problem, SamplingParams, Score
+from ponder.types import Completion, Generator, PonderError, Problem, SamplingParams, Score, Step
 
 VerifyFn = Callable[[list[Problem], list[str]], list[Score]]
 ScoreFn = Callable[[list[Problem], list[str], list[Completion]], list[float]]
@@ -82,12 +83,15 @@ def confidence_scores(problems: list[Problem], responses: list[str], completions
     return [confidence(c) for c in completions]
 
 
-def named_scorer(name: str, gen: Generator) -> ScoreFn:
-    """Scores from a scorer of ponder.search (outcome, or steps aggregated as search does)."""
-    from ponder.search.engine import SearchContext, Step
+def named_scorer(name: str, gen: Generator, **options: Any) -> ScoreFn:
+    """Scores from a scorer of ponder.search (outcome, or steps aggregated as search does),
+    built once with its options."""
+    from ponder.search.engine import SearchContext, get_scorer
+
+    scorer = get_scorer(name, gen, **options)
 
     def score(problems: list[Problem], responses: list[str], completions: list[Completion]) -> list[float]:
-        ctx = SearchContext(gen, name, len(problems))
+        ctx = SearchContext(gen, scorer, len(problems), label=name)
         return ctx.score(problems, [Step.of(c) for c in completions], list(range(len(problems))))
 
     return score

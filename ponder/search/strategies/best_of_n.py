@@ -5,9 +5,10 @@ turned into an outcome score by aggregating its step scores (`agg`: last / min /
 from __future__ import annotations
 
 from ponder.search import STRATEGIES
-from ponder.search.common import MAX_TOKENS, TEMPERATURE, flat_tree, result, sample_responses
-from ponder.search.engine import SearchContext, Step
-from ponder.types import Completion, Problem, SearchResult
+from ponder.search.common import MAX_TOKENS, TEMPERATURE, sample_responses
+from ponder.search.engine import SearchContext
+from ponder.search.forest import Forest
+from ponder.types import Completion, Pick, Problem, Step
 
 
 def score_groups(
@@ -34,11 +35,13 @@ def best_of_n(
     temperature: float = TEMPERATURE,
     max_tokens: int = MAX_TOKENS,
     agg: str = "min",
-) -> list[SearchResult]:
+) -> list[Pick]:
     outputs = sample_responses(problems, ctx, n=budget, temperature=temperature, max_tokens=max_tokens, seed=seed)
     scores = score_groups(problems, ctx, outputs, agg)
-    results = []
-    for p, group, s in zip(problems, outputs, scores):
+    forest = Forest(ctx, problems)
+    picks = []
+    for i, (group, s) in enumerate(zip(outputs, scores)):
         best = max(range(len(group)), key=lambda j: (s[j], -j))
-        results.append(result(flat_tree(ctx.prompt(p), group, s), 1 + best, best_score=s[best]))
-    return results
+        forest.add_samples(i, group, s)
+        picks.append(forest.pick(i, 1 + best, best_score=s[best]))
+    return picks
