@@ -102,13 +102,21 @@ def search_records(
     verify_fn: VerifyFn,
     scorer: Any,
     tree_ref: str,
+    scorer_options: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
 ) -> CellOutput:
     """Run a search strategy on public copies of the problems, then verify its responses."""
     start = time.perf_counter()
     public = [p.public() for p in problems]
     results = search_fn(
-        cell.strategy, public, gen, budget=cell.budget, scorer=scorer, seed=cell.seed, **(options or {})
+        cell.strategy,
+        public,
+        gen,
+        budget=cell.budget,
+        scorer=scorer,
+        scorer_options=scorer_options or None,
+        seed=cell.seed,
+        **(options or {}),
     )
     by_id = {r.problem_id: r for r in results}
     missing = [p.id for p in problems if p.id not in by_id]

@@ -27,7 +27,7 @@ def _verify(problems, responses):
     return out
 
 
-def _search(strategy, problems, gen, *, budget, scorer, seed, **options):
+def _search(strategy, problems, gen, *, budget, scorer, seed, scorer_options=None, **options):
     assert options in ({}, {"width": 2})
     assert all(p.answer is None for p in problems), "strategies must get public problems"
     if strategy == "boom":
