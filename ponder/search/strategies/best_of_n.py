@@ -4,6 +4,7 @@ turned into an outcome score by aggregating its step scores (`agg`: last / min /
 
 from __future__ import annotations
 
+from ponder.gen.groups import Groups
 from ponder.search import STRATEGIES
 from ponder.search.common import MAX_TOKENS, TEMPERATURE, sample_responses
 from ponder.search.engine import SearchContext
@@ -15,14 +16,9 @@ def score_groups(
     problems: list[Problem], ctx: SearchContext, outputs: list[list[Completion]], agg: str
 ) -> list[list[float]]:
     """Outcome scores of every sampled response of every problem, in ONE scorer call."""
-    flat_p = [p for p, g in zip(problems, outputs) for _ in g]
-    owners = [i for i, g in enumerate(outputs) for _ in g]
-    flat_s = ctx.score(flat_p, [Step.of(c) for g in outputs for c in g], owners, agg=agg)
-    out, k = [], 0
-    for g in outputs:
-        out.append(flat_s[k : k + len(g)])
-        k += len(g)
-    return out
+    groups = Groups(problems, outputs)
+    flat_s = ctx.score(groups.flat_owners, [Step.of(c) for c in groups.flat], groups.flat_index, agg=agg)
+    return groups.unflatten(flat_s)
 
 
 @STRATEGIES.register("best_of_n")
