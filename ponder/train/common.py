@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -139,12 +139,3 @@ def grad_step(model, opt, sched, grad_clip: float) -> float:
     sched.step()
     opt.zero_grad(set_to_none=True)
     return float(norm)
-
-
-@dataclass
-class StepTimer:
-    """Counts tokens and seconds for the tokens/s metric."""
-
-    tokens: int = 0
-    seconds: float = 0.0
-    extra: dict = field(default_factory=dict)

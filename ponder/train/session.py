@@ -31,8 +31,8 @@ from ponder.train.common import (
 )
 from ponder.train.evaluate import greedy_accuracy
 from ponder.train.health import HealthCheck
-from ponder.train.metrics import MetricsLog, Progress
 from ponder.train.rewards import accuracy, preflight, resolve_reward
+from ponder.train.runlog import MetricsLog, Progress
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,6 @@ class Session:
     extra: dict = field(default_factory=dict)
     log: MetricsLog | None = None
     health: HealthCheck = field(default_factory=HealthCheck)
-    initial: Any = None  # frozen copy of the starting weights (reference policy)
     last_metrics: dict = field(default_factory=dict)
 
     @classmethod
