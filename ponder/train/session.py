@@ -13,10 +13,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ponder.io import write_json
-from ponder.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ponder.train.checkpoint import find_resume_point, has_run, load_checkpoint, save_checkpoint
 from ponder.train.common import (
     ModelConfig,
     OptimConfig,
@@ -33,6 +34,7 @@ from ponder.train.evaluate import greedy_accuracy
 from ponder.train.health import HealthCheck
 from ponder.train.rewards import accuracy, preflight, resolve_reward
 from ponder.train.runlog import MetricsLog, Progress
+from ponder.types import PonderError
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class Session:
     log: MetricsLog | None = None
     health: HealthCheck = field(default_factory=HealthCheck)
     last_metrics: dict = field(default_factory=dict)
+    before: dict | None = None  # held-out accuracy at step 0, carried in checkpoints
 
     @classmethod
     def open(
@@ -99,14 +102,22 @@ class Session:
         return frozen_copy(self.model)
 
     def resume(self, config: dict) -> None:
-        """Continue from run.out/latest when resuming is on and a checkpoint exists."""
-        ck = latest_checkpoint(self.run.out) if self.run.resume else None
+        """Continue from the newest intact checkpoint in run.out (checkpoint.find_resume_point);
+        a fresh start only in a folder that holds no earlier run, which is never overwritten."""
+        self.config = config
+        ck = None
+        if self.run.resume:
+            ck = find_resume_point(self.run.out)
+        elif has_run(Path(self.run.out)):
+            raise PonderError(
+                f"run.resume is off but {self.run.out} holds an earlier run; choose a new run.out (nothing was changed)"
+            )
         if ck is not None:
             state = load_checkpoint(ck, self.model, self.opt, self.sched)
             self.step, self.cursor, self.extra = state["step"], state.get("cursor", 0), state.get("extra", {})
+            self.before = state.get("before")
             log.info("resumed from %s at step %d", ck, self.step)
         self.log = MetricsLog(self.run.out, resume_step=self.step if ck is not None else None)
-        self.config = config
 
     def save(self) -> None:
         save_checkpoint(
@@ -116,7 +127,7 @@ class Session:
             self.tokenizer,
             self.opt,
             self.sched,
-            {"cursor": self.cursor, "extra": self.extra, "config": self.config},
+            {"cursor": self.cursor, "extra": self.extra, "config": self.config, "before": self.before},
         )
 
     def run_steps(
@@ -168,8 +179,10 @@ class Session:
             return greedy_accuracy(self.gen, held_out, self.accuracy_fn, max_tokens=max_tokens)
 
         if held_out and self.step == 0:
-            summary["before"] = evaluate()
-            self.log.write(0, {f"eval/{k}": v for k, v in summary["before"].items()})
+            self.before = evaluate()
+            self.log.write(0, {f"eval/{k}": v for k, v in self.before.items()})
+        if self.before is not None:
+            summary["before"] = self.before
         self.run_steps(
             step_fn, label=label, status_key=status_key, every_eval=every_eval, eval_fn=evaluate if held_out else None
         )
