@@ -42,7 +42,7 @@ class RunConfig:
     threads: int = 2
     device: str = "cpu"
     progress: bool = True
-    max_minutes: float = 0.0  # 0: no wall-clock cap; else stop (and save) after this long
+    max_minutes: float = 0.0  # 0: no wall-clock cap; else stop (and save) after this long, over resumes
 
 
 @dataclass

@@ -59,6 +59,8 @@ class Session:
     health: HealthCheck = field(default_factory=HealthCheck)
     last_metrics: dict = field(default_factory=dict)
     before: dict | None = None  # held-out accuracy at step 0, carried in checkpoints
+    elapsed_s: float = 0.0  # training seconds before this process started (from the checkpoint)
+    _clock: float | None = None
 
     @classmethod
     def open(
@@ -115,7 +117,7 @@ class Session:
         if ck is not None:
             state = load_checkpoint(ck, self.model, self.opt, self.sched)
             self.step, self.cursor, self.extra = state["step"], state.get("cursor", 0), state.get("extra", {})
-            self.before = state.get("before")
+            self.before, self.elapsed_s = state.get("before"), state.get("elapsed_s", 0.0)
             log.info("resumed from %s at step %d", ck, self.step)
         self.log = MetricsLog(self.run.out, resume_step=self.step if ck is not None else None)
 
@@ -127,7 +129,13 @@ class Session:
             self.tokenizer,
             self.opt,
             self.sched,
-            {"cursor": self.cursor, "extra": self.extra, "config": self.config, "before": self.before},
+            {
+                "cursor": self.cursor,
+                "extra": self.extra,
+                "config": self.config,
+                "before": self.before,
+                "elapsed_s": self.elapsed(),
+            },
         )
 
     def run_steps(
@@ -140,7 +148,7 @@ class Session:
         eval_fn: Callable[[], dict] | None = None,
     ) -> None:
         bar = Progress(self.run.steps, self.step, label, enabled=self.run.progress)
-        t_start = time.perf_counter()
+        self._clock = time.perf_counter()
         try:
             while self.step < self.run.steps:
                 metrics = step_fn(self.step + 1)
@@ -152,14 +160,19 @@ class Session:
                     self.log.write(self.step, metrics)
                 self.last_metrics = metrics
                 bar.update(self.step, f"{status_key} {metrics.get(status_key, float('nan')):.3f}")
-                timed_out = self.run.max_minutes and time.perf_counter() - t_start > 60 * self.run.max_minutes
+                timed_out = self.run.max_minutes and self.elapsed() > 60 * self.run.max_minutes
                 if (self.run.save_every and self.step % self.run.save_every == 0) or timed_out:
                     self.save()
                 if timed_out:
                     log.warning("stopping at step %d: run.max_minutes=%s reached", self.step, self.run.max_minutes)
                     break
         finally:
+            self.elapsed_s, self._clock = self.elapsed(), None
             bar.close()
+
+    def elapsed(self) -> float:
+        """Seconds spent in training steps, over every resume of this run."""
+        return self.elapsed_s + (time.perf_counter() - self._clock if self._clock is not None else 0.0)
 
     def train_and_report(
         self,
