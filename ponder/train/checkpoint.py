@@ -30,6 +30,7 @@ import os
 import random
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,16 +140,36 @@ def _set_aside(path: Path) -> None:
     log.warning("kept the earlier %s as %s.replaced-%d", path.name, path.name, n)
 
 
-def save_checkpoint(out: str | Path, step: int, model, tokenizer, opt, sched, state: dict[str, Any]) -> Path:
-    """Write out/ckpt-STEP (sealed with checksums) and then point out/latest at it."""
+def save_hf(model, tokenizer, folder: Path) -> None:
+    """A causal LM's weights and tokenizer as a Hugging Face folder (the default model writer)."""
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+
+
+def load_hf_weights(model, folder: Path) -> None:
+    """Weights from a Hugging Face folder into `model` in place; a mismatch is an error."""
+    from safetensors.torch import load_file
+
+    weights = load_file(str(folder / "model.safetensors"))
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    tied = set(getattr(model, "_tied_weights_keys", None) or [])
+    if unexpected or [k for k in missing if k not in tied and "lm_head" not in k]:
+        raise PonderError(f"checkpoint {folder} does not match the model: missing {missing}, unexpected {unexpected}")
+
+
+def save_checkpoint(
+    out: str | Path, step: int, save_model: Callable[[Path], None], opt, sched, state: dict[str, Any]
+) -> Path:
+    """Write out/ckpt-STEP (`save_model(folder)` writes the model; then the trainer state, sealed
+    with checksums) and then point out/latest at it."""
     out = Path(out)
     final = out / f"ckpt-{step:06d}"
     if read_latest(out) == final.name and damage(final) is None:
         return final  # this step is already saved and intact; rewriting it could only lose it
     tmp = out / f".tmp-{final.name}"
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
+    tmp.mkdir(parents=True)
+    save_model(tmp)
     blob = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": _rng_state()}
     torch.save(blob, tmp / STATE_PT)
     write_json(tmp / STATE_JSON, {"step": step, **state})
@@ -199,16 +220,11 @@ def find_resume_point(out: str | Path) -> Path | None:
     )
 
 
-def load_checkpoint(ckpt: str | Path, model, opt, sched) -> dict[str, Any]:
-    """Restore weights, optimiser, scheduler and RNG in place; returns the json state (with step)."""
-    from safetensors.torch import load_file
-
+def load_checkpoint(ckpt: str | Path, load_model: Callable[[Path], None], opt, sched) -> dict[str, Any]:
+    """Restore weights (`load_model(folder)`), optimiser, scheduler and RNG in place; returns the
+    json state (with step)."""
     ckpt = Path(ckpt)
-    weights = load_file(str(ckpt / "model.safetensors"))
-    missing, unexpected = model.load_state_dict(weights, strict=False)
-    tied = set(getattr(model, "_tied_weights_keys", None) or [])
-    if unexpected or [k for k in missing if k not in tied and "lm_head" not in k]:
-        raise PonderError(f"checkpoint {ckpt} does not match the model: missing {missing}, unexpected {unexpected}")
+    load_model(ckpt)
     blob = torch.load(ckpt / STATE_PT, weights_only=False)
     opt.load_state_dict(blob["optimizer"])
     sched.load_state_dict(blob["scheduler"])

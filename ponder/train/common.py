@@ -109,8 +109,10 @@ def render_prompt(tokenizer, question: str) -> str:
     return question + "\n"
 
 
-def make_optimizer(model, cfg: OptimConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+def make_optimizer(model, cfg: OptimConfig, groups: list[dict] | None = None) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters at cfg.lr, or over `groups` (torch param groups, each
+    with its own "lr") when a trainer needs several rates."""
+    params = groups or [p for p in model.parameters() if p.requires_grad]
     return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
 
 

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from ponder.io import write_json
-from ponder.train.checkpoint import find_resume_point, has_run, load_checkpoint, save_checkpoint
+from ponder.train.checkpoint import (
+    find_resume_point,
+    has_run,
+    load_checkpoint,
+    load_hf_weights,
+    save_checkpoint,
+    save_hf,
+)
 from ponder.train.common import (
     ModelConfig,
     OptimConfig,
@@ -61,6 +68,8 @@ class Session:
     before: dict | None = None  # held-out accuracy at step 0, carried in checkpoints
     elapsed_s: float = 0.0  # training seconds before this process started (from the checkpoint)
     _clock: float | None = None
+    save_model: Callable | None = None  # folder -> None; default: a Hugging Face folder
+    load_model: Callable | None = None  # folder -> None; default: Hugging Face weights in place
 
     @classmethod
     def open(
@@ -75,6 +84,7 @@ class Session:
         generator=None,
         accuracy_fn=None,
         need_gen: bool = True,
+        param_groups: list[dict] | None = None,
     ) -> Session:
         set_threads(run.threads)
         seed_everything(run.seed)
@@ -82,8 +92,10 @@ class Session:
             model, tokenizer = load_policy(mcfg.name, run.device)
         check_tokenizer(tokenizer, mcfg.name)
         model.train()
-        opt = make_optimizer(model, ocfg)
+        opt = make_optimizer(model, ocfg, param_groups)
         sess = cls(model, tokenizer, opt, make_scheduler(opt, ocfg, total_steps), run)
+        sess.save_model = lambda folder: save_hf(model, tokenizer, folder)
+        sess.load_model = lambda folder: load_hf_weights(model, folder)
         sess.accuracy_fn = accuracy_fn or accuracy
         if need_gen:
             sess.gen = generator or _live_generator(model, tokenizer)
@@ -115,7 +127,7 @@ class Session:
                 f"run.resume is off but {self.run.out} holds an earlier run; choose a new run.out (nothing was changed)"
             )
         if ck is not None:
-            state = load_checkpoint(ck, self.model, self.opt, self.sched)
+            state = load_checkpoint(ck, self.load_model, self.opt, self.sched)
             self.step, self.cursor, self.extra = state["step"], state.get("cursor", 0), state.get("extra", {})
             self.before, self.elapsed_s = state.get("before"), state.get("elapsed_s", 0.0)
             log.info("resumed from %s at step %d", ck, self.step)
@@ -125,8 +137,7 @@ class Session:
         save_checkpoint(
             self.run.out,
             self.step,
-            self.model,
-            self.tokenizer,
+            self.save_model,
             self.opt,
             self.sched,
             {
