@@ -1,8 +1,10 @@
-"""Measure a tiny reasoner and write its model card: greedy accuracy per task and difficulty
-level on fresh problems (seeded, never seen in training because training draws from other
-seeds' streams), with Wilson 95% intervals, and the training-loss curve as a PNG.
+"""The measurement behind a built-in model's card: greedy accuracy per task and difficulty level
+on fresh problems (seeded, never seen in training because training draws from other seeds'
+streams), with Wilson 95% intervals, written as JSON beside the card.
 
-`python -m ponder.models.tiny.card MODEL_DIR --run runs/tiny-base --n 200`
+`python -m ponder.eval.card MODEL --n 200 --out ponder/models/tiny/accuracy.json`
+
+Left out: the training-loss plot (the card's PNG came from the run's metrics; not regenerated).
 """
 
 from __future__ import annotations
