@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ponder.search.aggregate import aggregate
-from ponder.search.common import MAX_STEP_TOKENS, grow
+from ponder.search.calls import MAX_STEP_TOKENS, grow
 from ponder.search.engine import SearchContext
 from ponder.search.tree import Tree
 from ponder.steps import STEP_DELIMITER, answer_of, split_response

@@ -8,7 +8,7 @@ import pytest
 from search_fakes import BAD, BAD2, GOOD, arithmetic_problem, scripted
 
 from ponder.search import STRATEGIES, run_search
-from ponder.search.common import MAX_TOKENS
+from ponder.search.calls import MAX_TOKENS
 
 ALL = STRATEGIES.names()
 

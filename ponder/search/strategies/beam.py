@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ponder.search import STRATEGIES
 from ponder.search.aggregate import vote
-from ponder.search.common import MAX_TOKENS, TEMPERATURE, call_seed
+from ponder.search.calls import MAX_TOKENS, TEMPERATURE, call_seed
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest, NodeRef, top_distinct
 from ponder.steps import answer_of

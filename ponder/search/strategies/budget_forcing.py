@@ -12,7 +12,7 @@ all answers. Decoding is greedy unless `temperature` > 0.
 from __future__ import annotations
 
 from ponder.search import STRATEGIES
-from ponder.search.common import call_seed
+from ponder.search.calls import call_seed
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest
 from ponder.steps import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE

@@ -17,7 +17,7 @@ Countdown problems at budget 16: 0.16 with "last", 0.455 with "min").
 from __future__ import annotations
 
 from ponder.search import STRATEGIES
-from ponder.search.common import MAX_TOKENS, TEMPERATURE, call_seed
+from ponder.search.calls import MAX_TOKENS, TEMPERATURE, call_seed
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest, NodeRef
 from ponder.search.strategies.beam import PICKS, pick_final

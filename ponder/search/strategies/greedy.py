@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ponder.search import STRATEGIES
-from ponder.search.common import MAX_TOKENS, sample_responses
+from ponder.search.calls import MAX_TOKENS, sample_responses
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest
 from ponder.types import Pick, Problem

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ponder.search import STRATEGIES
 from ponder.search.aggregate import vote
-from ponder.search.common import MAX_TOKENS, TEMPERATURE, sample_responses
+from ponder.search.calls import MAX_TOKENS, TEMPERATURE, sample_responses
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest
 from ponder.steps import answer_of

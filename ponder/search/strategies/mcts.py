@@ -24,7 +24,7 @@ import math
 
 from ponder.search import STRATEGIES
 from ponder.search.aggregate import puct, softmax, uct, vote
-from ponder.search.common import MAX_TOKENS, TEMPERATURE, call_seed, finish
+from ponder.search.calls import MAX_TOKENS, TEMPERATURE, call_seed, finish
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest, NodeRef
 from ponder.steps import STEP_DELIMITER, answer_of

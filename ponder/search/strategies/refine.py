@@ -14,7 +14,7 @@ Left out: natural-language critiques fed back into the prompt (the tiny reasoner
 from __future__ import annotations
 
 from ponder.search import STRATEGIES
-from ponder.search.common import MAX_TOKENS, TEMPERATURE, call_seed, finish
+from ponder.search.calls import MAX_TOKENS, TEMPERATURE, call_seed, finish
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest
 from ponder.steps import answer_of, split_response
