@@ -152,6 +152,8 @@ class HFGenerator:
             logprobs=list(row.logprobs) if params.logprobs else None,
             finish_reason=row.finish_reason,
             prompt_tokens=prompt_len,
+            entropies=row.entropies,
+            certainties=row.certainties,
         )
 
     def _rng(self, params: SamplingParams) -> torch.Generator | None:
@@ -176,7 +178,13 @@ class HFGenerator:
         """params.n completions per prompt, in prompt order. ignore_eos (benchmarks) decodes on past EOS."""
         encoded = self._encode(prompts)
         if params.max_tokens == 0:
-            empty = lambda e: Completion(text="", prompt_tokens=len(e), logprobs=[] if params.logprobs else None)  # noqa: E731
+            empty = lambda e: Completion(  # noqa: E731
+                text="",
+                prompt_tokens=len(e),
+                logprobs=[] if params.logprobs else None,
+                entropies=[] if params.token_stats else None,
+                certainties=[] if params.token_stats else None,
+            )
             return [[empty(e) for _ in range(params.n)] for e in encoded]
         eos_ids = set() if ignore_eos else self.eos_ids
         loop_args = dict(
@@ -190,6 +198,7 @@ class HFGenerator:
             stop=self._stop_checker(params.stop),
             generator=self._rng(params),
             check_every=1 if self.device.type == "cpu" else 8,  # host syncs are free on CPU only
+            token_stats=params.token_stats,
         )
         chunk = max(1, self.max_rows // params.n)
         out: list[list[Completion]] = []
