@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ponder.search.aggregate import vote
 from ponder.search.calls import call_seed
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest
+from ponder.search.strategies.majority import vote_pick
 from ponder.steps import answer_of
 from ponder.types import Completion, Pick, PonderError, Problem, SamplingParams
 
@@ -47,11 +47,4 @@ def vote_in_waves(
             drawn[i] += group
             stopped[i] = should_stop([answer_of(c.text) for c in drawn[i]])
     forest = Forest(ctx, problems)
-    picks = []
-    for i, group in enumerate(drawn):
-        answers = [answer_of(c.text) for c in group]
-        winner, tally = vote(answers)
-        forest.add_samples(i, group)
-        chosen = None if winner is None else 1 + answers.index(winner)
-        picks.append(forest.pick(i, chosen, votes=tally, samples=len(group), stopped_early=stopped[i]))
-    return picks
+    return [vote_pick(forest, i, g, samples=len(g), stopped_early=stopped[i]) for i, g in enumerate(drawn)]

@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections import Counter
 
 from ponder.search import STRATEGIES
-from ponder.search.aggregate import vote
 from ponder.search.calls import MAX_TOKENS, TEMPERATURE, call_seed, sample_responses
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest
+from ponder.search.strategies.majority import vote_pick
 from ponder.steps import answer_of
 from ponder.types import Completion, Pick, PonderError, Problem
 
@@ -92,8 +92,4 @@ def route(
 
 def _probe_pick(forest: Forest, i: int, group: list[Completion], agree: float, label: str) -> Pick:
     """The probe's majority: an easy problem's answer, or a routed one's when no budget is left."""
-    answers = [answer_of(c.text) for c in group]
-    winner, tally = vote(answers)
-    forest.add_samples(i, group)
-    chosen = None if winner is None else 1 + answers.index(winner)
-    return forest.pick(i, chosen, route=label, agreement=agree, votes=tally)
+    return vote_pick(forest, i, group, route=label, agreement=agree)
