@@ -16,6 +16,8 @@ from ponder.types import PonderError, Problem, SearchResult
 
 
 def _parser() -> argparse.ArgumentParser:
+    from ponder.gen.options import add_backend_args
+
     ap = argparse.ArgumentParser(
         prog="ponder solve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -36,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
         "--option", "-o", action="append", default=[], metavar="KEY=VALUE", help="strategy option, repeatable"
     )
     ap.add_argument("--model", default="tiny", help="model name, folder, or OpenAI-compatible URL")
+    add_backend_args(ap)
     ap.add_argument("--tree", type=Path, help="write the search trees as a self-contained HTML page")
     ap.add_argument("--json", type=Path, help="write results as JSON")
     ap.add_argument("--quiet", action="store_true", help="print only the summary table")
@@ -153,6 +156,7 @@ def _reference_free(task: str) -> bool:
 
 def main(argv: list[str]) -> int:
     from ponder.gen import load_generator
+    from ponder.gen.options import backend_kwargs
     from ponder.io import write_json
     from ponder.search import run_search
     from ponder.verify import verify
@@ -162,7 +166,7 @@ def main(argv: list[str]) -> int:
     scorer = options.pop("scorer", None)
     check_plan(strategy, budget, scorer, options)
     problems = load_problems(args)
-    gen = load_generator(args.model)
+    gen = load_generator(args.model, **backend_kwargs(args))
     results = run_search(strategy, problems, gen, budget=budget, scorer=scorer, seed=args.seed, **options)
     known = [i for i, p in enumerate(problems) if p.answer is not None or _reference_free(p.task)]
     verdicts = verify([problems[i] for i in known], [results[i].response for i in known]) if known else []
