@@ -16,7 +16,9 @@ so duplicated prompts in one call still get different samples and a call is repe
 
 Environment set before vLLM is imported (each only when unset): VLLM_HOST_IP=127.0.0.1 (stay on
 loopback), VLLM_ENABLE_V1_MULTIPROCESSING=0 (engine in this process: needed by `load_weights`),
-VLLM_CPU_KVCACHE_SPACE (GiB, from kv_cache_gb, default 1). Left out: tensor/pipeline
+VLLM_CPU_KVCACHE_SPACE (GiB, from kv_cache_gb, default 1), VLLM_CPU_OMP_THREADS_BIND=nobind (the CPU
+build then runs on the process's torch threads, `torch.set_num_threads` before loading; its own
+default pins one thread per core, which on a shared machine ran 10-40x slower). Left out: tensor/pipeline
 parallelism options, LoRA, speculative decoding, the async engine.
 """
 
@@ -33,7 +35,12 @@ from ponder.types import Completion, PonderError, SamplingParams
 log = logging.getLogger(__name__)
 
 SETUP_HINT = "bash scripts/setup.sh --vllm"
-ENV_DEFAULTS = {"VLLM_HOST_IP": "127.0.0.1", "VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1"}
+ENV_DEFAULTS = {
+    "VLLM_HOST_IP": "127.0.0.1",
+    "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+    "VLLM_CPU_KVCACHE_SPACE": "1",
+    "VLLM_CPU_OMP_THREADS_BIND": "nobind",
+}
 
 
 def import_vllm(kv_cache_gb: int | None = None):
