@@ -7,7 +7,11 @@ ones its hard levels (linear interpolation of level weights). Batches are length
 padding. AdamW, warm-up then cosine decay to 10% over whichever budget (steps or minutes) is
 closer to being spent, so a run fits a wall-clock budget on a laptop. Checkpoints (HF folder +
 optimizer, RNG, step, elapsed time) are written atomically and `--resume` continues a killed run.
-Left out: packing, mixed precision (bf16 autocast hurts a 1M model on CPU; see shared notes).
+A share `reflect` of the traces of tasks that can write one (`trace_with_slip`) make a slip and
+catch it (`wait` + the step redone); the slipped step gets no loss (steps.slip_segments).
+`bf16` runs forward and backward under bf16 autocast (the AMX units pay from hidden 256 up;
+weights and optimizer stay fp32); `pack` packs examples into rows of `pack_len` tokens with a
+block-diagonal mask instead of length-bucketed padding (benchmarks/train_speed.py measures both).
 """
 
 from __future__ import annotations
@@ -45,6 +49,10 @@ class BaseTrainConfig:
     save_every: int = 200
     layers: int = 4
     hidden: int = 128
+    reflect: float = 0.0  # share of traces with a slip caught by `wait` (tasks with trace_with_slip)
+    bf16: bool = False  # bf16 autocast for forward + backward
+    pack: bool = False  # pack examples into rows of pack_len tokens instead of padding
+    pack_len: int = 512
 
 
 def level_weights(n_levels: int, progress: float) -> list[float]:
@@ -60,8 +68,11 @@ def lr_factor(step: int, progress: float, warmup: int) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def sample_examples(rng: random.Random, tasks: dict, n: int, progress: float) -> list[tuple[str, str]]:
-    """n (question, response) pairs from the task mix at this point of the curriculum."""
+def sample_examples(
+    rng: random.Random, tasks: dict, n: int, progress: float, reflect: float = 0.0
+) -> list[tuple[str, str]]:
+    """n (question, response) pairs from the task mix at this point of the curriculum; a share
+    `reflect` of those whose task can write one are reflection traces (a slip, then `wait`)."""
     names = list(tasks)
     weights = [tasks[k][1] for k in names]
     out = []
@@ -69,7 +80,8 @@ def sample_examples(rng: random.Random, tasks: dict, n: int, progress: float) ->
         task = tasks[rng.choices(names, weights=weights)[0]][0]
         level = rng.choices(task.train_levels, weights=level_weights(len(task.train_levels), progress))[0]
         p = task.sample(rng, level)
-        out.append((p.question, task.trace(p, rng)))
+        slip = hasattr(task, "trace_with_slip") and rng.random() < reflect
+        out.append((p.question, task.trace_with_slip(p, rng) if slip else task.trace(p, rng)))
     return out
 
 
@@ -147,7 +159,8 @@ def train(cfg: BaseTrainConfig, resume: bool = False) -> Path:
         job = bar.add_task("", total=cfg.max_steps, completed=step, info="")
         while (progress := _progress(cfg, step, elapsed0 + time.time() - t0)) < 1.0:
             if not queue:
-                queue = _bucketed(sample_examples(rng, tasks, cfg.batch_size * cfg.bucket_batches, progress), cfg, rng)
+                pairs = sample_examples(rng, tasks, cfg.batch_size * cfg.bucket_batches, progress, cfg.reflect)
+                queue = _bucketed(pairs, cfg, rng)
             loss, n_tok = _train_step(model, tok, opt, queue.pop(), cfg, step, progress)
             step += 1
             elapsed = elapsed0 + time.time() - t0
@@ -192,25 +205,28 @@ def _train_step(model, tok, opt, pairs, cfg: BaseTrainConfig, step: int, progres
     """One optimiser step on (question, response) pairs; loss on the response tokens (+ eos)."""
     import torch
 
-    from ponder.train.batch import encode_example
+    from ponder.steps import slip_segments
+    from ponder.train.batch import encode_segments
     from ponder.train.sft import sft_loss_backward
 
     prompts = [
         tok.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True, tokenize=False)
         for q, _ in pairs
     ]
-    seqs = [encode_example(tok, prompt, r, eos=True) for prompt, (_, r) in zip(prompts, pairs)]
+    seqs = [encode_segments(tok, prompt, slip_segments(r), eos=True) for prompt, (_, r) in zip(prompts, pairs)]
     for g in opt.param_groups:
         g["lr"] = cfg.lr * lr_factor(step, progress, cfg.warmup)
     opt.zero_grad(set_to_none=True)
-    loss, n_tok = sft_loss_backward(
-        model,
-        seqs,
-        micro_batch=len(seqs),
-        packing=False,
-        max_len=max(len(s.ids) for s in seqs),
-        pad_id=tok.pad_token_id,
-    )
+    longest = max(len(s.ids) for s in seqs)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        loss, n_tok = sft_loss_backward(
+            model,
+            seqs,
+            micro_batch=len(seqs),
+            packing=cfg.pack,
+            max_len=max(cfg.pack_len, longest) if cfg.pack else longest,
+            pad_id=tok.pad_token_id,
+        )
     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
     opt.step()
     return loss, n_tok
