@@ -53,6 +53,7 @@ class BaseTrainConfig:
     bf16: bool = False  # bf16 autocast for forward + backward
     pack: bool = False  # pack examples into rows of pack_len tokens instead of padding
     pack_len: int = 512
+    init: str | None = None  # start from this model's weights (name or folder) instead of random ones
 
 
 def level_weights(n_levels: int, progress: float) -> list[float]:
@@ -119,6 +120,8 @@ def _setup(cfg: BaseTrainConfig, resume: bool):
         model = AutoModelForCausalLM.from_pretrained(ckpt)
         tok = AutoTokenizer.from_pretrained(ckpt)
         state = json.loads((ckpt / "trainer_state.json").read_text())
+    elif cfg.init:
+        model, tok = _warm_start(cfg.init)
     else:
         model, tok = build_model(
             seed=cfg.seed, num_hidden_layers=cfg.layers, hidden_size=cfg.hidden, intermediate_size=4 * cfg.hidden
@@ -129,6 +132,21 @@ def _setup(cfg: BaseTrainConfig, resume: bool):
         opt.load_state_dict(saved["optimizer"])
         torch.set_rng_state(saved["torch_rng"])
     return model, tok, opt, state
+
+
+def _warm_start(init: str):
+    """An existing model with today's tokenizer: embedding rows added for tokens it lacks (`≠` for
+    tiny-v1; the ids of the tokens it has are unchanged, since new tokens are appended)."""
+    from transformers import AutoModelForCausalLM
+
+    from ponder.models import resolve_model
+    from ponder.models.tiny.build import build_tokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(resolve_model(init))
+    tok = build_tokenizer()
+    if model.get_input_embeddings().weight.shape[0] < len(tok):
+        model.resize_token_embeddings(len(tok), mean_resizing=True)
+    return model, tok
 
 
 def train(cfg: BaseTrainConfig, resume: bool = False) -> Path:
