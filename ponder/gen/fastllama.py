@@ -115,9 +115,10 @@ def apply_rope(x: torch.Tensor, rot: torch.Tensor) -> torch.Tensor:
 class FastLlama:
     """Prefill once, then one call per decoding step over a static cache of `rows` sequences."""
 
-    def __init__(self, model):
+    def __init__(self, model, prefix_cache=None):
         cfg = model.config
         self.model = model
+        self.prefix_cache = prefix_cache  # a gen.prefix_cache.PrefixCache, or None
         self.n_heads = cfg.num_attention_heads
         self.n_kv = cfg.num_key_value_heads
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
@@ -133,16 +134,27 @@ class FastLlama:
         self.embed, self.final_norm = inner.embed_tokens.weight, inner.norm.weight
         self.dim = (self.embed.shape[1],)
         self.lm_head = self.model.lm_head.weight
-        P, T = ids.shape
-        cap = T + max_new
+        seqs = []
+        if self.prefix_cache is not None:
+            self.prefix_cache.check_weights(self.model)
+            seqs = [row[m].tolist() for row, m in zip(ids, mask)]
+        ids, mask, done, prefix = self._reuse_prefixes(ids, mask, seqs)
+        (P, S), C = ids.shape, done.shape[1]
+        cap = C + S + max_new
         rot = inner.rotary_emb
         self.rope = rope_table(rot.inv_freq, rot.attention_scaling, cap)
-        pos = (mask.long().cumsum(-1) - 1).clamp(min=0)  # (P, T) rotary positions under left padding
-        keep = torch.ones(T, T, dtype=torch.bool, device=ids.device).tril()
-        attn = (keep[None] & mask[:, None, :]) | torch.eye(T, dtype=torch.bool, device=ids.device)
+        # (P, S) rotary positions under left padding, after each row's reused prefix
+        pos = done.sum(-1, keepdim=True) + (mask.long().cumsum(-1) - 1).clamp(min=0)
+        keep = torch.ones(S, S, dtype=torch.bool, device=ids.device).tril()
+        attn = (keep[None] & mask[:, None, :]) | torch.eye(S, dtype=torch.bool, device=ids.device)
+        attn = torch.cat([done[:, None, :].expand(P, S, C), attn], dim=-1)  # (P, S, C + S)
         self.cache = [(None, None)] * len(self.layers)
-        x = self._prefill(ids, self.rope[pos][:, :, None], attn[:, None])
+        x = self._prefill(ids, self.rope[pos][:, :, None], attn[:, None], prefix)
+        mask = torch.cat([done, mask], dim=1)  # (P, T): T = C + S cache columns so far
+        if self.prefix_cache is not None:
+            self._store(seqs, mask)
         self._allocate(copies, cap)
+        T = mask.shape[1]
         pad = ~mask.repeat_interleave(copies, dim=0)[:, None, None, :]  # (R, 1, 1, T)
         self.bias = torch.zeros(P * copies, self.n_kv, 1, cap, dtype=self.embed.dtype, device=ids.device)
         self.bias[..., :T].masked_fill_(pad, float("-inf"))  # (R, Hkv, 1, cap): one mask row per kv head
@@ -150,6 +162,40 @@ class FastLlama:
         self.pos = (pos[:, -1] + 1).repeat_interleave(copies)  # (R,) next rotary position per row
         self.col = T
         return self._logits(x[:, -1]).repeat_interleave(copies, dim=0)
+
+    def _reuse_prefixes(self, ids, mask, seqs: list[list[int]]):
+        """-> (suffix ids (P, S), suffix mask, done (P, C) bool: reused cache columns, per-layer
+        prefix K/V (P, Hkv, C, D) or None). Rows are right-aligned in the C reused columns."""
+        found = [self.prefix_cache.lookup(s) for s in seqs] if seqs else []
+        C = max((n for n, _ in found), default=0)
+        if C == 0:
+            return ids, mask, mask.new_zeros(ids.shape[0], 0), None
+        rest = [s[n:] for s, (n, _) in zip(seqs, found)]
+        S = max(len(r) for r in rest)
+        ids2 = ids.new_full((len(rest), S), 0)
+        mask2 = mask.new_zeros(len(rest), S)
+        done = mask.new_zeros(len(rest), C)
+        for i, r in enumerate(rest):
+            ids2[i, S - len(r) :] = torch.tensor(r, dtype=ids.dtype)
+            mask2[i, S - len(r) :] = True
+            done[i, C - found[i][0] :] = True
+        prefix = []
+        for layer in range(len(self.layers)):
+            k0 = next(kv[layer][0] for n, kv in found if n)
+            pk = k0.new_zeros(len(rest), k0.shape[0], C, k0.shape[-1])
+            pv = torch.zeros_like(pk)
+            for i, (n, kv) in enumerate(found):
+                if n:
+                    pk[i, :, C - n :], pv[i, :, C - n :] = kv[layer]
+            prefix.append((pk, pv))
+        return ids2, mask2, done, prefix
+
+    def _store(self, seqs: list[list[int]], mask: torch.Tensor) -> None:
+        """Remember every prompt's K/V (its real columns of the prefill cache) for later calls."""
+        for i, s in enumerate(seqs):
+            cols = mask[i].nonzero().squeeze(1)
+            kv = [(k[i].index_select(1, cols), v[i].index_select(1, cols)) for k, v in self.cache]
+            self.prefix_cache.store(s, kv)
 
     def _allocate(self, copies: int, cap: int) -> None:
         """Move the prefill K/V (P, Hkv, T, D) into static caches: keys transposed (R, Hkv, D, cap),
@@ -190,8 +236,9 @@ class FastLlama:
     def _logits(self, h: torch.Tensor) -> torch.Tensor:
         return F.linear(torch.rms_norm(h, self.dim, self.final_norm, self.eps), self.lm_head)
 
-    def _prefill(self, ids, rot, attn) -> torch.Tensor:
-        """The prompts through every layer, keeping each layer's (permuted) keys and values."""
+    def _prefill(self, ids, rot, attn, prefix=None) -> torch.Tensor:
+        """The prompts through every layer, keeping each layer's (permuted) keys and values;
+        `prefix`: per-layer K/V (P, Hkv, C, D) of reused columns that come before ids."""
         x = F.embedding(ids, self.embed)  # (B, S, d)
         B, S, _ = x.shape
         H, Hkv, D = self.n_heads, self.n_kv, self.head_dim
@@ -200,6 +247,8 @@ class FastLlama:
             qk = apply_rope(qkv[:, :, : H + Hkv], rot)  # (B, S, H + Hkv, D)
             q = qk[:, :, :H].transpose(1, 2)  # (B, H, S, D)
             k, v = qk[:, :, H:].transpose(1, 2), qkv[:, :, H + Hkv :].transpose(1, 2)
+            if prefix is not None:
+                k, v = torch.cat([prefix[i][0], k], dim=2), torch.cat([prefix[i][1], v], dim=2)
             self.cache[i] = (k, v)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn, scale=self.scale, enable_gqa=Hkv != H)
             x = x + F.linear(out.transpose(1, 2).reshape(B, S, H * D), w.wo, w.bo)
