@@ -21,13 +21,14 @@ import random
 import statistics
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
 from ponder.io import write_json
 from ponder.models.tiny.build import build_model
-from ponder.models.tiny.train import BaseTrainConfig, _train_step, sample_examples
 from ponder.tasks import get_task
+from ponder.train.base import BaseConfig, _train_step, sample_examples
 
 OUT = Path(__file__).parent / "results" / "train_speed.json"
 
@@ -54,7 +55,7 @@ CONFIGS = {
 
 
 def batches(n: int, batch_size: int, seed: int = 0) -> list[list[tuple[str, str]]]:
-    cfg = BaseTrainConfig()
+    cfg = BaseConfig()
     tasks = {name: (get_task(name), w) for name, w in cfg.tasks.items()}
     rng = random.Random(seed)
     pairs = sample_examples(rng, tasks, n * batch_size, 0.5, reflect=0.2)
@@ -68,10 +69,11 @@ def setup(spec: dict, batch_size: int):
     model, tok = build_model(
         seed=0, num_hidden_layers=spec["layers"], hidden_size=spec["hidden"], intermediate_size=4 * spec["hidden"]
     )
-    cfg = BaseTrainConfig(batch_size=batch_size, bf16=spec["bf16"], pack=spec["pack"], layers=spec["layers"])
+    cfg = BaseConfig(batch_size=batch_size, bf16=spec["bf16"], pack=spec["pack"], layers=spec["layers"])
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.98), weight_decay=0.1)
     model.train()
-    return model, tok, opt, cfg
+    sess = SimpleNamespace(model=model, tokenizer=tok, opt=opt, step=200)  # what _train_step reads
+    return sess, cfg
 
 
 def n_tokens(tok, pairs) -> int:
@@ -114,14 +116,14 @@ def run(steps: int, batch_size: int) -> dict:
     runs = {name: setup(spec, batch_size) for name, spec in CONFIGS.items()}
     times: dict[str, list[float]] = {name: [] for name in CONFIGS}
     for i, pairs in enumerate(data):
-        for name, (model, tok, opt, cfg) in runs.items():
+        for name, (sess, cfg) in runs.items():
             t0 = time.perf_counter()
-            _train_step(model, tok, opt, pairs, cfg, step=200 + i, progress=0.5)
+            _train_step(sess, pairs, cfg, progress=0.5)
             if i > 0:  # the first step is a warm-up
-                times[name].append((time.perf_counter() - t0, n_tokens(tok, pairs)))
+                times[name].append((time.perf_counter() - t0, n_tokens(sess.tokenizer, pairs)))
     rows = []
     for name, spec in CONFIGS.items():
-        model = runs[name][0]
+        model = runs[name][0].model
         params = sum(p.numel() for p in model.parameters())
         secs = statistics.median(t for t, _ in times[name])
         toks = statistics.mean(n for _, n in times[name])

@@ -5,11 +5,15 @@ A response is `<think>STEP\\nSTEP\\n...STEP</think>\\n<answer>ANSWER</answer>`. 
 a "step" is whatever the generator produced up to and including the delimiter, i.e.
 `stop=[STEP_DELIMITER]`; the closing `</think>` line and the `<answer>` line are steps too, so
 prompt + "".join(steps) is always the full text. `split_steps` and `join_steps` are inverses.
+`split_response` splits a generated `Step` and shares its logprobs out among the pieces;
+`answer_of` is the answer that search votes on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ponder.types import Step
 
 STEP_DELIMITER = "\n"
 WAIT = "wait "  # a reflection line: `wait ` + the step redone, after a step that slipped
@@ -99,4 +103,27 @@ def slip_segments(response: str, delimiter: str = STEP_DELIMITER) -> list[tuple[
             out += [(THINK_OPEN, True), (step[len(THINK_OPEN) :], False)]
         else:
             out.append((step, not slipped))
+    return out
+
+
+def answer_of(text: str) -> str | None:
+    """The `<answer>` of a response, whitespace-normalised for voting; None when there is none."""
+    a = parse_response(text).answer
+    return " ".join(a.split()) if a else None
+
+
+def split_response(text: str) -> list[str]:
+    """A response as steps. A Step's logprobs are shared out among its steps: exactly when there
+    is one token per character, else in proportion to each step's characters (an approximation
+    for multi-character tokens; the Generator protocol gives no token offsets)."""
+    steps = split_steps(text, STEP_DELIMITER)
+    if not isinstance(text, Step) or text.logprobs is None or not text:
+        return steps
+    lp, n_chars = text.logprobs, len(text)
+    out, start = [], 0
+    for s in steps:
+        end = start + len(s)
+        a, b = round(start * len(lp) / n_chars), round(end * len(lp) / n_chars)
+        out.append(Step(s, lp[a:b]))
+        start = end
     return out

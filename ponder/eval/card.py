@@ -1,9 +1,11 @@
-"""Measure a tiny reasoner and write its model card: greedy accuracy per task and difficulty
-level on fresh problems (seeded, never seen in training because training draws from other
-seeds' streams), with Wilson 95% intervals; on Countdown also how often the yes/no of a verdict
-line is right about the value the line reached; and the training-loss curve as a PNG.
+"""The measurement behind a built-in model's card: greedy accuracy per task and difficulty level
+on fresh problems (seeded, never seen in training because training draws from other seeds'
+streams), with Wilson 95% intervals, written as JSON beside the card; on Countdown also how
+often the yes/no of a verdict line is right about the value the line reached.
 
-`python -m ponder.models.tiny.card MODEL_DIR --run runs/tiny-base --n 200`
+`python -m ponder.eval.card MODEL --n 200 --out ponder/models/tiny/accuracy.json`
+
+Left out: the training-loss plot (the card's PNG came from the run's metrics; not regenerated).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 from ponder.io import atomic_write
 
@@ -43,31 +44,6 @@ def verdict_accuracy(pairs: list[tuple]) -> dict:
 
     marks = [ok for p, text in pairs for ok in verdict_lines(p, text)]
     return {"verdict_lines": len(marks), "verdict_right": round(sum(marks) / max(len(marks), 1), 4)}
-
-
-def plot_curve(log_path: Path, png: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    recs = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-    steps = [r["step"] for r in recs]
-    loss = [r["loss"] for r in recs]
-    window = 25
-    smooth = [sum(loss[max(0, i - window) : i + 1]) / len(loss[max(0, i - window) : i + 1]) for i in range(len(loss))]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(steps, loss, alpha=0.25, label="loss per step")
-    ax.plot(steps, smooth, label=f"mean of {window}")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (response tokens)")
-    ax.set_yscale("log")
-    ax.set_title(f"tiny reasoner base training ({recs[-1]['elapsed'] / 60:.1f} min)")
-    ax.legend()
-    fig.tight_layout()
-    with atomic_write(png, "wb") as f:
-        fig.savefig(f, format="png", dpi=120)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
