@@ -166,7 +166,7 @@ def _run_one(source: str, spec: dict | None, limits: Limits, python: str) -> San
         finally:
             if group:
                 sandbox_cgroup.empty(group)
-        res.memory_capped = bool(group) and sandbox_cgroup.oom_kills(group) > kills
+        res.memory_capped = res.memory_capped or (bool(group) and sandbox_cgroup.oom_kills(group) > kills)
         return res
     finally:
         shutil.rmtree(host, ignore_errors=True)
@@ -179,7 +179,7 @@ def _config(limits: Limits, python: str, slot: int, host: Path, group) -> dict:
         "userns": sandbox_mode() == "userns", "uid": _UID_BASE + slot, "judge_uid": _UID_BASE + MAX_WORKERS + slot,
         "cpu_seconds": limits.cpu_seconds, "wall_seconds": limits.wall_seconds, "memory_mb": limits.memory_mb,
         "max_processes": limits.max_processes, "max_output_bytes": limits.max_output_bytes,
-        "tmpfs_mb": limits.tmpfs_mb, "namespaces": list(limits.namespaces),
+        "tmpfs_mb": limits.tmpfs_mb, "namespaces": list(limits.namespaces), "total_memory_mb": limits.total_memory_mb,
         "cgroup_procs": group.procs_files if group else [], "cgroup_kind": group.kind if group else None,
     }  # fmt: skip
 
@@ -215,7 +215,7 @@ def _launch(source: str, spec: dict | None, limits: Limits, python: str, slot: i
         exit_code=report.get("exit_code"), signal=report.get("signal"), timed_out=bool(report.get("timed_out")),
         stdout=stdout, stderr=stderr, output_truncated=trunc_out or trunc_err,
         wall_seconds=float(report.get("wall_seconds", 0.0)), cpu_seconds=float(report.get("cpu_seconds", 0.0)),
-        isolation=report.get("isolation", {}), verdict=report.get("verdict"),
+        isolation=report.get("isolation", {}), verdict=report.get("verdict"), memory_capped=bool(report.get("memory_capped")),
     )  # fmt: skip
 
 

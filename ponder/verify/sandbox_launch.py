@@ -54,6 +54,39 @@ def _enter_user_namespace(libc: ctypes.CDLL) -> bool:
     return True
 
 
+def _enter_identity_user_namespace(libc: ctypes.CDLL) -> bool:
+    """As root: a user namespace mapping every uid to itself (a forked helper left outside
+    writes the maps), so the sandbox keeps its uids but holds no capability outside it."""
+    go_r, go_w = os.pipe()
+    helper = os.fork()
+    if helper == 0:
+        os.close(go_w)
+        ok = os.read(go_r, 1) == b"1"
+        try:
+            for name in ("uid_map", "gid_map"):
+                with open(f"/proc/{os.getppid()}/{name}", "w") as f:
+                    f.write("0 0 4294967295")
+        except OSError:
+            ok = False
+        os._exit(0 if ok else 1)
+    os.close(go_r)
+    entered = _unshare(libc, CLONE_NEWUSER)
+    os.write(go_w, b"1" if entered else b"0")
+    os.close(go_w)
+    _, status = os.waitpid(helper, 0)
+    return entered and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def _block_nested_user_namespaces() -> bool:
+    """No process of the sandbox may create a user namespace of its own (limit 0 in ours)."""
+    try:
+        with open("/proc/sys/user/max_user_namespaces", "w") as f:
+            f.write("0")
+    except OSError:
+        return False
+    return True
+
+
 def _drop_capabilities(libc: ctypes.CDLL) -> None:
     """Clear every capability without exec (the user-namespace judge keeps its uid)."""
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
@@ -155,7 +188,37 @@ def _host_workdir(cfg: dict, job: dict, owner: int | None) -> str:
     return workdir
 
 
-def _wait(pid: int, deadline: float) -> tuple[int, object, bool]:
+class MemoryWatch:
+    """Without a memory cgroup: poll the resident memory of every process in the program's PID
+    namespace (through its own /proc) and kill the namespace when the sum passes the cap. A
+    burst between two polls (20 ms) can overshoot; each process stays under RLIMIT_AS anyway."""
+
+    PAGE = os.sysconf("SC_PAGE_SIZE")
+
+    def __init__(self, pid: int, cap_mb: int) -> None:
+        self.pid, self.cap, self.tripped = pid, cap_mb << 20, False
+
+    def resident(self) -> int:
+        proc, total = f"/proc/{self.pid}/root/proc", 0
+        try:
+            names = [n for n in os.listdir(proc) if n.isdigit()]
+        except OSError:
+            return 0
+        for name in names:
+            try:
+                with open(f"{proc}/{name}/statm", "rb") as f:
+                    total += int(f.read().split()[1]) * self.PAGE
+            except (OSError, IndexError, ValueError):
+                pass
+        return total
+
+    def check(self) -> None:
+        if not self.tripped and self.resident() > self.cap:
+            self.tripped = True
+            os.kill(self.pid, signal.SIGKILL)
+
+
+def _wait(pid: int, deadline: float, watch: MemoryWatch | None = None) -> tuple[int, object, bool]:
     """wait4 with a deadline; on timeout kill the process. Returns (status, rusage, timed_out)."""
     try:
         fd = os.pidfd_open(pid)
@@ -170,10 +233,13 @@ def _wait(pid: int, deadline: float) -> tuple[int, object, bool]:
             os.kill(pid, signal.SIGKILL)
             _, status, usage = os.wait4(pid, 0)
             return status, usage, True
+        step = min(left, 0.02) if watch else left
         if fd is not None:
-            select.select([fd], [], [], left)
+            select.select([fd], [], [], step)
         else:
-            time.sleep(min(left, 0.005))
+            time.sleep(min(step, 0.005))
+        if watch:
+            watch.check()
 
 
 def _reap_all(seconds: float = 2.0) -> None:
@@ -215,11 +281,15 @@ def _isolate(cfg: dict, libc: ctypes.CDLL) -> dict:
         with open(path, "w") as f:
             f.write(str(os.getpid()))
     want = set(cfg["namespaces"])
-    iso = {"userns": bool(cfg["userns"]) and _enter_user_namespace(libc)}
+    if cfg["userns"]:
+        iso = {"userns": _enter_user_namespace(libc)}
+    else:
+        iso = {"userns": bool(want) and _enter_identity_user_namespace(libc)}
+    iso["nested_userns_blocked"] = iso["userns"] and _block_nested_user_namespaces()
     iso["network"] = "network" in want and _unshare(libc, CLONE_NEWNET)
     iso["ipc"] = "ipc" in want and _unshare(libc, CLONE_NEWIPC)
     iso["uid"] = os.getuid() if cfg["userns"] else cfg["uid"]
-    iso["memory_cgroup"] = cfg.get("cgroup_kind")
+    iso["memory_cgroup"] = cfg.get("cgroup_kind")  # None: the launcher's polling MemoryWatch instead
     return iso
 
 
@@ -248,11 +318,12 @@ def _run(cfg: dict, job: dict, libc: ctypes.CDLL, status_fd: int) -> dict:
     state = json.loads(_read_all(report_r) or b"{}")
     iso["mount"], iso["private_proc"] = bool(state.get("root")), bool(state.get("proc"))
     deadline = start + float(cfg["wall_seconds"])
+    watch = MemoryWatch(pid, int(cfg["total_memory_mb"])) if not cfg.get("cgroup_kind") and iso["pid"] else None
     judge_timed_out = False
     if judge is not None:
-        _, _, judge_timed_out = _wait(judge, deadline)
+        _, _, judge_timed_out = _wait(judge, deadline, watch)
         os.kill(pid, signal.SIGKILL)  # the tests are over; with a PID namespace this ends them all
-    status, usage, timed_out = _wait(pid, deadline)
+    status, usage, timed_out = _wait(pid, deadline, watch)
     if not iso["pid"] and not cfg["userns"]:
         _sweep(int(cfg["uid"]))
     _reap_all()
@@ -260,7 +331,7 @@ def _run(cfg: dict, job: dict, libc: ctypes.CDLL, status_fd: int) -> dict:
     return {
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-        "timed_out": timed_out or judge_timed_out, "verdict": verdict,
+        "timed_out": timed_out or judge_timed_out, "verdict": verdict, "memory_capped": bool(watch and watch.tripped),
         "wall_seconds": time.monotonic() - start, "cpu_seconds": usage.ru_utime + usage.ru_stime, "isolation": iso,
     }  # fmt: skip
 
