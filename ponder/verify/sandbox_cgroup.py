@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import logging
 import os
 import signal
 import threading
@@ -28,6 +29,8 @@ from pathlib import Path
 ROOT = Path("/sys/fs/cgroup")
 _LOCK = threading.Lock()
 _MADE: list[Path] = []
+_SET: dict[tuple[Path, ...], tuple[int, int]] = {}  # limits last written per slot cgroup
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,31 +83,45 @@ def _write(path: Path, value: str) -> None:
     path.write_text(value)
 
 
+def _set_limits(kind: str, dirs: tuple[Path, ...], memory: int, max_processes: int) -> None:
+    if kind == "v2":
+        _write(dirs[0] / "memory.max", str(memory))
+        for fname, value in (("memory.swap.max", "0"), ("pids.max", str(max_processes))):
+            if (dirs[0] / fname).is_file():
+                _write(dirs[0] / fname, value)
+        return
+    files = [dirs[0] / "memory.limit_in_bytes"]
+    if (dirs[0] / "memory.memsw.limit_in_bytes").is_file():  # memory+swap must stay >= memory
+        files.append(dirs[0] / "memory.memsw.limit_in_bytes")
+    current = int(files[0].read_text())
+    for path in files if memory <= current else reversed(files):
+        _write(path, str(memory))
+    if len(dirs) > 1:
+        _write(dirs[1] / "pids.max", str(max_processes))
+
+
 def slot_cgroup(slot: int, memory_mb: int, max_processes: int) -> Cgroup | None:
-    """The cgroup for a parallel slot, limits set; None where cgroups are unavailable."""
+    """The cgroup for a parallel slot, limits set; None where cgroups are unavailable (or
+    refuse the limits: then the launcher's polling cap applies, and a warning is logged)."""
     found = _bases()
     if found is None:
         return None
     kind, bases = found
     name = f"ponder-sbx-{os.getpid()}-{slot}"
     dirs = tuple(b / name for b in bases)
-    limit = str(memory_mb << 20)
     with _LOCK:
-        for d in dirs:
-            if not d.exists():
-                d.mkdir()
-                _MADE.append(d)
-        if kind == "v2":
-            _write(dirs[0] / "memory.max", limit)
-            for fname, value in (("memory.swap.max", "0"), ("pids.max", str(max_processes))):
-                if (dirs[0] / fname).is_file():
-                    _write(dirs[0] / fname, value)
-        else:
-            _write(dirs[0] / "memory.limit_in_bytes", limit)
-            if (dirs[0] / "memory.memsw.limit_in_bytes").is_file():
-                _write(dirs[0] / "memory.memsw.limit_in_bytes", limit)
-            if len(dirs) > 1:
-                _write(dirs[1] / "pids.max", str(max_processes))
+        try:
+            for d in dirs:
+                if not d.exists():
+                    d.mkdir()
+                    _MADE.append(d)
+            if _SET.get(dirs) != (memory_mb, max_processes):
+                _set_limits(kind, dirs, memory_mb << 20, max_processes)
+                _SET[dirs] = (memory_mb, max_processes)
+        except OSError as e:
+            log.warning("could not set up the sandbox cgroup %s (%s); using the polling memory cap", dirs[0], e)
+            _SET.pop(dirs, None)
+            return None
     return Cgroup(kind, dirs)
 
 
