@@ -155,9 +155,33 @@ def _read_capped(path: Path, cap: int) -> tuple[str, bool]:
     return data.decode("utf-8", errors="replace"), size >= cap
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@functools.cache
+def remove_stale() -> int:
+    """Remove the temporary folders (and cgroups) of verifier processes that were killed before
+    they could clean up (named ponder-sbx-PID-...); once per process. Returns how many."""
+    removed = 0
+    for path in Path(tempfile.gettempdir()).glob("ponder-sbx-*-*"):
+        pid = path.name.split("-")[2]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed + sandbox_cgroup.remove_stale(_pid_alive)
+
+
 def _run_one(source: str, spec: dict | None, limits: Limits, python: str) -> SandboxResult:
+    remove_stale()
     slot = _acquire_slot()
-    host = Path(tempfile.mkdtemp(prefix="ponder-sbx-"))
+    host = Path(tempfile.mkdtemp(prefix=f"ponder-sbx-{os.getpid()}-"))
     try:
         group = sandbox_cgroup.slot_cgroup(slot, limits.total_memory_mb, limits.max_processes + 3)
         kills = sandbox_cgroup.oom_kills(group) if group else 0

@@ -151,6 +151,19 @@ def empty(group: Cgroup, seconds: float = 2.0) -> None:
         time.sleep(0.01)
 
 
+def remove_stale(alive) -> int:
+    """Remove empty slot cgroups left by verifier processes that no longer run (`alive(pid)`)."""
+    found, removed = _bases(), 0
+    for base in found[1] if found else ():
+        for d in base.glob("ponder-sbx-*-*"):
+            pid = d.name.split("-")[2]
+            if pid.isdigit() and not alive(int(pid)):
+                with contextlib.suppress(OSError):
+                    d.rmdir()
+                    removed += 1
+    return removed
+
+
 @atexit.register
 def _remove_all() -> None:
     for d in reversed(_MADE):
