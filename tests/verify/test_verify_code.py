@@ -89,3 +89,29 @@ def test_code_verifier_from_registry_with_limits():
 def test_chatty_program_still_passes():
     [res] = run_code_tests([HE], ["    print('x' * 100_000)\n    return a + b\n"], limits=FAST, workers=1)
     assert res.status == "passed"
+
+
+@needs_root
+def test_unencodable_response_is_a_parse_failure_and_the_batch_goes_on():
+    scores = get_verifier("code", limits=FAST, workers=2)(
+        [HE, HE, HE], ["    return a + b\ud800\n", "    return a + b\n", ""]
+    )
+    assert [(s.value, s.parsed, s.extracted) for s in scores] == [
+        (0.0, False, "error"),
+        (1.0, True, "passed"),
+        (0.0, False, "error"),
+    ]
+
+
+@needs_root
+def test_judge_sees_only_plain_data():
+    """An always-equal object fails where it would have passed a pasted-in test; a subclass of
+    int is judged by its value; a tuple is not a list."""
+    results = run_code_tests(
+        [HE] * 3,
+        ["    class A:\n        def __eq__(s, o): return True\n    return A()\n",
+         "    class I(int):\n        def __eq__(s, o): return True\n    return I(a + b)\n",
+         "    return (a + b,)[0]\n"],
+        limits=FAST,
+    )  # fmt: skip
+    assert [r.status for r in results] == ["failed", "passed", "passed"]
