@@ -12,7 +12,7 @@ from ponder.types import PonderError, Problem
 from ponder.verify import math as vmath
 from ponder.verify.math import math_scores, math_verifier, math_verify_equal
 from ponder.verify.math_text import normalize, scientific, well_formed
-from ponder.verify.pool import PoolResult
+from ponder.verify.worker_pool import PoolResult
 
 
 def _p(answer: str) -> Problem:
