@@ -69,7 +69,7 @@ def hack_counts(run, problems) -> dict:
     results = run([p for p, _, _ in pairs], [prog for _, _, prog in pairs], workers=2)
     passed = sorted({name for (_, name, _), r in zip(pairs, results) if r.passed})
     by_problem = {}
-    for (p, name, _), r in zip(pairs, results):
+    for (_, name, _), r in zip(pairs, results):
         by_problem.setdefault(name, [0, 0])
         by_problem[name][0] += r.passed
         by_problem[name][1] += 1
@@ -108,14 +108,18 @@ def main() -> None:
         for name in runs:
             rates = [r["programs_per_second"] for r in out["speed"][name]]
             out["speed"][f"{name}_mean_programs_per_second"] = round(sum(rates) / len(rates), 2)
-        out["speed"]["new_over_old"] = round(out["speed"]["new_mean_programs_per_second"] / out["speed"]["old_mean_programs_per_second"], 3)
+        out["speed"]["new_over_old"] = round(
+            out["speed"]["new_mean_programs_per_second"] / out["speed"]["old_mean_programs_per_second"], 3
+        )
         problems = audit.synthetic_problems() + audit.humaneval_problems(args.humaneval)
         out["hacks"] = {name: hack_counts(run, problems) for name, run in runs.items()}
         print("hacks", {k: (v["passed"], v["programs"]) for k, v in out["hacks"].items()}, flush=True)
         out["escapes"] = {}
         for name, fn in (("old", old_runner(old_sb)), ("new", sandbox.run_program)):
             audit_escapes.run_program = fn  # the catalogue calls its module's run_program
-            out["escapes"][name] = {r.name: {"contained": r.contained, "detail": r.detail} for r in audit_escapes.run_escapes()}
+            out["escapes"][name] = {
+                r.name: {"contained": r.contained, "detail": r.detail} for r in audit_escapes.run_escapes()
+            }
         audit_escapes.run_program = sandbox.run_program
     out["isolation_new"] = sandbox.run_program("pass").isolation
     out["machine"] = f"{os.cpu_count()} cores, no GPU, {platform.platform()}, Python {platform.python_version()}"

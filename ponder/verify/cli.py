@@ -21,6 +21,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -182,14 +183,16 @@ def main(argv: list[str]) -> int:
     if done:
         print(f"resuming: {done} of {len(usable)} records already in {output}")
     start = time.perf_counter()
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         counts = _score_into(output, usable[done:], args.verifier, args.batch, kwargs)
     except KeyboardInterrupt:
         print(f"interrupted; {output} keeps every finished batch: run the same command to resume", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     seconds = time.perf_counter() - start
     n = sum(counts.values())
     summary = ", ".join(f"{k} {v}" for k, v in counts.most_common())
