@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         "--option", "-o", action="append", default=[], metavar="KEY=VALUE", help="strategy option, repeatable"
     )
     ap.add_argument("--model", default="tiny", help="model name, folder, or OpenAI-compatible URL")
+    ap.add_argument("--model-params", default=None, help="parameter count of a served model (e.g. 7B), for FLOP counts")
     ap.add_argument("--tree", type=Path, help="write the search trees as a self-contained HTML page")
     ap.add_argument("--json", type=Path, help="write results as JSON")
     ap.add_argument("--quiet", action="store_true", help="print only the summary table")
@@ -127,7 +128,7 @@ def show(recs: list[dict[str, Any]], quiet: bool) -> None:
             body = (
                 f"[bold]{rec['question']}[/]\n\n{rec['response']}\n\n[bold]answer:[/] {rec['answer']}   {mark}"
                 f"\n[dim]{c['generated_tokens']} generated + {c['prompt_tokens']} prompt tokens, "
-                f"{c['gen_calls']} generator / {c['scorer_calls']} scorer calls, {c['flops']:.3g} FLOPs, {c['seconds']:.2f} s[/]"
+                f"{c['gen_calls']} generator / {c['scorer_calls']} scorer calls, {_flops(c['flops'])} FLOPs, {c['seconds']:.2f} s[/]"
             )
             console.print(Panel(body, title=f"{rec['id']} · {rec['strategy']}", expand=False))
     table = Table("problems", "correct", "gen tokens / problem", "FLOPs / problem", "seconds")
@@ -138,10 +139,14 @@ def show(recs: list[dict[str, Any]], quiet: bool) -> None:
         str(n),
         acc,
         f"{sum(r['cost']['generated_tokens'] for r in recs) / n:.0f}",
-        f"{sum(r['cost']['flops'] for r in recs) / n:.3g}",
+        _flops(None if any(r["cost"]["flops"] is None for r in recs) else sum(r["cost"]["flops"] for r in recs) / n),
         f"{recs[0]['meta']['batch_seconds']:.2f}",
     )
     console.print(table)
+
+
+def _flops(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.3g}"
 
 
 def _reference_free(task: str) -> bool:
@@ -162,7 +167,7 @@ def main(argv: list[str]) -> int:
     scorer = options.pop("scorer", None)
     check_plan(strategy, budget, scorer, options)
     problems = load_problems(args)
-    gen = load_generator(args.model)
+    gen = load_generator(args.model, model_params=args.model_params)
     results = run_search(strategy, problems, gen, budget=budget, scorer=scorer, seed=args.seed, **options)
     known = [i for i, p in enumerate(problems) if p.answer is not None or _reference_free(p.task)]
     verdicts = verify([problems[i] for i in known], [results[i].response for i in known]) if known else []

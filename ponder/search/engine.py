@@ -19,7 +19,17 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from ponder.types import Completion, Cost, Generator, PonderError, Problem, SamplingParams, SearchResult
+from ponder.types import (
+    Completion,
+    Cost,
+    Generator,
+    PonderError,
+    Problem,
+    SamplingParams,
+    SearchResult,
+    add_flops,
+    flops_estimate,
+)
 
 MAX_BUDGET = 4096
 DEFAULT_SCORER = "confidence"
@@ -61,7 +71,7 @@ class OutcomeScoring(Protocol):
 class Metered(Protocol):
     """A scorer that runs a model reports its size and the tokens it has read so far."""
 
-    n_params: int
+    n_params: int | None
     tokens_scored: int
 
 
@@ -166,11 +176,13 @@ class SearchContext:
         step_scores = self.score_steps(problems, [split_response(r) for r in responses], owners)
         return [aggregate(s, agg) for s in step_scores]
 
-    def cost(self, i: int, seconds: float, policy_params: int) -> Cost:
+    def cost(self, i: int, seconds: float, policy_params: int | None) -> Cost:
+        """The problem's cost; FLOPs are None (unknown) when the policy's or a metered scorer's size is."""
         c = self.costs[i]
         scorer_params = self.scorer.n_params if self._scorer is not None and isinstance(self._scorer, Metered) else 0
         c.seconds = seconds
-        c.flops = 2.0 * policy_params * (c.prompt_tokens + c.generated_tokens) + 2.0 * scorer_params * c.scorer_tokens
+        policy = flops_estimate(policy_params, c.prompt_tokens + c.generated_tokens)
+        c.flops = add_flops(policy, flops_estimate(scorer_params, c.scorer_tokens))
         return c
 
 
