@@ -2,7 +2,7 @@
 
 `load_generator("tiny")` is the built-in tiny reasoner on the hf backend; a folder or hub id is
 any transformers causal LM; "http://host:port/v1" (or "openai:MODEL@http://...") is an
-OpenAI-compatible server; tests use gen.fake.FakeGenerator directly. `model_params` ("7B", "500M",
+OpenAI-compatible server's completions endpoint, "chat+http://..." its chat endpoint; tests use gen.fake.FakeGenerator directly. `model_params` ("7B", "500M",
 an int) is the size of a served model, for FLOP counts; a local model's parameters are counted.
 """
 
@@ -28,7 +28,7 @@ def parse_param_count(value: str | int | None) -> int | None:
 def load_generator(
     name: str | None = None, device: str | None = None, model_params: str | int | None = None, **kwargs
 ) -> Generator:
-    if name and (name.startswith(("http://", "https://")) or name.startswith("openai:")):
+    if name and name.removeprefix("chat+").startswith(("http://", "https://", "openai:")):
         from ponder.gen.openai import OpenAIGenerator
 
         return OpenAIGenerator.from_spec(name, n_params=parse_param_count(model_params), **kwargs)

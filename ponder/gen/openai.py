@@ -71,8 +71,11 @@ class OpenAIGenerator:
 
     @classmethod
     def from_spec(cls, spec: str, **kwargs) -> OpenAIGenerator:
-        """ "http://host:port/v1" (the server's first model) or "openai:MODEL@http://host:port/v1"."""
+        """ "http://host:port/v1" (the server's first model) or "openai:MODEL@http://host:port/v1";
+        a "chat+" in front ("chat+http://...") uses the chat endpoint."""
         model = None
+        if spec.startswith("chat+"):
+            spec, kwargs = spec[len("chat+") :], {"endpoint": "chat", **kwargs}
         if spec.startswith("openai:"):
             model, sep, spec = spec[len("openai:") :].partition("@")
             if not sep or not model:

@@ -5,10 +5,13 @@ into Completions that keep the Generator contract of the hf backend.
   string (and null means EOS); a server that leaves the string out of the text gets it re-appended.
   Servers without `stop_reason` report stop and EOS alike as "stop", read as "eos" unless the text
   ends with one of the call's stop strings.
-- Token counts, best source first: the server's token ids (vLLM `return_token_ids`), one entry per
-  logprob, else `fallback_tokens` (a share of the response's `usage`), counted as ids of -1.
+- Token counts, best source first: the server's token ids (vLLM `return_token_ids`), else the
+  larger of the logprob count and `fallback_tokens` (a share of the response's `usage`, which also
+  counts a reasoning server's hidden reasoning), counted as ids of -1.
 - Logprobs: completions' `token_logprobs` or chat's `content[].logprob`; None when the server
-  returned none or the caller did not ask.
+  returned none, the caller did not ask, or they do not cover every counted token.
+- Chat text: a reasoning server's `reasoning_content` goes back in front of the answer as
+  `<think>…</think>\n`.
 
 Pure functions over dicts; no HTTP here (that is gen/openai.py).
 """
@@ -31,10 +34,15 @@ def finish(choice: dict, text: str, stops: tuple[str, ...]) -> tuple[str, str]:
 
 
 def choice_text(choice: dict) -> str:
-    """The generated text of a completions choice (`text`) or a chat choice (`message.content`)."""
-    if "message" in choice:
-        return (choice.get("message") or {}).get("content") or ""
-    return choice.get("text") or ""
+    """The generated text of a completions choice (`text`) or a chat choice (`message.content`); a
+    reasoning server's separate reasoning (`reasoning_content` / `reasoning`) goes back in front as
+    `<think>…</think>`, so the text is the whole response, as from the completions endpoint."""
+    if "message" not in choice:
+        return choice.get("text") or ""
+    message = choice.get("message") or {}
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    content = message.get("content") or ""
+    return f"<think>{reasoning}</think>\n{content}" if reasoning else content
 
 
 def choice_logprobs(choice: dict) -> tuple[list[str], list[float] | None]:
@@ -52,7 +60,7 @@ def token_ids(choice: dict, tokens: list[str], fallback_tokens: int) -> list[int
         return list(choice["token_ids"])
     if tokens and all(t.startswith("token_id:") for t in tokens):
         return [int(t.split(":", 1)[1]) for t in tokens]
-    return [-1] * (len(tokens) or fallback_tokens)  # counted, ids unknown
+    return [-1] * max(len(tokens), fallback_tokens)  # counted, ids unknown; usage also counts hidden reasoning
 
 
 def to_completion(choice: dict, params: SamplingParams, prompt_tokens: int = 0, fallback_tokens: int = 0) -> Completion:
@@ -60,10 +68,12 @@ def to_completion(choice: dict, params: SamplingParams, prompt_tokens: int = 0, 
     tokens, lps = choice_logprobs(choice)
     text, reason = finish(choice, choice_text(choice), params.stop)
     prompt_ids = choice.get("prompt_token_ids")
+    ids = token_ids(choice, tokens, fallback_tokens)
+    aligned = lps is not None and len(lps) == len(ids)  # not when the reasoning had no logprobs
     return Completion(
         text=text,
-        token_ids=token_ids(choice, tokens, fallback_tokens),
-        logprobs=lps if params.logprobs else None,
+        token_ids=ids,
+        logprobs=lps if params.logprobs and aligned else None,
         finish_reason=reason,
         prompt_tokens=len(prompt_ids) if prompt_ids else prompt_tokens,
     )

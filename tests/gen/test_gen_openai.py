@@ -63,7 +63,8 @@ def test_plain_server_counts_tokens_from_usage(server):
 
 def test_chat_endpoint_continues_a_partial_answer(server):
     url, state = server
-    gen = OpenAIGenerator(url, model="tiny-served", endpoint="chat")
+    gen = load_generator(f"chat+openai:tiny-served@{url}")
+    assert gen.endpoint == "chat"
     prompt = gen.render_messages([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "abc"}])
     out = gen.generate([prompt], SamplingParams(n=2, stop=("</answer>",)))
     assert state.paths[-1].endswith("/chat/completions")
@@ -138,3 +139,14 @@ def test_parse_param_count():
     assert parse_param_count("500M") == 500_000_000 and parse_param_count(None) is None
     with pytest.raises(PonderError, match="parameter count"):
         parse_param_count("lots")
+
+
+def test_reasoning_field_and_usage_counts():
+    from ponder.gen.openai_parse import to_completion
+
+    choice = {"index": 0, "finish_reason": "stop",
+              "message": {"role": "assistant", "content": "189", "reasoning_content": "21*3=63\n63*3=189"},
+              "logprobs": {"content": [{"token": c, "logprob": -0.1} for c in "189"]}}  # fmt: skip
+    c = to_completion(choice, SamplingParams(), prompt_tokens=10, fallback_tokens=29)
+    assert c.text == "<think>21*3=63\n63*3=189</think>\n189" and len(c.token_ids) == 29
+    assert c.logprobs is None and c.prompt_tokens == 10  # 3 logprobs cannot align with 29 tokens
