@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ponder.registry import load_plugin
+from ponder.registry import is_plugin
 from ponder.types import PonderError, Problem
 from ponder.verify.rewards.contract import RewardFn, call_reward, check_signature
 
@@ -26,15 +26,13 @@ def resolve_reward(spec: str | RewardFn) -> RewardFn:
     if callable(spec):
         check_signature(spec)
         return spec
-    if spec.count(":") == 1 and spec.split(":")[0].endswith(".py"):
-        fn = load_plugin(spec)
-        check_signature(fn, spec)
-        return fn
     from ponder.verify.rewards import get_reward, reward_from_spec
 
-    if "=" in spec or ";" in spec:
+    if ("=" in spec or ";" in spec) and not is_plugin(spec):
         return reward_from_spec(spec)  # e.g. "accuracy=1;gate=format"
-    return get_reward(spec)
+    fn = get_reward(spec)
+    check_signature(fn, spec)  # a plug-in written for the old (problems, responses) contract fails here
+    return fn
 
 
 def reward_name(spec: str | RewardFn) -> str:

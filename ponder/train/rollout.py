@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ponder.gen.groups import Groups
 from ponder.train.advantages import soft_overlong_penalty, zero_variance_groups
 from ponder.train.data import ProblemStream
 from ponder.train.rewards import RewardFn, compute_rewards
@@ -35,7 +36,7 @@ class Rollouts:
         return [c.text for group in self.completions for c in group]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RolloutSpec:
     prompts_per_step: int
     group_size: int
@@ -58,14 +59,14 @@ def _sample_round(gen, problems: list[Problem], spec: RolloutSpec, seed: int):
 
 def _score(problems, prompts, outputs, reward: RewardFn, name: str, spec: RolloutSpec):
     """(raw, shaped) rewards (P, G); NaN where the reward said None (not applicable)."""
-    flat_p = [p for p, group in zip(problems, outputs) for _ in group]
-    flat_prompts = [q for q, group in zip(prompts, outputs) for _ in group]
-    flat_r = [c.text for group in outputs for c in group]
-    values = compute_rewards(reward, name, flat_p, flat_r, prompts=flat_prompts)
-    raw = torch.tensor([math.nan if v is None else v for v in values]).view(len(problems), spec.group_size)
+    groups = Groups(problems, outputs)
+    flat_prompts = Groups(prompts, outputs).flat_owners
+    values = compute_rewards(reward, name, groups.flat_owners, groups.texts, prompts=flat_prompts)
+    raw = torch.tensor([math.nan if v is None else v for v in values])
+    raw = raw.view(len(problems), spec.group_size)
     shaped = raw.clone()
     if spec.overlong == "soft":
-        lengths = torch.tensor([len(c.token_ids) for group in outputs for c in group])
+        lengths = torch.tensor([len(c.token_ids) for c in groups.flat])
         cache = int(spec.overlong_cache * spec.max_tokens)
         shaped = shaped + soft_overlong_penalty(lengths, max_tokens=spec.max_tokens, cache=cache).view_as(raw)
     return raw, shaped
