@@ -68,6 +68,23 @@ def resolve_hub_id(repo_id: str, timeout: float = 5.0) -> str:
     return repo_id
 
 
+def portable_tokenizer_config(folder: str | Path) -> None:
+    """Make a tokenizer folder written by transformers 5 load on 4.x too (pyproject allows >=4.56).
+
+    transformers 5 records a plain `tokenizers` tokenizer as class "TokenizersBackend", which 4.x
+    does not know; "PreTrainedTokenizerFast" loads as that same class on 5.x. 4.x would also hand
+    the model `token_type_ids` unless the inputs are named. Other tokenizer classes are left alone."""
+    path = Path(folder) / "tokenizer_config.json"
+    if not path.is_file():
+        return
+    cfg = json.loads(path.read_text())
+    if cfg.get("tokenizer_class") != "TokenizersBackend":
+        return
+    cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
+    cfg.setdefault("model_input_names", ["input_ids", "attention_mask"])
+    path.write_text(json.dumps(cfg, indent=2) + "\n")
+
+
 def check_model_dir(path: Path) -> None:
     if not path.is_dir():
         raise PonderError(f"model path {path} is not a folder (expected a Hugging Face model folder)")

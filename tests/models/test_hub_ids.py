@@ -36,3 +36,19 @@ def test_cached_hub_id_resolves_to_its_snapshot_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     assert resolve_model("org/tiny") == str(snap)
+
+
+def test_shipped_and_saved_tokenizers_load_on_transformers_4(tmp_path):
+    """pyproject allows transformers 4.56+: transformers 5's "TokenizersBackend" class name must not ship."""
+    import json
+
+    from ponder.models import BUILTIN, portable_tokenizer_config
+    from ponder.models.tiny.build import build_tokenizer
+
+    for name, path in BUILTIN.items():
+        cfg = json.loads((path / "tokenizer_config.json").read_text())
+        assert cfg["tokenizer_class"] == "PreTrainedTokenizerFast", name
+        assert cfg["model_input_names"] == ["input_ids", "attention_mask"], name
+    build_tokenizer().save_pretrained(tmp_path)
+    portable_tokenizer_config(tmp_path)
+    assert json.loads((tmp_path / "tokenizer_config.json").read_text())["tokenizer_class"] == "PreTrainedTokenizerFast"
