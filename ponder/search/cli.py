@@ -19,6 +19,8 @@ from ponder.types import PonderError, Problem, SearchResult
 
 
 def _parser() -> argparse.ArgumentParser:
+    from ponder.gen.options import add_backend_args
+
     ap = argparse.ArgumentParser(
         prog="ponder solve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -45,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--model", default="tiny", help="model name, folder, or OpenAI-compatible URL")
     ap.add_argument("--model-params", default=None, help="parameter count of a served model (e.g. 7B), for FLOP counts")
+    add_backend_args(ap)
     ap.add_argument("--tree", type=Path, help="write the search trees as a self-contained HTML page")
     ap.add_argument("--json", type=Path, help="write results as JSON")
     ap.add_argument("--quiet", action="store_true", help="print only the summary table")
@@ -166,6 +169,7 @@ def _reference_free(task: str) -> bool:
 
 def main(argv: list[str]) -> int:
     from ponder.gen import load_generator
+    from ponder.gen.options import backend_kwargs
     from ponder.io import write_json
     from ponder.search import run_search
     from ponder.verify import verify
@@ -176,7 +180,7 @@ def main(argv: list[str]) -> int:
     scorer_options = {k.removeprefix("scorer."): options.pop(k) for k in list(options) if k.startswith("scorer.")}
     check_plan(strategy, budget, scorer, options)
     problems = load_problems(args)
-    gen = load_generator(args.model, model_params=args.model_params)
+    gen = load_generator(args.model, model_params=args.model_params, **backend_kwargs(args))
     results = run_search(
         strategy, problems, gen, budget=budget, scorer=scorer, scorer_options=scorer_options, seed=args.seed, **options
     )
