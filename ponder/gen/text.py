@@ -28,6 +28,7 @@ def decode(tokenizer, ids: list[int]) -> str:
 
 def empty_completions(encoded: list[list[int]], params: SamplingParams) -> list[list[Completion]]:
     """params.n empty completions per prompt (max_tokens=0)."""
+
     def empty(e: list[int]) -> Completion:
         lps = [] if params.logprobs else None
         if not params.token_stats:
