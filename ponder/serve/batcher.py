@@ -1,0 +1,136 @@
+"""Dynamic batching: generator calls from many request threads merged into shared calls.
+
+`BatchingGenerator.generate` may be called from any thread; it queues the call and blocks until
+one worker thread, the only one that touches the model, has run it. The worker takes the first
+queued call, gathers what else arrives within `wait_ms` (and whatever piled up while the
+previous batch ran), merges calls whose SamplingParams are equal into one inner call (prompts
+concatenated, up to `max_prompts` per call) and hands each caller its slice of the outputs.
+Calls with different params (another n, max_tokens, stop, or seed) run as separate inner calls
+of the same round. `max_prompts=1` turns merging off (one prompt per call: the baseline of
+benchmarks/serve_load.py). `run(fn)` runs any other model work (teacher-forced logprobs) on the
+worker too. Left out: preemption, priorities, merging calls with different params.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from ponder.types import Completion, Generator, PonderError, SamplingParams
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Call:
+    prompts: list[str]
+    params: SamplingParams | None
+    future: Future = field(default_factory=Future)
+    fn: Callable[[], Any] | None = None
+
+
+class BatchingGenerator:
+    def __init__(self, gen: Generator, wait_ms: float = 5.0, max_prompts: int = 256):
+        if max_prompts < 1:
+            raise PonderError(f"max_prompts must be >= 1, got {max_prompts}")
+        self.gen, self.wait_s, self.max_prompts = gen, wait_ms / 1000.0, max_prompts
+        self.name, self.n_params = gen.name, gen.n_params
+        self._q: queue.Queue[_Call | None] = queue.Queue()
+        self.calls = 0  # inner generator calls made
+        self.prompts = 0  # prompts sent in them
+        self._worker = threading.Thread(target=self._loop, name="ponder-batcher", daemon=True)
+        self._worker.start()
+
+    def render(self, question: str) -> str:
+        return self.gen.render(question)
+
+    @property
+    def pending(self) -> int:
+        return self._q.qsize()
+
+    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
+        if not prompts:
+            return []
+        call = _Call(list(prompts), params)
+        self._q.put(call)
+        return call.future.result()
+
+    def run(self, fn: Callable[[], Any]) -> Any:
+        """Run fn on the worker thread (between batches) and return its result."""
+        call = _Call([], None, fn=fn)
+        self._q.put(call)
+        return call.future.result()
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._worker.join(timeout=30)
+
+    def _gather(self, first: _Call) -> list[_Call] | None:
+        """The first call and those that arrive within the wait; None once close() was called."""
+        batch, deadline = [first], time.monotonic() + self.wait_s
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                item = self._q.get(timeout=remaining) if remaining > 0 else self._q.get_nowait()
+            except queue.Empty:
+                return batch
+            if item is None:
+                self._q.put(None)  # finish this batch, then stop
+                return batch
+            batch.append(item)
+
+    def _loop(self) -> None:
+        while True:
+            first = self._q.get()
+            if first is None:
+                return
+            batch = self._gather(first)
+            for call in [c for c in batch if c.fn is not None]:
+                _settle(call.future, call.fn)
+            groups: dict[SamplingParams, list[_Call]] = {}
+            for call in batch:
+                if call.fn is None:
+                    groups.setdefault(call.params, []).append(call)
+            for params, calls in groups.items():
+                for chunk in self._chunks(calls):
+                    self._run(chunk, params)
+
+    def _chunks(self, calls: list[_Call]) -> list[list[_Call]]:
+        out: list[list[_Call]] = [[]]
+        size = 0
+        for call in calls:
+            if out[-1] and size + len(call.prompts) > self.max_prompts:
+                out.append([])
+                size = 0
+            out[-1].append(call)
+            size += len(call.prompts)
+        return out
+
+    def _run(self, calls: list[_Call], params: SamplingParams) -> None:
+        prompts = [p for c in calls for p in c.prompts]
+        try:
+            outputs = self.gen.generate(prompts, params)
+        except Exception as e:  # one failing batch fails its callers, never the worker
+            log.exception("generator call failed")
+            for c in calls:
+                c.future.set_exception(e)
+            return
+        self.calls += 1
+        self.prompts += len(prompts)
+        start = 0
+        for c in calls:
+            c.future.set_result(outputs[start : start + len(c.prompts)])
+            start += len(c.prompts)
+
+
+def _settle(future: Future, fn: Callable[[], Any]) -> None:
+    try:
+        future.set_result(fn())
+    except Exception as e:  # reported to the caller that asked
+        future.set_exception(e)
