@@ -24,7 +24,11 @@ from ponder.serve.batcher import BatchingGenerator
 from ponder.serve.errors import APIError
 from ponder.serve.plan import Plan, make_plan
 from ponder.serve.schema import ChatRequest, CompletionRequest
+from ponder.steps import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 from ponder.types import Completion, Cost, Generator, PonderError, Problem, SamplingParams, SearchResult
+
+
+TAGS = f"{THINK_OPEN}{THINK_CLOSE}\n{ANSWER_OPEN}{ANSWER_CLOSE}"
 
 
 class Cancelled(Exception):
@@ -111,7 +115,7 @@ class ServeEngine:
         from ponder.search import run_search
 
         self.check_model(req.model)
-        plan = make_plan(req, self.default_effort)
+        plan = make_plan(req, self.default_effort, self.count(TAGS))
         s = req.sampling
         prompt = self.render_chat(req.messages)
         task, meta = _detect([m["content"] for m in req.messages if m["role"] == "user"])

@@ -5,7 +5,8 @@
   to its strategy); `ponder.budget`, `ponder.scorer`, `ponder.think_tokens` and
   `ponder.options` override one field each.
 - `max_tokens` bounds the returned trace: the thinking budget becomes at most `max_tokens`
-  minus the answer's reserve (a quarter of max_tokens, at most 32 tokens), and a strategy
+  minus the answer's reserve (a quarter of max_tokens, at most 32 tokens) and the tokens of the
+  tags around thinking and answer (`tag_tokens`), and a strategy
   with a `max_tokens` option gets it, so reasoning can never eat the whole allowance.
 """
 
@@ -37,7 +38,7 @@ def answer_reserve(max_tokens: int) -> int:
     return max(1, min(ANSWER_TOKENS, max_tokens // 4))
 
 
-def make_plan(req: ChatRequest, default_effort: str) -> Plan:
+def make_plan(req: ChatRequest, default_effort: str, tag_tokens: int = 0) -> Plan:
     """The strategy, budget, scorer, options and thinking budget of a chat request (400 if bad)."""
     from ponder.search import SCORERS, STRATEGIES
     from ponder.search.engine import check_budget, check_options
@@ -63,15 +64,15 @@ def make_plan(req: ChatRequest, default_effort: str) -> Plan:
             SCORERS.get(scorer)
     except PonderError as err:
         raise APIError(400, str(err), param="ponder", code="invalid_value") from None
-    _apply_max_tokens(plan, fn, req.sampling.max_tokens)
+    _apply_max_tokens(plan, fn, req.sampling.max_tokens, tag_tokens)
     return plan
 
 
-def _apply_max_tokens(plan: Plan, fn, max_tokens: int | None) -> None:
+def _apply_max_tokens(plan: Plan, fn, max_tokens: int | None, tag_tokens: int) -> None:
     if max_tokens is None:
         return
     plan.answer_tokens = answer_reserve(max_tokens)
-    room = max(0, max_tokens - plan.answer_tokens)
+    room = max(0, max_tokens - plan.answer_tokens - tag_tokens)
     plan.think_tokens = room if plan.think_tokens is None else min(plan.think_tokens, room)
     if "max_tokens" in inspect.signature(fn).parameters and "max_tokens" not in plan.options:
         plan.options["max_tokens"] = max_tokens
