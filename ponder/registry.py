@@ -2,7 +2,8 @@
 
 A registry maps names to objects (classes or functions) filled by a decorator at import time.
 To keep `import ponder` fast, a registry knows which modules fill it and imports them on the
-first lookup. A user plug-in is named "path/to/file.py:function" and loaded from that file.
+first lookup (under a lock: threads that look up concurrently, as the server's request threads
+do, wait for the imports instead of seeing a half-filled registry). A user plug-in is named "path/to/file.py:function" and loaded from that file.
 Unknown names fail with the list of known names.
 """
 
@@ -12,6 +13,7 @@ import difflib
 import importlib
 import importlib.util
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -42,7 +44,9 @@ class Registry:
         self.kind = kind
         self._modules = list(modules)
         self._items: dict[str, Any] = {}
-        self._loaded = False
+        self._loaded = False  # imports finished
+        self._loading = False  # imports under way (a module being imported may look names up)
+        self._lock = threading.RLock()
 
     def register(self, name: str) -> Callable[[Any], Any]:
         def deco(obj: Any) -> Any:
@@ -54,13 +58,20 @@ class Registry:
         return deco
 
     def _load(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            for m in self._modules:
-                # a listed module that does not exist (an optional part not installed) is skipped;
-                # an error inside one that exists is raised
-                if importlib.util.find_spec(m) is not None:
-                    importlib.import_module(m)
+        if self._loaded:
+            return
+        with self._lock:
+            if self._loaded or self._loading:
+                return
+            self._loading = True
+            try:
+                for m in self._modules:
+                    # a listed module that does not exist (an optional part not installed) is skipped;
+                    # an error inside one that exists is raised
+                    if importlib.util.find_spec(m) is not None:
+                        importlib.import_module(m)
+            finally:
+                self._loaded, self._loading = True, False
 
     def names(self) -> list[str]:
         self._load()
