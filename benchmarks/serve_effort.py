@@ -112,8 +112,10 @@ def write(args, rows: list[dict], load_before) -> None:
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
-        "table": {k: {"strategy": e.strategy, "budget": e.budget, "think_tokens": e.think_tokens, **e.options}
-                  for k, e in EFFORT_LEVELS.items()},
+        "table": {
+            k: {"strategy": e.strategy, "budget": e.budget, "think_tokens": e.think_tokens, **e.options}
+            for k, e in EFFORT_LEVELS.items()
+        },
         "rows": rows,
     }
     args.out.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")

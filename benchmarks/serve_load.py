@@ -97,7 +97,9 @@ def run_config(name: str, extra: list[str], args, questions: list[str]) -> dict:
         t0 = time.perf_counter()
         stop_at = time.monotonic() + args.seconds
         threads = [
-            threading.Thread(target=client_loop, args=(url, questions[i::args.clients], args.effort, stop_at, budget, log))
+            threading.Thread(
+                target=client_loop, args=(url, questions[i :: args.clients], args.effort, stop_at, budget, log)
+            )
             for i in range(args.clients)
         ]
         for t in threads:

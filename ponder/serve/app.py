@@ -51,7 +51,9 @@ class Admission:
 
     async def enter(self) -> None:
         if self._sem.locked() and self.waiting >= self.limits.max_queue:
-            raise APIError(429, f"server busy: {self.running} requests running and {self.waiting} waiting", code="queue_full")
+            raise APIError(
+                429, f"server busy: {self.running} requests running and {self.waiting} waiting", code="queue_full"
+            )
         self.waiting += 1
         try:
             await self._sem.acquire()
@@ -177,7 +179,12 @@ def build_app(engine: ServeEngine, limits: Limits | None = None, api_key: str | 
         outs = await srv.run_watched(request, lambda: engine.complete(req), cancel)
         items = [
             reply.completion_choice(
-                c, i * req.sampling.n + j, req.sampling.stop, req.include_stop, req.return_token_ids, engine.decode_token
+                c,
+                i * req.sampling.n + j,
+                req.sampling.stop,
+                req.include_stop,
+                req.return_token_ids,
+                engine.decode_token,
             )
             for i, group in enumerate(outs)
             for j, c in enumerate(group)

@@ -1,7 +1,7 @@
 """`ponder serve`: an OpenAI-compatible reasoning server (see docs/serve.md).
 
-    ponder serve                                   # the tiny reasoner on http://127.0.0.1:8000/v1
-    ponder serve --model path/to/model --backend vllm --port 9000 --api-key secret
+ponder serve                                   # the tiny reasoner on http://127.0.0.1:8000/v1
+ponder serve --model path/to/model --backend vllm --port 9000 --api-key secret
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import logging
 from ponder.search.effort import EFFORT_LEVELS
 from ponder.serve.schema import Limits
 from ponder.types import PonderError
-
 
 LIMIT_FLAGS = ("max_body_bytes", "max_messages", "max_prompts", "max_n", "max_tokens", "max_concurrent", "max_queue")
 

@@ -27,7 +27,6 @@ from ponder.serve.schema import ChatRequest, CompletionRequest
 from ponder.steps import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 from ponder.types import Completion, Cost, Generator, PonderError, Problem, SamplingParams, SearchResult
 
-
 TAGS = f"{THINK_OPEN}{THINK_CLOSE}\n{ANSWER_OPEN}{ANSWER_CLOSE}"
 
 
@@ -109,7 +108,9 @@ class ServeEngine:
 
     def check_model(self, model: str) -> None:
         if model != self.model_id:
-            raise APIError(404, f"model {model!r} not found; this server serves {self.model_id!r}", "model", "model_not_found")
+            raise APIError(
+                404, f"model {model!r} not found; this server serves {self.model_id!r}", "model", "model_not_found"
+            )
 
     def chat(self, req: ChatRequest, cancel: threading.Event) -> ChatOutput:
         from ponder.search import run_search

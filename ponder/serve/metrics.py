@@ -61,5 +61,9 @@ class Metrics:
                 lines.append(f"ponder_request_seconds_sum{_labels(key)} {h[-2]:.6f}")
                 lines.append(f"ponder_request_seconds_count{_labels(key)} {h[-1]:g}")
         for name, fn in sorted(self.gauges.items()):
-            lines += [f"# HELP ponder_{name} {self.help[name]}", f"# TYPE ponder_{name} gauge", f"ponder_{name} {fn():g}"]
+            lines += [
+                f"# HELP ponder_{name} {self.help[name]}",
+                f"# TYPE ponder_{name} gauge",
+                f"ponder_{name} {fn():g}",
+            ]
         return "\n".join(lines) + "\n"

@@ -164,7 +164,12 @@ def completion_choice(
         for t in tokens:
             offsets.append(pos)
             pos += len(t)
-        item["logprobs"] = {"tokens": tokens, "token_logprobs": c.logprobs, "top_logprobs": None, "text_offset": offsets}
+        item["logprobs"] = {
+            "tokens": tokens,
+            "token_logprobs": c.logprobs,
+            "top_logprobs": None,
+            "text_offset": offsets,
+        }
     if want_ids:
         item["token_ids"] = list(c.token_ids)
     return item

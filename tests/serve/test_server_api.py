@@ -120,7 +120,6 @@ def test_stream_sends_reasoning_then_content_then_usage(client):
 
 def test_async_client_concurrent_requests_are_batched(tiny_url, tiny_engine):
     import openai
-
     from conftest import KEY
 
     async def main():
@@ -167,12 +166,13 @@ def test_completions_endpoint_is_plain_continuation(client, tiny_engine):
     c = kept.choices[0]
     assert c.text == r.choices[0].text + "\n" and c.model_extra["stop_reason"] == "\n"
     assert c.model_extra["token_ids"] == tiny_engine.token_ids(c.text)
-    assert r.usage.completion_tokens > 0 and r.usage.prompt_tokens == tiny_engine.count("12+7=?\n") + tiny_engine.count("5*6=?\n")
+    assert r.usage.completion_tokens > 0 and r.usage.prompt_tokens == tiny_engine.count("12+7=?\n") + tiny_engine.count(
+        "5*6=?\n"
+    )
 
 
 def test_models_health_and_metrics(client, tiny_url):
     import httpx
-
     from conftest import KEY
 
     assert [m.id for m in client.models.list().data] == ["tiny"]

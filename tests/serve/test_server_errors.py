@@ -11,7 +11,6 @@ import time
 import httpx
 import openai
 import pytest
-
 from conftest import KEY, LIMITS
 
 GOOD = {"model": "tiny", "messages": [{"role": "user", "content": "12+7=?"}], "reasoning_effort": "none"}
@@ -141,10 +140,9 @@ def test_client_that_leaves_mid_stream_frees_its_slot_and_stops_the_search(slow_
     fake = engine.gen
     body = {"model": "fake", "messages": [{"role": "user", "content": "hi"}], "stream": True}
     body["ponder"] = {"strategy": "refine", "budget": 10, "options": {"critic": "self"}}  # 10 calls, ~5 s
-    with httpx.Client(timeout=30) as c:
-        with c.stream("POST", url + "/chat/completions", json=body) as resp:
-            assert resp.status_code == 200
-            time.sleep(0.3)  # leave while the search runs
+    with httpx.Client(timeout=30) as c, c.stream("POST", url + "/chat/completions", json=body) as resp:
+        assert resp.status_code == 200
+        time.sleep(0.3)  # leave while the search runs
     left = time.monotonic()
     while True:  # the server polls the connection every 0.2 s
         r = _post(url, {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}, key=None)
