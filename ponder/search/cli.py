@@ -99,9 +99,10 @@ def search_capped(strategy, problems, gen, budget, scorer, seed, options, cap: i
     if cap is None:
         return run_search(strategy, problems, gen, budget=budget, scorer=scorer, seed=seed, **options)
     tok = getattr(gen, "tokenizer", None)  # hf / vllm carry one; a remote server may not
-    if tok is None:
-        raise PonderError(f"a thinking cap needs a tokenizer to count tokens; {gen.name} has none")
-    capped = ThinkBudget(gen, cap, lambda t: len(tok(t, add_special_tokens=False)["input_ids"]) if t else 0)
+    if tok is None:  # count characters: never fewer than tokens, so the cap stays a cap
+        capped = ThinkBudget(gen, cap, len)
+    else:
+        capped = ThinkBudget(gen, cap, lambda t: len(tok(t, add_special_tokens=False)["input_ids"]) if t else 0)
     results = run_search(strategy, problems, capped, budget=budget, scorer=scorer, seed=seed, **options)
     done = capped.finish([gen.render(p.question) for p in problems], [r.response for r in results])
     for r, text in zip(results, done):
@@ -195,9 +196,10 @@ def main(argv: list[str]) -> int:
     strategy, budget, options = resolve_plan(args)
     scorer = options.pop("scorer", None)
     check_plan(strategy, budget, scorer, options)
+    cap = think_tokens(args)
     problems = load_problems(args)
     gen = load_generator(args.model)
-    results = search_capped(strategy, problems, gen, budget, scorer, args.seed, options, think_tokens(args))
+    results = search_capped(strategy, problems, gen, budget, scorer, args.seed, options, cap)
     known = [i for i, p in enumerate(problems) if p.answer is not None or _reference_free(p.task)]
     verdicts = verify([problems[i] for i in known], [results[i].response for i in known]) if known else []
     scores: list = [None] * len(problems)
