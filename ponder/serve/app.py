@@ -184,12 +184,12 @@ def build_app(engine: ServeEngine, limits: Limits | None = None, api_key: str | 
                 req.sampling.stop,
                 req.include_stop,
                 req.return_token_ids,
-                engine.decode_token,
+                engine.tokens.decode,
             )
             for i, group in enumerate(outs)
             for j, c in enumerate(group)
         ]
-        prompt_ids = [engine.token_ids(p) for p in req.prompts]
+        prompt_ids = [engine.tokens.ids(p) for p in req.prompts]
         for i, item in enumerate(items):
             item["prompt_token_ids"] = prompt_ids[i // req.sampling.n] if req.return_token_ids else None
         gen_tokens = sum(len(c.token_ids) for g in outs for c in g)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import random
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +23,7 @@ from ponder.serve.batcher import BatchingGenerator
 from ponder.serve.errors import APIError
 from ponder.serve.plan import Plan, make_plan
 from ponder.serve.schema import ChatRequest, CompletionRequest
+from ponder.serve.tokens import CharTokens, Tokens
 from ponder.steps import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 from ponder.types import Completion, Cost, Generator, PonderError, Problem, SamplingParams, SearchResult
 
@@ -75,13 +75,6 @@ class ChatOutput:
     results: list[SearchResult] = field(default_factory=list)
 
 
-def _tokenizer_counter(gen: Generator) -> Callable[[str], int]:
-    tok = getattr(gen, "tokenizer", None)  # hf and vllm backends carry their tokenizer
-    if tok is None:
-        raise PonderError(f"ponder serve needs a backend with a tokenizer to count tokens; {gen.name} has none")
-    return lambda text: len(tok(text, add_special_tokens=False)["input_ids"]) if text else 0
-
-
 class ServeEngine:
     def __init__(
         self,
@@ -91,19 +84,20 @@ class ServeEngine:
         default_effort: str = "low",
         wait_ms: float = 5.0,
         max_prompts: int = 256,
-        count_tokens: Callable[[str], int] | None = None,
+        tokens: Tokens | CharTokens | None = None,
     ):
         self.gen, self.model_id, self.default_effort = gen, model_id, default_effort
+        self.tokens = tokens or Tokens.of(gen)
+        self.count = self.tokens.count
         self.batcher = BatchingGenerator(gen, wait_ms=wait_ms, max_prompts=max_prompts)
-        self.count = count_tokens or _tokenizer_counter(gen)
 
     def close(self) -> None:
         self.batcher.close()
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
-        tok = getattr(self.gen, "tokenizer", None)
-        if tok is not None and getattr(tok, "chat_template", None):
-            return tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        rendered = self.tokens.chat(messages)
+        if rendered is not None:
+            return rendered
         return self.gen.render("\n".join(m["content"] for m in messages))
 
     def check_model(self, model: str) -> None:
@@ -152,22 +146,13 @@ class ServeEngine:
 
     def content_logprobs(self, prefix: str, content: str) -> list[tuple[str, float]]:
         """(token, logprob) of `content` after `prefix`, teacher-forced on the worker thread."""
-        score = getattr(self.gen, "logprobs", None)
-        tok = getattr(self.gen, "tokenizer", None)
-        if score is None or tok is None:
+        score = getattr(self.gen, "logprobs", None)  # the hf backend's teacher-forced scoring
+        if score is None:
             raise APIError(400, f"logprobs are not available from the {self.gen.name} backend", "logprobs")
         if not content:
             return []
         lps = self.batcher.run(lambda: score([prefix], [content])[0])
-        ids = tok(content, add_special_tokens=False)["input_ids"]
-        return [(tok.decode([i]), float(lp)) for i, lp in zip(ids, lps)]
-
-    def token_ids(self, text: str) -> list[int]:
-        tok = self.gen.tokenizer  # type: ignore[attr-defined]
-        return list(tok(text, add_special_tokens=False)["input_ids"])
-
-    def decode_token(self, token_id: int) -> str:
-        return "" if token_id < 0 else self.gen.tokenizer.decode([token_id])  # type: ignore[attr-defined]
+        return [(self.tokens.decode(i), float(lp)) for i, lp in zip(self.tokens.ids(content), lps)]
 
 
 def _detect(user_texts: list[str]) -> tuple[str, dict[str, Any]]:

@@ -15,6 +15,7 @@ from ponder.gen.fake import FakeGenerator  # noqa: E402
 from ponder.serve.engine import ServeEngine  # noqa: E402
 from ponder.serve.schema import Limits  # noqa: E402
 from ponder.serve.testing import serve_in_thread  # noqa: E402
+from ponder.serve.tokens import CharTokens  # noqa: E402
 
 KEY = "test-key"
 LIMITS = Limits(max_body_bytes=32_000, max_messages=8, max_prompts=8, max_n=4, max_tokens=512, max_concurrent=8)
@@ -65,7 +66,7 @@ def slow_server():
     """A server over SlowFake with one slot and no queue; yields (url, engine)."""
 
     def start(delay: float = 1.0, **limits):
-        engine = ServeEngine(SlowFake(delay), "fake", count_tokens=len, wait_ms=1)
+        engine = ServeEngine(SlowFake(delay), "fake", tokens=CharTokens(), wait_ms=1)
         ctx = serve_in_thread(engine, Limits(**{"max_concurrent": 1, "max_queue": 0, **limits}))
         started.append((ctx, engine))
         return ctx.__enter__(), engine

@@ -165,7 +165,7 @@ def test_completions_endpoint_is_plain_continuation(client, tiny_engine):
     )
     c = kept.choices[0]
     assert c.text == r.choices[0].text + "\n" and c.model_extra["stop_reason"] == "\n"
-    assert c.model_extra["token_ids"] == tiny_engine.token_ids(c.text)
+    assert c.model_extra["token_ids"] == tiny_engine.tokens.ids(c.text)
     assert r.usage.completion_tokens > 0 and r.usage.prompt_tokens == tiny_engine.count("12+7=?\n") + tiny_engine.count(
         "5*6=?\n"
     )
