@@ -117,6 +117,22 @@ class Server:
                 raise Cancelled()
 
 
+class SlotStream(StreamingResponse):
+    """A streamed response that frees its request's slot and cancels its search when it ends,
+    however it ends (finished, client gone, or never started because the client left first)."""
+
+    def __init__(self, content, release: Callable[[], None], cancel: threading.Event, **kwargs):
+        super().__init__(content, **kwargs)
+        self._release, self._cancel = release, cancel
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._cancel.set()
+            self._release()
+
+
 def _error(e: APIError) -> JSONResponse:
     return JSONResponse(e.body(), status_code=e.status)
 
@@ -141,7 +157,7 @@ def build_app(engine: ServeEngine, limits: Limits | None = None, api_key: str | 
                     await srv.admission.enter()
                     entered = True
                     response = await handler(request, body)
-                    if isinstance(response, StreamingResponse):
+                    if isinstance(response, SlotStream):
                         entered = False  # the stream frees its own slot
                 else:
                     response = await handler(request)
@@ -168,7 +184,8 @@ def build_app(engine: ServeEngine, limits: Limits | None = None, api_key: str | 
         req = parse_chat(body, srv.limits)
         cancel = threading.Event()
         if req.sampling.stream:
-            return StreamingResponse(_chat_stream(srv, request, req, cancel), media_type="text/event-stream")
+            body = _chat_stream(srv, request, req, cancel)
+            return SlotStream(body, srv.admission.leave, cancel, media_type="text/event-stream")
         out, choices, lps = await srv.run_watched(request, lambda: _chat_work(srv.engine, req, cancel), cancel)
         _count_tokens(srv, out, choices)
         return JSONResponse(reply.chat_body(out, choices, engine.model_id, lps))
@@ -239,7 +256,7 @@ def _count_tokens(srv: Server, out, choices) -> None:
 
 
 async def _chat_stream(srv: Server, request: Request, req, cancel: threading.Event) -> AsyncIterator[bytes]:
-    """The SSE body; it holds the request's admission slot until it ends, however it ends."""
+    """The SSE body (its SlotStream frees the admission slot when the response ends)."""
     try:
         try:
             out, choices, _ = await srv.run_watched(request, lambda: _chat_work(srv.engine, req, cancel), cancel)
@@ -257,4 +274,3 @@ async def _chat_stream(srv: Server, request: Request, req, cancel: threading.Eve
         yield _sse(APIError(500, "internal error while serving the request; see the server log").body())
     finally:
         cancel.set()
-        srv.admission.leave()

@@ -154,3 +154,5 @@ def test_client_that_leaves_mid_stream_frees_its_slot_and_stops_the_search(slow_
     calls = len(fake.calls)
     time.sleep(1.5)
     assert len(fake.calls) == calls < 10, "the abandoned search kept generating"
+    metrics = httpx.get(url.removesuffix("/v1") + "/metrics", timeout=10).text
+    assert "ponder_requests_running 0" in metrics and "ponder_queue_depth 0" in metrics
