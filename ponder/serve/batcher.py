@@ -2,8 +2,10 @@
 
 `BatchingGenerator.generate` may be called from any thread; it queues the call and blocks until
 one worker thread, the only one that touches the model, has run it. The worker takes the first
-queued call, gathers what else arrives within `wait_ms` (and whatever piled up while the
-previous batch ran), merges calls whose SamplingParams are equal into one inner call (prompts
+queued call and gathers what else arrives (and whatever piled up while the previous batch ran)
+until every open session (`with batcher.session():`, one per request being served) has a call
+queued and no call came for `quiet_ms` (requests still arriving over HTTP), or `wait_ms` have
+passed — so a lone request waits `quiet_ms` and a crowd is gathered whole. It then merges calls whose SamplingParams are equal into one inner call (prompts
 concatenated, up to `max_prompts` per call) and hands each caller its slice of the outputs.
 Calls with different params (another n, max_tokens, stop, or seed) run as separate inner calls
 of the same round. `max_prompts=1` turns merging off (one prompt per call: the baseline of
@@ -17,8 +19,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,12 +39,15 @@ class _Call:
 
 
 class BatchingGenerator:
-    def __init__(self, gen: Generator, wait_ms: float = 5.0, max_prompts: int = 256):
+    def __init__(self, gen: Generator, wait_ms: float = 50.0, max_prompts: int = 256, quiet_ms: float = 10.0):
         if max_prompts < 1:
             raise PonderError(f"max_prompts must be >= 1, got {max_prompts}")
         self.gen, self.wait_s, self.max_prompts = gen, wait_ms / 1000.0, max_prompts
+        self.quiet_s = min(quiet_ms, wait_ms) / 1000.0
         self.name, self.n_params = gen.name, gen.n_params
         self._q: queue.Queue[_Call | None] = queue.Queue()
+        self.sessions = 0  # requests being served that may send calls
+        self._lock = threading.Lock()
         self.calls = 0  # inner generator calls made
         self.prompts = 0  # prompts sent in them
         self._worker = threading.Thread(target=self._loop, name="ponder-batcher", daemon=True)
@@ -53,6 +59,17 @@ class BatchingGenerator:
     @property
     def pending(self) -> int:
         return self._q.qsize()
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Mark a request as open: the worker waits for its next call (at most wait_ms)."""
+        with self._lock:
+            self.sessions += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.sessions -= 1
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         if not prompts:
@@ -71,19 +88,27 @@ class BatchingGenerator:
         self._q.put(None)
         self._worker.join(timeout=30)
 
-    def _gather(self, first: _Call) -> list[_Call] | None:
-        """The first call and those that arrive within the wait; None once close() was called."""
-        batch, deadline = [first], time.monotonic() + self.wait_s
+    def _gather(self, first: _Call) -> list[_Call]:
+        """The first call and those that follow: until every open session has a call in and none
+        arrived for `quiet_ms` (requests still on the wire), or `wait_ms` have passed."""
+        batch = [first]
+        now = time.monotonic()
+        deadline, last = now + self.wait_s, now
         while True:
-            remaining = deadline - time.monotonic()
-            try:
-                item = self._q.get(timeout=remaining) if remaining > 0 else self._q.get_nowait()
-            except queue.Empty:
+            now = time.monotonic()
+            everyone = len(batch) >= self.sessions
+            if now >= deadline or (everyone and now - last >= self.quiet_s):
                 return batch
+            until = min(deadline, last + self.quiet_s) if everyone else deadline
+            try:
+                item = self._q.get(timeout=max(0.0, until - now))
+            except queue.Empty:
+                continue
             if item is None:
                 self._q.put(None)  # finish this batch, then stop
                 return batch
             batch.append(item)
+            last = time.monotonic()
 
     def _loop(self) -> None:
         while True:

@@ -29,7 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--api-key", default=None, help="require Authorization: Bearer KEY")
     ap.add_argument("--default-effort", choices=list(EFFORT_LEVELS), default="low", help="when a request names none")
-    ap.add_argument("--batch-wait-ms", type=float, default=5.0, help="how long the batcher gathers calls")
+    ap.add_argument(
+        "--batch-wait-ms", type=float, default=50.0, help="longest the batcher waits for running requests' calls"
+    )
     ap.add_argument("--max-batch-prompts", type=int, default=256, help="prompts per merged call (1: no merging)")
     for name in LIMIT_FLAGS:
         ap.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,7 +83,7 @@ class ServeEngine:
         model_id: str,
         *,
         default_effort: str = "low",
-        wait_ms: float = 5.0,
+        wait_ms: float = 50.0,
         max_prompts: int = 256,
         tokens: Tokens | CharTokens | None = None,
     ):
@@ -90,6 +91,7 @@ class ServeEngine:
         self.tokens = tokens or Tokens.of(gen)
         self.count = self.tokens.count
         self.batcher = BatchingGenerator(gen, wait_ms=wait_ms, max_prompts=max_prompts)
+        _same_threads(self.batcher)
 
     def close(self) -> None:
         self.batcher.close()
@@ -118,13 +120,14 @@ class ServeEngine:
         rgen = RequestGenerator(self.batcher, s.temperature, s.top_p, s.seed is not None, cancel)
         tb = ThinkBudget(rgen, plan.think_tokens, self.count, answer_tokens=plan.answer_tokens)
         seed = s.seed if s.seed is not None else random.randrange(1 << 31)
-        try:
-            results = run_search(
-                plan.strategy, problems, tb, budget=plan.budget, scorer=plan.scorer, seed=seed, **plan.options
-            )
-        except PonderError as e:
-            raise APIError(400, str(e), param="ponder") from None
-        responses = tb.finish([prompt] * len(results), [r.response for r in results])
+        with self.batcher.session():
+            try:
+                results = run_search(
+                    plan.strategy, problems, tb, budget=plan.budget, scorer=plan.scorer, seed=seed, **plan.options
+                )
+            except PonderError as e:
+                raise APIError(400, str(e), param="ponder") from None
+            responses = tb.finish([prompt] * len(results), [r.response for r in results])
         cost = sum((r.cost for r in results), Cost())
         cost.generated_tokens += sum(self.count(a[len(r.response) :]) for a, r in zip(responses, results))
         return ChatOutput(plan, prompt, responses, cost, self.count(prompt), results)
@@ -142,7 +145,8 @@ class ServeEngine:
             seed=s.seed if s.temperature != 0 else None,
             logprobs=s.logprobs is not None,
         )
-        return self.batcher.generate(req.prompts, params)
+        with self.batcher.session():
+            return self.batcher.generate(req.prompts, params)
 
     def content_logprobs(self, prefix: str, content: str) -> list[tuple[str, float]]:
         """(token, logprob) of `content` after `prefix`, teacher-forced on the worker thread."""
@@ -153,6 +157,15 @@ class ServeEngine:
             return []
         lps = self.batcher.run(lambda: score([prefix], [content])[0])
         return [(self.tokens.decode(i), float(lp)) for i, lp in zip(self.tokens.ids(content), lps)]
+
+
+def _same_threads(batcher: BatchingGenerator) -> None:
+    """The worker thread decodes with the creating thread's torch thread count (OpenMP settings
+    are per thread; a new thread would otherwise use every core)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        n = torch.get_num_threads()
+        batcher.run(lambda: torch.set_num_threads(n))
 
 
 def _detect(user_texts: list[str]) -> tuple[str, dict[str, Any]]:

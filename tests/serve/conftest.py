@@ -29,7 +29,7 @@ def tiny_engine():
     from ponder.gen import load_generator
 
     torch.set_num_threads(1)
-    engine = ServeEngine(load_generator("tiny"), "tiny", wait_ms=5)
+    engine = ServeEngine(load_generator("tiny"), "tiny")
     yield engine
     engine.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -22,11 +23,12 @@ def _parallel(b: BatchingGenerator, jobs: list[tuple[list[str], SamplingParams]]
     barrier = threading.Barrier(len(jobs))
 
     def run(k: int) -> None:
-        barrier.wait()
-        try:
-            out[k] = b.generate(*jobs[k])
-        except RuntimeError as e:
-            out[k] = e
+        with b.session():
+            barrier.wait()
+            try:
+                out[k] = b.generate(*jobs[k])
+            except RuntimeError as e:
+                out[k] = e
 
     threads = [threading.Thread(target=run, args=(k,)) for k in range(len(jobs))]
     for t in threads:
@@ -38,13 +40,24 @@ def _parallel(b: BatchingGenerator, jobs: list[tuple[list[str], SamplingParams]]
 
 def test_concurrent_calls_with_equal_params_share_one_call():
     fake = FakeGenerator(_echo)
-    b = BatchingGenerator(fake, wait_ms=200)
+    b = BatchingGenerator(fake, wait_ms=5000)
     p = SamplingParams(n=2, max_tokens=20)
+    t0 = time.monotonic()
     out = _parallel(b, [([f"q{k}"], p) for k in range(8)])
     b.close()
     for k, groups in enumerate(out):
         assert [c.text for c in groups[0]] == [f"q{k}:0", f"q{k}:1"]  # each caller gets its own slice
-    assert len(fake.calls) < 8 and b.prompts == 8
+    assert len(fake.calls) == 1 and b.prompts == 8  # the worker waited for all 8 open sessions
+    assert time.monotonic() - t0 < 4  # ...and no longer: it did not sit out the 5 s window
+
+
+def test_a_lone_call_does_not_wait_for_the_window():
+    b = BatchingGenerator(FakeGenerator(_echo), wait_ms=5000)
+    t0 = time.monotonic()
+    with b.session():
+        assert b.generate(["a"], SamplingParams())[0][0].text == "a:0"
+    assert time.monotonic() - t0 < 2
+    b.close()
 
 
 def test_different_params_are_separate_calls_and_one_prompt_mode_never_merges():
