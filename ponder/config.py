@@ -116,6 +116,9 @@ def _set_dotted(data: dict[str, Any], cls: type, dotted: str, value: Any) -> Non
             node[part] = value
             return
         sub_cls = typing.get_type_hints(node_cls)[part]
+        if (sub_cls is dict or get_origin(sub_cls) is dict) and i == len(parts) - 2:
+            node.setdefault(part, {})[parts[-1]] = value  # a free mapping (checked by its owner)
+            return
         if not dataclasses.is_dataclass(sub_cls):
             raise PonderError(f"config key {'.'.join(parts[: i + 1])!r} has no sub-keys")
         node = node.setdefault(part, {})
@@ -162,6 +165,11 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
         key, value = parse_override(text)
         _set_dotted(data, cls, key, value)
     return _build(cls, data)
+
+
+def build_config(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
+    """`cls` from a plain mapping, type-checked like a recipe (prefix names where it came from)."""
+    return _build(cls, data, prefix)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

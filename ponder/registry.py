@@ -1,10 +1,19 @@
 """One small Registry class: the only extension seam of ponder.
 
 A registry maps names to objects (classes or functions) filled by a decorator at import time.
-To keep `import ponder` fast, a registry knows which modules fill it and imports them on the
-first lookup (under a lock: threads that look up concurrently, as the server's request threads
-do, wait for the imports instead of seeing a half-filled registry). A user plug-in is named "path/to/file.py:function" and loaded from that file.
-Unknown names fail with the list of known names.
+To keep `import ponder` fast, a registry knows which modules fill it and imports them in order
+on a lookup, stopping at the module that registers the name asked for (so looking up a light
+entry never imports a heavy module listed after it), under a lock: threads that look up at once,
+as the server's request threads do, wait for the imports instead of seeing a half-filled
+registry. A user plug-in is named
+"path/to/file.py:function" and loaded from that file. Unknown names fail with the list of
+known names.
+
+Two ways to look up: `get(name)` returns the entry as registered (a strategy function, a data
+set record); `build(name, **options)` makes the object behind a seam: a registered entry is a
+factory called with the options, and a plug-in is, by the registry's `plugins` setting, either
+the finished object itself ("object": a verifier or reward function; options are an error) or
+a factory like the registered ones ("factory": scorers, which need the generator).
 """
 
 from __future__ import annotations
@@ -39,14 +48,21 @@ def load_plugin(spec: str) -> Any:
     return vars(module)[attr]
 
 
+def is_plugin(name: str) -> bool:
+    """True for a plug-in spec "path/to/file.py:name"."""
+    return name.count(":") == 1 and name.split(":")[0].endswith(".py")
+
+
 class Registry:
-    def __init__(self, kind: str, modules: Iterable[str] = ()):
+    def __init__(self, kind: str, modules: Iterable[str] = (), plugins: str = "object"):
+        if plugins not in ("object", "factory"):
+            raise ValueError(f"Registry plugins must be 'object' or 'factory', got {plugins!r}")
         self.kind = kind
+        self.plugins = plugins
         self._modules = list(modules)
         self._items: dict[str, Any] = {}
-        self._loaded = False  # imports finished
-        self._loading = False  # imports under way (a module being imported may look names up)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # re-entrant: a module being imported may look names up
+        self._importing = 0  # imports under way (their modules already left the list)
 
     def register(self, name: str) -> Callable[[Any], Any]:
         def deco(obj: Any) -> Any:
@@ -57,35 +73,37 @@ class Registry:
 
         return deco
 
-    def _load(self) -> None:
-        if self._loaded:
+    def _load(self, until: str | None = None) -> None:
+        """Import the listed modules in order until `until` is registered (None: all of them)."""
+        if (until is not None and until in self._items) or not (self._modules or self._importing):
             return
-        with self._lock:
-            if self._loaded or self._loading:
-                return
-            self._loading = True
-            try:
-                for m in self._modules:
-                    # a listed module that does not exist (an optional part not installed) is skipped;
-                    # an error inside one that exists is raised
+        with self._lock:  # another thread's import in progress: wait for it
+            while self._modules and (until is None or until not in self._items):
+                self._importing += 1  # before the pop: the list and the count are never both empty early
+                m = self._modules.pop(0)
+                try:
+                    # a listed module that does not exist (an optional part not installed) is
+                    # skipped; an error inside one that exists is raised
                     if importlib.util.find_spec(m) is not None:
                         importlib.import_module(m)
-            finally:
-                self._loaded, self._loading = True, False
+                finally:
+                    self._importing -= 1
 
     def names(self) -> list[str]:
         self._load()
         return sorted(self._items)
 
     def __contains__(self, name: str) -> bool:
-        self._load()
+        self._load(name)
         return name in self._items
 
     def get(self, name: str) -> Any:
-        if name.count(":") == 1 and name.split(":")[0].endswith(".py"):
+        """The entry registered as `name` (or the object a plug-in spec names)."""
+        if is_plugin(name):
             return load_plugin(name)
-        self._load()
+        self._load(name)
         if name not in self._items:
+            self._load()
             close = difflib.get_close_matches(name, self._items, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise PonderError(
@@ -93,3 +111,15 @@ class Registry:
                 f"(or a plug-in as path/to/file.py:name)"
             )
         return self._items[name]
+
+    def build(self, name: str, **options: Any) -> Any:
+        """The object behind the seam: the registered factory called with `options`, or a plug-in
+        (used as it is, or called like a factory; see the module docstring)."""
+        obj = self.get(name)
+        if is_plugin(name) and self.plugins == "object":
+            if options:
+                raise PonderError(
+                    f"{self.kind} plug-in {name!r} is used as it is; it takes no options ({', '.join(options)})"
+                )
+            return obj
+        return obj(**options)

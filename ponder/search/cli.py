@@ -4,6 +4,9 @@ whether it checks out (when a reference answer is known), and the compute spent.
     ponder solve "12+7*(3-1)"                         # free text in a built-in task's format
     ponder solve --task countdown --n 5 --strategy beam --budget 16 --scorer check
     ponder solve "countdown 3 7 12 -> 45" --effort high --tree tree.html --json out.json
+    ponder solve --task countdown --strategy beam --scorer prm -o scorer.path=runs/prm
+
+Options named `scorer.KEY` go to the scorer (e.g. a PRM's folder), the others to the strategy.
 """
 
 from __future__ import annotations
@@ -38,7 +41,12 @@ def _parser() -> argparse.ArgumentParser:
         "--scorer", default=None, help="scorer for strategies that need one (check, confidence, judge, ...)"
     )
     ap.add_argument(
-        "--option", "-o", action="append", default=[], metavar="KEY=VALUE", help="strategy option, repeatable"
+        "--option",
+        "-o",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="strategy option (scorer.KEY=VALUE: scorer option), repeatable",
     )
     ap.add_argument("--model", default="tiny", help="model name, folder, or OpenAI-compatible URL")
     ap.add_argument("--tree", type=Path, help="write the search trees as a self-contained HTML page")
@@ -90,20 +98,21 @@ def think_tokens(args: argparse.Namespace) -> int | None:
     return get_effort(args.effort).think_tokens if args.effort else None
 
 
-def search_capped(strategy, problems, gen, budget, scorer, seed, options, cap: int | None) -> list[SearchResult]:
-    """run_search, with thinking capped at `cap` tokens (the answer forced after it) when given."""
+def search_capped(strategy: str, problems: list[Problem], gen, cap: int | None, **kwargs: Any) -> list[SearchResult]:
+    """run_search(strategy, problems, gen, **kwargs), with thinking capped at `cap` tokens (the
+    answer forced after it) when given."""
     from ponder.search import run_search
-    from ponder.search.common import answer_of
     from ponder.search.think_budget import ThinkBudget
+    from ponder.steps import answer_of
 
     if cap is None:
-        return run_search(strategy, problems, gen, budget=budget, scorer=scorer, seed=seed, **options)
+        return run_search(strategy, problems, gen, **kwargs)
     tok = getattr(gen, "tokenizer", None)  # hf / vllm carry one; a remote server may not
     if tok is None:  # count characters: never fewer than tokens, so the cap stays a cap
         capped = ThinkBudget(gen, cap, len)
     else:
         capped = ThinkBudget(gen, cap, lambda t: len(tok(t, add_special_tokens=False)["input_ids"]) if t else 0)
-    results = run_search(strategy, problems, capped, budget=budget, scorer=scorer, seed=seed, **options)
+    results = run_search(strategy, problems, capped, **kwargs)
     done = capped.finish([gen.render(p.question) for p in problems], [r.response for r in results])
     for r, text in zip(results, done):
         r.response, r.answer = text, answer_of(text)
@@ -195,11 +204,22 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     strategy, budget, options = resolve_plan(args)
     scorer = options.pop("scorer", None)
+    scorer_options = {k.removeprefix("scorer."): options.pop(k) for k in list(options) if k.startswith("scorer.")}
     check_plan(strategy, budget, scorer, options)
     cap = think_tokens(args)
     problems = load_problems(args)
     gen = load_generator(args.model)
-    results = search_capped(strategy, problems, gen, budget, scorer, args.seed, options, cap)
+    results = search_capped(
+        strategy,
+        problems,
+        gen,
+        cap,
+        budget=budget,
+        scorer=scorer,
+        scorer_options=scorer_options,
+        seed=args.seed,
+        **options,
+    )
     known = [i for i, p in enumerate(problems) if p.answer is not None or _reference_free(p.task)]
     verdicts = verify([problems[i] for i in known], [results[i].response for i in known]) if known else []
     scores: list = [None] * len(problems)
@@ -215,6 +235,7 @@ def main(argv: list[str]) -> int:
                 "budget": budget,
                 "options": options,
                 "scorer": scorer,
+                "scorer_options": scorer_options,
                 "model": args.model,
                 "seed": args.seed,
                 "results": recs,

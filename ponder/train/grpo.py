@@ -17,21 +17,23 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
 from ponder.config import to_dict
+from ponder.gen.groups import Groups
 from ponder.train import policy_update
 from ponder.train.advantages import group_advantages
 from ponder.train.batch import encode_example
 from ponder.train.common import ModelConfig, OptimConfig, RunConfig
 from ponder.train.data import DataConfig, ProblemStream, load_problems
 from ponder.train.evaluate import EvalConfig, held_out_problems
-from ponder.train.presets import AlgoOverrides, resolve_switches
+from ponder.train.presets import resolve_switches
 from ponder.train.rewards import compute_rewards, reward_name
 from ponder.train.rollout import Rollouts, RolloutSpec, collect
 from ponder.train.session import Session
+from ponder.verify import remembered_verdicts
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class GRPOConfig:
     """What reproduces and number to reach live in the recipe's header comment."""
 
     preset: str = "grpo"
-    algo: AlgoOverrides = field(default_factory=AlgoOverrides)
+    algo: dict[str, Any] = field(default_factory=dict)  # switches changed from the preset (presets.py)
     reward: str = "accuracy"  # a verify/ reward name or path/to/file.py:function
     log_rewards: list[str] = field(default_factory=list)  # extra rewards logged as reward/NAME
     curriculum: Literal["none", "easy_to_hard", "weighted"] = "none"  # by pass rate measured at the start
@@ -62,6 +64,9 @@ class GRPOConfig:
     data: DataConfig = field(default_factory=DataConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        resolve_switches(self.preset, self.algo)  # unknown preset or switch fails at load time
 
 
 def build_sequences(tokenizer, ro: Rollouts, *, mask_truncated: bool):
@@ -75,8 +80,8 @@ def build_sequences(tokenizer, ro: Rollouts, *, mask_truncated: bool):
 
 
 def rollout_metrics(ro: Rollouts, sess: Session, cfg: GRPOConfig) -> dict[str, float]:
-    flat_p = [p for p, g in zip(ro.problems, ro.completions) for _ in g]
-    comps = [c for g in ro.completions for c in g]
+    groups = Groups(ro.problems, ro.completions)
+    flat_p, comps = groups.flat_owners, groups.flat
     texts = [c.text for c in comps]
     m = {
         "reward_mean": float(ro.raw_rewards.mean()),
@@ -93,17 +98,23 @@ def rollout_metrics(ro: Rollouts, sess: Session, cfg: GRPOConfig) -> dict[str, f
 
 
 def grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float]:
+    """One step; the reward and the accuracy metric share one verdict per response."""
+    with remembered_verdicts():
+        return _grpo_step(sess, cfg, sw, step)
+
+
+def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float]:
     t0 = time.perf_counter()
     spec = RolloutSpec(
-        cfg.rollout.prompts_per_step,
-        cfg.rollout.group_size,
-        cfg.rollout.temperature,
-        cfg.rollout.max_tokens,
-        tuple(cfg.rollout.stop),
-        sw.overlong,
-        sw.overlong_cache,
-        sw.dynamic_sampling,
-        sw.max_refill,
+        prompts_per_step=cfg.rollout.prompts_per_step,
+        group_size=cfg.rollout.group_size,
+        temperature=cfg.rollout.temperature,
+        max_tokens=cfg.rollout.max_tokens,
+        stop=tuple(cfg.rollout.stop),
+        overlong=sw.overlong,
+        overlong_cache=sw.overlong_cache,
+        dynamic_sampling=sw.dynamic_sampling,
+        max_refill=sw.max_refill,
     )
     ro, sess.cursor = collect(
         sess.gen, sess.stream, sess.cursor, spec, sess.reward, sess.reward_label, seed=cfg.run.seed * 1_000_003 + step

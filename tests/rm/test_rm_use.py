@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from ponder.gen.fake import FakeGenerator
-from ponder.rm.judge import Critic, verdict_score
-from ponder.rm.metrics import error_f1, processbench, step_agreement
+from ponder.rm.critic import Critic, verdict_score
+from ponder.rm.quality import error_f1, processbench, step_agreement
 from ponder.rm.reward import PRMReward, keep_mask, process_advantages, step_token_ends
 from ponder.types import PonderError, Problem
 
@@ -135,8 +135,9 @@ def test_train_cli_on_random_backbone(tmp_path):
             [
                 f"--data={data}",
                 f"--backbone={tmp_path / 'bb'}",
-                f"--out={out}",
-                "--steps=3",
+                f"--run.out={out}",
+                "--run.steps=3",
+                "--run.progress=false",
                 "--batch_size=4",
                 "--val_frac=0.25",
             ]
@@ -145,7 +146,8 @@ def test_train_cli_on_random_backbone(tmp_path):
     )
     assert load_reward_model(out, kind="orm").kind == "orm"
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["heldout"]["n"] == 2 and len((out / "metrics.jsonl").read_text().splitlines()) == 3
+    steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert summary["heldout"]["n"] == 2 and steps == [1, 2, 3, 3]  # three steps, then the held-out loss
 
 
 def test_recipes_load():
@@ -177,7 +179,7 @@ def test_step_auroc_matches_pairwise_count():
     import itertools
     import random
 
-    from ponder.rm.metrics import step_auroc
+    from ponder.rm.quality import step_auroc
 
     rng = random.Random(0)
     pred = [[rng.choice([0.1, 0.3, 0.5, 0.7]) for _ in range(6)] for _ in range(5)]
