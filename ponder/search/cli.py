@@ -19,6 +19,8 @@ from ponder.types import PonderError, Problem, SearchResult
 
 
 def _parser() -> argparse.ArgumentParser:
+    from ponder.gen.options import add_backend_args
+
     ap = argparse.ArgumentParser(
         prog="ponder solve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -49,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         help="strategy option (scorer.KEY=VALUE: scorer option), repeatable",
     )
     ap.add_argument("--model", default="tiny", help="model name, folder, or OpenAI-compatible URL")
+    add_backend_args(ap)
     ap.add_argument("--tree", type=Path, help="write the search trees as a self-contained HTML page")
     ap.add_argument("--json", type=Path, help="write results as JSON")
     ap.add_argument("--quiet", action="store_true", help="print only the summary table")
@@ -198,6 +201,7 @@ def _reference_free(task: str) -> bool:
 
 def main(argv: list[str]) -> int:
     from ponder.gen import load_generator
+    from ponder.gen.options import backend_kwargs
     from ponder.io import write_json
     from ponder.verify import verify
 
@@ -208,7 +212,7 @@ def main(argv: list[str]) -> int:
     check_plan(strategy, budget, scorer, options)
     cap = think_tokens(args)
     problems = load_problems(args)
-    gen = load_generator(args.model)
+    gen = load_generator(args.model, **backend_kwargs(args))
     results = search_capped(
         strategy,
         problems,

@@ -7,12 +7,11 @@ ponder serve --model path/to/model --backend vllm --port 9000 --api-key secret
 from __future__ import annotations
 
 import argparse
-import inspect
 import logging
 
+from ponder.gen.options import add_backend_args
 from ponder.search.effort import EFFORT_LEVELS
 from ponder.serve.schema import Limits
-from ponder.types import PonderError
 
 LIMIT_FLAGS = ("max_body_bytes", "max_messages", "max_prompts", "max_n", "max_tokens", "max_concurrent", "max_queue")
 
@@ -23,7 +22,6 @@ def _parser() -> argparse.ArgumentParser:
         prog="ponder serve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--model", default="tiny", help="model name or folder (default: the tiny reasoner)")
-    ap.add_argument("--backend", choices=["hf", "vllm"], default=None, help="inference backend (default hf)")
     ap.add_argument("--served-name", default=None, help="model id in the API (default: --model)")
     ap.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
     ap.add_argument("--port", type=int, default=8000)
@@ -36,30 +34,22 @@ def _parser() -> argparse.ArgumentParser:
     for name in LIMIT_FLAGS:
         ap.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
     ap.add_argument("--log-level", default="info")
+    add_backend_args(ap)
     return ap
-
-
-def load_backend(model: str, backend: str | None):
-    """The generator for --model / --backend, through the shared generator factory."""
-    from ponder.gen import load_generator
-
-    if backend in (None, "hf"):
-        return load_generator(model)
-    if "backend" not in inspect.signature(load_generator).parameters:
-        raise PonderError(f"backend {backend!r} is not available in this build of ponder")
-    return load_generator(model, backend=backend)
 
 
 def main(argv: list[str]) -> int:
     import uvicorn
 
+    from ponder.gen import load_generator
+    from ponder.gen.options import backend_kwargs
     from ponder.serve.app import build_app
     from ponder.serve.engine import ServeEngine
 
     args = _parser().parse_args(argv)
     limits = Limits(**{k: getattr(args, k) for k in LIMIT_FLAGS})
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    gen = load_backend(args.model, args.backend)
+    gen = load_generator(args.model, **backend_kwargs(args))
     engine = ServeEngine(
         gen,
         args.served_name or args.model,
