@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         help="strategy option (scorer.KEY=VALUE: scorer option), repeatable",
     )
     ap.add_argument("--model", default="tiny", help="model name, folder, or OpenAI-compatible URL")
+    ap.add_argument("--model-params", default=None, help="parameter count of a served model (e.g. 7B), for FLOP counts")
     add_backend_args(ap)
     ap.add_argument("--tree", type=Path, help="write the search trees as a self-contained HTML page")
     ap.add_argument("--json", type=Path, help="write results as JSON")
@@ -175,7 +176,7 @@ def show(recs: list[dict[str, Any]], quiet: bool) -> None:
             body = (
                 f"[bold]{rec['question']}[/]\n\n{rec['response']}\n\n[bold]answer:[/] {rec['answer']}   {mark}"
                 f"\n[dim]{c['generated_tokens']} generated + {c['prompt_tokens']} prompt tokens, "
-                f"{c['gen_calls']} generator / {c['scorer_calls']} scorer calls, {c['flops']:.3g} FLOPs, {c['seconds']:.2f} s[/]"
+                f"{c['gen_calls']} generator / {c['scorer_calls']} scorer calls, {_flops(c['flops'])} FLOPs, {c['seconds']:.2f} s[/]"
             )
             console.print(Panel(body, title=f"{rec['id']} · {rec['strategy']}", expand=False))
     table = Table("problems", "correct", "gen tokens / problem", "FLOPs / problem", "seconds")
@@ -186,10 +187,14 @@ def show(recs: list[dict[str, Any]], quiet: bool) -> None:
         str(n),
         acc,
         f"{sum(r['cost']['generated_tokens'] for r in recs) / n:.0f}",
-        f"{sum(r['cost']['flops'] for r in recs) / n:.3g}",
+        _flops(None if any(r["cost"]["flops"] is None for r in recs) else sum(r["cost"]["flops"] for r in recs) / n),
         f"{recs[0]['meta']['batch_seconds']:.2f}",
     )
     console.print(table)
+
+
+def _flops(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.3g}"
 
 
 def _reference_free(task: str) -> bool:
@@ -212,7 +217,7 @@ def main(argv: list[str]) -> int:
     check_plan(strategy, budget, scorer, options)
     cap = think_tokens(args)
     problems = load_problems(args)
-    gen = load_generator(args.model, **backend_kwargs(args))
+    gen = load_generator(args.model, model_params=args.model_params, **backend_kwargs(args))
     results = search_capped(
         strategy,
         problems,

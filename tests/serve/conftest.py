@@ -11,15 +11,13 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 pytest.importorskip("openai")
 
+from serve_consts import ANSWER, KEY, LIMITS  # noqa: E402
+
 from ponder.gen.fake import FakeGenerator  # noqa: E402
 from ponder.serve.engine import ServeEngine  # noqa: E402
 from ponder.serve.schema import Limits  # noqa: E402
 from ponder.serve.testing import serve_in_thread  # noqa: E402
 from ponder.serve.tokens import CharTokens  # noqa: E402
-
-KEY = "test-key"
-LIMITS = Limits(max_body_bytes=32_000, max_messages=8, max_prompts=8, max_n=4, max_tokens=512, max_concurrent=8)
-ANSWER = "<think>2+3=5</think>\n<answer>5</answer>"
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import KEY
+from serve_consts import KEY
 
 from ponder.gen.openai import OpenAIGenerator
 from ponder.search import run_search

@@ -120,7 +120,7 @@ def test_stream_sends_reasoning_then_content_then_usage(client):
 
 def test_async_client_concurrent_requests_are_batched(tiny_url, tiny_engine):
     import openai
-    from conftest import KEY
+    from serve_consts import KEY
 
     async def main():
         client = openai.AsyncOpenAI(base_url=tiny_url, api_key=KEY, max_retries=0, timeout=120)
@@ -173,7 +173,7 @@ def test_completions_endpoint_is_plain_continuation(client, tiny_engine):
 
 def test_models_health_and_metrics(client, tiny_url):
     import httpx
-    from conftest import KEY
+    from serve_consts import KEY
 
     assert [m.id for m in client.models.list().data] == ["tiny"]
     base = tiny_url.removesuffix("/v1")

@@ -11,7 +11,7 @@ import time
 import httpx
 import openai
 import pytest
-from conftest import KEY, LIMITS
+from serve_consts import KEY, LIMITS
 
 GOOD = {"model": "tiny", "messages": [{"role": "user", "content": "12+7=?"}], "reasoning_effort": "none"}
 
