@@ -23,7 +23,7 @@ from pathlib import Path
 
 from serve_load import start_server, wait_ready
 
-from ponder.eval.metrics import wilson
+from ponder.eval.estimators import wilson
 from ponder.search.effort import EFFORT_LEVELS
 from ponder.tasks import make_problems
 from ponder.verify import verify
