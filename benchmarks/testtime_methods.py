@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> None:
     start, load_start, rows, skipped = time.time(), os.getloadavg(), [], []
     for budget in sorted({b for *_, bs in CELLS for b in bs}):
         for label, strategy, scorer, options, budgets in CELLS:
-            if budget not in budgets:
+            if budget not in budgets or (args.only and f"{label}@{budget}" not in args.only):
                 continue
             if time.time() - start > 60 * args.minutes:
                 skipped.append(f"{label}@{budget}")
@@ -123,7 +123,14 @@ def run(args: argparse.Namespace) -> None:
         "cache_misses": gen.misses,
         **model_record(args.model),
     }
-    write_json(OUT / f"testtime_methods_{args.task}.json", {"conditions": conditions, "rows": rows, "skipped": skipped})
+    path = OUT / f"testtime_methods_{args.task}.json"
+    if args.only:  # merge into the earlier run: its rows for these cells are replaced
+        old = json.loads(path.read_text())
+        done = {f"{r['strategy']}@{r['budget']}" for r in rows}
+        rows = [r for r in old["rows"] if f"{r['strategy']}@{r['budget']}" not in done] + rows
+        skipped = [c for c in old["skipped"] if c not in done] + skipped
+        conditions = {**old["conditions"], "rerun_of": sorted(done), "rerun_conditions": conditions}
+    write_json(path, {"conditions": conditions, "rows": rows, "skipped": skipped})
 
 
 def table(rows: list[dict]) -> str:
@@ -195,6 +202,9 @@ def main() -> None:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--cache", type=Path, default=None, help="persist generations (jsonl) to resume a killed run")
+    r.add_argument(
+        "--only", nargs="+", help="run only these cells (LABEL@BUDGET) and merge them into the task's results"
+    )
     sub.add_parser("report")
     args = ap.parse_args()
     run(args) if args.cmd == "run" else report(args)
