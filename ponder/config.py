@@ -105,21 +105,71 @@ def _build(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     return cls(**kwargs)
 
 
-def _set_dotted(data: dict[str, Any], cls: type, dotted: str, value: Any) -> None:
-    parts = dotted.split(".")
-    node, node_cls = data, cls
+def field_type(cls: type, dotted: str) -> Any:
+    """The declared type of a dotted key (`optim.lr` -> float); keys under a dict field -> Any."""
+    parts, node_cls = dotted.split("."), cls
     for i, part in enumerate(parts):
         fields = _fields(node_cls)
         if part not in fields:
             raise _unknown_key(node_cls, part, ".".join(parts[:i]) + ("." if i else ""))
+        tp = typing.get_type_hints(node_cls)[part]
         if i == len(parts) - 1:
-            node[part] = value
-            return
-        sub_cls = typing.get_type_hints(node_cls)[part]
-        if not dataclasses.is_dataclass(sub_cls):
+            return tp
+        if _is_dict(tp):
+            return Any
+        if not dataclasses.is_dataclass(tp):
             raise PonderError(f"config key {'.'.join(parts[: i + 1])!r} has no sub-keys")
+        node_cls = tp
+    raise AssertionError("unreachable")
+
+
+def _is_dict(tp: Any) -> bool:
+    tp = _strip_optional(tp)
+    return tp is dict or get_origin(tp) is dict
+
+
+def _strip_optional(tp: Any) -> Any:
+    if get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def _from_text(value: Any, tp: Any) -> Any:
+    """Command-line shorthands: `a,b,c` for a list, `k=v,k2=v2` for a mapping (items as YAML)."""
+    if not isinstance(value, str):
+        return value
+    tp = _strip_optional(tp)
+    if get_origin(tp) in (list, tuple) or tp in (list, tuple):
+        return [yaml_scalar(x.strip()) for x in value.split(",") if x.strip()]
+    if _is_dict(tp) and "=" in value:
+        pairs = [item.split("=", 1) for item in value.split(",")]
+        return {k.strip(): yaml_scalar(v.strip()) for k, v in pairs}
+    return value
+
+
+def _set_dotted(data: dict[str, Any], cls: type, dotted: str, value: Any) -> None:
+    """Set a dotted key; keys below a dict field (`options.beam.width`) make nested mappings, and
+    a mapping given as `k=v` text is merged into what is there (so --data a=x --data b=y adds)."""
+    value = _from_text(value, field_type(cls, dotted))
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
         node = node.setdefault(part, {})
-        node_cls = sub_cls
+        if not isinstance(node, dict):
+            raise PonderError(f"config key {dotted!r}: {part!r} is set to a value, not a mapping")
+    last = parts[-1]
+    if isinstance(value, dict) and isinstance(node.get(last), dict):
+        value = {**node[last], **value}
+    node[last] = value
+
+
+def yaml_scalar(raw: str) -> Any:
+    try:
+        return yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        return raw
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -128,11 +178,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     if "=" not in body:
         raise PonderError(f"override {text!r} must look like key=value (dotted keys for nested configs)")
     key, raw = body.split("=", 1)
-    try:
-        value = yaml.safe_load(raw) if raw != "" else ""
-    except yaml.YAMLError:
-        value = raw
-    return key.strip().replace("-", "_"), value
+    return key.strip().replace("-", "_"), yaml_scalar(raw)
 
 
 def split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -157,9 +203,12 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
     """Build `cls` from an optional YAML file, then apply dotted overrides; type-checked."""
-    data = load_yaml(path) if path else {}
-    for text in overrides or []:
-        key, value = parse_override(text)
+    return build_config(cls, load_yaml(path) if path else {}, [parse_override(t) for t in overrides or []])
+
+
+def build_config(cls: type[T], data: dict[str, Any], overrides: list[tuple[str, Any]]) -> T:
+    """Build `cls` from plain data (a parsed recipe) with (dotted key, value) overrides applied."""
+    for key, value in overrides:
         _set_dotted(data, cls, key, value)
     return _build(cls, data)
 

@@ -16,7 +16,6 @@ a Hugging Face folder in `out`, with metrics.jsonl and summary.json beside it.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
@@ -172,17 +171,14 @@ def heldout_metrics(rm, traces: list) -> dict:
 def train_main(argv: list[str]) -> int:
     """`ponder train prm|orm [RECIPE.yaml] [--key=value ...]`; the kind comes from the recipe
     (`kind: orm`) or --kind; train_prm_main / train_orm_main fix it."""
-    from ponder.config import load_config, to_dict
+    from ponder.cliargs import parse_cli
+    from ponder.config import to_dict
     from ponder.io import write_json, write_jsonl
     from ponder.rm.labels import read_labels
     from ponder.rm.train import RMTrainConfig, split_train_val, train_reward_model
 
-    if any(a in ("-h", "--help") for a in argv):
-        print(train_main.__doc__)
-        print("config keys:", ", ".join(f.name for f in dataclasses.fields(RMTrainConfig)))
-        return 0
-    paths = [a for a in argv if not a.startswith("--") and "=" not in a]
-    cfg = load_config(RMTrainConfig, paths[0] if paths else None, [a for a in argv if a not in paths])
+    prog = "ponder train prm|orm [RECIPE.yaml] [--key=value ...]"
+    cfg, _ = parse_cli(RMTrainConfig, argv, prog=prog, doc=train_main.__doc__ or "", recipe=True)
     if not cfg.data:
         raise PonderError("no training data: set data=PATH to a step-label jsonl (write one with `ponder label`)")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)

@@ -22,10 +22,26 @@ def call_seed(seed: int, *parts: object) -> int:
     return zlib.crc32(":".join(map(str, (seed, *parts))).encode()) & 0x7FFFFFFF
 
 
-def answer_of(text: str) -> str | None:
-    """The `<answer>` of a response, whitespace-normalised for voting; None when there is none."""
-    a = parse_response(text).answer
-    return " ".join(a.split()) if a else None
+CODE_TASKS = ("humaneval", "mbpp")
+
+
+def answer_of(text: str, task: str | None = None) -> str | None:
+    """The final answer of a response as a vote key, read from the response alone (never from a
+    verifier's verdict, which would leak the reference), whitespace-normalised: the `<answer>`
+    body, else ponder.verify's reference-free extraction (boxed, ####, "the answer is"); for
+    code tasks the extracted program. None: nothing to vote. The one key every vote uses: search's
+    majority / weighted / beam / MCTS and eval's pooled majority and weighted votes."""
+    if task in CODE_TASKS:
+        from ponder.verify.code_verifier import extract_code
+
+        answer = extract_code(text)
+    else:
+        answer = parse_response(text).answer
+        if not answer:
+            from ponder.verify.extract import extract_answer
+
+            answer = extract_answer(text)
+    return " ".join(answer.split()) if answer else None
 
 
 def split_response(text: str) -> list[str]:

@@ -138,7 +138,8 @@ def test_unknown_strategy_is_refused_before_any_work(tmp_path):
 def test_vote_keys_never_come_from_the_verifier(tmp_path):
     """A verifier whose `extracted` is its verdict ('passed'/'failed', as the code verifier's is)
     must not decide the vote: 1 right and 3 distinct wrong untagged responses tie 1-1-1-1."""
-    from ponder.eval.pool import answer_key, build_pool
+    from ponder.eval.pool import build_pool
+    from ponder.search.common import answer_of as answer_key
 
     def script(prompt, i):
         return f"the answer is {10 + i}"  # no <answer> tag; i = 0 is right

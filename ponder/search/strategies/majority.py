@@ -24,7 +24,7 @@ def majority(
     outputs = sample_responses(problems, ctx, n=budget, temperature=temperature, max_tokens=max_tokens, seed=seed)
     results = []
     for p, group in zip(problems, outputs):
-        answers = [answer_of(c.text) for c in group]
+        answers = [answer_of(c.text, p.task) for c in group]
         winner, tally = vote(answers)
         tree = flat_tree(ctx.prompt(p), group)
         chosen = None if winner is None else 1 + answers.index(winner)

@@ -27,7 +27,7 @@ def weighted(
     scores = score_groups(problems, ctx, outputs, agg)
     results = []
     for p, group, s in zip(problems, outputs, scores):
-        answers = [answer_of(c.text) for c in group]
+        answers = [answer_of(c.text, p.task) for c in group]
         winner, tally = vote(answers, s)
         tree = flat_tree(ctx.prompt(p), group, s)
         chosen = None
