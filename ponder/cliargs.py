@@ -20,7 +20,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
-from ponder.config import build_config, field_type, load_yaml, parse_override, yaml_scalar
+from ponder.config import build_config, field_type, load_yaml, parse_override
 from ponder.types import PonderError
 
 T = TypeVar("T")
@@ -38,7 +38,7 @@ class HelpShown(SystemExit):
 class Parsed:
     """What a command line said: overrides (dotted key, value), positionals, recipe path."""
 
-    overrides: list[tuple[str, Any]] = field(default_factory=list)
+    overrides: list[tuple[str, Any]] = field(default_factory=list)  # values: text, or True for a bool flag
     positionals: list[str] = field(default_factory=list)
     recipe: str | None = None
 
@@ -135,7 +135,7 @@ def split_argv(cls: type, argv: list[str], aliases: dict[str, str] | None = None
         elif tp is bool:
             out.overrides.append((key, True))
         else:
-            out.overrides.append((key, yaml_scalar(_next(argv, i, arg))))
+            out.overrides.append((key, _next(argv, i, arg)))
             i += 1
     if recipe:
         files = [p for p in out.positionals if p.endswith((".yaml", ".yml"))]

@@ -116,7 +116,8 @@ def field_type(cls: type, dotted: str) -> Any:
         if i == len(parts) - 1:
             return tp
         if _is_dict(tp):
-            return Any
+            args = get_args(_strip_optional(tp))
+            return args[1] if len(args) == 2 and i == len(parts) - 2 else Any
         if not dataclasses.is_dataclass(tp):
             raise PonderError(f"config key {'.'.join(parts[: i + 1])!r} has no sub-keys")
         node_cls = tp
@@ -136,23 +137,34 @@ def _strip_optional(tp: Any) -> Any:
     return tp
 
 
-def _from_text(value: Any, tp: Any) -> Any:
-    """Command-line shorthands: `a,b,c` for a list, `k=v,k2=v2` for a mapping (items as YAML)."""
-    if not isinstance(value, str):
-        return value
-    tp = _strip_optional(tp)
-    if get_origin(tp) in (list, tuple) or tp in (list, tuple):
-        return [yaml_scalar(x.strip()) for x in value.split(",") if x.strip()]
-    if _is_dict(tp) and "=" in value:
-        pairs = [item.split("=", 1) for item in value.split(",")]
-        return {k.strip(): yaml_scalar(v.strip()) for k, v in pairs}
-    return value
+def read_value(raw: str, tp: Any) -> Any:
+    """Command-line text as a value of type tp: a str key keeps the text (`null` is None where
+    the key may be null); a list takes `a,b,c` and a mapping `k=v,k2=v2` (items read the same
+    way); `[...]` / `{...}` and every other type are read as YAML."""
+    base = _strip_optional(tp)
+    if base is not tp and raw in ("null", "~"):
+        return None
+    if raw.startswith(("[", "{")) or tp is Any:
+        return yaml_scalar(raw)
+    args = get_args(base)
+    if base is str:
+        return raw
+    if get_origin(base) is Literal and raw in map(str, args):
+        return next(a for a in args if str(a) == raw)  # `--x=no` stays "no", not YAML's false
+    if get_origin(base) in (list, tuple) or base in (list, tuple):
+        return [read_value(x.strip(), args[0] if args else Any) for x in raw.split(",") if x.strip()]
+    if _is_dict(base) and "=" in raw:
+        pairs = [entry.split("=", 1) for entry in raw.split(",")]
+        return {k.strip(): read_value(v.strip(), args[1] if len(args) == 2 else Any) for k, v in pairs}
+    return yaml_scalar(raw)
 
 
 def _set_dotted(data: dict[str, Any], cls: type, dotted: str, value: Any) -> None:
-    """Set a dotted key; keys below a dict field (`options.beam.width`) make nested mappings, and
-    a mapping given as `k=v` text is merged into what is there (so --data a=x --data b=y adds)."""
-    value = _from_text(value, field_type(cls, dotted))
+    """Set a dotted key to a value or to command-line text (read_value); keys below a dict field
+    (`options.beam.width`) make nested mappings, and a mapping is merged into what is there (so
+    --data a=x --data b=y adds)."""
+    if isinstance(value, str):
+        value = read_value(value, field_type(cls, dotted))
     parts = dotted.split(".")
     node = data
     for part in parts[:-1]:
@@ -172,13 +184,13 @@ def yaml_scalar(raw: str) -> Any:
         return raw
 
 
-def parse_override(text: str) -> tuple[str, Any]:
-    """`--a.b=3` or `a.b=3` -> ("a.b", 3)."""
+def parse_override(text: str) -> tuple[str, str]:
+    """`--a.b=3` or `a.b=3` -> ("a.b", "3"); the text is read by the key's type when applied."""
     body = text[2:] if text.startswith("--") else text
     if "=" not in body:
         raise PonderError(f"override {text!r} must look like key=value (dotted keys for nested configs)")
     key, raw = body.split("=", 1)
-    return key.strip().replace("-", "_"), yaml_scalar(raw)
+    return key.strip().replace("-", "_"), raw
 
 
 def split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:

@@ -165,6 +165,7 @@ def _reference_free(task: str) -> bool:
 def _search(cfg: SolveConfig, strategy: str, budget: int, scorer: str | None, options: dict, problems: list):
     """run_search with a live line on stderr (generator calls, tokens, seconds) on a terminal."""
     import sys
+    import time
 
     from rich.console import Console
 
@@ -177,10 +178,12 @@ def _search(cfg: SolveConfig, strategy: str, budget: int, scorer: str | None, op
     if cfg.quiet or not console.is_terminal or not sys.stderr.isatty():
         return run_search(strategy, problems, gen, budget=budget, scorer=scorer, seed=cfg.seed, **options)
     what = f"{strategy} · budget {budget} · {len(problems)} problem{'s' * (len(problems) != 1)}"
+    start = time.perf_counter()
     with console.status(f"solving: {what}") as status:
 
         def on_call(calls: int, tokens: int) -> None:
-            status.update(f"solving: {what} · {calls} generator calls · {tokens:,} tokens generated")
+            spent = time.perf_counter() - start
+            status.update(f"solving: {what} · {calls} generator calls · {tokens:,} tokens · {spent:.0f} s")
 
         counted = CountingGenerator(gen, on_call)
         return run_search(strategy, problems, counted, budget=budget, scorer=scorer, seed=cfg.seed, **options)

@@ -60,7 +60,7 @@ def detect_task(text: str) -> Problem:
             return p
     raise PonderError(
         f"could not read {text!r} as a built-in task problem. Examples: '12+7*(3-1)', "
-        "'countdown 3 7 12 -> 45', 'solve 3x+7=22'; or use --task NAME --n K"
+        "'countdown 3 7 12 -> 57', 'solve 3x+7=22'; or use --task NAME --n K"
     )
 
 

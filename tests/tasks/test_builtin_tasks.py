@@ -55,7 +55,7 @@ def test_step_checkers_catch_bad_steps():
     a, rest = first.split("=", 1)
     bad_value = a + "=" + str(int(rest.split(",")[0].strip("\n<think>/")) + 1)
     assert get_task("arithmetic").check_step(ar, "<think>" + bad_value) is False
-    cd = detect_task("countdown 3 7 12 -> 45")
+    cd = detect_task("countdown 3 7 12 -> 57")
     task = get_task("countdown")
     assert task.check_step(cd, "3+12=15,15*3=45 yes") is False  # 3 used twice
     assert task.check_step(cd, "7+12=19,19*3=57 no") is True
@@ -85,7 +85,7 @@ def test_expr_limits():
 
 def test_detect_task_free_text():
     assert detect_task("12 + 7*(30-4)").answer == "194"
-    assert detect_task("Use 3 7 12 to make 45").meta == {"numbers": [3, 7, 12], "target": 45, "level": 3}
+    assert detect_task("Use 3 7 12 to make 57").meta == {"numbers": [3, 7, 12], "target": 57, "level": 3}
     assert detect_task("solve 2(x+3)=14").answer == "4"
     with pytest.raises(PonderError, match="could not read"):
         detect_task("what is the meaning of life")
