@@ -55,7 +55,7 @@ def test_step_checkers_catch_bad_steps():
     a, rest = first.split("=", 1)
     bad_value = a + "=" + str(int(rest.split(",")[0].strip("\n<think>/")) + 1)
     assert get_task("arithmetic").check_step(ar, "<think>" + bad_value) is False
-    cd = detect_task("countdown 3 7 12 -> 57")
+    cd = detect_task("countdown 3 7 12 -> 45")
     task = get_task("countdown")
     assert task.check_step(cd, "3+12=15,15*3=45 yes") is False  # 3 used twice
     assert task.check_step(cd, "7+12=19,19*3=57 no") is True
