@@ -91,7 +91,7 @@ def help_text(cls: type, prog: str, doc: str, aliases: dict[str, str] | None = N
     w0, w1 = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
     w2 = min(max(len(r[2]) for r in rows), 24)
     lines = [f"  {a:<{w0}}  {b:<{w1}}  {c:<{w2}}  {d}".rstrip() for a, b, c, d in rows]
-    head = "options (--key=value or --key value; type, default, what it is):"
+    head = "options (--key=value or --key value; - and _ alike; type, default, what it is):"
     return "\n".join([f"usage: {prog}", "", doc.strip(), "", head, *lines])
 
 

@@ -10,9 +10,9 @@ throughput) is printed at the end.
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections import Counter
+from dataclasses import dataclass
 
 from ponder.io import read_jsonl, write_jsonl
 from ponder.types import PonderError, Problem, Score
@@ -74,19 +74,33 @@ def _score_all(problems: list[Problem], responses: list[str], verifier: str, bat
     return scores
 
 
+@dataclass
+class VerifyConfig:
+    """What `ponder verify` scores and where it writes.
+
+    verifier: math | code | game24 | arithmetic | ... | auto (per record's task)
+    input: jsonl of records with a `response`
+    output: jsonl to write (the records plus scores)
+    batch: records per verifier call
+    workers: parallel worker processes (null: the verifier's default, 2)
+    timeout: seconds per item (math) or per program (code); null: the verifier's default
+    """
+
+    verifier: str = "auto"
+    input: str = ""
+    output: str = ""
+    batch: int = 256
+    workers: int | None = None
+    timeout: float | None = None
+
+
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(
-        prog="ponder verify", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument(
-        "--verifier", default="auto", help="math | code | game24 | arithmetic | ... | auto (per record task)"
-    )
-    ap.add_argument("--input", required=True, help="jsonl of records with a `response`")
-    ap.add_argument("--output", required=True, help="jsonl to write (the records plus scores)")
-    ap.add_argument("--batch", type=int, default=256, help="records per verifier call")
-    ap.add_argument("--workers", type=int, default=None, help="parallel worker processes (default 2)")
-    ap.add_argument("--timeout", type=float, default=None, help="seconds per item (math) or per program (code)")
-    args = ap.parse_args(argv)
+    from ponder.cliargs import parse_cli
+
+    args, _ = parse_cli(VerifyConfig, argv, prog="ponder verify --input F.jsonl --output G.jsonl [--key=value ...]",
+                        doc=__doc__ or "")  # fmt: skip
+    if not args.input or not args.output:
+        raise PonderError("ponder verify needs --input F.jsonl and --output G.jsonl")
     records = read_jsonl(args.input)
     from ponder.verify import VERIFIERS, verifier_name_for
 
