@@ -28,6 +28,25 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RMTrainConfig:
+    """Training a process (PRM) or outcome (ORM) reward model on step labels.
+
+    kind: prm (one score per step) | orm (one score per response)
+    data: step-label jsonl (docs/rm.md); `ponder label` writes one
+    backbone: model name or folder (ponder.models), or an existing RM folder to continue
+    out: folder the reward model is saved to
+    steps: optimiser steps
+    batch_size: traces per step
+    lr: learning rate of the backbone
+    head_lr: learning rate of the scoring head
+    warmup: linear warm-up steps
+    weight_decay: AdamW weight decay
+    hard_labels: threshold soft labels at 0.5
+    val_frac: share of traces held out for validation
+    seed: seed of the split and the training
+    threads: torch CPU threads
+    log_every: log the loss every k steps
+    """
+
     kind: Literal["prm", "orm"] = "prm"
     data: str = ""  # step-label jsonl (see docs/rm.md); `ponder label` writes one
     backbone: str = "tiny"  # model name or folder (ponder.models), or an existing RM folder to continue
