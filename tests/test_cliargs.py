@@ -125,7 +125,9 @@ def test_every_subcommand_help_lists_its_keys(argv, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     keys = [line.split()[0] for line in out.splitlines() if line.startswith("  --")]
-    assert len(keys) >= 6 and any(k in keys for k in ("--run.steps", "--steps", "--strategy", "--tasks", "--input", "--k"))
+    assert len(keys) >= 6 and any(
+        k in keys for k in ("--run.steps", "--steps", "--strategy", "--tasks", "--input", "--k")
+    )
 
 
 def test_help_text_shows_aliases():
