@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from rm_common import HERE, RUNS, TEST_SEED, exact_set, load_cached, machine, set_levels
 
+from ponder.config import load_config
 from ponder.gen import load_generator
 from ponder.io import write_json, write_jsonl
 from ponder.rm.labels import read_labels
@@ -62,9 +63,9 @@ def train_one(kind: str, traces, steps: int, out: str, backbone: str):
     if info_path.is_file():
         return load_reward_model(out, kind=kind), {**json.loads(info_path.read_text()), "reused": True}
     rm = from_backbone(backbone, kind=kind)
-    cfg = RMTrainConfig(kind=kind, steps=steps, batch_size=16, lr=3e-4, head_lr=3e-3, val_frac=0.1, out=out)
-    log = train_reward_model(rm, traces, cfg)
-    rm.save(out)
+    over = [f"kind={kind}", f"run.steps={steps}", "batch_size=16", "optim.lr=3e-4", "head_lr=3e-3", "val_frac=0.1"]
+    cfg = load_config(RMTrainConfig, None, [*over, f"run.out={out}"])
+    log = train_reward_model(rm, traces, cfg)  # checkpoints in `out`; load_reward_model(out) loads the latest
     info = {
         "steps": steps,
         "seconds": log.seconds,

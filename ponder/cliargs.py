@@ -20,7 +20,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
-from ponder.config import build_config, field_type, load_yaml, parse_override
+from ponder.config import field_type, load_yaml, parse_override, with_overrides
 from ponder.types import PonderError
 
 T = TypeVar("T")
@@ -181,4 +181,4 @@ def parse_cli(
         hint = " (options are written --key=value)" if any("=" in a for a in extra) else ""
         raise PonderError(f"unexpected argument {extra[0]!r}{hint}")
     data = load_yaml(parsed.recipe) if parsed.recipe else {}
-    return build_config(cls, data, parsed.overrides), parsed.positionals
+    return with_overrides(cls, data, parsed.overrides), parsed.positionals

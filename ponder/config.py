@@ -193,13 +193,6 @@ def parse_override(text: str) -> tuple[str, str]:
     return key.strip().replace("-", "_"), raw
 
 
-def split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
-    """Separate `--key=value` / `key=value` overrides from the other arguments. (argparse treats an
-    argument containing a space as positional, so overrides are taken out before it runs.)"""
-    overrides = [a for a in argv if "=" in a and (a.startswith("--") or not a.startswith("-"))]
-    return [a for a in argv if a not in overrides], overrides
-
-
 def load_yaml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
@@ -215,14 +208,19 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
     """Build `cls` from an optional YAML file, then apply dotted overrides; type-checked."""
-    return build_config(cls, load_yaml(path) if path else {}, [parse_override(t) for t in overrides or []])
+    return with_overrides(cls, load_yaml(path) if path else {}, [parse_override(t) for t in overrides or []])
 
 
-def build_config(cls: type[T], data: dict[str, Any], overrides: list[tuple[str, Any]]) -> T:
+def with_overrides(cls: type[T], data: dict[str, Any], overrides: list[tuple[str, Any]]) -> T:
     """Build `cls` from plain data (a parsed recipe) with (dotted key, value) overrides applied."""
     for key, value in overrides:
         _set_dotted(data, cls, key, value)
     return _build(cls, data)
+
+
+def build_config(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
+    """`cls` from a plain mapping, type-checked like a recipe (prefix names where it came from)."""
+    return _build(cls, data, prefix)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -44,16 +44,6 @@ def test_model_resolution_errors(tmp_path):
     assert resolve_model("Qwen/Qwen2.5-0.5B") == "Qwen/Qwen2.5-0.5B"  # a hub id passes through
 
 
-def test_train_base_rejects_bad_config_before_training(tmp_path, capsys):
-    from ponder.models.tiny.train import main as train_main
-
-    with pytest.raises(PonderError, match="must be an integer"):
-        train_main([f"--out={tmp_path}/x", "--max_steps=lots"])
-    with pytest.raises(PonderError, match="unknown config key 'lrate'"):
-        train_main([f"--out={tmp_path}/x", "--lrate=1"])
-    assert not (tmp_path / "x").exists()
-
-
 def test_solve_checks_a_typed_countdown_problem_without_a_reference(tmp_path, capsys):
     out = tmp_path / "r.json"
     code, _, _ = run(["solve", "Use 3 7 12 to make 57", "--quiet", "--json", str(out)], capsys)

@@ -101,6 +101,7 @@ CLI_CONFIGS = {
     "train grpo": "ponder.train.grpo:GRPOConfig",
     "train dpo": "ponder.train.dpo:DPOConfig",
     "train prm|orm": "ponder.rm.train:RMTrainConfig",
+    "train base": "ponder.train.base:BaseConfig",
 }
 
 
@@ -119,7 +120,8 @@ def test_every_key_of_a_command_config_has_a_one_line_doc(name):
 @pytest.mark.parametrize(
     "argv", [["solve", "--help"], ["eval", "--help"], ["train", "grpo", "--help"], ["train", "sft", "--help"],
              ["train", "rft", "--help"], ["train", "star", "--help"], ["train", "dpo", "--help"],
-             ["train", "prm", "--help"], ["train", "orm", "-h"], ["verify", "--help"], ["label", "--help"]],
+             ["train", "prm", "--help"], ["train", "orm", "-h"], ["verify", "--help"], ["label", "--help"],
+             ["train", "base", "--help"]],
 )  # fmt: skip
 def test_every_subcommand_help_lists_its_keys(argv, capsys):
     assert main(argv) == 0

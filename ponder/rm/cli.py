@@ -173,7 +173,7 @@ def exact_records(traces, task, verifier) -> list:
 def _build_model(cfg):
     from ponder.rm.model import CONFIG_NAME, from_backbone, load_reward_model
 
-    if (Path(cfg.backbone) / CONFIG_NAME).is_file():
+    if (Path(cfg.backbone) / CONFIG_NAME).is_file() or (Path(cfg.backbone) / "latest").is_file():
         return load_reward_model(cfg.backbone, kind=cfg.kind)
     return from_backbone(cfg.backbone, kind=cfg.kind)
 
@@ -199,33 +199,30 @@ def train_main(argv: list[str]) -> int:
     (`kind: orm`) or --kind; train_prm_main / train_orm_main fix it."""
     from ponder.cliargs import parse_cli
     from ponder.config import to_dict
-    from ponder.io import write_json, write_jsonl
+    from ponder.io import write_json
     from ponder.rm.labels import read_labels
     from ponder.rm.train import RMTrainConfig, split_train_val, train_reward_model
 
     prog = "ponder train prm|orm [RECIPE.yaml] [--key=value ...]"
     cfg, _ = parse_cli(RMTrainConfig, argv, prog=prog, doc=train_main.__doc__ or "", recipe=True)
     if not cfg.data:
-        raise PonderError("no training data: set data=PATH to a step-label jsonl (write one with `ponder label`)")
+        raise PonderError("no training data: set --data=PATH to a step-label jsonl (write one with `ponder label`)")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     traces, rm = read_labels(cfg.data), _build_model(cfg)
-    bar, tid = _progress(cfg.steps, f"train {cfg.kind}")
-    with bar:
-        tlog = train_reward_model(rm, traces, cfg, progress=lambda s, loss: bar.update(tid, completed=s))
-    rm.save(cfg.out)
-    _, val = split_train_val(traces, cfg.val_frac, cfg.seed)
+    tlog = train_reward_model(rm, traces, cfg)
+    _, val = split_train_val(traces, cfg.val_frac, cfg.run.seed)
     summary = {
         "config": to_dict(cfg),
+        "steps": len(tlog.losses),
         "seconds": tlog.seconds,
         "first_loss": tlog.losses[0],
         "last_loss": sum(tlog.losses[-10:]) / len(tlog.losses[-10:]),
         "val": tlog.val,
         "heldout": heldout_metrics(rm, val),
     }
-    write_jsonl(Path(cfg.out) / "metrics.jsonl", ({"step": i + 1, "loss": x} for i, x in enumerate(tlog.losses)))
-    write_json(Path(cfg.out) / "summary.json", summary)
+    write_json(Path(cfg.run.out) / "summary.json", summary)
     print(json.dumps({k: summary[k] for k in ("first_loss", "last_loss", "heldout")}, indent=2))
-    print(f"{cfg.kind.upper()} saved to {cfg.out}")
+    print(f"{cfg.kind.upper()} saved to {cfg.run.out} (its latest checkpoint; --prm/--orm {cfg.run.out} loads it)")
     return 0
 
 

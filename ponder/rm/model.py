@@ -100,13 +100,18 @@ def from_backbone(
 
 
 def load_reward_model(path: str | Path, kind: str | None = None, delimiter: str | None = None) -> RewardModel:
-    """Load a saved PRM/ORM folder; `kind` / `delimiter` (when given) must match what was saved."""
+    """Load a saved PRM/ORM folder, or a `ponder train prm|orm` run folder (its newest intact
+    checkpoint); `kind` / `delimiter` (when given) must match what was saved."""
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ponder.models import check_model_dir
 
     path = Path(path)
+    if (path / "latest").is_file():  # a training run's folder: its newest intact checkpoint
+        from ponder.train.checkpoint import find_resume_point
+
+        path = find_resume_point(path)
     if not (path / CONFIG_NAME).is_file():
         raise PonderError(
             f"{path} is not a ponder reward model folder (no {CONFIG_NAME}); train one with `ponder train prm`"

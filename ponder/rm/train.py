@@ -5,8 +5,12 @@ soft labels are the fraction of rollouts that reached the answer). ORM: one targ
 verified outcome, read at the trace's last token (Cobbe et al. 2021 train at every token; one
 target per trace is the simpler, common variant). The backbone is fine-tuned with the head.
 
-Left out: learning-rate schedules beyond linear warm-up, gradient accumulation, mixed precision,
-and class re-weighting (the held-out metrics report both classes so imbalance is visible).
+The loop, optimiser, schedule, checkpoints (each one a loadable reward-model folder) and
+metrics are the shared ones of train/ (Session), with two parameter groups: the backbone at
+optim.lr, the head at head_lr.
+
+Left out: gradient accumulation, mixed precision, and class re-weighting (the held-out metrics
+report both classes so imbalance is visible).
 """
 
 from __future__ import annotations
@@ -15,15 +19,25 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import torch
 
 from ponder.rm.labels import LabeledTrace
 from ponder.rm.model import RewardModel
+from ponder.train.common import OptimConfig, RunConfig
 from ponder.types import PonderError
 
 log = logging.getLogger(__name__)
+
+
+def _rm_optim() -> OptimConfig:
+    return OptimConfig(lr=3e-4, betas=(0.9, 0.98), warmup_steps=20, schedule="constant")
+
+
+def _rm_run() -> RunConfig:
+    return RunConfig(out="runs/prm", steps=300, save_every=100, log_every=1)
 
 
 @dataclass
@@ -33,35 +47,23 @@ class RMTrainConfig:
     kind: prm (one score per step) | orm (one score per response)
     data: step-label jsonl (docs/rm.md); `ponder label` writes one
     backbone: model name or folder (ponder.models), or an existing RM folder to continue
-    out: folder the reward model is saved to
-    steps: optimiser steps
     batch_size: traces per step
-    lr: learning rate of the backbone
-    head_lr: learning rate of the scoring head
-    warmup: linear warm-up steps
-    weight_decay: AdamW weight decay
+    head_lr: learning rate of the scoring head (the backbone's is optim.lr)
     hard_labels: threshold soft labels at 0.5
     val_frac: share of traces held out for validation
-    seed: seed of the split and the training
-    threads: torch CPU threads
-    log_every: log the loss every k steps
+    val_every: held-out loss every k steps (and at the end)
     """
 
     kind: Literal["prm", "orm"] = "prm"
     data: str = ""  # step-label jsonl (see docs/rm.md); `ponder label` writes one
     backbone: str = "tiny"  # model name or folder (ponder.models), or an existing RM folder to continue
-    out: str = "runs/prm"
-    steps: int = 300
     batch_size: int = 16
-    lr: float = 3e-4
-    head_lr: float = 3e-3
-    warmup: int = 20
-    weight_decay: float = 0.0
+    head_lr: float = 3e-3  # the head's learning rate (the backbone's is optim.lr)
     hard_labels: bool = False  # threshold soft labels at 0.5
     val_frac: float = 0.1
-    seed: int = 0
-    threads: int = 2
-    log_every: int = 20
+    val_every: int = 20  # held-out loss every k steps (and at the end)
+    optim: OptimConfig = field(default_factory=_rm_optim)
+    run: RunConfig = field(default_factory=_rm_run)
 
 
 @dataclass
@@ -105,14 +107,6 @@ def split_train_val(traces: list[LabeledTrace], val_frac: float, seed: int) -> t
     return [t for t in traces if t.problem.question not in held], [t for t in traces if t.problem.question in held]
 
 
-def _optimizer(rm: RewardModel, cfg: RMTrainConfig) -> torch.optim.Optimizer:
-    groups = [
-        {"params": list(rm.backbone.parameters()), "lr": cfg.lr},
-        {"params": list(rm.head.parameters()), "lr": cfg.head_lr},
-    ]
-    return torch.optim.AdamW(groups, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
-
-
 @torch.no_grad()
 def val_loss(rm: RewardModel, traces: list[LabeledTrace], kind: str, hard: bool, batch_size: int) -> float:
     rm.eval()
@@ -121,8 +115,7 @@ def val_loss(rm: RewardModel, traces: list[LabeledTrace], kind: str, hard: bool,
     return sum(losses) / max(len(losses), 1)
 
 
-def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig, progress=None) -> TrainLog:
-    """Fine-tune `rm` on `traces` for cfg.steps optimizer steps; returns the loss curve."""
+def _check(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig) -> tuple[list, list]:
     if rm.kind != cfg.kind:
         raise PonderError(f"config says kind {cfg.kind!r} but the model is a {rm.kind!r}")
     if not traces:
@@ -132,28 +125,70 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
             raise PonderError(
                 f"trace {t.id!r} was split at {t.delimiter!r} but the reward model's delimiter is {rm.delimiter!r}"
             )
-    train, val = split_train_val(traces, cfg.val_frac, cfg.seed)
+    train, val = split_train_val(traces, cfg.val_frac, cfg.run.seed)
     if not train:
         raise PonderError(f"val_frac={cfg.val_frac} leaves no training traces")
-    torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    rng, opt, out, t0 = random.Random(cfg.seed), _optimizer(rm, cfg), TrainLog(), time.perf_counter()
-    base_lrs = [g["lr"] for g in opt.param_groups]
-    rm.train()
-    for step in range(cfg.steps):
-        for g, lr in zip(opt.param_groups, base_lrs):
-            g["lr"] = lr * min(1.0, (step + 1) / max(cfg.warmup, 1))
-        loss = batch_loss(rm, rng.sample(train, min(cfg.batch_size, len(train))), cfg.kind, cfg.hard_labels)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(rm.parameters(), 1.0)
-        opt.step()
-        out.losses.append(loss.item())
-        if val and ((step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps):
-            out.val.append({"step": step + 1, "val_loss": val_loss(rm, val, cfg.kind, cfg.hard_labels, cfg.batch_size)})
-            log.info("step %d loss %.4f val %.4f", step + 1, loss.item(), out.val[-1]["val_loss"])
-        if progress is not None:
-            progress(step + 1, loss.item())
+    return train, val
+
+
+def rm_step(sess, train: list[LabeledTrace], cfg: RMTrainConfig, step: int) -> dict[str, float]:
+    """One optimiser step on a batch drawn with a seed derived from (run seed, step), so a
+    resumed run draws the same batches."""
+    from ponder.train.common import grad_step
+
+    batch = random.Random(cfg.run.seed * 1_000_003 + step).sample(train, min(cfg.batch_size, len(train)))
+    loss = batch_loss(sess.model, batch, cfg.kind, cfg.hard_labels)
+    loss.backward()
+    grad_norm = grad_step(sess.model, sess.opt, sess.sched, cfg.optim.grad_clip)
+    return {"loss": loss.item(), "grad_norm": grad_norm, "lr": sess.sched.get_last_lr()[0]}
+
+
+def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig) -> TrainLog:
+    """Fine-tune `rm` on `traces` for run.steps optimiser steps on the shared training loop
+    (train/session.py: checkpoints in run.out that resume exactly, metrics.jsonl); returns the
+    loss curve read back from the run's metrics, so it covers every resume of the run."""
+    from ponder.config import to_dict
+    from ponder.io import read_jsonl
+    from ponder.train.checkpoint import load_hf_weights
+    from ponder.train.common import ModelConfig
+    from ponder.train.session import Session
+
+    train, val = _check(rm, traces, cfg)
+    groups = [
+        {"params": list(rm.backbone.parameters()), "lr": cfg.optim.lr},
+        {"params": list(rm.head.parameters()), "lr": cfg.head_lr},
+    ]
+    sess = Session.open(
+        ModelConfig(), cfg.optim, cfg.run, total_steps=cfg.run.steps, model=rm, tokenizer=rm.tokenizer,
+        need_gen=False, param_groups=groups,
+    )  # fmt: skip
+    sess.save_model = rm.save
+    sess.load_model = lambda folder: (load_hf_weights(rm.backbone, folder), _load_head(rm, folder))
+    sess.resume(to_dict(cfg))
+
+    def validate() -> dict:
+        return {"val_loss": val_loss(rm, val, cfg.kind, cfg.hard_labels, cfg.batch_size)} if val else {}
+
+    t0 = time.perf_counter()
+    sess.run_steps(
+        lambda step: rm_step(sess, train, cfg, step), label=f"train {cfg.kind}", status_key="loss",
+        every_eval=cfg.val_every, eval_fn=validate,
+    )  # fmt: skip
+    if val and sess.step % max(cfg.val_every, 1):
+        sess.log.write(sess.step, {f"eval/{k}": v for k, v in validate().items()})
+    sess.finish()
     rm.eval()
-    out.seconds = time.perf_counter() - t0
-    return out
+    rows = read_jsonl(Path(cfg.run.out) / "metrics.jsonl")
+    return TrainLog(
+        losses=[r["loss"] for r in rows if "loss" in r],
+        val=[{"step": r["step"], "val_loss": r["eval/val_loss"]} for r in rows if "eval/val_loss" in r],
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _load_head(rm: RewardModel, folder: Path) -> None:
+    from safetensors.torch import load_file
+
+    from ponder.rm.model import HEAD_NAME
+
+    rm.head.load_state_dict(load_file(str(folder / HEAD_NAME)))

@@ -1,6 +1,6 @@
 """`ponder train METHOD RECIPE.yaml --key=value ...`
 
-Methods: base (the tiny reasoner from scratch; ponder.models.tiny.train), sft (also
+Methods: base (the tiny reasoner from scratch; train/base.py), sft (also
 distillation), rft, star, grpo, dpo, and prm / orm (learned verifiers; ponder.rm.cli). The
 recipe is a YAML file of the method's config; `--a.b=value` (or `--a.b value`) overrides any
 key; `ponder train METHOD --help` lists them. Unknown keys and wrong types fail before the model
@@ -17,7 +17,7 @@ import sys
 from ponder.types import PonderError
 
 ROUTES = {
-    "base": "ponder.models.tiny.train:main",
+    "base": "ponder.train.base:main",
     "prm": "ponder.rm.cli:train_prm_main",
     "orm": "ponder.rm.cli:train_orm_main",
 }

@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -66,7 +66,7 @@ class RunConfig:
     threads: int = 2
     device: str = "cpu"
     progress: bool = True
-    max_minutes: float = 0.0  # 0: no wall-clock cap; else stop (and save) after this long
+    max_minutes: float = 0.0  # 0: no wall-clock cap; else stop (and save) after this long, over resumes
 
 
 @dataclass
@@ -139,8 +139,10 @@ def render_prompt(tokenizer, question: str) -> str:
     return question + "\n"
 
 
-def make_optimizer(model, cfg: OptimConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+def make_optimizer(model, cfg: OptimConfig, groups: list[dict] | None = None) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters at cfg.lr, or over `groups` (torch param groups, each
+    with its own "lr") when a trainer needs several rates."""
+    params = groups or [p for p in model.parameters() if p.requires_grad]
     return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
 
 
@@ -169,12 +171,3 @@ def grad_step(model, opt, sched, grad_clip: float) -> float:
     sched.step()
     opt.zero_grad(set_to_none=True)
     return float(norm)
-
-
-@dataclass
-class StepTimer:
-    """Counts tokens and seconds for the tokens/s metric."""
-
-    tokens: int = 0
-    seconds: float = 0.0
-    extra: dict = field(default_factory=dict)

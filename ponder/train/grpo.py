@@ -17,7 +17,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -28,10 +28,11 @@ from ponder.train.batch import encode_example
 from ponder.train.common import ModelConfig, OptimConfig, RunConfig
 from ponder.train.data import DataConfig, ProblemStream, load_problems
 from ponder.train.evaluate import EvalConfig, held_out_problems
-from ponder.train.presets import AlgoOverrides, resolve_switches
+from ponder.train.presets import resolve_switches
 from ponder.train.rewards import compute_rewards, reward_name
 from ponder.train.rollout import Rollouts, RolloutSpec, collect
 from ponder.train.session import Session
+from ponder.verify import remembered_verdicts
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class GRPOConfig:
     """GRPO and its variants; what a recipe reproduces lives in its header comment.
 
     preset: grpo | dr_grpo | dapo (ponder/train/presets.py); algo.* overrides its switches
+    algo: the preset's switches to change, e.g. --algo.kl_coef=0 (names: GRPOSwitches, presets.py)
     reward: a verify/ reward name or path/to/file.py:function
     log_rewards: extra rewards logged as reward/NAME
     curriculum: none | easy_to_hard | weighted, by pass rate measured at the start
@@ -68,7 +70,7 @@ class GRPOConfig:
     """
 
     preset: str = "grpo"
-    algo: AlgoOverrides = field(default_factory=AlgoOverrides)
+    algo: dict[str, Any] = field(default_factory=dict)  # switches changed from the preset (presets.py)
     reward: str = "accuracy"  # a verify/ reward name or path/to/file.py:function
     log_rewards: list[str] = field(default_factory=list)  # extra rewards logged as reward/NAME
     curriculum: Literal["none", "easy_to_hard", "weighted"] = "none"  # by pass rate measured at the start
@@ -79,6 +81,9 @@ class GRPOConfig:
     data: DataConfig = field(default_factory=DataConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        resolve_switches(self.preset, self.algo)  # unknown preset or switch fails at load time
 
 
 def build_sequences(tokenizer, ro: Rollouts, *, mask_truncated: bool):
@@ -110,17 +115,23 @@ def rollout_metrics(ro: Rollouts, sess: Session, cfg: GRPOConfig) -> dict[str, f
 
 
 def grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float]:
+    """One step; the reward and the accuracy metric share one verdict per response."""
+    with remembered_verdicts():
+        return _grpo_step(sess, cfg, sw, step)
+
+
+def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float]:
     t0 = time.perf_counter()
     spec = RolloutSpec(
-        cfg.rollout.prompts_per_step,
-        cfg.rollout.group_size,
-        cfg.rollout.temperature,
-        cfg.rollout.max_tokens,
-        tuple(cfg.rollout.stop),
-        sw.overlong,
-        sw.overlong_cache,
-        sw.dynamic_sampling,
-        sw.max_refill,
+        prompts_per_step=cfg.rollout.prompts_per_step,
+        group_size=cfg.rollout.group_size,
+        temperature=cfg.rollout.temperature,
+        max_tokens=cfg.rollout.max_tokens,
+        stop=tuple(cfg.rollout.stop),
+        overlong=sw.overlong,
+        overlong_cache=sw.overlong_cache,
+        dynamic_sampling=sw.dynamic_sampling,
+        max_refill=sw.max_refill,
     )
     ro, sess.cursor = collect(
         sess.gen, sess.stream, sess.cursor, spec, sess.reward, sess.reward_label, seed=cfg.run.seed * 1_000_003 + step

@@ -9,37 +9,24 @@
 | overlong | none | none | soft (cache 20% of max_tokens) |
 | dynamic_sampling | no | no | yes (refill at most 3 rounds) |
 
-A recipe names a preset and may override any switch under `algo:`; fields left null come from
-the preset, so a preset's meaning never drifts with defaults. Unknown preset names list the known.
+`GRPOSwitches` is the one definition of the switches: a preset is one instance of it, and a
+recipe's `algo:` mapping names the switches it changes, checked against that class (unknown
+keys list the known, wrong types are errors) and applied on top of the preset, so a preset's
+meaning never drifts with defaults. Unknown preset names list the known.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ponder.registry import Registry
 
 
 @dataclass(frozen=True)
 class GRPOSwitches:
-    scale_std: bool
-    loss_agg: Literal["seq_mean", "token_mean", "constant"]
-    eps_low: float
-    eps_high: float
-    kl_coef: float
-    kl_estimator: Literal["k1", "k3"]
-    overlong: Literal["none", "mask", "soft"]
-    overlong_cache: float  # soft punishment window, as a fraction of max_tokens
-    dynamic_sampling: bool
-    max_refill: int  # extra generation rounds allowed to refill a batch
-    epochs: int  # optimisation passes over each batch of rollouts
-
-
-@dataclass
-class AlgoOverrides:
-    """Recipe-level overrides of the preset's switches; null means "as the preset says".
+    """One GRPO variant, every switch pinned (a recipe changes them under `algo:`).
 
     scale_std: divide advantages by the group's standard deviation
     loss_agg: seq_mean | token_mean | constant: how token losses are averaged
@@ -54,17 +41,17 @@ class AlgoOverrides:
     epochs: optimisation passes over each batch of rollouts
     """
 
-    scale_std: bool | None = None
-    loss_agg: Literal["seq_mean", "token_mean", "constant"] | None = None
-    eps_low: float | None = None
-    eps_high: float | None = None
-    kl_coef: float | None = None
-    kl_estimator: Literal["k1", "k3"] | None = None
-    overlong: Literal["none", "mask", "soft"] | None = None
-    overlong_cache: float | None = None
-    dynamic_sampling: bool | None = None
-    max_refill: int | None = None
-    epochs: int | None = None
+    scale_std: bool
+    loss_agg: Literal["seq_mean", "token_mean", "constant"]
+    eps_low: float
+    eps_high: float
+    kl_coef: float
+    kl_estimator: Literal["k1", "k3"]
+    overlong: Literal["none", "mask", "soft"]
+    overlong_cache: float  # soft punishment window, as a fraction of max_tokens
+    dynamic_sampling: bool
+    max_refill: int  # extra generation rounds allowed to refill a batch
+    epochs: int  # optimisation passes over each batch of rollouts
 
 
 PRESETS = Registry("GRPO preset")
@@ -91,7 +78,9 @@ PRESETS.register("dapo")(
 )
 
 
-def resolve_switches(preset: str, overrides: AlgoOverrides) -> GRPOSwitches:
-    base = PRESETS.get(preset)
-    changes = {k: v for k, v in dataclasses.asdict(overrides).items() if v is not None}
-    return dataclasses.replace(base, **changes)
+def resolve_switches(preset: str, changes: dict[str, Any] | None = None) -> GRPOSwitches:
+    """The preset's switches with `changes` (a recipe's `algo:` mapping) applied, type-checked."""
+    from ponder.config import build_config
+
+    base = dataclasses.asdict(PRESETS.get(preset))
+    return build_config(GRPOSwitches, {**base, **(changes or {})}, prefix="algo.")

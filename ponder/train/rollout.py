@@ -34,7 +34,7 @@ class Rollouts:
         return [c.text for group in self.completions for c in group]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RolloutSpec:
     prompts_per_step: int
     group_size: int

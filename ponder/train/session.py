@@ -13,10 +13,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ponder.io import write_json
-from ponder.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ponder.train.checkpoint import (
+    find_resume_point,
+    has_run,
+    load_checkpoint,
+    load_hf_weights,
+    save_checkpoint,
+    save_hf,
+)
 from ponder.train.common import (
     ModelConfig,
     OptimConfig,
@@ -31,8 +39,9 @@ from ponder.train.common import (
 )
 from ponder.train.evaluate import greedy_accuracy
 from ponder.train.health import HealthCheck
-from ponder.train.metrics import MetricsLog, Progress
 from ponder.train.rewards import accuracy, preflight, resolve_reward
+from ponder.train.runlog import MetricsLog, Progress
+from ponder.types import PonderError
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +64,12 @@ class Session:
     extra: dict = field(default_factory=dict)
     log: MetricsLog | None = None
     health: HealthCheck = field(default_factory=HealthCheck)
-    initial: Any = None  # frozen copy of the starting weights (reference policy)
     last_metrics: dict = field(default_factory=dict)
+    before: dict | None = None  # held-out accuracy at step 0, carried in checkpoints
+    elapsed_s: float = 0.0  # training seconds before this process started (from the checkpoint)
+    _clock: float | None = None
+    save_model: Callable | None = None  # folder -> None; default: a Hugging Face folder
+    load_model: Callable | None = None  # folder -> None; default: Hugging Face weights in place
 
     @classmethod
     def open(
@@ -71,6 +84,7 @@ class Session:
         generator=None,
         accuracy_fn=None,
         need_gen: bool = True,
+        param_groups: list[dict] | None = None,
     ) -> Session:
         set_threads(run.threads)
         seed_everything(run.seed)
@@ -78,8 +92,10 @@ class Session:
             model, tokenizer = load_policy(mcfg.name, run.device)
         check_tokenizer(tokenizer, mcfg.name)
         model.train()
-        opt = make_optimizer(model, ocfg)
+        opt = make_optimizer(model, ocfg, param_groups)
         sess = cls(model, tokenizer, opt, make_scheduler(opt, ocfg, total_steps), run)
+        sess.save_model = lambda folder: save_hf(model, tokenizer, folder)
+        sess.load_model = lambda folder: load_hf_weights(model, folder)
         sess.accuracy_fn = accuracy_fn or accuracy
         if need_gen:
             sess.gen = generator or _live_generator(model, tokenizer)
@@ -100,24 +116,37 @@ class Session:
         return frozen_copy(self.model)
 
     def resume(self, config: dict) -> None:
-        """Continue from run.out/latest when resuming is on and a checkpoint exists."""
-        ck = latest_checkpoint(self.run.out) if self.run.resume else None
+        """Continue from the newest intact checkpoint in run.out (checkpoint.find_resume_point);
+        a fresh start only in a folder that holds no earlier run, which is never overwritten."""
+        self.config = config
+        ck = None
+        if self.run.resume:
+            ck = find_resume_point(self.run.out)
+        elif has_run(Path(self.run.out)):
+            raise PonderError(
+                f"run.resume is off but {self.run.out} holds an earlier run; choose a new run.out (nothing was changed)"
+            )
         if ck is not None:
-            state = load_checkpoint(ck, self.model, self.opt, self.sched)
+            state = load_checkpoint(ck, self.load_model, self.opt, self.sched)
             self.step, self.cursor, self.extra = state["step"], state.get("cursor", 0), state.get("extra", {})
+            self.before, self.elapsed_s = state.get("before"), state.get("elapsed_s", 0.0)
             log.info("resumed from %s at step %d", ck, self.step)
         self.log = MetricsLog(self.run.out, resume_step=self.step if ck is not None else None)
-        self.config = config
 
     def save(self) -> None:
         save_checkpoint(
             self.run.out,
             self.step,
-            self.model,
-            self.tokenizer,
+            self.save_model,
             self.opt,
             self.sched,
-            {"cursor": self.cursor, "extra": self.extra, "config": self.config},
+            {
+                "cursor": self.cursor,
+                "extra": self.extra,
+                "config": self.config,
+                "before": self.before,
+                "elapsed_s": self.elapsed(),
+            },
         )
 
     def run_steps(
@@ -130,7 +159,7 @@ class Session:
         eval_fn: Callable[[], dict] | None = None,
     ) -> None:
         bar = Progress(self.run.steps, self.step, label, enabled=self.run.progress)
-        t_start = time.perf_counter()
+        self._clock = time.perf_counter()
         try:
             while self.step < self.run.steps:
                 metrics = step_fn(self.step + 1)
@@ -142,14 +171,19 @@ class Session:
                     self.log.write(self.step, metrics)
                 self.last_metrics = metrics
                 bar.update(self.step, f"{status_key} {metrics.get(status_key, float('nan')):.3f}")
-                timed_out = self.run.max_minutes and time.perf_counter() - t_start > 60 * self.run.max_minutes
+                timed_out = self.run.max_minutes and self.elapsed() > 60 * self.run.max_minutes
                 if (self.run.save_every and self.step % self.run.save_every == 0) or timed_out:
                     self.save()
                 if timed_out:
                     log.warning("stopping at step %d: run.max_minutes=%s reached", self.step, self.run.max_minutes)
                     break
         finally:
+            self.elapsed_s, self._clock = self.elapsed(), None
             bar.close()
+
+    def elapsed(self) -> float:
+        """Seconds spent in training steps, over every resume of this run."""
+        return self.elapsed_s + (time.perf_counter() - self._clock if self._clock is not None else 0.0)
 
     def train_and_report(
         self,
@@ -169,8 +203,10 @@ class Session:
             return greedy_accuracy(self.gen, held_out, self.accuracy_fn, max_tokens=max_tokens)
 
         if held_out and self.step == 0:
-            summary["before"] = evaluate()
-            self.log.write(0, {f"eval/{k}": v for k, v in summary["before"].items()})
+            self.before = evaluate()
+            self.log.write(0, {f"eval/{k}": v for k, v in self.before.items()})
+        if self.before is not None:
+            summary["before"] = self.before
         self.run_steps(
             step_fn, label=label, status_key=status_key, every_eval=every_eval, eval_fn=evaluate if held_out else None
         )

@@ -10,7 +10,10 @@ function itself. Names: docs/verify.md.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from ponder.registry import Registry
@@ -25,6 +28,18 @@ VERIFIERS = Registry(
 TASK_VERIFIER = {"gsm8k": "math", "math": "math", "game24": "game24", "humaneval": "code", "mbpp": "code"}
 
 _INSTANCES: dict[str, Verifier] = {}
+_REMEMBERED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("ponder_verdicts", default=None)
+
+
+@contextlib.contextmanager
+def remembered_verdicts() -> Iterator[None]:
+    """Inside this block `verify` scores each (problem, response) once: a reward and an accuracy
+    metric over the same responses (one GRPO step) share the verdicts instead of verifying twice."""
+    token = _REMEMBERED.set({})
+    try:
+        yield
+    finally:
+        _REMEMBERED.reset(token)
 
 
 def get_verifier(name: str, **kwargs: Any) -> Verifier:
@@ -56,12 +71,19 @@ def verify(problems: list[Problem], responses: list[str]) -> list[Score]:
     groups: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(problems):
         groups[verifier_name_for(p.task)].append(i)
+    memo = _REMEMBERED.get()
     out: list[Score | None] = [None] * len(problems)
     for name, idx in groups.items():
-        scores = get_verifier(name)([problems[i] for i in idx], [responses[i] for i in idx])
+        if memo is not None:  # the key holds the problem itself, so its id() cannot be reused
+            for i in idx:
+                out[i] = memo.get((name, id(problems[i]), responses[i]), (None, None))[1]
+            idx = [i for i in idx if out[i] is None]
+        scores = get_verifier(name)([problems[i] for i in idx], [responses[i] for i in idx]) if idx else []
         for i, s in zip(idx, scores):
             out[i] = s
+            if memo is not None:
+                memo[(name, id(problems[i]), responses[i])] = (problems[i], s)
     return out  # type: ignore[return-value]
 
 
-__all__ = ["VERIFIERS", "TASK_VERIFIER", "get_verifier", "verify", "verifier_name_for"]
+__all__ = ["VERIFIERS", "TASK_VERIFIER", "get_verifier", "remembered_verdicts", "verify", "verifier_name_for"]

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from ponder.config import load_config
 from ponder.models.tiny.build import build_model
 from ponder.rm.labels import LabeledTrace
 from ponder.rm.model import from_backbone, load_reward_model
@@ -101,6 +102,12 @@ def test_masked_bce_golden():
     assert masked_bce(logits, targets, mask).item() == pytest.approx(0.693147 / 2, rel=1e-4)
 
 
+def _rm_cfg(tmp_path, **over) -> RMTrainConfig:
+    base = {"run.out": str(tmp_path / "rm"), "run.steps": 20, "run.progress": False, "optim.lr": 2e-3}
+    base["optim.warmup_steps"] = 1
+    return load_config(RMTrainConfig, None, [f"{k}={v}" for k, v in {**base, **over}.items()])
+
+
 def _traces(n=12):
     good, bad = split_steps(GOOD), split_steps(BAD)
     out = []
@@ -112,12 +119,12 @@ def _traces(n=12):
 
 
 @pytest.mark.parametrize("kind", ["prm", "orm"])
-def test_training_lowers_loss_and_changes_scores(backbone, kind):
+def test_training_lowers_loss_and_changes_scores(backbone, kind, tmp_path):
     rm = fresh(backbone, kind)
     traces = _traces()
     scorer = PRMScorer(rm) if kind == "prm" else ORMScorer(rm)
     before = scorer.score([P, P], [GOOD, BAD])
-    cfg = RMTrainConfig(kind=kind, steps=20, batch_size=8, lr=2e-3, head_lr=2e-2, warmup=1, val_frac=0.25, log_every=20)
+    cfg = _rm_cfg(tmp_path, kind=kind, batch_size=8, head_lr=2e-2, val_frac=0.25, val_every=20)
     log = train_reward_model(rm, traces, cfg)
     after = scorer.score([P, P], [GOOD, BAD])
     assert sum(log.losses[-5:]) / 5 < sum(log.losses[:5]) / 5
@@ -126,14 +133,47 @@ def test_training_lowers_loss_and_changes_scores(backbone, kind):
     assert log.val and log.val[-1]["val_loss"] < 0.69
 
 
-def test_training_rejects_wrong_kind_and_delimiter(backbone):
+def test_training_rejects_wrong_kind_and_delimiter(backbone, tmp_path):
     rm = fresh(backbone, "prm")
     with pytest.raises(PonderError, match="kind"):
-        train_reward_model(rm, _traces(2), RMTrainConfig(kind="orm", steps=1))
+        train_reward_model(rm, _traces(2), _rm_cfg(tmp_path, kind="orm"))
     t = _traces(2)
     t[0].delimiter = ";"
     with pytest.raises(PonderError, match="delimiter"):
-        train_reward_model(rm, t, RMTrainConfig(steps=1))
+        train_reward_model(rm, t, _rm_cfg(tmp_path))
+
+
+def test_rm_kill_and_resume_matches_unbroken_run(backbone, tmp_path, monkeypatch):
+    """Reward-model training runs on the shared loop, so a killed run resumes exactly."""
+    import ponder.rm.train as rm_train
+
+    traces = _traces(6)
+
+    def seeded():  # the head's initial weights come from the global torch RNG
+        torch.manual_seed(0)
+        return fresh(backbone, "prm")
+
+    rm_a = seeded()
+    train_reward_model(rm_a, traces, _rm_cfg(tmp_path / "a", **{"run.steps": 4, "run.save_every": 2}))
+    real, calls = rm_train.rm_step, []
+
+    def dies_in_step_3(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rm_train, "rm_step", dies_in_step_3)
+    cfg_b = _rm_cfg(tmp_path / "b", **{"run.steps": 4, "run.save_every": 2})
+    with pytest.raises(KeyboardInterrupt):
+        train_reward_model(seeded(), traces, cfg_b)
+    monkeypatch.setattr(rm_train, "rm_step", real)
+    rm_b = seeded()
+    log = train_reward_model(rm_b, traces, cfg_b)
+    assert len(log.losses) == 4
+    for a, b in zip(rm_a.state_dict().values(), rm_b.state_dict().values()):
+        assert torch.equal(a, b)
+    assert load_reward_model(tmp_path / "b" / "rm", kind="prm").head.weight.equal(rm_b.head.weight)
 
 
 @pytest.mark.parametrize("strategy", ["best_of_n", "beam"])

@@ -135,8 +135,9 @@ def test_train_cli_on_random_backbone(tmp_path):
             [
                 f"--data={data}",
                 f"--backbone={tmp_path / 'bb'}",
-                f"--out={out}",
-                "--steps=3",
+                f"--run.out={out}",
+                "--run.steps=3",
+                "--run.progress=false",
                 "--batch_size=4",
                 "--val_frac=0.25",
             ]
@@ -145,7 +146,8 @@ def test_train_cli_on_random_backbone(tmp_path):
     )
     assert load_reward_model(out, kind="orm").kind == "orm"
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["heldout"]["n"] == 2 and len((out / "metrics.jsonl").read_text().splitlines()) == 3
+    steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert summary["heldout"]["n"] == 2 and steps == [1, 2, 3, 3]  # three steps, then the held-out loss
 
 
 def test_recipes_load():

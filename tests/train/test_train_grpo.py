@@ -13,7 +13,7 @@ from ponder.gen.fake import FakeGenerator
 from ponder.train import policy_update
 from ponder.train.batch import Seq
 from ponder.train.grpo import GRPOConfig, train_grpo
-from ponder.train.presets import PRESETS, AlgoOverrides, resolve_switches
+from ponder.train.presets import PRESETS, resolve_switches
 from ponder.types import PonderError
 
 
@@ -101,7 +101,7 @@ def test_batch_of_8_equals_4_micro_batches_of_2(agg):
     g = torch.Generator().manual_seed(0)
     seqs = [Seq(ids=torch.randint(3, 90, (5 + i,), generator=g).tolist(), start=3) for i in range(8)]
     adv = torch.randn(8, generator=g)
-    sw = resolve_switches("grpo", AlgoOverrides(loss_agg=agg, kl_coef=0.1))
+    sw = resolve_switches("grpo", {"loss_agg": agg, "kl_coef": 0.1})
     full, parts = _grads(model, seqs, adv, sw, 8), _grads(model, seqs, adv, sw, 2)
     for a, b in zip(full, parts):
         assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
@@ -147,4 +147,43 @@ def test_presets_are_pinned_and_unknown_lists_known():
     assert not PRESETS.get("dr_grpo").scale_std and PRESETS.get("dr_grpo").loss_agg == "constant"
     assert dataclasses.replace(PRESETS.get("grpo")).kl_coef == 0.04
     with pytest.raises(PonderError, match="dapo"):
-        resolve_switches("dapoo", AlgoOverrides())
+        resolve_switches("dapoo")
+
+
+def test_each_response_is_verified_once_per_step(tmp_path, monkeypatch):
+    """The accuracy reward and the accuracy metric share one verdict per response."""
+    import ponder.verify as verify_mod
+
+    seen: list[str] = []
+    real = verify_mod.get_verifier
+
+    def counting(name, **kw):
+        inner = real(name, **kw)
+
+        def scored(problems, responses):
+            seen.extend(responses)
+            return inner(problems, responses)
+
+        return scored
+
+    monkeypatch.setattr(verify_mod, "get_verifier", counting)
+    model, tok = small_model()
+    cfg = _cfg(tmp_path, **{"run.steps": 1, "reward": "accuracy", "eval.n": 0})
+    gen = FakeGenerator(script_half_right)
+    inner = gen.generate
+
+    def generate(prompts, params):
+        seen.clear()  # forget the reward's preflight before training; count the step only
+        return inner(prompts, params)
+
+    gen.generate = generate
+    train_grpo(cfg, model=model, tokenizer=tok, generator=gen)
+    assert len(seen) == 2 * 4  # prompts_per_step * group_size, not twice that
+
+
+def test_algo_switches_are_checked_against_the_one_switch_class():
+    with pytest.raises(PonderError, match=r"algo\.'eps_hi'.*Known keys"):
+        load_config(GRPOConfig, None, ["algo.eps_hi=0.3"])
+    cfg = load_config(GRPOConfig, None, ["preset=dapo", "algo.kl_coef=0.04"])
+    sw = resolve_switches(cfg.preset, cfg.algo)
+    assert sw.kl_coef == 0.04 and sw.eps_high == 0.28  # the change applies on top of the preset

@@ -13,12 +13,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ponder.io import atomic_write
+from ponder.types import PonderError
+
 log = logging.getLogger(__name__)
 
 
 class MetricsLog:
     def __init__(self, out: str | Path, *, resume_step: int | None = None, tensorboard: bool = True):
-        """resume_step None: a fresh run (an old metrics file in `out` is replaced)."""
+        """resume_step None: a fresh run, which refuses to replace a non-empty metrics file."""
         self.path = Path(out) / "metrics.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._truncate_after(resume_step)
@@ -28,7 +31,8 @@ class MetricsLog:
         if not self.path.is_file():
             return
         if step is None:
-            self.path.write_text("")
+            if self.path.stat().st_size:
+                raise PonderError(f"{self.path} holds an earlier run's metrics; choose a new run folder")
             return
         keep = []
         for line in self.path.read_text().splitlines():
@@ -38,7 +42,8 @@ class MetricsLog:
                 continue  # a line cut by a kill
             if rec.get("step", 0) <= step:
                 keep.append(line)
-        self.path.write_text("".join(k + "\n" for k in keep))
+        with atomic_write(self.path) as f:  # a kill here leaves the old file, not an empty one
+            f.write("".join(k + "\n" for k in keep))
 
     def write(self, step: int, metrics: dict[str, Any]) -> None:
         rec = {"step": step, **metrics}

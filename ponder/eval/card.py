@@ -1,8 +1,10 @@
-"""Measure a tiny reasoner and write its model card: greedy accuracy per task and difficulty
-level on fresh problems (seeded, never seen in training because training draws from other
-seeds' streams), with Wilson 95% intervals, and the training-loss curve as a PNG.
+"""The measurement behind a built-in model's card: greedy accuracy per task and difficulty level
+on fresh problems (seeded, never seen in training because training draws from other seeds'
+streams), with Wilson 95% intervals, written as JSON beside the card.
 
-`python -m ponder.models.tiny.card MODEL_DIR --run runs/tiny-base --n 200`
+`python -m ponder.eval.card MODEL --n 200 --out ponder/models/tiny/accuracy.json`
+
+Left out: the training-loss plot (the card's PNG came from the run's metrics; not regenerated).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 from ponder.io import atomic_write
 
@@ -25,31 +26,6 @@ def task_accuracy(gen, task_name: str, level: int, n: int, seed: int = 12345) ->
     checks = lambda ps, texts: [task.check(p, t).correct for p, t in zip(ps, texts)]  # noqa: E731
     row = greedy_accuracy(gen, make_problems(task_name, n, level, seed), checks, max_tokens=400, batch=n)
     return {"task": task_name, "level": level, **row, "seconds": round(time.time() - t0, 1)}
-
-
-def plot_curve(log_path: Path, png: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    recs = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-    steps = [r["step"] for r in recs]
-    loss = [r["loss"] for r in recs]
-    window = 25
-    smooth = [sum(loss[max(0, i - window) : i + 1]) / len(loss[max(0, i - window) : i + 1]) for i in range(len(loss))]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(steps, loss, alpha=0.25, label="loss per step")
-    ax.plot(steps, smooth, label=f"mean of {window}")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (response tokens)")
-    ax.set_yscale("log")
-    ax.set_title(f"tiny reasoner base training ({recs[-1]['elapsed'] / 60:.1f} min)")
-    ax.legend()
-    fig.tight_layout()
-    with atomic_write(png, "wb") as f:
-        fig.savefig(f, format="png", dpi=120)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,185 @@
+"""`ponder train base`: train the built-in tiny reasoner from scratch on task traces.
+
+Plain next-token prediction on `<bos>QUESTION\\n` + `<think>...</think>\\n<answer>...</answer><eos>`
+with the loss on the response only. Data is generated on the fly from the built-in tasks (a
+weighted mix) with a difficulty curriculum: early batches favour each task's easy levels, late
+ones its hard levels (linear interpolation of level weights). Batches are length-bucketed to cut
+padding. AdamW, warm-up then cosine decay to 10% over whichever budget (`run.steps` or
+`run.max_minutes`) is closer to being spent, so a run fits a wall-clock budget on a laptop. The
+loop, checkpoints, resume and metrics are the shared `Session`'s (session.py, checkpoint.py);
+the data position (the sampler's RNG and the queued batches) rides in the checkpoint.
+
+Left out: packing, mixed precision (bf16 autocast hurts a 1M model on CPU; see shared notes).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ponder.train.common import ModelConfig, OptimConfig, RunConfig
+from ponder.types import PonderError
+
+
+def _base_optim() -> OptimConfig:
+    return OptimConfig(lr=2e-3, betas=(0.9, 0.98), weight_decay=0.1, warmup_steps=100, schedule="cosine")
+
+
+def _base_run() -> RunConfig:
+    return RunConfig(out="runs/tiny-base", steps=3000, max_minutes=14.0, save_every=200)
+
+
+@dataclass
+class BaseConfig:
+    """Pre-training the tiny reasoner from scratch on the built-in tasks' traces.
+
+    tasks: task -> share of the training examples
+    batch_size: examples per optimiser step
+    bucket_batches: examples for this many batches are sorted by length together
+    layers: transformer layers
+    hidden: hidden size
+    """
+
+    tasks: dict[str, float] = field(
+        default_factory=lambda: {"arithmetic": 0.35, "countdown": 0.35, "equations": 0.15, "knights": 0.15}
+    )
+    batch_size: int = 64
+    bucket_batches: int = 8  # examples for this many batches are sorted by length together
+    layers: int = 4
+    hidden: int = 128
+    optim: OptimConfig = field(default_factory=_base_optim)  # schedule: always budget-aware cosine
+    run: RunConfig = field(default_factory=_base_run)
+
+
+def level_weights(n_levels: int, progress: float) -> list[float]:
+    """Curriculum: weights [n..1] (easy first) at progress 0 moving linearly to [1..n] at 1."""
+    easy = [n_levels - i for i in range(n_levels)]
+    hard = [i + 1 for i in range(n_levels)]
+    return [(1 - progress) * e + progress * h for e, h in zip(easy, hard)]
+
+
+def lr_factor(step: int, progress: float, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def budget_progress(step: int, elapsed_s: float, run: RunConfig) -> float:
+    """Fraction of the budget spent: steps or minutes, whichever is closer to its limit."""
+    by_time = elapsed_s / (60 * run.max_minutes) if run.max_minutes else 0.0
+    return max(step / run.steps, by_time)
+
+
+def sample_examples(rng: random.Random, tasks: dict, n: int, progress: float) -> list[tuple[str, str]]:
+    """n (question, response) pairs from the task mix at this point of the curriculum."""
+    names = list(tasks)
+    weights = [tasks[k][1] for k in names]
+    out = []
+    for _ in range(n):
+        task = tasks[rng.choices(names, weights=weights)[0]][0]
+        level = rng.choices(task.train_levels, weights=level_weights(len(task.train_levels), progress))[0]
+        p = task.sample(rng, level)
+        out.append((p.question, task.trace(p, rng)))
+    return out
+
+
+def _bucketed(pairs: list, batch_size: int, rng: random.Random) -> list:
+    pairs.sort(key=lambda qa: len(qa[0]) + len(qa[1]))
+    batches = [pairs[i : i + batch_size] for i in range(0, len(pairs), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _train_step(sess, pairs: list, cfg: BaseConfig, progress: float) -> tuple[float, int]:
+    """One optimiser step on (question, response) pairs; loss on the response tokens (+ eos)."""
+    import torch
+
+    from ponder.train.batch import encode_example
+    from ponder.train.common import render_prompt
+    from ponder.train.sft import sft_loss_backward
+
+    tok = sess.tokenizer
+    seqs = [encode_example(tok, render_prompt(tok, q), r, eos=True) for q, r in pairs]
+    for g in sess.opt.param_groups:
+        g["lr"] = cfg.optim.lr * lr_factor(sess.step, progress, cfg.optim.warmup_steps)
+    sess.opt.zero_grad(set_to_none=True)
+    max_len = max(len(s.ids) for s in seqs)
+    loss, n_tok = sft_loss_backward(
+        sess.model, seqs, micro_batch=len(seqs), packing=False, max_len=max_len, pad_id=tok.pad_token_id
+    )
+    torch.nn.utils.clip_grad_norm_(sess.model.parameters(), cfg.optim.grad_clip)
+    sess.opt.step()
+    return loss, n_tok
+
+
+def _data_state(sess, seed: int) -> tuple[random.Random, list]:
+    """The sampler's RNG and queued batches: fresh, or as the checkpoint left them."""
+    rng = random.Random(seed)
+    if "rng" in sess.extra:
+        a, b, c = sess.extra["rng"]
+        rng.setstate((a, tuple(b), c))
+    return rng, [[tuple(qa) for qa in batch] for batch in sess.extra.get("queue", [])]
+
+
+def train_base(cfg: BaseConfig) -> dict:
+    """Train (or resume) from scratch; returns the summary written to run.out/summary.json."""
+    from ponder.config import to_dict
+    from ponder.models.tiny.build import build_model
+    from ponder.tasks import TASKS, get_task
+    from ponder.train.session import Session
+
+    unknown = [t for t in cfg.tasks if t not in TASKS]
+    if unknown:
+        raise PonderError(f"unknown task(s) {unknown} in the training mix; known: {TASKS.names()}")
+    model, tok = build_model(
+        seed=cfg.run.seed, num_hidden_layers=cfg.layers, hidden_size=cfg.hidden, intermediate_size=4 * cfg.hidden
+    )
+    sess = Session.open(
+        ModelConfig(), cfg.optim, cfg.run, total_steps=cfg.run.steps, model=model, tokenizer=tok, need_gen=False
+    )
+    sess.resume(to_dict(cfg))
+    tasks = {name: (get_task(name), w) for name, w in cfg.tasks.items()}
+    rng, queue = _data_state(sess, cfg.run.seed)
+
+    def step_fn(step: int) -> dict:
+        progress = budget_progress(sess.step, sess.elapsed(), cfg.run)
+        if not queue:
+            pairs = sample_examples(rng, tasks, cfg.batch_size * cfg.bucket_batches, progress)
+            queue.extend(_bucketed(pairs, cfg.batch_size, rng))
+        loss, n_tok = _train_step(sess, queue.pop(), cfg, progress)
+        sess.extra.update(rng=rng.getstate(), queue=queue)
+        lr = sess.opt.param_groups[0]["lr"]
+        return {"loss": loss, "lr": lr, "tokens": n_tok, "progress": progress, "elapsed": sess.elapsed()}
+
+    summary = {"config": to_dict(cfg), "start_step": sess.step}
+    return sess.train_and_report(step_fn, summary, label="train base", status_key="loss", held_out=[], max_tokens=0)
+
+
+def install(ckpt: Path, target: Path) -> None:
+    """Copy a checkpoint's model and tokenizer (not its trainer state) to `target`."""
+    from ponder.train.checkpoint import CHECKSUMS, STATE_JSON, STATE_PT
+
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(ckpt, target, ignore=shutil.ignore_patterns(STATE_PT, STATE_JSON, CHECKSUMS))
+
+
+def main(argv: list[str]) -> int:
+    """`ponder train base [RECIPE.yaml] [--key=value ...] [--install]`."""
+    from ponder.cliargs import parse_cli
+
+    install_it = "--install" in argv
+    doc = (__doc__ or "").split("\n")[0] + "\n--install copies the final model into the package as the default 'tiny'."
+    prog = "ponder train base [RECIPE.yaml] [--key=value ...] [--install]"
+    cfg, _ = parse_cli(BaseConfig, [a for a in argv if a != "--install"], prog=prog, doc=doc, recipe=True)
+    summary = train_base(cfg)
+    final = Path(cfg.run.out) / f"ckpt-{summary['steps']:06d}"
+    print(f"model saved to {final}")
+    if install_it:
+        from ponder.models import TINY_DIR
+
+        install(final, TINY_DIR)
+        print(f"installed as the built-in 'tiny' model at {TINY_DIR}")
+    return 0

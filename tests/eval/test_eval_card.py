@@ -1,0 +1,16 @@
+"""The model card's measurement (eval/card.py): greedy accuracy per task level by the task's own
+checker, on the same seeded fresh problems every time."""
+
+import random
+
+from ponder.eval.card import task_accuracy
+from ponder.gen.fake import FakeGenerator
+from ponder.tasks import get_task, make_problems
+
+
+def test_task_accuracy_counts_the_checkers_verdicts():
+    task, problems = get_task("arithmetic"), make_problems("arithmetic", 6, 2, 12345)
+    right = {f"{p.question}\n": [task.trace(p, random.Random(0))] for p in problems[:3]}
+    row = task_accuracy(FakeGenerator(right), "arithmetic", 2, 6)
+    assert (row["task"], row["level"], row["n"]) == ("arithmetic", 2, 6)
+    assert row["accuracy"] == 0.5 and row["ci_low"] < 0.5 < row["ci_high"]
