@@ -5,11 +5,15 @@ A response is `<think>STEP\\nSTEP\\n...STEP</think>\\n<answer>ANSWER</answer>`. 
 a "step" is whatever the generator produced up to and including the delimiter, i.e.
 `stop=[STEP_DELIMITER]`; the closing `</think>` line and the `<answer>` line are steps too, so
 prompt + "".join(steps) is always the full text. `split_steps` and `join_steps` are inverses.
+`split_response` splits a generated `Step` and shares its logprobs out among the pieces.
+(The answer search and eval vote on is `ponder.answers.answer_of`.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ponder.types import Step
 
 STEP_DELIMITER = "\n"
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -79,3 +83,20 @@ def think_steps(text: str, delimiter: str = STEP_DELIMITER) -> list[str]:
     if think is None:
         return []
     return [s.strip() for s in think.split(delimiter) if s.strip()]
+
+
+def split_response(text: str) -> list[str]:
+    """A response as steps. A Step's logprobs are shared out among its steps: exactly when there
+    is one token per character, else in proportion to each step's characters (an approximation
+    for multi-character tokens; the Generator protocol gives no token offsets)."""
+    steps = split_steps(text, STEP_DELIMITER)
+    if not isinstance(text, Step) or text.logprobs is None or not text:
+        return steps
+    lp, n_chars = text.logprobs, len(text)
+    out, start = [], 0
+    for s in steps:
+        end = start + len(s)
+        a, b = round(start * len(lp) / n_chars), round(end * len(lp) / n_chars)
+        out.append(Step(s, lp[a:b]))
+        start = end
+    return out

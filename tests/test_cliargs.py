@@ -91,7 +91,7 @@ def test_help_lists_every_key_with_type_default_and_doc(capsys):
 
 CLI_CONFIGS = {
     "solve": "ponder.search.cli:SolveConfig",
-    "eval": "ponder.eval.config:EvalConfig",
+    "eval": "ponder.eval.grid_config:EvalConfig",
     "verify": "ponder.verify.cli:VerifyConfig",
     "label": "ponder.rm.cli:LabelConfig",
     "tasks": "ponder.tasks:TasksConfig",
@@ -134,7 +134,7 @@ def test_every_subcommand_help_lists_its_keys(argv, capsys):
 
 def test_help_text_shows_aliases():
     from ponder.eval.cli import ALIASES
-    from ponder.eval.config import EvalConfig
+    from ponder.eval.grid_config import EvalConfig
 
     assert "--tasks (--task)" in help_text(EvalConfig, "ponder eval", "", ALIASES)
 

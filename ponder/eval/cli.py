@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ponder.eval.config import EvalConfig
+from ponder.eval.grid_config import EvalConfig
 from ponder.types import PonderError
 
 ALIASES = {"task": "tasks", "model": "models", "strategy": "strategies", "budget": "budgets", "seed": "seeds"}

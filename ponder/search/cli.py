@@ -5,6 +5,7 @@ whether it checks out (when a reference answer is known), and the compute spent.
     ponder solve --task countdown --n 5 --strategy beam --budget 16 --scorer check
     ponder solve "Use 3 7 12 to make 57" --effort high --tree tree.html --json out.json
     ponder solve --task arithmetic --strategy mcts --budget 8 --scorer check --options.action=tokens
+    ponder solve --task countdown --strategy beam --scorer prm --scorer-options.path=runs/prm
 
 Progress (generator calls, tokens, time) goes to stderr on a terminal; --quiet or a pipe keeps it off.
 """
@@ -30,6 +31,7 @@ class SolveConfig:
     budget: samples' worth of compute per problem (null: 1, or the effort preset's)
     scorer: scorer for strategies that need one (check, confidence, judge, prm, orm, ...)
     options: the strategy's own options, e.g. --options.width=4 --options.agg=min
+    scorer_options: the scorer's options, e.g. --scorer-options.path=runs/prm (a PRM's folder)
     model: model name, folder, or OpenAI-compatible URL
     tree: write the search trees to this self-contained HTML page
     json: write the results (and trees) to this JSON file
@@ -45,6 +47,7 @@ class SolveConfig:
     budget: int | None = None
     scorer: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    scorer_options: dict[str, Any] = field(default_factory=dict)
     model: str = "tiny"
     tree: str | None = None
     json: str | None = None
@@ -176,7 +179,8 @@ def _search(cfg: SolveConfig, strategy: str, budget: int, scorer: str | None, op
     gen = load_generator(cfg.model)
     console = Console(stderr=True)
     if cfg.quiet or not console.is_terminal or not sys.stderr.isatty():
-        return run_search(strategy, problems, gen, budget=budget, scorer=scorer, seed=cfg.seed, **options)
+        return run_search(strategy, problems, gen, budget=budget, scorer=scorer, seed=cfg.seed,
+                          scorer_options=cfg.scorer_options or None, **options)  # fmt: skip
     what = f"{strategy} · budget {budget} · {len(problems)} problem{'s' * (len(problems) != 1)}"
     start = time.perf_counter()
     with console.status(f"solving: {what}") as status:
@@ -186,7 +190,8 @@ def _search(cfg: SolveConfig, strategy: str, budget: int, scorer: str | None, op
             status.update(f"solving: {what} · {calls} generator calls · {tokens:,} tokens · {spent:.0f} s")
 
         counted = CountingGenerator(gen, on_call)
-        return run_search(strategy, problems, counted, budget=budget, scorer=scorer, seed=cfg.seed, **options)
+        return run_search(strategy, problems, counted, budget=budget, scorer=scorer, seed=cfg.seed,
+                          scorer_options=cfg.scorer_options or None, **options)  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
@@ -196,6 +201,7 @@ def main(argv: list[str]) -> int:
     cfg, text = parse_solve(argv)
     strategy, budget, options = resolve_plan(cfg)
     scorer = options.pop("scorer", None)
+    scorer_options = dict(cfg.scorer_options)
     check_plan(strategy, budget, scorer, options)
     problems = load_problems(cfg, text)
     results = _search(cfg, strategy, budget, scorer, options, problems)
@@ -214,6 +220,7 @@ def main(argv: list[str]) -> int:
                 "budget": budget,
                 "options": options,
                 "scorer": scorer,
+                "scorer_options": scorer_options,
                 "model": cfg.model,
                 "seed": cfg.seed,
                 "results": recs,

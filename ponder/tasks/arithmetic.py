@@ -18,8 +18,8 @@ import re
 
 from ponder.steps import parse_response, step_body
 from ponder.tasks import TASKS
-from ponder.tasks.base import format_response
 from ponder.tasks.expr import ExprError, evaluate, fmt
+from ponder.tasks.task import format_response
 from ponder.types import Problem, Score
 
 _STEP = re.compile(r"^(\d+)([-+*])(\d+)=(-?\d+)(?:,(.+))?$")

@@ -20,8 +20,8 @@ from collections import Counter
 
 from ponder.steps import parse_response, step_body
 from ponder.tasks import TASKS
-from ponder.tasks.base import format_response
 from ponder.tasks.expr import ExprError, evaluate
+from ponder.tasks.task import format_response
 from ponder.types import Problem, Score
 
 _OP = re.compile(r"^(\d+)([-+*/])(\d+)=(\d+)$")

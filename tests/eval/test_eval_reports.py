@@ -8,9 +8,9 @@ from eval_fakes import _backends, _cfg
 from ponder.eval import adaptive as A
 from ponder.eval.cli import build_config
 from ponder.eval.compare import compare_runs
-from ponder.eval.config import EvalConfig, validate
 from ponder.eval.finalize import finalize
 from ponder.eval.grid import run_grid
+from ponder.eval.grid_config import EvalConfig, validate
 from ponder.types import PonderError
 
 

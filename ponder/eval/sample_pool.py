@@ -1,7 +1,7 @@
 """One pool of n samples per problem, drawn once and reused for every budget k <= n.
 
 The pool is sampled at a fixed temperature, every sample is verified (correctness is used only
-for the metrics, never for choosing), keyed by its extracted answer for voting (ponder.search.common.answer_of, the key search's votes use), and scored for
+for the metrics, never for choosing), keyed by its extracted answer for voting (ponder.answers.answer_of, the key search's votes use), and scored for
 best-of-k / weighted voting. The default score is the model's own confidence, exp(mean token
 log-probability) (free: the generator returns it); a named scorer from ponder.search replaces it. Pools are
 saved as jsonl so a re-run of the grid does not sample them again.
@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ponder.eval.metrics import Sample
+from ponder.answers import answer_of
+from ponder.eval.estimators import Sample
+from ponder.gen.groups import sample_groups
 from ponder.io import read_jsonl, write_jsonl
-from ponder.search.common import answer_of
-from ponder.types import Completion, Generator, PonderError, Problem, SamplingParams, Score
+from ponder.types import Completion, Generator, PonderError, Problem, SamplingParams, Score, Step
 
 VerifyFn = Callable[[list[Problem], list[str]], list[Score]]
 ScoreFn = Callable[[list[Problem], list[str], list[Completion]], list[float]]
@@ -61,12 +63,15 @@ def confidence_scores(problems: list[Problem], responses: list[str], completions
     return [confidence(c) for c in completions]
 
 
-def named_scorer(name: str, gen: Generator) -> ScoreFn:
-    """Scores from a scorer of ponder.search (outcome, or steps aggregated as search does)."""
-    from ponder.search.engine import SearchContext, Step
+def named_scorer(name: str, gen: Generator, **options: Any) -> ScoreFn:
+    """Scores from a scorer of ponder.search (outcome, or steps aggregated as search does),
+    built once with its options."""
+    from ponder.search.engine import SearchContext, get_scorer
+
+    scorer = get_scorer(name, gen, **options)
 
     def score(problems: list[Problem], responses: list[str], completions: list[Completion]) -> list[float]:
-        ctx = SearchContext(gen, name, len(problems))
+        ctx = SearchContext(gen, scorer, len(problems), label=name)
         return ctx.score(problems, [Step.of(c) for c in completions], list(range(len(problems))))
 
     return score
@@ -76,24 +81,17 @@ def _sample_batch(
     problems: Sequence[Problem], gen: Generator, params: SamplingParams, verify_fn: VerifyFn, score_fn: ScoreFn
 ) -> list[ProblemPool]:
     start = time.perf_counter()
-    outputs = gen.generate([gen.render(p.question) for p in problems], params)  # (B, n)
-    flat_problems = [p for p, group in zip(problems, outputs) for _ in group]
-    flat = [c for group in outputs for c in group]
-    responses = [c.text for c in flat]
-    scores = verify_fn(flat_problems, responses)
-    weights = score_fn([p.public() for p in flat_problems], responses, flat)
+    groups = sample_groups(gen, problems, params)  # (B, n)
+    responses = groups.texts
+    scores = groups.unflatten(verify_fn(groups.flat_owners, responses))
+    weights = groups.unflatten(score_fn([p.public() for p in groups.flat_owners], responses, groups.flat))
     share = (time.perf_counter() - start) / max(len(problems), 1)
-    pools, i = [], 0
-    for p, group in zip(problems, outputs):
+    pools = []
+    for p, group, ss, ws in zip(problems, groups.outputs, scores, weights):
         pool = ProblemPool(p.id, group[0].prompt_tokens if group else 0, share)
-        for c in group:
-            s = scores[i]
-            pool.samples.append(
-                PooledSample(
-                    c.text, answer_of(c.text, p.task), s.correct, s.parsed, len(c.token_ids), float(weights[i])
-                )
-            )
-            i += 1
+        for c, s, w in zip(group, ss, ws):
+            key = answer_of(c.text, p.task)
+            pool.samples.append(PooledSample(c.text, key, s.correct, s.parsed, len(c.token_ids), float(w)))
         pools.append(pool)
     return pools
 
