@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ponder.types import Step
 
 STEP_DELIMITER = "\n"
+WAIT = "wait "  # a reflection line: `wait ` + the step redone, after a step that slipped
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 
@@ -83,6 +84,26 @@ def think_steps(text: str, delimiter: str = STEP_DELIMITER) -> list[str]:
     if think is None:
         return []
     return [s.strip() for s in think.split(delimiter) if s.strip()]
+
+
+def strip_wait(body: str) -> str:
+    """A step body without its leading reflection marker (`wait 7*26=182` -> `7*26=182`)."""
+    return body[len(WAIT) :].lstrip() if body.startswith(WAIT) else body
+
+
+def slip_segments(response: str, delimiter: str = STEP_DELIMITER) -> list[tuple[str, bool]]:
+    """Split a response into (text, trained) pieces: a step followed by a `wait` step is a slip
+    shown only so that the model learns to catch it, so it is not trained on (False)."""
+    steps = split_steps(response, delimiter)
+    out: list[tuple[str, bool]] = []
+    for i, step in enumerate(steps):
+        nxt = steps[i + 1] if i + 1 < len(steps) else ""
+        slipped = step_body(nxt).startswith(WAIT) and not is_final_step(step)
+        if slipped and step.startswith(THINK_OPEN):  # keep `<think>` itself trained
+            out += [(THINK_OPEN, True), (step[len(THINK_OPEN) :], False)]
+        else:
+            out.append((step, not slipped))
+    return out
 
 
 def split_response(text: str) -> list[str]:
