@@ -92,7 +92,6 @@ def test_help_lists_every_key_with_type_default_and_doc(capsys):
 CLI_CONFIGS = {
     "solve": "ponder.search.cli:SolveConfig",
     "eval": "ponder.eval.grid_config:EvalConfig",
-    "verify": "ponder.verify.cli:VerifyConfig",
     "label": "ponder.rm.cli:LabelConfig",
     "tasks": "ponder.tasks:TasksConfig",
     "train sft": "ponder.train.sft:SFTConfig",
@@ -120,7 +119,7 @@ def test_every_key_of_a_command_config_has_a_one_line_doc(name):
 @pytest.mark.parametrize(
     "argv", [["solve", "--help"], ["eval", "--help"], ["train", "grpo", "--help"], ["train", "sft", "--help"],
              ["train", "rft", "--help"], ["train", "star", "--help"], ["train", "dpo", "--help"],
-             ["train", "prm", "--help"], ["train", "orm", "-h"], ["verify", "--help"], ["label", "--help"],
+             ["train", "prm", "--help"], ["train", "orm", "-h"], ["label", "--help"],
              ["train", "base", "--help"]],
 )  # fmt: skip
 def test_every_subcommand_help_lists_its_keys(argv, capsys):

@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ponder.types import PonderError, Problem, SamplingParams
 
@@ -50,6 +50,8 @@ class LabelConfig:
     """What `ponder label` samples and labels, or which file it converts (--import FORMAT FILE).
 
     model: policy that writes and completes traces
+    backend: hf | vllm for the model (a "vllm:" model prefix does the same)
+    gen_options: backend options (gen/options.py), e.g. --gen-options.dtype=bfloat16
     task: built-in task to draw problems from
     n: problems
     level: difficulty level (null: the task's default)
@@ -66,6 +68,8 @@ class LabelConfig:
     """
 
     model: str = "tiny"
+    backend: str | None = None
+    gen_options: dict[str, Any] = field(default_factory=dict)
     task: str = "arithmetic"
     n: int = 50
     level: int | None = None
@@ -123,7 +127,7 @@ def main(argv: list[str]) -> int:
     from ponder.tasks import get_task, make_problems
     from ponder.verify import verify
 
-    task, gen = get_task(args.task), load_generator(args.model)
+    task, gen = get_task(args.task), load_generator(args.model, backend=args.backend, **args.gen_options)
     traces = sample_traces(
         gen,
         make_problems(args.task, args.n, args.level, args.seed),

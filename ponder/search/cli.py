@@ -33,6 +33,8 @@ class SolveConfig:
     options: the strategy's own options, e.g. --options.width=4 --options.agg=min
     scorer_options: the scorer's options, e.g. --scorer-options.path=runs/prm (a PRM's folder)
     model: model name, folder, or OpenAI-compatible URL
+    backend: hf | vllm for the model (a "vllm:" model prefix does the same)
+    gen_options: backend options (gen/options.py), e.g. --gen-options.dtype=bfloat16
     tree: write the search trees to this self-contained HTML page
     json: write the results (and trees) to this JSON file
     quiet: print only the summary table, no progress
@@ -49,6 +51,8 @@ class SolveConfig:
     options: dict[str, Any] = field(default_factory=dict)
     scorer_options: dict[str, Any] = field(default_factory=dict)
     model: str = "tiny"
+    backend: str | None = None
+    gen_options: dict[str, Any] = field(default_factory=dict)
     tree: str | None = None
     json: str | None = None
     quiet: bool = False
@@ -176,7 +180,7 @@ def _search(cfg: SolveConfig, strategy: str, budget: int, scorer: str | None, op
     from ponder.gen.counting import CountingGenerator
     from ponder.search import run_search
 
-    gen = load_generator(cfg.model)
+    gen = load_generator(cfg.model, backend=cfg.backend, **cfg.gen_options)
     console = Console(stderr=True)
     if cfg.quiet or not console.is_terminal or not sys.stderr.isatty():
         return run_search(strategy, problems, gen, budget=budget, scorer=scorer, seed=cfg.seed,

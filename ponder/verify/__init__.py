@@ -61,6 +61,13 @@ def verifier_name_for(task: str) -> str:
     return name
 
 
+def check_one_score_each(name: str, scores: list, n: int) -> None:
+    """A verifier must return exactly one score per response: one more or one fewer (a second
+    score appended on a parse failure) would shift every later reward onto the wrong response."""
+    if len(scores) != n or not all(isinstance(s, Score) for s in scores):
+        raise PonderError(f"verifier {name!r} returned {len(scores)} scores for {n} responses; expected one Score each")
+
+
 def verify(problems: list[Problem], responses: list[str]) -> list[Score]:
     """Score each response with its problem's verifier; one batched call per verifier."""
     if len(problems) != len(responses):
@@ -77,6 +84,7 @@ def verify(problems: list[Problem], responses: list[str]) -> list[Score]:
                 out[i] = memo.get((name, id(problems[i]), responses[i]), (None, None))[1]
             idx = [i for i in idx if out[i] is None]
         scores = get_verifier(name)([problems[i] for i in idx], [responses[i] for i in idx]) if idx else []
+        check_one_score_each(name, scores, len(idx))
         for i, s in zip(idx, scores):
             out[i] = s
             if memo is not None:
@@ -84,4 +92,12 @@ def verify(problems: list[Problem], responses: list[str]) -> list[Score]:
     return out  # type: ignore[return-value]
 
 
-__all__ = ["VERIFIERS", "TASK_VERIFIER", "get_verifier", "remembered_verdicts", "verify", "verifier_name_for"]
+__all__ = [
+    "VERIFIERS",
+    "TASK_VERIFIER",
+    "check_one_score_each",
+    "get_verifier",
+    "remembered_verdicts",
+    "verify",
+    "verifier_name_for",
+]
