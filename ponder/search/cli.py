@@ -34,6 +34,7 @@ class SolveConfig:
     scorer_options: the scorer's options, e.g. --scorer-options.path=runs/prm (a PRM's folder)
     model: model name, folder, or OpenAI-compatible URL
     backend: hf | vllm for the model (a "vllm:" model prefix does the same)
+    model_params: parameter count of a served model (e.g. 7B), for FLOP counts
     gen_options: backend options (gen/options.py), e.g. --gen-options.dtype=bfloat16
     tree: write the search trees to this self-contained HTML page
     json: write the results (and trees) to this JSON file
@@ -52,6 +53,7 @@ class SolveConfig:
     scorer_options: dict[str, Any] = field(default_factory=dict)
     model: str = "tiny"
     backend: str | None = None
+    model_params: str | None = None
     gen_options: dict[str, Any] = field(default_factory=dict)
     tree: str | None = None
     json: str | None = None
@@ -145,7 +147,7 @@ def show(recs: list[dict[str, Any]], quiet: bool) -> None:
             body = (
                 f"[bold]{rec['question']}[/]\n\n{rec['response']}\n\n[bold]answer:[/] {rec['answer']}   {mark}"
                 f"\n[dim]{c['generated_tokens']} generated + {c['prompt_tokens']} prompt tokens, "
-                f"{c['gen_calls']} generator / {c['scorer_calls']} scorer calls, {c['flops']:.3g} FLOPs, {c['seconds']:.2f} s[/]"
+                f"{c['gen_calls']} generator / {c['scorer_calls']} scorer calls, {_flops(c['flops'])} FLOPs, {c['seconds']:.2f} s[/]"
             )
             console.print(Panel(body, title=f"{rec['id']} · {rec['strategy']}", expand=False))
     table = Table("problems", "correct", "gen tokens / problem", "FLOPs / problem", "seconds")
@@ -156,10 +158,14 @@ def show(recs: list[dict[str, Any]], quiet: bool) -> None:
         str(n),
         acc,
         f"{sum(r['cost']['generated_tokens'] for r in recs) / n:.0f}",
-        f"{sum(r['cost']['flops'] for r in recs) / n:.3g}",
+        _flops(None if any(r["cost"]["flops"] is None for r in recs) else sum(r["cost"]["flops"] for r in recs) / n),
         f"{recs[0]['meta']['batch_seconds']:.2f}",
     )
     console.print(table)
+
+
+def _flops(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.3g}"
 
 
 def _reference_free(task: str) -> bool:
@@ -180,7 +186,7 @@ def _search(cfg: SolveConfig, strategy: str, budget: int, scorer: str | None, op
     from ponder.gen.counting import CountingGenerator
     from ponder.search import run_search
 
-    gen = load_generator(cfg.model, backend=cfg.backend, **cfg.gen_options)
+    gen = load_generator(cfg.model, backend=cfg.backend, model_params=cfg.model_params, **cfg.gen_options)
     console = Console(stderr=True)
     if cfg.quiet or not console.is_terminal or not sys.stderr.isatty():
         return run_search(strategy, problems, gen, budget=budget, scorer=scorer, seed=cfg.seed,
