@@ -55,6 +55,7 @@ class EvalConfig:
     out: run folder (results.jsonl, summary.json, plots/, report.html)
     backend: hf | vllm for every local model (a "vllm:" model prefix does it per model)
     gen_options: backend options (gen/options.py), e.g. --gen-options.dtype=bfloat16
+    model_params: served model -> parameter count ("7B") for FLOP counts (else unknown)
     """
 
     tasks: list[str] = field(default_factory=lambda: ["arithmetic"])
@@ -77,6 +78,7 @@ class EvalConfig:
     out: str = "runs/eval"
     backend: str | None = None  # hf | vllm for every local model (a "vllm:" model prefix does it per model)
     gen_options: dict[str, Any] = field(default_factory=dict)  # backend options (gen/options.py)
+    model_params: dict[str, str] = field(default_factory=dict)  # served model -> size ("7B"): FLOPs, else unknown
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ class CountingGenerator:
     def __init__(self, gen: Generator, on_call: Callable[[int, int], None]):
         self.gen, self.on_call = gen, on_call
         self.name, self.n_params = gen.name, gen.n_params
+        self.tokenizer = getattr(gen, "tokenizer", None)  # a think-token cap counts with it (search/cli.py)
         self.calls = self.tokens = 0
 
     def render(self, question: str) -> str:

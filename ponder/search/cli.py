@@ -27,7 +27,8 @@ class SolveConfig:
     level: difficulty level (with --task; null: the task's default level)
     seed: seed for drawing problems and for the search
     strategy: search strategy (null: greedy, or the effort preset's); see docs/search.md
-    effort: a named preset of strategy, budget and scorer (low | medium | high)
+    effort: a reasoning-effort level: strategy + budget + thinking-token cap (docs/serve.md)
+    think_tokens: cap thinking at this many tokens, then answer (null: the effort's cap, or none)
     budget: samples' worth of compute per problem (null: 1, or the effort preset's)
     scorer: scorer for strategies that need one (check, confidence, judge, prm, orm, ...)
     options: the strategy's own options, e.g. --options.width=4 --options.agg=min
@@ -46,7 +47,8 @@ class SolveConfig:
     level: int | None = None
     seed: int = 0
     strategy: str | None = None
-    effort: Literal["low", "medium", "high"] | None = None
+    effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    think_tokens: int | None = None
     budget: int | None = None
     scorer: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
@@ -92,6 +94,38 @@ def check_plan(strategy: str, budget: int, scorer: str | None, options: dict[str
     check_options(strategy, STRATEGIES.get(strategy), options)
     if scorer is not None and scorer != "judge":
         SCORERS.get(scorer)
+
+
+def think_tokens(cfg: SolveConfig) -> int | None:
+    """--think-tokens, else the --effort level's thinking cap, else None (uncapped)."""
+    from ponder.search.effort import get_effort
+
+    if cfg.think_tokens is not None:
+        if cfg.think_tokens < 0:
+            raise PonderError(f"--think-tokens must be >= 0, got {cfg.think_tokens}")
+        return cfg.think_tokens
+    return get_effort(cfg.effort).think_tokens if cfg.effort else None
+
+
+def search_capped(strategy: str, problems: list[Problem], gen, cap: int | None, **kwargs: Any) -> list[SearchResult]:
+    """run_search(strategy, problems, gen, **kwargs), with thinking capped at `cap` tokens (the
+    answer forced after it) when given."""
+    from ponder.answers import answer_of
+    from ponder.search import run_search
+    from ponder.search.think_budget import ThinkBudget
+
+    if cap is None:
+        return run_search(strategy, problems, gen, **kwargs)
+    tok = getattr(gen, "tokenizer", None)  # hf / vllm carry one; a remote server may not
+    if tok is None:  # count characters: never fewer than tokens, so the cap stays a cap
+        capped = ThinkBudget(gen, cap, len)
+    else:
+        capped = ThinkBudget(gen, cap, lambda t: len(tok(t, add_special_tokens=False)["input_ids"]) if t else 0)
+    results = run_search(strategy, problems, capped, **kwargs)
+    done = capped.finish([gen.render(p.question) for p in problems], [r.response for r in results])
+    for r, text in zip(results, done):
+        r.response, r.answer = text, answer_of(text)
+    return results
 
 
 def load_problems(cfg: SolveConfig, text: str | None) -> list[Problem]:
@@ -184,12 +218,12 @@ def _search(cfg: SolveConfig, strategy: str, budget: int, scorer: str | None, op
 
     from ponder.gen import load_generator
     from ponder.gen.counting import CountingGenerator
-    from ponder.search import run_search
 
     gen = load_generator(cfg.model, backend=cfg.backend, model_params=cfg.model_params, **cfg.gen_options)
+    cap = think_tokens(cfg)
     console = Console(stderr=True)
     if cfg.quiet or not console.is_terminal or not sys.stderr.isatty():
-        return run_search(strategy, problems, gen, budget=budget, scorer=scorer, seed=cfg.seed,
+        return search_capped(strategy, problems, gen, cap, budget=budget, scorer=scorer, seed=cfg.seed,
                           scorer_options=cfg.scorer_options or None, **options)  # fmt: skip
     what = f"{strategy} · budget {budget} · {len(problems)} problem{'s' * (len(problems) != 1)}"
     start = time.perf_counter()
@@ -200,7 +234,7 @@ def _search(cfg: SolveConfig, strategy: str, budget: int, scorer: str | None, op
             status.update(f"solving: {what} · {calls} generator calls · {tokens:,} tokens · {spent:.0f} s")
 
         counted = CountingGenerator(gen, on_call)
-        return run_search(strategy, problems, counted, budget=budget, scorer=scorer, seed=cfg.seed,
+        return search_capped(strategy, problems, counted, cap, budget=budget, scorer=scorer, seed=cfg.seed,
                           scorer_options=cfg.scorer_options or None, **options)  # fmt: skip
 
 
