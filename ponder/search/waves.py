@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ponder.answers import answer_of
 from ponder.search.calls import call_seed
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest
 from ponder.search.strategies.majority import vote_pick
-from ponder.steps import answer_of
 from ponder.types import Completion, Pick, PonderError, Problem, SamplingParams
 
 StopRule = Callable[[list[str | None]], bool]
@@ -45,6 +45,6 @@ def vote_in_waves(
         outs = ctx.generate([ctx.prompt(problems[i]) for i in live], params, owners=live)
         for i, group in zip(live, outs):
             drawn[i] += group
-            stopped[i] = should_stop([answer_of(c.text) for c in drawn[i]])
+            stopped[i] = should_stop([answer_of(c.text, problems[i].task) for c in drawn[i]])
     forest = Forest(ctx, problems)
     return [vote_pick(forest, i, g, samples=len(g), stopped_early=stopped[i]) for i, g in enumerate(drawn)]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ponder.answers import answer_of
 from ponder.search import STRATEGIES
 from ponder.search.aggregate import vote
 from ponder.search.calls import MAX_TOKENS, TEMPERATURE, call_seed, sample_responses
@@ -31,7 +32,6 @@ from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest, NodeRef
 from ponder.search.scorers.confidence import lowest_window_mean
 from ponder.search.scorers.self_certainty import token_values
-from ponder.steps import answer_of
 from ponder.types import Pick, PonderError, Problem, Step
 
 MODES = ("offline", "online")
@@ -131,7 +131,7 @@ def _online(
     """Draw up to `rest` more traces per problem in waves until each problem reaches consensus."""
 
     def unsettled(i: int) -> bool:
-        answers = [answer_of(forest.prefix(r)) for r, _ in voters[i]]
+        answers = [answer_of(forest.prefix(r), forest.problems[i].task) for r, _ in voters[i]]
         return consensus(answers, [vote_weight(c, knobs.signal) for _, c in voters[i]]) < knobs.consensus_stop
 
     drawn = 0
@@ -146,7 +146,7 @@ def _online(
 
 def _choose(forest: Forest, i: int, voters: list[tuple[NodeRef, float]], signal: str) -> int | None:
     """The most confident voter with the weighted vote's winning answer."""
-    answers = [answer_of(forest.prefix(r)) for r, _ in voters]
+    answers = [answer_of(forest.prefix(r), forest.problems[i].task) for r, _ in voters]
     winner, _ = vote(answers, [vote_weight(c, signal) for _, c in voters])
     best = [(c, r) for (r, c), a in zip(voters, answers) if a == winner and winner is not None]
     return max(best, key=lambda t: t[0])[1][1] if best else None

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ponder.answers import answer_of
 from ponder.search import STRATEGIES
 from ponder.search.aggregate import vote
 from ponder.search.calls import MAX_TOKENS, TEMPERATURE, sample_responses
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest
-from ponder.steps import answer_of
 from ponder.types import Completion, Pick, Problem
 
 
@@ -32,7 +32,7 @@ def majority(
 
 def vote_pick(forest: Forest, i: int, group: list[Completion], **meta: Any) -> Pick:
     """Problem i's samples as a flat tree, the first response with the most frequent answer chosen."""
-    answers = [answer_of(c.text) for c in group]
+    answers = [answer_of(c.text, forest.problems[i].task) for c in group]
     winner, tally = vote(answers)
     forest.add_samples(i, group)
     chosen = None if winner is None else 1 + answers.index(winner)

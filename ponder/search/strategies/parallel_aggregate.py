@@ -14,22 +14,22 @@ prompt tokens. Two generator calls for all problems.
 
 from __future__ import annotations
 
+from ponder.answers import answer_of
 from ponder.search import STRATEGIES
 from ponder.search.calls import MAX_TOKENS, TEMPERATURE, call_seed, sample_responses
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest
-from ponder.steps import answer_of
 from ponder.types import Pick, PonderError, Problem, SamplingParams
 
 SHOW = ("answers", "traces")
 
 
-def candidates_prompt(question: str, texts: list[str], show: str, max_shown: int) -> str:
+def candidates_prompt(question: str, texts: list[str], show: str, max_shown: int, task: str | None = None) -> str:
     """The question followed by earlier responses (answers only, or whole traces)."""
-    answers = [a for a in (answer_of(t) for t in texts) if a is not None]
+    answers = [a for a in (answer_of(t, task) for t in texts) if a is not None]
     if show == "answers":
         return f"{question}\nCandidate answers: {', '.join(answers) if answers else 'none'}"
-    traces = [t.strip() for t in texts if answer_of(t) is not None][:max_shown]
+    traces = [t.strip() for t in texts if answer_of(t, task) is not None][:max_shown]
     shown = "\n".join(f"Candidate {k + 1}:\n{t}" for k, t in enumerate(traces)) or "No candidates."
     return f"{question}\n{shown}"
 
@@ -54,13 +54,16 @@ def parallel_aggregate(
     prompts = []
     for i, (p, group) in enumerate(zip(problems, outs)):
         forest.add_samples(i, group)
-        prompts.append(ctx.gen.render(candidates_prompt(p.question, [c.text for c in group], show, max_shown)))
+        prompts.append(ctx.gen.render(candidates_prompt(p.question, [c.text for c in group], show, max_shown, p.task)))
     params = SamplingParams(n=1, temperature=0.0, max_tokens=max_tokens, seed=call_seed(seed, "aggregate"))
     final = ctx.generate(prompts, params, owners=list(range(len(problems))))
     picks = []
     for i, group in enumerate(final):
         ref = forest.add(
-            (i, 0), group[0].text, terminal=True, meta={"aggregate": True, "answer": answer_of(group[0].text)}
+            (i, 0),
+            group[0].text,
+            terminal=True,
+            meta={"aggregate": True, "answer": answer_of(group[0].text, problems[i].task)},
         )
         picks.append(forest.pick(i, ref[1], candidates=n))
     return picks

@@ -15,13 +15,13 @@ Left out: Snell's selection of the ratio R per difficulty (see the `route` strat
 
 from __future__ import annotations
 
+from ponder.answers import answer_of
 from ponder.search import STRATEGIES
 from ponder.search.aggregate import vote
 from ponder.search.calls import MAX_TOKENS, TEMPERATURE, call_seed, sample_responses
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest
 from ponder.search.strategies.parallel_aggregate import SHOW, candidates_prompt
-from ponder.steps import answer_of
 from ponder.types import Completion, Pick, PonderError, Problem, SamplingParams, Step
 
 PICKS = ("best", "vote")
@@ -35,7 +35,7 @@ def _revise(
     for i, (p, cs) in enumerate(zip(problems, chains)):
         for c, chain in enumerate(cs):
             texts = [a.text for a in chain[-context:]]
-            prompts.append(ctx.gen.render(candidates_prompt(p.question, texts, show, context)))
+            prompts.append(ctx.gen.render(candidates_prompt(p.question, texts, show, context, p.task)))
             owners.append(i)
             where.append((i, c))
     for (i, c), group in zip(where, ctx.generate(prompts, params, owners=owners)):
@@ -80,8 +80,9 @@ def revise_bon(
         forest.add_samples(i, group, s)
         pool = range(len(group))
         if pick == "vote":
-            winner, _ = vote([answer_of(a.text) for a in group], s)
-            pool = [j for j in pool if answer_of(group[j].text) == winner] or list(pool)
+            answers = [answer_of(a.text, problems[i].task) for a in group]
+            winner, _ = vote(answers, s)
+            pool = [j for j in pool if answers[j] == winner] or list(pool)
         best = max(pool, key=lambda j: (s[j], -j))
         picks.append(forest.pick(i, 1 + best, chains=n_chains, rounds=rounds))
     return picks

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ponder.answers import answer_of
 from ponder.search import STRATEGIES
 from ponder.search.calls import MAX_TOKENS, TEMPERATURE, call_seed, sample_responses
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest
 from ponder.search.strategies.majority import vote_pick
-from ponder.steps import answer_of
 from ponder.types import Completion, Pick, PonderError, Problem
 
 
@@ -67,7 +67,7 @@ def route(
     runs = {name: STRATEGIES.get(name) for name in (medium_strategy, hard_strategy)}  # unknown names fail first
     probe = min(probe, budget)
     outs = sample_responses(problems, ctx, n=probe, temperature=temperature, max_tokens=max_tokens, seed=seed)
-    agree = [agreement([answer_of(c.text) for c in g]) for g in outs]
+    agree = [agreement([answer_of(c.text, p.task) for c in g]) for p, g in zip(problems, outs)]
     medium = [i for i, a in enumerate(agree) if hard <= a < easy]
     hardest = [i for i, a in enumerate(agree) if a < hard]
     left = budget * len(problems) - probe * len(problems)
