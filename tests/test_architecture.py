@@ -24,6 +24,7 @@ FLOORS = {
     "ponder.cliargs": 1,
     "ponder.registry": 1,
     "ponder.io": 1,
+    "ponder.records": 1,
     "ponder.models": 1,
     "ponder.gen": 2,
     "ponder.tasks": 2,

@@ -27,7 +27,7 @@ def test_tasks_listing_and_unknown_task(capsys):
     code, out, _ = run(["tasks"], capsys)
     assert code == 0 and "countdown" in out and "arithmetic" in out
     code, out, _ = run(["tasks", "arithmetic", "--n", "2", "--trace"], capsys)
-    assert code == 0 and len(out.strip().splitlines()) == 2 and "<think>" in json.loads(out.splitlines()[0])["trace"]
+    assert code == 0 and len(out.strip().splitlines()) == 2 and "<think>" in json.loads(out.splitlines()[0])["response"]
     code, _, err = run(["tasks", "countdwn"], capsys)
     assert code == 2 and "unknown task 'countdwn'" in err and "Did you mean 'countdown'" in err
 
@@ -49,7 +49,7 @@ def test_solve_checks_a_typed_countdown_problem_without_a_reference(tmp_path, ca
     code, _, _ = run(["solve", "Use 3 7 12 to make 57", "--quiet", "--json", str(out)], capsys)
     assert code == 0
     rec = json.loads(out.read_text())["results"][0]
-    assert rec["reference"] is None and rec["correct"] in (True, False) and rec["verdict"]
+    assert rec["answer"] is None and rec["correct"] in (True, False) and rec["meta"]["verdict"]
 
 
 def test_builtin_models_ship_with_weights_and_tokenizer(capsys):

@@ -22,8 +22,9 @@ from ponder.types import PonderError, Problem, SearchResult
 class SolveConfig:
     """What `ponder solve` runs; the problem itself is the one positional argument (free text).
 
-    task: draw problems from this built-in task instead of reading free text
+    task: a task name (ponder tasks), a data set (gsm8k, math500, game24, humaneval, mbpp) or a problems .jsonl
     n: number of problems to draw (with --task)
+    split: the data set's split (with a data-set --task; null: its default)
     level: difficulty level (with --task; null: the task's default level)
     seed: seed for drawing problems and for the search
     strategy: search strategy (null: greedy, or the effort preset's); see docs/search.md
@@ -38,12 +39,13 @@ class SolveConfig:
     model_params: parameter count of a served model (e.g. 7B), for FLOP counts
     gen_options: backend options (gen/options.py), e.g. --gen-options.dtype=bfloat16
     tree: write the search trees to this self-contained HTML page
-    json: write the results (and trees) to this JSON file
+    json: write the results: FILE.jsonl one record per line (ponder/records.py), FILE.json one object with trees
     quiet: print only the summary table, no progress
     """
 
     task: str | None = None
     n: int = 1
+    split: str | None = None
     level: int | None = None
     seed: int = 0
     strategy: str | None = None
@@ -129,37 +131,55 @@ def search_capped(strategy: str, problems: list[Problem], gen, cap: int | None, 
 
 
 def load_problems(cfg: SolveConfig, text: str | None) -> list[Problem]:
-    from ponder.tasks import detect_task, make_problems
+    """--task's problems, free text in --task's format (no reference), or free text any built-in
+    task's parser reads."""
+    from ponder.tasks import TASKS, detect_task, load_task, task_names
 
     if text and cfg.task:
-        raise PonderError("give a problem as text or --task NAME --n K, not both")
+        if cfg.task in TASKS.names():
+            p = TASKS.build(cfg.task).parse(text)
+            if p is None:
+                raise PonderError(f"could not read {text!r} as a {cfg.task} problem")
+            return [Problem(id="input", task=p.task, question=p.question, answer=p.answer, meta=p.meta, info=p.info)]
+        if cfg.task not in task_names():
+            raise PonderError(f"unknown task {cfg.task!r}; known: {', '.join(task_names())}")
+        return [Problem(id="input", task=load_task_name(cfg.task), question=text)]
     if cfg.task:
         if cfg.n < 1:
             raise PonderError(f"--n must be >= 1, got {cfg.n}")
-        return make_problems(cfg.task, cfg.n, cfg.level, cfg.seed)
+        return load_task(cfg.task, cfg.n, cfg.level, cfg.seed, cfg.split)
     if not text:
         raise PonderError("nothing to solve: give a problem as text (e.g. '12+7*(3-1)') or --task NAME --n K")
     p = detect_task(text)
     return [Problem(id="input", task=p.task, question=p.question, answer=p.answer, meta=p.meta, info=p.info)]
 
 
-def records(problems: list[Problem], results: list[SearchResult], scores: list) -> list[dict[str, Any]]:
+def load_task_name(name: str) -> str:
+    """The `task` a data set's problems carry (math500 -> math)."""
+    from ponder.tasks import ALIASES
+
+    return ALIASES.get(name, name)
+
+
+def records(
+    problems: list[Problem], results: list[SearchResult], scores: list, prompts: list[str | None]
+) -> list[dict[str, Any]]:
+    """One record per problem in the shared schema (ponder/records.py); the model's own answer,
+    the verdict and the strategy ride in `meta`."""
+    from ponder.records import make_record
+
     out = []
-    for p, r, s in zip(problems, results, scores):
+    for p, r, s, prompt in zip(problems, results, scores, prompts):
+        meta = {**r.meta, "parsed": r.answer, "verdict": None if s is None else s.reason, "strategy": r.strategy}
         out.append(
-            {
-                "id": p.id,
-                "task": p.task,
-                "question": p.question,
-                "reference": p.answer,
-                "answer": r.answer,
-                "response": r.response,
-                "correct": None if s is None else s.correct,
-                "verdict": None if s is None else s.reason,
-                "strategy": r.strategy,
-                "cost": r.cost.to_dict(),
-                "meta": r.meta,
-            }
+            make_record(
+                p,
+                prompt=prompt,
+                response=r.response,
+                correct=None if s is None else s.correct,
+                cost=r.cost.to_dict(),
+                meta=meta,
+            )  # fmt: skip
         )
     return out
 
@@ -174,16 +194,16 @@ def show(recs: list[dict[str, Any]], quiet: bool) -> None:
         for rec in recs:
             mark = {
                 True: "[green]✓ correct[/]",
-                False: f"[red]✗ {rec['verdict'] or 'wrong'}[/]",
+                False: f"[red]✗ {rec['meta']['verdict'] or 'wrong'}[/]",
                 None: "[dim]no reference[/]",
             }[rec["correct"]]
-            c = rec["cost"]
+            c, m = rec["cost"], rec["meta"]
             body = (
-                f"[bold]{rec['question']}[/]\n\n{rec['response']}\n\n[bold]answer:[/] {rec['answer']}   {mark}"
+                f"[bold]{rec['question']}[/]\n\n{rec['response']}\n\n[bold]answer:[/] {m['parsed']}   {mark}"
                 f"\n[dim]{c['generated_tokens']} generated + {c['prompt_tokens']} prompt tokens, "
                 f"{c['gen_calls']} generator / {c['scorer_calls']} scorer calls, {_flops(c['flops'])} FLOPs, {c['seconds']:.2f} s[/]"
             )
-            console.print(Panel(body, title=f"{rec['id']} · {rec['strategy']}", expand=False))
+            console.print(Panel(body, title=f"{rec['problem_id']} · {rec['meta']['strategy']}", expand=False))
     table = Table("problems", "correct", "gen tokens / problem", "FLOPs / problem", "seconds")
     n = len(recs)
     known = [r for r in recs if r["correct"] is not None]
@@ -210,16 +230,23 @@ def _reference_free(task: str) -> bool:
 
 
 def _search(cfg: SolveConfig, strategy: str, budget: int, scorer: str | None, options: dict, problems: list):
-    """run_search with a live line on stderr (generator calls, tokens, seconds) on a terminal."""
+    """(rendered prompts, results): run_search with a live line on stderr (generator calls,
+    tokens, seconds) on a terminal."""
+    from ponder.gen import load_generator
+
+    gen = load_generator(cfg.model, backend=cfg.backend, model_params=cfg.model_params, **cfg.gen_options)
+    prompts = [gen.render(p.question) for p in problems]
+    return prompts, _run(cfg, gen, strategy, budget, scorer, options, problems)
+
+
+def _run(cfg: SolveConfig, gen, strategy: str, budget: int, scorer: str | None, options: dict, problems: list):
     import sys
     import time
 
     from rich.console import Console
 
-    from ponder.gen import load_generator
     from ponder.gen.counting import CountingGenerator
 
-    gen = load_generator(cfg.model, backend=cfg.backend, model_params=cfg.model_params, **cfg.gen_options)
     cap = think_tokens(cfg)
     console = Console(stderr=True)
     if cfg.quiet or not console.is_terminal or not sys.stderr.isatty():
@@ -239,7 +266,7 @@ def _search(cfg: SolveConfig, strategy: str, budget: int, scorer: str | None, op
 
 
 def main(argv: list[str]) -> int:
-    from ponder.io import write_json
+    from ponder.io import write_json, write_jsonl
     from ponder.verify import verify
 
     cfg, text = parse_solve(argv)
@@ -248,15 +275,17 @@ def main(argv: list[str]) -> int:
     scorer_options = dict(cfg.scorer_options)
     check_plan(strategy, budget, scorer, options)
     problems = load_problems(cfg, text)
-    results = _search(cfg, strategy, budget, scorer, options, problems)
+    prompts, results = _search(cfg, strategy, budget, scorer, options, problems)
     known = [i for i, p in enumerate(problems) if p.answer is not None or _reference_free(p.task)]
     verdicts = verify([problems[i] for i in known], [results[i].response for i in known]) if known else []
     scores: list = [None] * len(problems)
     for i, s in zip(known, verdicts):
         scores[i] = s
-    recs = records(problems, results, scores)
+    recs = records(problems, results, scores, prompts)
     show(recs, cfg.quiet)
-    if cfg.json:
+    if cfg.json and cfg.json.endswith(".jsonl"):
+        write_jsonl(cfg.json, recs)
+    elif cfg.json:
         write_json(
             cfg.json,
             {

@@ -52,6 +52,44 @@ def make_problems(task: str, n: int, level: int | None = None, seed: int = 0) ->
     return out
 
 
+ALIASES = {"math500": "math"}  # task names that read a data set under another name
+
+
+def task_names() -> list[str]:
+    """Every task name a command accepts: the generators, then the data-set loaders."""
+    from ponder.tasks.loaders import DATASETS
+
+    return [*TASKS.names(), *DATASETS.names(), *ALIASES]
+
+
+def load_task(
+    source: str, n: int | None = None, level: int | None = None, seed: int = 0, split: str | None = None
+) -> list[Problem]:
+    """Problems from any source a command takes: a built-in generator's name (n problems at
+    `level`), a data set's name (read from local files; the first n of `split`), or a JSONL file of
+    problems / result records (ponder/records.py; the first n)."""
+    from ponder.tasks.loaders import DATASETS, load_dataset
+
+    if n is not None and n < 0:
+        raise PonderError(f"number of problems must be >= 0, got {n}")
+    if source.endswith((".jsonl", ".jsonl.gz")):
+        from ponder.io import read_jsonl_numbered
+        from ponder.records import problem_of
+
+        out = []
+        for line, rec in read_jsonl_numbered(source):
+            if not isinstance(rec.get("task"), str) or not isinstance(rec.get("question"), str):
+                raise PonderError(f"{source}:{line}: a problem record needs string `task` and `question` fields")
+            out.append(problem_of(rec, f"{source}:{line}"))
+        return out if n is None else out[:n]
+    if source in TASKS.names():
+        return make_problems(source, 1 if n is None else n, level, seed)
+    name = ALIASES.get(source, source)
+    if name in DATASETS.names():
+        return load_dataset(name, limit=n, split=split)
+    raise PonderError(f"unknown task {source!r}; known: {', '.join(task_names())}, or a problems .jsonl file")
+
+
 def detect_task(text: str) -> Problem:
     """Parse free text with every built-in task's parser; the first that accepts it wins."""
     for name in TASKS.names():
@@ -66,12 +104,13 @@ def detect_task(text: str) -> Problem:
 
 @dataclass
 class TasksConfig:
-    """`ponder tasks [TASK]`: list the tasks, or print problems of TASK as JSON lines.
+    """`ponder tasks [TASK]`: list the tasks, or print problems of TASK as JSON lines (the record
+    schema of ponder/records.py: `ponder solve`, `verify` and `train` read them back).
 
     n: problems to print
     level: difficulty level (null: the task's default)
     seed: seed for drawing problems
-    trace: also print a reference reasoning trace
+    trace: also write a reference reasoning trace as each record's `response` (SFT data)
     """
 
     n: int = 3
@@ -82,6 +121,7 @@ class TasksConfig:
 
 def main(argv: list[str]) -> int:
     from ponder.cliargs import parse_cli
+    from ponder.records import make_record
 
     args, rest = parse_cli(TasksConfig, argv, prog="ponder tasks [TASK] [--key=value ...]",
                            doc=TasksConfig.__doc__.split("\n")[0], max_positionals=1)  # fmt: skip
@@ -93,8 +133,5 @@ def main(argv: list[str]) -> int:
     t = get_task(rest[0])
     rng = random.Random(args.seed)
     for p in make_problems(rest[0], args.n, args.level, args.seed):
-        rec = {"id": p.id, "question": p.question, "answer": p.answer}
-        if args.trace:
-            rec["trace"] = t.trace(p, rng)
-        print(json.dumps(rec))
+        print(json.dumps(make_record(p, response=t.trace(p, rng) if args.trace else None)))
     return 0

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ponder.io import read_jsonl
+from ponder.records import problem_of
 from ponder.types import PonderError, Problem
 
 
@@ -23,7 +24,7 @@ class DataConfig:
     level: difficulty level (null: the task's hardest training level)
     n: number of training problems
     seed: seed of the generated problems
-    path: jsonl of problems (id, task, question, answer, ...) instead of a task
+    path: jsonl of problems or result records (problem_id, task, question, answer, ...) instead of a task
     """
 
     task: str = "countdown"  # built-in task to generate problems from (ignored when path is set)
@@ -38,10 +39,11 @@ def load_problems(cfg: DataConfig) -> list[Problem]:
         recs = read_jsonl(cfg.path)
         out = []
         for i, r in enumerate(recs, 1):
-            missing = [k for k in ("id", "task", "question", "answer") if k not in r]
+            missing = [k for k in ("task", "question", "answer") if k not in r]
+            missing += [] if ("problem_id" in r or "id" in r) else ["problem_id"]
             if missing:
                 raise PonderError(f"{cfg.path}:{i}: problem record lacks {', '.join(missing)}")
-            out.append(Problem.from_dict(r))
+            out.append(problem_of(r, str(i)))
         return out[: cfg.n] if cfg.n else out
     from ponder.tasks import make_problems
 

@@ -3,7 +3,8 @@
 Every record carries `response`. Math records carry `answer`; code records carry `test` +
 `entry_point` (+ `prompt`) or `test_list` (+ `test_setup_code`); task records carry `question`,
 `answer`, `meta` — or any record may carry a whole `problem` object. `--verifier auto` picks the
-verifier from each record's `task`. The output is the input plus `correct`, `reason` and, for
+verifier from each record's `task`. Records of `ponder tasks --trace` / `ponder solve --json
+F.jsonl` (ponder/records.py) are read as they are. The output is the input plus `correct`, `score`, `reason` and, for
 code, `status` / otherwise `parsed` (the extracted answer, or null).
 
 Bad input lines (invalid UTF-8 or JSON, a missing reference field) are named by file:line: the
@@ -135,7 +136,7 @@ def _append(output: Path, rows: list[dict]) -> None:
 
 def _scored(rec: dict, score: Score, is_code: bool) -> tuple[dict, str]:
     status = status_of(score, is_code)
-    row = {**rec, "correct": score.correct, "reason": score.reason}
+    row = {**rec, "correct": score.correct, "score": float(score.correct), "reason": score.reason}
     row.update({"status": status} if is_code else {"parsed": score.extracted})
     return row, status
 

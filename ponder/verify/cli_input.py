@@ -19,6 +19,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ponder.records import problem_of
 from ponder.types import PonderError, Problem
 
 CODE_KEYS = ("test", "entry_point", "prompt", "test_list", "test_setup_code", "challenge_test_list", "code")
@@ -104,9 +105,6 @@ def record_problem(rec: dict, i: int, verifier: str) -> Problem | str:
     reason = _missing_reference(rec, verifier, task)
     if reason:
         return reason
-    info = {**rec.get("info", {}), **{k: rec[k] for k in CODE_KEYS if k in rec}}
-    answer = rec.get("answer")
-    return Problem(
-        id=str(rec.get("id", i)), task=task, question=str(rec.get("question", "")),
-        answer=None if answer is None else str(answer), meta=rec.get("meta", {}), info=info,
-    )  # fmt: skip
+    p = problem_of({**rec, "task": task}, str(i))
+    p.info.update({k: rec[k] for k in CODE_KEYS if k in rec})
+    return p

@@ -69,7 +69,7 @@ def test_solve_cli_on_a_fake_model(tmp_path, monkeypatch, capsys):
     )
     assert rc == 0
     rec = json.loads(out.read_text())
-    assert rec["results"][0]["answer"] == "20" and rec["results"][0]["correct"] is None
+    assert rec["results"][0]["meta"]["parsed"] == "20" and rec["results"][0]["correct"] is None
     assert rec["options"] == {"width": 2} and page.read_text().startswith("<!doctype html>")
     assert "20" in capsys.readouterr().out
 
