@@ -25,6 +25,7 @@ FLOORS = {
     "ponder.registry": 1,
     "ponder.io": 1,
     "ponder.records": 1,
+    "ponder.prompts": 1,
     "ponder.models": 1,
     "ponder.gen": 2,
     "ponder.tasks": 2,

@@ -31,12 +31,27 @@ def _lines(path: Path) -> list[dict]:
 def test_solve_verify_sft_chain_on_own_model(model_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PONDER_DATA_DIR", str(FIXTURES))
     out = tmp_path / "out.jsonl"
-    args = ["solve", "--model", str(model_dir), "--task", "gsm8k", "--n", "3", "--quiet", "--json", str(out)]
+    args = [
+        "solve",
+        "--model",
+        str(model_dir),
+        "--task",
+        "gsm8k",
+        "--n",
+        "3",
+        "--prompt",
+        "r1",
+        "--quiet",
+        "--json",
+        str(out),
+    ]
     assert main(args) == 0
     recs = _lines(out)
     assert len(recs) == 3 and all(list(r) == list(FIELDS) for r in recs)
     assert recs[0]["task"] == "gsm8k" and recs[0]["answer"] == "72" and "Natalia" in recs[0]["prompt"]
-    assert recs[0]["prompt"].startswith("<|im_start|>") and recs[0]["correct"] in (True, False)
+    assert recs[0]["prompt"].startswith("<|im_start|>system\n") and "<answer> </answer>" in recs[0]["prompt"]
+    assert all(r["meta"]["prompt_format"] == "r1" and r["question"] in r["prompt"] for r in recs)
+    assert recs[0]["correct"] in (True, False)
     scored = tmp_path / "scored.jsonl"
     assert main(["verify", "--input", str(out), "--output", str(scored)]) == 0
     rows = _lines(scored)
@@ -62,3 +77,12 @@ def test_tasks_output_reads_back_as_problems(tmp_path, capsys):
     scored = tmp_path / "scored.jsonl"
     assert main(["verify", "--input", str(problems), "--output", str(scored)]) == 0
     assert all(r["correct"] is True for r in _lines(scored))  # the reference traces check out
+
+
+def test_solve_reads_free_text_as_any_task():
+    from ponder.search.cli import SolveConfig, load_problems
+
+    (p,) = load_problems(SolveConfig(task="gsm8k"), "Natalia sold 48 clips. How many?")
+    assert (p.task, p.question, p.answer) == ("gsm8k", "Natalia sold 48 clips. How many?", None)
+    (p,) = load_problems(SolveConfig(task="arithmetic"), "1+1")
+    assert p.task == "arithmetic" and p.answer == "2"

@@ -38,6 +38,7 @@ class SolveConfig:
     backend: hf | vllm for the model (a "vllm:" model prefix does the same)
     model_params: parameter count of a served model (e.g. 7B), for FLOP counts
     gen_options: backend options (gen/options.py), e.g. --gen-options.dtype=bfloat16
+    prompt: prompt format (r1, boxed, code, plain, tiny; null: tiny for built-in models, else by task, docs/tasks.md)
     tree: write the search trees to this self-contained HTML page
     json: write the results: FILE.jsonl one record per line (ponder/records.py), FILE.json one object with trees
     quiet: print only the summary table, no progress
@@ -59,6 +60,7 @@ class SolveConfig:
     backend: str | None = None
     model_params: str | None = None
     gen_options: dict[str, Any] = field(default_factory=dict)
+    prompt: str | None = None
     tree: str | None = None
     json: str | None = None
     quiet: bool = False
@@ -162,7 +164,11 @@ def load_task_name(name: str) -> str:
 
 
 def records(
-    problems: list[Problem], results: list[SearchResult], scores: list, prompts: list[str | None]
+    problems: list[Problem],
+    results: list[SearchResult],
+    scores: list,
+    prompts: list[str | None],
+    fmt: str | None = None,
 ) -> list[dict[str, Any]]:
     """One record per problem in the shared schema (ponder/records.py); the model's own answer,
     the verdict and the strategy ride in `meta`."""
@@ -170,7 +176,13 @@ def records(
 
     out = []
     for p, r, s, prompt in zip(problems, results, scores, prompts):
-        meta = {**r.meta, "parsed": r.answer, "verdict": None if s is None else s.reason, "strategy": r.strategy}
+        meta = {
+            **r.meta,
+            "prompt_format": fmt,
+            "parsed": r.answer,
+            "verdict": None if s is None else s.reason,
+            "strategy": r.strategy,
+        }
         out.append(
             make_record(
                 p,
@@ -233,8 +245,11 @@ def _search(cfg: SolveConfig, strategy: str, budget: int, scorer: str | None, op
     """(rendered prompts, results): run_search with a live line on stderr (generator calls,
     tokens, seconds) on a terminal."""
     from ponder.gen import load_generator
+    from ponder.prompts import PromptedGenerator, default_prompt
 
     gen = load_generator(cfg.model, backend=cfg.backend, model_params=cfg.model_params, **cfg.gen_options)
+    cfg.prompt = cfg.prompt or default_prompt(cfg.model, problems[0].task)
+    gen = PromptedGenerator(gen, cfg.prompt)
     prompts = [gen.render(p.question) for p in problems]
     return prompts, _run(cfg, gen, strategy, budget, scorer, options, problems)
 
@@ -274,6 +289,10 @@ def main(argv: list[str]) -> int:
     scorer = options.pop("scorer", None)
     scorer_options = dict(cfg.scorer_options)
     check_plan(strategy, budget, scorer, options)
+    if cfg.prompt is not None:
+        from ponder.prompts import get_prompt
+
+        get_prompt(cfg.prompt)  # an unknown name fails here, before any model loads
     problems = load_problems(cfg, text)
     prompts, results = _search(cfg, strategy, budget, scorer, options, problems)
     known = [i for i, p in enumerate(problems) if p.answer is not None or _reference_free(p.task)]
@@ -281,7 +300,7 @@ def main(argv: list[str]) -> int:
     scores: list = [None] * len(problems)
     for i, s in zip(known, verdicts):
         scores[i] = s
-    recs = records(problems, results, scores, prompts)
+    recs = records(problems, results, scores, prompts, cfg.prompt)
     show(recs, cfg.quiet)
     if cfg.json and cfg.json.endswith(".jsonl"):
         write_jsonl(cfg.json, recs)

@@ -91,7 +91,9 @@ def test_solve_cli_errors():
 
     for argv, msg in [
         ([], "nothing to solve"),
-        (["1+1", "--task", "arithmetic"], "not both"),
+        (["some words", "--task", "arithmetic"], "could not read 'some words' as a arithmetic problem"),
+        (["1+1", "--task", "nope"], "unknown task 'nope'"),
+        (["1+1", "--prompt", "nope"], "unknown prompt format 'nope'"),
         (["--effort", "low", "--strategy", "beam", "1+1"], "not both"),
         (["1+1", "-o", "width=2"], "unknown option '-o'; options are --key=value"),
         (["1+1", "--budjet=3"], "Did you mean 'budget'"),
