@@ -86,3 +86,30 @@ def test_solve_reads_free_text_as_any_task():
     assert (p.task, p.question, p.answer) == ("gsm8k", "Natalia sold 48 clips. How many?", None)
     (p,) = load_problems(SolveConfig(task="arithmetic"), "1+1")
     assert p.task == "arithmetic" and p.answer == "2"
+
+
+def test_max_tokens_reaches_greedy_and_beam(tmp_path):
+    out = tmp_path / "o.jsonl"
+    argv = [
+        "solve",
+        "--task",
+        "arithmetic",
+        "--n",
+        "2",
+        "--budget",
+        "2",
+        "--max-tokens",
+        "5",
+        "--quiet",
+        "--json",
+        str(out),
+    ]
+    assert main([*argv, "--strategy", "greedy"]) == 0
+    assert all(0 < r["cost"]["generated_tokens"] <= 5 for r in _lines(out))  # uncapped: ~40 tokens each
+    assert main([*argv, "--strategy", "beam"]) == 0  # beam caps at step granularity: one step, then stop
+    assert all(r["cost"]["gen_calls"] == 1 and "</answer>" not in r["response"] for r in _lines(out))
+    from ponder.search import cli as solve_cli
+    from ponder.types import PonderError
+
+    with pytest.raises(PonderError, match="strategy 'greedy' has no top_p knob; it takes --max-tokens"):
+        solve_cli.main(["1+1", "--top-p", "0.9"])

@@ -39,6 +39,9 @@ class SolveConfig:
     model_params: parameter count of a served model (e.g. 7B), for FLOP counts
     gen_options: backend options (gen/options.py), e.g. --gen-options.dtype=bfloat16
     prompt: prompt format (r1, boxed, code, plain, tiny; null: tiny for built-in models, else by task, docs/tasks.md)
+    max_tokens: cap on generated tokens per response, for every strategy (null: the strategy's default, 256)
+    temperature: sampling temperature, for strategies that sample (null: the strategy's default)
+    top_p: nucleus sampling, for strategies that take it (null: the strategy's default)
     tree: write the search trees to this self-contained HTML page
     json: write the results: FILE.jsonl one record per line (ponder/records.py), FILE.json one object with trees
     quiet: print only the summary table, no progress
@@ -61,6 +64,9 @@ class SolveConfig:
     model_params: str | None = None
     gen_options: dict[str, Any] = field(default_factory=dict)
     prompt: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
     tree: str | None = None
     json: str | None = None
     quiet: bool = False
@@ -85,8 +91,26 @@ def resolve_plan(cfg: SolveConfig) -> tuple[str, int, dict[str, Any]]:
     budget = cfg.budget if cfg.budget is not None else budget
     if cfg.scorer:
         options["scorer"] = cfg.scorer
+    options.update(sampling_options(strategy, cfg))
     options.update(cfg.options)
     return strategy, budget, options
+
+
+def sampling_options(strategy: str, cfg: SolveConfig) -> dict[str, Any]:
+    """--max-tokens / --temperature / --top-p as the strategy's own options; one the strategy has
+    no knob for is an error naming the knobs it has (greedy's temperature is 0 by definition)."""
+    import inspect
+
+    from ponder.search import STRATEGIES
+
+    given = {k: v for k, v in (("max_tokens", cfg.max_tokens), ("temperature", cfg.temperature),
+                               ("top_p", cfg.top_p)) if v is not None}  # fmt: skip
+    knobs = set(inspect.signature(STRATEGIES.get(strategy)).parameters)
+    for key in given:
+        if key not in knobs:
+            has = [f"--{k.replace('_', '-')}" for k in ("max_tokens", "temperature", "top_p") if k in knobs]
+            raise PonderError(f"strategy {strategy!r} has no {key} knob; it takes {', '.join(has) or 'none of them'}")
+    return given
 
 
 def check_plan(strategy: str, budget: int, scorer: str | None, options: dict[str, Any]) -> None:
