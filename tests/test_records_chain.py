@@ -113,3 +113,26 @@ def test_max_tokens_reaches_greedy_and_beam(tmp_path):
 
     with pytest.raises(PonderError, match="strategy 'greedy' has no top_p knob; it takes --max-tokens"):
         solve_cli.main(["1+1", "--top-p", "0.9"])
+
+
+def test_scorer_check_needs_a_step_checker_and_game24_uses_countdowns():
+    from ponder.search import cli as solve_cli
+    from ponder.search.scorers.check import StepChecker
+    from ponder.types import PonderError
+
+    with pytest.raises(PonderError, match="task gsm8k has no step checker.*confidence"):
+        solve_cli.main(
+            ["Natalia sold 48 clips. How many?", "--task", "gsm8k", "--strategy", "beam", "--scorer", "check"]
+        )
+    import dataclasses
+    import random
+
+    from ponder.steps import split_steps
+    from ponder.tasks import get_task, make_problems
+
+    (cd,) = make_problems("countdown", 1, seed=3)
+    steps = split_steps(get_task("countdown").trace(cd, random.Random(0)))
+    g24 = dataclasses.replace(cd, task="game24")
+    right = StepChecker().score_steps([cd, g24], [steps, steps])
+    wrong = StepChecker().score_steps([g24], [["1+1=3"]])
+    assert right[0] == right[1] and 1.0 in right[1] and wrong == [[0.0]]

@@ -180,6 +180,18 @@ def load_problems(cfg: SolveConfig, text: str | None) -> list[Problem]:
     return [Problem(id="input", task=p.task, question=p.question, answer=p.answer, meta=p.meta, info=p.info)]
 
 
+def require_step_checker(problems: list[Problem]) -> None:
+    """`--scorer check` on a task without a step checker is an error naming the scorers that apply."""
+    from ponder.tasks import step_checker_task
+
+    lacking = sorted({p.task for p in problems if step_checker_task(p.task) is None})
+    if lacking:
+        raise PonderError(
+            f"task {', '.join(lacking)} has no step checker, so --scorer check cannot judge it; use --scorer "
+            "confidence, entropy, self_certainty, judge, prm or orm, or a sample-pool strategy (majority, best_of_n)"
+        )
+
+
 def load_task_name(name: str) -> str:
     """The `task` a data set's problems carry (math500 -> math)."""
     from ponder.tasks import ALIASES
@@ -318,6 +330,8 @@ def main(argv: list[str]) -> int:
 
         get_prompt(cfg.prompt)  # an unknown name fails here, before any model loads
     problems = load_problems(cfg, text)
+    if scorer == "check":
+        require_step_checker(problems)
     prompts, results = _search(cfg, strategy, budget, scorer, options, problems)
     known = [i for i, p in enumerate(problems) if p.answer is not None or _reference_free(p.task)]
     verdicts = verify([problems[i] for i in known], [results[i].response for i in known]) if known else []

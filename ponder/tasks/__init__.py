@@ -55,6 +55,16 @@ def make_problems(task: str, n: int, level: int | None = None, seed: int = 0) ->
 ALIASES = {"math500": "math"}  # task names that read a data set under another name
 
 
+CHECKER_OF = {"game24": "countdown"}  # data sets whose problems a generator's step checker reads
+
+
+def step_checker_task(name: str) -> str | None:
+    """The built-in task whose `check_step` judges steps of `name`'s problems, or None (no step
+    checker: GSM8K, MATH, code)."""
+    name = CHECKER_OF.get(name, name)
+    return name if name in TASKS.names() else None
+
+
 def task_names() -> list[str]:
     """Every task name a command accepts: the generators, then the data-set loaders."""
     from ponder.tasks.loaders import DATASETS

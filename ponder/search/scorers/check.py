@@ -2,14 +2,14 @@
 re-checked by the task's own `check_step(problem, step)` on the public problem (an arithmetic
 step `37+58=95` is recomputed; a Countdown step's arithmetic and use of the given numbers are
 checked). Valid steps score 1, invalid 0, uncheckable ones (`None`: the closing tags, free text,
-an unknown task) `neutral` (default 1: a step the checker cannot judge is not held against the
+a task without a step checker; `ponder solve` refuses `--scorer check` on those) `neutral` (default 1: a step the checker cannot judge is not held against the
 path). As an outcome scorer a response scores the minimum over its steps."""
 
 from __future__ import annotations
 
 from ponder.search import SCORERS
 from ponder.steps import split_steps, step_body
-from ponder.types import Generator, PonderError, Problem
+from ponder.types import Generator, Problem
 
 
 class StepChecker:
@@ -19,12 +19,10 @@ class StepChecker:
 
     def _task(self, name: str):
         if name not in self._tasks:
-            from ponder.tasks import get_task
+            from ponder.tasks import get_task, step_checker_task
 
-            try:
-                self._tasks[name] = get_task(name)
-            except PonderError:
-                self._tasks[name] = None
+            checker = step_checker_task(name)  # game24 is read by Countdown's checker
+            self._tasks[name] = None if checker is None else get_task(checker)
         return self._tasks[name]
 
     def check(self, problem: Problem, step: str) -> float:
