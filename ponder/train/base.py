@@ -9,7 +9,9 @@ padding. AdamW, warm-up then cosine decay to 10% over whichever budget (`run.ste
 loop, checkpoints, resume and metrics are the shared `Session`'s (session.py, checkpoint.py);
 the data position (the sampler's RNG and the queued batches) rides in the checkpoint.
 
-Left out: packing, mixed precision (bf16 autocast hurts a 1M model on CPU; see shared notes).
+`train.precision` / `train.grad_checkpointing` apply as for every trainer (bf16 autocast buys
+nothing at hidden 128 on CPU but ~1.85x at hidden 256+; benchmarks/train_scale.py).
+Left out: packing, data parallelism (the sampler state is per process), LoRA (nothing to adapt).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ponder.config import load_config, split_overrides
-from ponder.train.common import ModelConfig, OptimConfig, RunConfig
+from ponder.train.common import ModelConfig, OptimConfig, RunConfig, TrainConfig
 from ponder.types import PonderError
 
 
@@ -45,6 +47,7 @@ class BaseConfig:
     hidden: int = 128
     optim: OptimConfig = field(default_factory=_base_optim)  # schedule: always budget-aware cosine
     run: RunConfig = field(default_factory=_base_run)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 def level_weights(n_levels: int, progress: float) -> list[float]:
@@ -88,8 +91,6 @@ def _bucketed(pairs: list, batch_size: int, rng: random.Random) -> list:
 
 def _train_step(sess, pairs: list, cfg: BaseConfig, progress: float) -> tuple[float, int]:
     """One optimiser step on (question, response) pairs; loss on the response tokens (+ eos)."""
-    import torch
-
     from ponder.train.batch import encode_example
     from ponder.train.common import render_prompt
     from ponder.train.sft import sft_loss_backward
@@ -101,10 +102,15 @@ def _train_step(sess, pairs: list, cfg: BaseConfig, progress: float) -> tuple[fl
     sess.opt.zero_grad(set_to_none=True)
     max_len = max(len(s.ids) for s in seqs)
     loss, n_tok = sft_loss_backward(
-        sess.model, seqs, micro_batch=len(seqs), packing=False, max_len=max_len, pad_id=tok.pad_token_id
+        sess.model,
+        seqs,
+        micro_batch=len(seqs),
+        packing=False,
+        max_len=max_len,
+        pad_id=tok.pad_token_id,
+        engine=sess.engine,
     )
-    torch.nn.utils.clip_grad_norm_(sess.model.parameters(), cfg.optim.grad_clip)
-    sess.opt.step()
+    sess.engine.step(sess.model, sess.opt, None, cfg.optim.grad_clip)
     return loss, n_tok
 
 
@@ -130,9 +136,12 @@ def train_base(cfg: BaseConfig) -> dict:
     model, tok = build_model(
         seed=cfg.run.seed, num_hidden_layers=cfg.layers, hidden_size=cfg.hidden, intermediate_size=4 * cfg.hidden
     )
+    if cfg.train.lora.r:
+        raise PonderError("train.lora does not apply to training from scratch (there is no base to adapt)")
     sess = Session.open(
-        ModelConfig(), cfg.optim, cfg.run, total_steps=cfg.run.steps, model=model, tokenizer=tok, need_gen=False
-    )
+        ModelConfig(), cfg.optim, cfg.run, total_steps=cfg.run.steps, train=cfg.train, model=model, tokenizer=tok,
+        need_gen=False, data_parallel=False,
+    )  # fmt: skip
     sess.resume(to_dict(cfg))
     tasks = {name: (get_task(name), w) for name, w in cfg.tasks.items()}
     rng, queue = _data_state(sess, cfg.run.seed)

@@ -7,8 +7,12 @@ the live policy (rollout.py), score them with a reward from verify/, compute gro
 steps (policy_update.py). A checkpoint holds everything needed to resume exactly; metrics go to
 metrics.jsonl with a health check; held-out greedy accuracy is measured before and after.
 
-Left out: value models (PPO), reward models, asynchronous rollouts, sequence packing of rollouts,
-multi-GPU. Responses are re-tokenised from text (see batch.py).
+Under torchrun each rank samples prompts_per_step / W problems (its share of the stream), the
+advantages stay per group (a group never spans ranks), and the loss normalisers are global
+(engine.py), so W ranks take the step one process would on the same problems.
+
+Left out: value models (PPO), reward models, asynchronous rollouts, sequence packing of rollouts.
+Responses are re-tokenised from text (see batch.py).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from ponder.config import to_dict
 from ponder.train import policy_update
 from ponder.train.advantages import group_advantages
 from ponder.train.batch import encode_example
-from ponder.train.common import ModelConfig, OptimConfig, RunConfig
+from ponder.train.common import ModelConfig, OptimConfig, RunConfig, TrainConfig
 from ponder.train.data import DataConfig, ProblemStream, load_problems
 from ponder.train.evaluate import EvalConfig, held_out_problems
 from ponder.train.presets import resolve_switches
@@ -63,6 +67,7 @@ class GRPOConfig:
     data: DataConfig = field(default_factory=DataConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
         resolve_switches(self.preset, self.algo)  # unknown preset or switch fails at load time
@@ -105,7 +110,7 @@ def grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float]
 def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float]:
     t0 = time.perf_counter()
     spec = RolloutSpec(
-        prompts_per_step=cfg.rollout.prompts_per_step,
+        prompts_per_step=sess.dist.split(cfg.rollout.prompts_per_step, "rollout.prompts_per_step"),
         group_size=cfg.rollout.group_size,
         temperature=cfg.rollout.temperature,
         max_tokens=cfg.rollout.max_tokens,
@@ -115,9 +120,9 @@ def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float
         dynamic_sampling=sw.dynamic_sampling,
         max_refill=sw.max_refill,
     )
-    ro, sess.cursor = collect(
-        sess.gen, sess.stream, sess.cursor, spec, sess.reward, sess.reward_label, seed=cfg.run.seed * 1_000_003 + step
-    )
+    seed = cfg.run.seed * 1_000_003 + step + 7_919_000_003 * sess.dist.rank  # ranks sample independently
+    ro, cursor = collect(sess.gen, sess.stream, sess.cursor, spec, sess.reward, sess.reward_label, seed=seed)
+    sess.cursor = sess.dist.all_max(cursor)  # dynamic sampling may refill more on one rank
     adv = group_advantages(ro.rewards, scale_std=sw.scale_std).flatten()  # (P*G,)
     seqs, weights = build_sequences(sess.tokenizer, ro, mask_truncated=sw.overlong == "mask")
     t1 = time.perf_counter()
@@ -134,6 +139,7 @@ def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float
         max_tokens=cfg.rollout.max_tokens,
         pad_id=sess.tokenizer.pad_token_id,
         grad_clip=cfg.optim.grad_clip,
+        engine=sess.engine,
     )
     t2 = time.perf_counter()
     dt = t2 - t0
@@ -155,10 +161,13 @@ def train_grpo(cfg: GRPOConfig, *, reward_fn=None, **session_kwargs) -> dict:
     session_kwargs (model, tokenizer, generator, accuracy_fn) replace what the config would load."""
     sw = resolve_switches(cfg.preset, cfg.algo)
     problems = load_problems(cfg.data)
-    sess = Session.open(cfg.model, cfg.optim, cfg.run, total_steps=cfg.run.steps * sw.epochs, **session_kwargs)
+    sess = Session.open(
+        cfg.model, cfg.optim, cfg.run, total_steps=cfg.run.steps * sw.epochs, train=cfg.train, **session_kwargs
+    )
     sess.set_reward(reward_fn or cfg.reward, reward_name(reward_fn or cfg.reward), problems)
     sess.ref = sess.load_ref(cfg.model) if sw.kl_coef > 0 else None
-    sess.stream = make_stream(sess, cfg, problems)
+    with sess.dist.main_first():  # rank 0 measures curriculum pass rates, the others read them
+        sess.stream = sess.shard(make_stream(sess, cfg, problems))
     sess.resume(to_dict(cfg))
     summary = {"config": to_dict(cfg), "switches": to_dict(sw), "start_step": sess.step}
     held_out = held_out_problems(cfg.data.task, cfg.eval, cfg.data.level)
