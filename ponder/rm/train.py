@@ -145,7 +145,9 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
 
     train, val = _check(rm, traces, cfg)
     if cfg.train.grad_checkpointing:
-        rm.backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        from ponder.train.engine import enable_checkpointing
+
+        enable_checkpointing(rm.backbone)
     groups = [
         {"params": list(rm.backbone.parameters()), "lr": cfg.optim.lr},
         {"params": list(rm.head.parameters()), "lr": cfg.head_lr},

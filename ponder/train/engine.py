@@ -99,10 +99,19 @@ def prepare_model(model, cfg: TrainConfig, *, base: str):
 
         model = add_adapters(model, cfg.lora, base=base)
     if cfg.grad_checkpointing:
-        if not hasattr(model, "gradient_checkpointing_enable"):
-            raise PonderError(f"train.grad_checkpointing: {type(model).__name__} is not a transformers model")
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        model.config.use_cache = False
+        enable_checkpointing(model)
     if cfg.precision == "bf16-pure":
         model = model.to(torch.bfloat16)
     return model
+
+
+def enable_checkpointing(model) -> None:
+    """Non-reentrant activation checkpointing of every decoder layer of a transformers model."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x (the old name is deprecated)
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    elif hasattr(model, "gradient_checkpointing_enable"):
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+    else:
+        raise PonderError(f"train.grad_checkpointing: {type(model).__name__} is not a transformers model")
+    model.config.use_cache = False

@@ -127,6 +127,8 @@ class Session:
         sess.accuracy_fn = accuracy_fn or accuracy
         if need_gen:
             sess.gen = generator or _live_generator(model, tokenizer)
+            if sess.lora and generator is None:
+                sess.gen.fast = False  # the fast Llama decoder reads base weights directly, not adapters
         return sess
 
     @property
