@@ -22,7 +22,7 @@ from rm_common import HERE, TRAIN_SEED, labelled_set, load_cached, machine, rela
 
 from ponder.gen import load_generator
 from ponder.io import write_json
-from ponder.rm.metrics import error_f1, step_agreement, step_auroc
+from ponder.rm.quality import error_f1, step_agreement, step_auroc
 
 
 def rollout_only(labels: list[list[float | None]], recs) -> list[list[float | None]]:

@@ -28,8 +28,8 @@ from ponder.config import load_config
 from ponder.gen import load_generator
 from ponder.io import write_json, write_jsonl
 from ponder.rm.labels import read_labels
-from ponder.rm.metrics import error_f1, processbench, step_auroc
 from ponder.rm.model import from_backbone, load_reward_model
+from ponder.rm.quality import error_f1, processbench, step_auroc
 from ponder.rm.scorers import ORMScorer, PRMScorer
 from ponder.rm.train import RMTrainConfig, train_reward_model
 

@@ -25,10 +25,10 @@ import torch
 from rm_common import HERE, LEVELS, RUNS, machine, set_levels
 
 from ponder.gen import load_generator
+from ponder.gen.cache import CachedGenerator
 from ponder.io import write_json
 from ponder.rm.scorers import ORMScorer, PRMScorer
 from ponder.search import run_search
-from ponder.search.cache import CachedGenerator
 from ponder.tasks import make_problems
 from ponder.verify import verify
 

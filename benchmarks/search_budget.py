@@ -21,11 +21,11 @@ import platform
 import time
 from pathlib import Path
 
-from ponder.eval.metrics import wilson
+from ponder.eval.estimators import wilson
+from ponder.gen.cache import CachedGenerator
 from ponder.io import atomic_write, write_json
 from ponder.search import run_search
 from ponder.search.aggregate import vote
-from ponder.search.cache import CachedGenerator
 from ponder.tasks import make_problems
 from ponder.verify import verify
 

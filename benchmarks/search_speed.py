@@ -1,8 +1,10 @@
 """Speed of the search engine on the tiny reasoner: the batching gain of advancing all problems'
 frontiers together (beam search over N problems in one run against the sum of N one-problem
-runs), and MCTS nodes expanded per second. Writes search_speed.json beside this file.
+runs), the prompt KV cache's share (the batched run with the cache on and off, side by side),
+and MCTS nodes expanded per second. `--singles K` times one-problem runs on the first K problems
+only and scales their sum by N / K (recorded as an estimate). Writes search_speed.json beside this file.
 
-    PYTHONPATH=. python benchmarks/search_speed.py --n 20 --budget 4
+    PYTHONPATH=. python benchmarks/search_speed.py --n 200 --budget 4 --singles 20 --threads 1
 """
 
 from __future__ import annotations
@@ -35,39 +37,55 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--budget", type=int, default=4)
     ap.add_argument("--out", type=Path, default=HERE / "search_speed.json")
+    ap.add_argument("--singles", type=int, default=0, help="time one-problem runs on this many (0: all)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-mcts", action="store_true")
     args = ap.parse_args()
     import torch
 
     from ponder.gen import load_generator
+    from ponder.gen.prefix_cache import PrefixCache
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     gen = load_generator(args.model)
     problems = make_problems(args.task, args.n, seed=1000)
     load_start = os.getloadavg()
-    run_search("beam", problems[:4], gen, budget=args.budget, scorer="check")  # warm-up
-    batched, res = timed(lambda: run_search("beam", problems, gen, budget=args.budget, scorer="check", width=4))
+    beam = lambda ps: run_search("beam", ps, gen, budget=args.budget, scorer="check", width=4)  # noqa: E731
+    beam(problems[:4])  # warm-up
+    gen.prefix_cache = None
+    uncached, _ = timed(lambda: beam(problems))
+    gen.prefix_cache = PrefixCache()
+    batched, res = timed(lambda: beam(problems))
+    reused = (gen.prefix_cache.hits, gen.prefix_cache.lookups, gen.prefix_cache.reused_tokens)
     singles, calls = 0.0, 0
-    for p in track(problems, description="beam one problem at a time"):
-        dt, r = timed(lambda p=p: run_search("beam", [p], gen, budget=args.budget, scorer="check", width=4))
+    timed_singles = problems[: args.singles or len(problems)]
+    for p in track(timed_singles, description="beam one problem at a time"):
+        dt, r = timed(lambda p=p: beam([p]))
         singles += dt
         calls += r[0].cost.gen_calls
-    mcts_s, mres = timed(lambda: run_search("mcts", problems, gen, budget=args.budget, scorer="check", k=4))
-    nodes = sum(len(r.tree) - 1 - sum(bool(n.meta.get("rollout")) for n in r.tree) for r in mres)
+    singles *= len(problems) / len(timed_singles)
+    mcts_s, nodes = float("nan"), 0
+    if not args.no_mcts:
+        mcts_s, mres = timed(lambda: run_search("mcts", problems, gen, budget=args.budget, scorer="check", k=4))
+        nodes = sum(len(r.tree) - 1 - sum(bool(n.meta.get("rollout")) for n in r.tree) for r in mres)
     out = {
         "task": args.task,
         "n_problems": args.n,
         "budget": args.budget,
         "beam_batched_seconds": batched,
         "beam_batched_gen_calls": res[0].cost.gen_calls,
+        "beam_batched_seconds_without_prefix_cache": uncached,
+        "prefix_cache_hits_lookups_reused_tokens": reused,
         "beam_sum_of_single_runs_seconds": singles,
+        "single_runs_timed": len(timed_singles),
         "beam_single_runs_gen_calls": calls,
         "batching_speedup": singles / batched,
         "mcts_seconds": mcts_s,
         "mcts_nodes_expanded": nodes,
-        "mcts_nodes_per_second": nodes / mcts_s,
+        "mcts_nodes_per_second": nodes / mcts_s if nodes else None,
         "conditions": {
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, no GPU",
-            "torch_threads": 2,
+            "torch_threads": args.threads,
             "loadavg_start": load_start,
             "loadavg_end": os.getloadavg(),
             "model": args.model,

@@ -1,9 +1,17 @@
 """One small Registry class: the only extension seam of ponder.
 
 A registry maps names to objects (classes or functions) filled by a decorator at import time.
-To keep `import ponder` fast, a registry knows which modules fill it and imports them on the
-first lookup. A user plug-in is named "path/to/file.py:function" and loaded from that file.
-Unknown names fail with the list of known names.
+To keep `import ponder` fast, a registry knows which modules fill it and imports them in order
+on a lookup, stopping at the module that registers the name asked for (so looking up a light
+entry never imports a heavy module listed after it). A user plug-in is named
+"path/to/file.py:function" and loaded from that file. Unknown names fail with the list of
+known names.
+
+Two ways to look up: `get(name)` returns the entry as registered (a strategy function, a data
+set record); `build(name, **options)` makes the object behind a seam: a registered entry is a
+factory called with the options, and a plug-in is, by the registry's `plugins` setting, either
+the finished object itself ("object": a verifier or reward function; options are an error) or
+a factory like the registered ones ("factory": scorers, which need the generator).
 """
 
 from __future__ import annotations
@@ -37,12 +45,19 @@ def load_plugin(spec: str) -> Any:
     return vars(module)[attr]
 
 
+def is_plugin(name: str) -> bool:
+    """True for a plug-in spec "path/to/file.py:name"."""
+    return name.count(":") == 1 and name.split(":")[0].endswith(".py")
+
+
 class Registry:
-    def __init__(self, kind: str, modules: Iterable[str] = ()):
+    def __init__(self, kind: str, modules: Iterable[str] = (), plugins: str = "object"):
+        if plugins not in ("object", "factory"):
+            raise ValueError(f"Registry plugins must be 'object' or 'factory', got {plugins!r}")
         self.kind = kind
+        self.plugins = plugins
         self._modules = list(modules)
         self._items: dict[str, Any] = {}
-        self._loaded = False
 
     def register(self, name: str) -> Callable[[Any], Any]:
         def deco(obj: Any) -> Any:
@@ -53,28 +68,30 @@ class Registry:
 
         return deco
 
-    def _load(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            for m in self._modules:
-                # a listed module that does not exist (an optional part not installed) is skipped;
-                # an error inside one that exists is raised
-                if importlib.util.find_spec(m) is not None:
-                    importlib.import_module(m)
+    def _load(self, until: str | None = None) -> None:
+        """Import the listed modules in order until `until` is registered (None: all of them)."""
+        while self._modules and (until is None or until not in self._items):
+            m = self._modules.pop(0)
+            # a listed module that does not exist (an optional part not installed) is skipped;
+            # an error inside one that exists is raised
+            if importlib.util.find_spec(m) is not None:
+                importlib.import_module(m)
 
     def names(self) -> list[str]:
         self._load()
         return sorted(self._items)
 
     def __contains__(self, name: str) -> bool:
-        self._load()
+        self._load(name)
         return name in self._items
 
     def get(self, name: str) -> Any:
-        if name.count(":") == 1 and name.split(":")[0].endswith(".py"):
+        """The entry registered as `name` (or the object a plug-in spec names)."""
+        if is_plugin(name):
             return load_plugin(name)
-        self._load()
+        self._load(name)
         if name not in self._items:
+            self._load()
             close = difflib.get_close_matches(name, self._items, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise PonderError(
@@ -82,3 +99,15 @@ class Registry:
                 f"(or a plug-in as path/to/file.py:name)"
             )
         return self._items[name]
+
+    def build(self, name: str, **options: Any) -> Any:
+        """The object behind the seam: the registered factory called with `options`, or a plug-in
+        (used as it is, or called like a factory; see the module docstring)."""
+        obj = self.get(name)
+        if is_plugin(name) and self.plugins == "object":
+            if options:
+                raise PonderError(
+                    f"{self.kind} plug-in {name!r} is used as it is; it takes no options ({', '.join(options)})"
+                )
+            return obj
+        return obj(**options)

@@ -5,13 +5,18 @@ A response is `<think>STEP\\nSTEP\\n...STEP</think>\\n<answer>ANSWER</answer>`. 
 a "step" is whatever the generator produced up to and including the delimiter, i.e.
 `stop=[STEP_DELIMITER]`; the closing `</think>` line and the `<answer>` line are steps too, so
 prompt + "".join(steps) is always the full text. `split_steps` and `join_steps` are inverses.
+`split_response` splits a generated `Step` and shares its logprobs out among the pieces;
+`answer_of` is the answer that search votes on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ponder.types import Step
+
 STEP_DELIMITER = "\n"
+WAIT = "wait "  # a reflection line: `wait ` + the step redone, after a step that slipped
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 
@@ -79,3 +84,46 @@ def think_steps(text: str, delimiter: str = STEP_DELIMITER) -> list[str]:
     if think is None:
         return []
     return [s.strip() for s in think.split(delimiter) if s.strip()]
+
+
+def strip_wait(body: str) -> str:
+    """A step body without its leading reflection marker (`wait 7*26=182` -> `7*26=182`)."""
+    return body[len(WAIT) :].lstrip() if body.startswith(WAIT) else body
+
+
+def slip_segments(response: str, delimiter: str = STEP_DELIMITER) -> list[tuple[str, bool]]:
+    """Split a response into (text, trained) pieces: a step followed by a `wait` step is a slip
+    shown only so that the model learns to catch it, so it is not trained on (False)."""
+    steps = split_steps(response, delimiter)
+    out: list[tuple[str, bool]] = []
+    for i, step in enumerate(steps):
+        nxt = steps[i + 1] if i + 1 < len(steps) else ""
+        slipped = step_body(nxt).startswith(WAIT) and not is_final_step(step)
+        if slipped and step.startswith(THINK_OPEN):  # keep `<think>` itself trained
+            out += [(THINK_OPEN, True), (step[len(THINK_OPEN) :], False)]
+        else:
+            out.append((step, not slipped))
+    return out
+
+
+def answer_of(text: str) -> str | None:
+    """The `<answer>` of a response, whitespace-normalised for voting; None when there is none."""
+    a = parse_response(text).answer
+    return " ".join(a.split()) if a else None
+
+
+def split_response(text: str) -> list[str]:
+    """A response as steps. A Step's logprobs are shared out among its steps: exactly when there
+    is one token per character, else in proportion to each step's characters (an approximation
+    for multi-character tokens; the Generator protocol gives no token offsets)."""
+    steps = split_steps(text, STEP_DELIMITER)
+    if not isinstance(text, Step) or text.logprobs is None or not text:
+        return steps
+    lp, n_chars = text.logprobs, len(text)
+    out, start = [], 0
+    for s in steps:
+        end = start + len(s)
+        a, b = round(start * len(lp) / n_chars), round(end * len(lp) / n_chars)
+        out.append(Step(s, lp[a:b]))
+        start = end
+    return out

@@ -1,5 +1,6 @@
 """The shared vocabulary of ponder: problems, completions, sampling parameters, costs, scores,
-search trees, and the protocols at the seams (Generator, Verifier, StepScorer, OutcomeScorer).
+search trees, and the protocols at the seams (Generator, Verifier, StepScorer, OutcomeScorer,
+Strategy), each declared here once.
 
 Everything here is plain data (dataclasses) so that it serialises to JSON. Nothing here imports
 torch. A Problem's reference answer and its private checker data (`answer`, `info`) are for
@@ -52,7 +53,7 @@ class Completion:
     prompt + step_1 + step_2 + ... is exactly the text the model saw. `logprobs[i]` is the
     model's log-probability (temperature 1, before top-p/top-k) of `token_ids[i]`.
     `prompt_tokens` is the length of the prompt it continued; a prompt sampled n times is
-    processed once, so cost counting charges it once per prompt (see `cost_of_outputs`).
+    processed once, so cost counting charges it once per prompt (see search/engine.py).
     """
 
     text: str
@@ -111,18 +112,6 @@ class Cost:
         return dataclasses.asdict(self)
 
 
-def cost_of_outputs(outputs: list[list[Completion]], n_params: int) -> Cost:
-    """Cost of one generator call: each prompt's tokens once, every sample's generated tokens."""
-    prompt = sum(group[0].prompt_tokens for group in outputs if group)
-    generated = sum(len(c.token_ids) for group in outputs for c in group)
-    return Cost(
-        generated_tokens=generated,
-        prompt_tokens=prompt,
-        gen_calls=1,
-        flops=2.0 * n_params * (prompt + generated),
-    )
-
-
 @dataclass
 class Score:
     """A verifier's judgement of one response. `parsed` is False when no answer could be found,
@@ -172,6 +161,44 @@ class SearchResult:
         return dataclasses.asdict(self)
 
 
+class Step(str):
+    """One generated piece of a trace (a step, a chunk, or a whole response) as a scorer receives
+    it: a plain str that also carries the token logprobs the generator gave for it (None when the
+    backend gave none). Scorers that only read text treat it as the str it is."""
+
+    logprobs: list[float] | None
+
+    def __new__(cls, text: str, logprobs: list[float] | None = None) -> Step:
+        obj = super().__new__(cls, text)
+        obj.logprobs = logprobs
+        return obj
+
+    @classmethod
+    def of(cls, completion: Completion) -> Step:
+        return cls(completion.text, completion.logprobs)
+
+    def __add__(self, other: str) -> Step:
+        lp = None
+        if self.logprobs is not None and isinstance(other, Step) and other.logprobs is not None:
+            lp = self.logprobs + other.logprobs
+        return Step(str(self) + str(other), lp)
+
+
+@dataclass
+class Pick:
+    """What a strategy returns for one problem: the tree it grew (node 0 the prompt) and the node
+    whose path is its answer (None: it found none), plus its own notes. The engine turns a Pick
+    into a SearchResult: it marks the chosen path, reads the response and its answer off it, and
+    adds the problem id, the strategy name, the Cost and the run's settings."""
+
+    tree: list[Node]
+    chosen: int | None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+# The seams. Each is declared here and nowhere else.
+
+
 @runtime_checkable
 class Generator(Protocol):
     """The only seam to an inference engine (gen/)."""
@@ -194,13 +221,34 @@ class Verifier(Protocol):
     def __call__(self, problems: list[Problem], responses: list[str]) -> list[Score]: ...
 
 
+@runtime_checkable
 class StepScorer(Protocol):
-    """Process score for search; never reads the reference answer. One score per step."""
+    """Process score for search; never reads the reference answer. One score per step. Steps are
+    `Step`s: a scorer may read their `logprobs` (the policy's own, free), or ignore them."""
 
-    def score_steps(self, problems: list[Problem], steps: list[list[str]]) -> list[list[float]]: ...
+    def score_steps(self, problems: list[Problem], steps: list[list[Step]]) -> list[list[float]]: ...
 
 
+@runtime_checkable
 class OutcomeScorer(Protocol):
-    """Score of a whole response without the reference answer (ORM, confidence, judge)."""
+    """Score of a whole response without the reference answer (ORM, confidence, judge). A
+    response is a `Step` (with its logprobs when the generator gave them)."""
 
-    def score(self, problems: list[Problem], responses: list[str]) -> list[float]: ...
+    def score(self, problems: list[Problem], responses: list[Step]) -> list[float]: ...
+
+
+@runtime_checkable
+class Metered(Protocol):
+    """A scorer that runs a model reports its size and the tokens it has read so far, so that
+    search charges its compute."""
+
+    n_params: int
+    tokens_scored: int
+
+
+class Strategy(Protocol):
+    """A test-time search strategy (search/strategies/, one per file). It receives public problems
+    only, makes every model call through `ctx` (ponder.search.engine.SearchContext, which counts
+    the cost), spends `budget` samples' worth per problem, and returns one Pick per problem."""
+
+    def __call__(self, problems: list[Problem], ctx: Any, *, budget: int, seed: int, **options: Any) -> list[Pick]: ...

@@ -32,3 +32,37 @@ def test_duplicate_registration_is_an_error():
     reg.register("a")(lambda: 1)
     with pytest.raises(PonderError, match="twice"):
         reg.register("a")(lambda: 2)
+
+
+def test_build_calls_the_factory_and_uses_an_object_plugin_as_it_is(tmp_path):
+    reg = Registry("verifier")
+    reg.register("const")(lambda value=1.0: lambda problems, responses: [value] * len(responses))
+    assert reg.build("const", value=0.5)([None], ["x"]) == [0.5]
+    f = tmp_path / "mine.py"
+    f.write_text("def verifier(problems, responses):\n    return [2.0] * len(responses)\n")
+    assert reg.build(f"{f}:verifier")([None], ["x"]) == [2.0]
+    with pytest.raises(PonderError, match="takes no options"):
+        reg.build(f"{f}:verifier", value=3)
+
+
+def test_build_calls_a_factory_plugin_with_its_options(tmp_path):
+    f = tmp_path / "fac.py"
+    f.write_text("def make(gen=None, scale=1):\n    return ('made', gen, scale)\n")
+    assert Registry("scorer", plugins="factory").build(f"{f}:make", gen="g", scale=3) == ("made", "g", 3)
+
+
+def test_lookup_imports_only_up_to_the_module_that_registers_the_name(tmp_path, monkeypatch):
+    for name, body in (
+        ("reg_a", "from reg_hub import REG\nREG.register('a')(1)\n"),
+        ("reg_b", "raise ImportError('b was imported')\n"),
+    ):
+        (tmp_path / f"{name}.py").write_text(body)
+    (tmp_path / "reg_hub.py").write_text(
+        "from ponder.registry import Registry\nREG = Registry('thing', modules=['reg_a', 'reg_b'])\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import reg_hub
+
+    assert reg_hub.REG.get("a") == 1  # reg_b, listed after, is not imported
+    with pytest.raises(ImportError, match="b was imported"):
+        reg_hub.REG.names()

@@ -12,6 +12,6 @@ difficulty, and run comparison. Entry points:
 See docs/eval.md. Heavy modules (numpy, matplotlib, the search stack) load only when used.
 """
 
-from ponder.eval.metrics import Sample, accuracy, best_of_k, maj_at_k, pass_at_k, weighted_vote_at_k
+from ponder.eval.estimators import Sample, accuracy, best_of_k, maj_at_k, pass_at_k, weighted_vote_at_k
 
 __all__ = ["Sample", "accuracy", "best_of_k", "maj_at_k", "pass_at_k", "weighted_vote_at_k"]

@@ -1,6 +1,7 @@
 """The measurement behind a built-in model's card: greedy accuracy per task and difficulty level
 on fresh problems (seeded, never seen in training because training draws from other seeds'
-streams), with Wilson 95% intervals, written as JSON beside the card.
+streams), with Wilson 95% intervals, written as JSON beside the card; on Countdown also how
+often the yes/no of a verdict line is right about the value the line reached.
 
 `python -m ponder.eval.card MODEL --n 200 --out ponder/models/tiny/accuracy.json`
 
@@ -23,9 +24,26 @@ def task_accuracy(gen, task_name: str, level: int, n: int, seed: int = 12345) ->
 
     task = get_task(task_name)
     t0 = time.time()
-    checks = lambda ps, texts: [task.check(p, t).correct for p, t in zip(ps, texts)]  # noqa: E731
+    seen: list[tuple] = []
+
+    def checks(ps, texts):
+        seen.extend(zip(ps, texts))
+        return [task.check(p, t).correct for p, t in zip(ps, texts)]
+
     row = greedy_accuracy(gen, make_problems(task_name, n, level, seed), checks, max_tokens=400, batch=n)
-    return {"task": task_name, "level": level, **row, "seconds": round(time.time() - t0, 1)}
+    out = {"task": task_name, "level": level, **row, "seconds": round(time.time() - t0, 1)}
+    if task_name == "countdown":
+        out.update(verdict_accuracy(seen))
+    return out
+
+
+def verdict_accuracy(pairs: list[tuple]) -> dict:
+    """Over every yes/no line of the responses: how often the verdict is right about the value the
+    line reached (countdown.verdict_lines)."""
+    from ponder.tasks.countdown import verdict_lines
+
+    marks = [ok for p, text in pairs for ok in verdict_lines(p, text)]
+    return {"verdict_lines": len(marks), "verdict_right": round(sum(marks) / max(len(marks), 1), 4)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         for level in get_task(name).levels:
             rows.append(task_accuracy(gen, name, level, args.n))
             r = rows[-1]
-            print(f"{name:<11} L{level}  {r['accuracy']:.3f}  [{r['ci_low']:.3f}, {r['ci_high']:.3f}]  {r['seconds']}s")
+            extra = f"  verdicts right {r['verdict_right']:.3f} of {r['verdict_lines']}" if "verdict_lines" in r else ""
+            print(
+                f"{name:<11} L{level}  {r['accuracy']:.3f}  [{r['ci_low']:.3f}, {r['ci_high']:.3f}]  {r['seconds']}s{extra}"
+            )
     with atomic_write(args.out) as f:
         json.dump(rows, f, indent=2)
     return 0

@@ -1,7 +1,7 @@
 """Run one cell of the grid and turn it into per-problem records.
 
 Pool cells read a shared pool: `correct` is the expected correctness over all size-k subsets of
-the pool (see metrics.py), and the shown `answer`/`trace` are what the strategy picks on the
+the pool (see estimators.py), and the shown `answer`/`trace` are what the strategy picks on the
 pool's first k samples (one concrete run). Their cost is k samples' worth of the pool: the prompt
 once plus k times the mean generated length; seconds are the same share of the sampling time.
 Search cells call the strategy once per budget and verify its final responses.
@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ponder.eval import metrics as M
-from ponder.eval.config import Cell
-from ponder.eval.pool import ProblemPool, VerifyFn
+from ponder.eval import estimators as M
+from ponder.eval.grid_config import Cell
+from ponder.eval.sample_pool import ProblemPool, VerifyFn
 from ponder.types import Generator, Problem, SearchResult
 
 SearchFn = Callable[..., list[SearchResult]]
@@ -102,13 +102,21 @@ def search_records(
     verify_fn: VerifyFn,
     scorer: Any,
     tree_ref: str,
+    scorer_options: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
 ) -> CellOutput:
     """Run a search strategy on public copies of the problems, then verify its responses."""
     start = time.perf_counter()
     public = [p.public() for p in problems]
     results = search_fn(
-        cell.strategy, public, gen, budget=cell.budget, scorer=scorer, seed=cell.seed, **(options or {})
+        cell.strategy,
+        public,
+        gen,
+        budget=cell.budget,
+        scorer=scorer,
+        scorer_options=scorer_options or None,
+        seed=cell.seed,
+        **(options or {}),
     )
     by_id = {r.problem_id: r for r in results}
     missing = [p.id for p in problems if p.id not in by_id]

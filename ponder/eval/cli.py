@@ -14,7 +14,7 @@ import argparse
 import json
 from typing import Any
 
-from ponder.eval.config import EvalConfig
+from ponder.eval.grid_config import EvalConfig
 from ponder.types import PonderError
 
 LISTS = {"tasks": str, "models": str, "strategies": str, "budgets": int, "seeds": int}

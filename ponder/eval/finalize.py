@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ponder.eval import adaptive as A
-from ponder.eval.config import POOL_STRATEGIES
-from ponder.eval.metrics import agreement_rate
+from ponder.eval.estimators import agreement_rate
+from ponder.eval.grid_config import POOL_STRATEGIES
 from ponder.eval.plots import write_plots
 from ponder.eval.report import markdown_table, render
 from ponder.eval.store import RunStore

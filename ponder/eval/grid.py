@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ponder.eval import cells as C
-from ponder.eval.config import POOL_STRATEGIES, Cell, EvalConfig, cells, load_problems, pool_size, validate
-from ponder.eval.pool import (
+from ponder.eval.grid_config import POOL_STRATEGIES, Cell, EvalConfig, cells, load_problems, pool_size, validate
+from ponder.eval.sample_pool import (
     ProblemPool,
     ScoreFn,
     VerifyFn,
@@ -45,7 +45,7 @@ class Backends:
     search_fn: C.SearchFn | None = None
     check_scorer: Callable[[str], Any] = field(default=lambda name: None)  # raises on unknown names
     check_strategy: Callable[[str], Any] = field(default=lambda name: None)  # raises on unknown names
-    pool_score_fn: Callable[[str, Generator], ScoreFn] = named_scorer
+    pool_score_fn: Callable[..., ScoreFn] = named_scorer  # (name, gen, **scorer options)
     progress: Callable[[str, int, int | None], None] = field(
         default=lambda desc, advance, total: None
     )  # (what, cells done, total)
@@ -67,7 +67,7 @@ def _pool_for(
     n = pool_size(cfg)
     if path.is_file():
         return load_pool(path, [p.id for p in problems], n)
-    score_fn = confidence_scores if cfg.scorer is None else be.pool_score_fn(cfg.scorer, gen)
+    score_fn = confidence_scores if cfg.scorer is None else be.pool_score_fn(cfg.scorer, gen, **cfg.scorer_options)
     what = f"sampling pool {group[0].task} seed {group[0].seed}"
 
     def on_batch(done: int) -> None:
@@ -95,7 +95,8 @@ def _run_cell(
     else:
         ref = str(store.tree_path(cell).relative_to(store.out))
         out = C.search_records(cell, problems, gen, search_fn=be.search_fn, verify_fn=be.verify_fn,
-                               scorer=cfg.scorer, tree_ref=ref, options=cfg.options.get(cell.strategy))  # fmt: skip
+                               scorer=cfg.scorer, scorer_options=cfg.scorer_options, tree_ref=ref,
+                               options=cfg.options.get(cell.strategy))  # fmt: skip
     questions = {p.id: p.question for p in problems}
     for rec in out.records:
         rec["question"] = questions[rec["problem_id"]]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ponder.eval.cells import CellOutput
-from ponder.eval.config import Cell, EvalConfig, identity
+from ponder.eval.grid_config import Cell, EvalConfig, identity
 from ponder.io import read_jsonl, write_json, write_jsonl
 from ponder.types import PonderError
 

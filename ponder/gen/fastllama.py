@@ -4,9 +4,14 @@ transformers' `generate()` spends 3-5 ms per step on a 1M-parameter model in fra
 (module stack, mask building, a growing cache). This module runs the same arithmetic as
 `LlamaForCausalLM.forward` with plain tensor calls over the model's *live* parameters (read at
 the start of every `start()`, so an optimizer stepping the model between calls is always seen):
-q/k/v and gate/up are concatenated into one matmul each, RoPE rotates q and k together, and the
-KV cache is one preallocated tensor per layer written in place. Rows are left padded; every row
-writes the same cache column each step while its rotary position is its own token count.
+q/k/v and gate/up are concatenated into one matmul each, and the KV cache is one preallocated
+tensor per layer written in place. Rows are left padded; every row writes the same cache column
+each step while its rotary position is its own token count. Per step the Python-level op count
+is what costs at small batch (~3 us each), so the decode step works on (rows, features) tensors
+with no transposes, fuses each residual add into its matmul (addmm), uses `torch.rms_norm`, and
+rotates q and k with one complex multiply: the rows of the q and k projections are permuted once
+per `start()` so that each rotary pair (j, j + D/2) sits side by side; q.k is unchanged by the
+same permutation of both, so the cache simply holds permuted keys.
 
 Left out (callers fall back to the generic loop, see `unsupported_reason`): rope types that change
 with length (dynamic, longrope), sliding windows shorter than the sequence, activations other than
@@ -49,10 +54,12 @@ class LayerWeights:
     wqkv: torch.Tensor
     bqkv: torch.Tensor | None
     wo: torch.Tensor
+    woT: torch.Tensor  # (in, out) view, for addmm
     bo: torch.Tensor | None
     ln2: torch.Tensor
     wgu: torch.Tensor
     wd: torch.Tensor
+    wdT: torch.Tensor
 
 
 def _cat_bias(*linears) -> torch.Tensor | None:
@@ -61,69 +68,57 @@ def _cat_bias(*linears) -> torch.Tensor | None:
     return torch.cat([m.bias if m.bias is not None else m.weight.new_zeros(m.out_features) for m in linears])
 
 
-def read_layer(layer) -> LayerWeights:
-    """The live weights of one decoder layer, with q/k/v and gate/up fused (one cat per call)."""
+def pair_rotary(n_rows: int, head_dim: int) -> torch.Tensor:
+    """Row order (n_rows,) that puts, within each head, rotary partner j + D/2 right after j."""
+    half = head_dim // 2
+    within = torch.stack([torch.arange(half), torch.arange(half) + half], dim=1).flatten()  # (D,)
+    return (torch.arange(n_rows // head_dim)[:, None] * head_dim + within[None]).flatten()
+
+
+def read_layer(layer, n_rotary: int, head_dim: int) -> LayerWeights:
+    """The live weights of one decoder layer, with q/k/v and gate/up fused (one cat per call) and
+    the first n_rotary rows (q and k) in rotary-pair order (see pair_rotary)."""
     att, mlp = layer.self_attn, layer.mlp
+    order = torch.cat([pair_rotary(n_rotary, head_dim), torch.arange(n_rotary, n_rotary + att.v_proj.out_features)])
+    bqkv = _cat_bias(att.q_proj, att.k_proj, att.v_proj)
     return LayerWeights(
         ln1=layer.input_layernorm.weight,
-        wqkv=torch.cat([att.q_proj.weight, att.k_proj.weight, att.v_proj.weight]),
-        bqkv=_cat_bias(att.q_proj, att.k_proj, att.v_proj),
+        wqkv=torch.cat([att.q_proj.weight, att.k_proj.weight, att.v_proj.weight])[order],
+        bqkv=None if bqkv is None else bqkv[order],
         wo=att.o_proj.weight,
+        woT=att.o_proj.weight.t(),
         bo=att.o_proj.bias,
         ln2=layer.post_attention_layernorm.weight,
         wgu=torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]),
         wd=mlp.down_proj.weight,
+        wdT=mlp.down_proj.weight.t(),
     )
 
 
-def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """Llama's RMSNorm, op for op: normalise in fp32, cast back, then scale (Zhang & Sennrich 2019)."""
-    h = x.float()
-    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
-    return weight * h.to(x.dtype)
-
-
-def rope_table(inv_freq: torch.Tensor, scaling: float, length: int, dtype: torch.dtype) -> torch.Tensor:
-    """(length, 2, D) cos and signed sin per position, so that rotate_half(x) * sin equals
-    roll(x, D/2) * signed_sin (Su et al. 2021, RoFormer)."""
+def rope_table(inv_freq: torch.Tensor, scaling: float, length: int) -> torch.Tensor:
+    """(length, D/2) complex64 scaling * (cos + i sin) per position and frequency: rotating the
+    pair (x_j, x_{j+D/2}) as the complex number x_j + i x_{j+D/2} by it is Llama's rotate_half RoPE
+    (Su et al. 2021, RoFormer)."""
     pos = torch.arange(length, device=inv_freq.device, dtype=torch.float)
     freqs = pos[:, None] * inv_freq.float()[None, :]  # (T, D/2)
-    emb = torch.cat([freqs, freqs], dim=-1)  # (T, D)
-    cos, sin = emb.cos() * scaling, emb.sin() * scaling
-    half = freqs.shape[-1]
-    signed_sin = torch.cat([-sin[:, :half], sin[:, half:]], dim=-1)
-    return torch.stack([cos, signed_sin], dim=1).to(dtype)
+    return torch.complex(freqs.cos() * scaling, freqs.sin() * scaling)
 
 
-def apply_rope(x: torch.Tensor, cs: torch.Tensor) -> torch.Tensor:
-    """x: (B, S, heads, D); cs: (B, S, 1, 2, D) cos / signed sin. Swapping the halves with one flip
-    costs one kernel where roll costs three."""
-    half = x.shape[-1] // 2
-    swapped = x.unflatten(-1, (2, half)).flip(-2).flatten(-2)
-    return torch.addcmul(x * cs[..., 0, :], swapped, cs[..., 1, :])
-
-
-def decode_attention(q, kT, v, bias, scale: float) -> torch.Tensor:
-    """One query per row against its cache, query heads grouped over their shared kv head (GQA).
-
-    q: (B, H, 1, D); kT: (B, Hkv, D, L), v: (B, Hkv, L, D) views of the cache; bias: (B, Hkv, 1, L)
-    0 or -inf. Returns (B, 1, H * D). Batched matmuls (scale and mask fused into the first):
-    for one query they beat the fused CPU attention kernel.
-    """
-    B, H, _, D = q.shape
-    Hkv, L = kT.shape[1], kT.shape[-1]
-    qg = q.reshape(B * Hkv, H // Hkv, D)  # query heads j*G..(j+1)*G-1 read kv head j
-    scores = torch.baddbmm(bias.reshape(B * Hkv, 1, L), qg, kT.reshape(B * Hkv, D, L), alpha=scale)  # (B*Hkv, G, L)
-    probs = scores.softmax(dim=-1) if scores.dtype == torch.float32 else scores.float().softmax(-1).to(v.dtype)
-    return torch.bmm(probs, v.reshape(B * Hkv, L, D)).reshape(B, 1, H * D)
+def apply_rope(x: torch.Tensor, rot: torch.Tensor) -> torch.Tensor:
+    """x: (..., heads, D) in rotary-pair order; rot: complex, broadcastable to (..., heads, D/2)."""
+    shape, fp32 = x.shape, x.dtype == torch.float32
+    pairs = torch.view_as_complex((x if fp32 else x.float()).unflatten(-1, (shape[-1] // 2, 2)))
+    out = torch.view_as_real(pairs * rot).view(shape)
+    return out if fp32 else out.to(x.dtype)
 
 
 class FastLlama:
     """Prefill once, then one call per decoding step over a static cache of `rows` sequences."""
 
-    def __init__(self, model):
+    def __init__(self, model, prefix_cache=None):
         cfg = model.config
         self.model = model
+        self.prefix_cache = prefix_cache  # a gen.prefix_cache.PrefixCache, or None
         self.n_heads = cfg.num_attention_heads
         self.n_kv = cfg.num_key_value_heads
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
@@ -134,25 +129,73 @@ class FastLlama:
         """Encode left-padded prompts ids/mask (P, T) once, give each `copies` rows of cache with room
         for max_new more tokens, and return the next-token logits of every row (P * copies, V)."""
         inner = self.model.model
-        self.layers = [read_layer(layer) for layer in inner.layers]
+        n_rotary = (self.n_heads + self.n_kv) * self.head_dim
+        self.layers = [read_layer(layer, n_rotary, self.head_dim) for layer in inner.layers]
         self.embed, self.final_norm = inner.embed_tokens.weight, inner.norm.weight
+        self.dim = (self.embed.shape[1],)
         self.lm_head = self.model.lm_head.weight
-        P, T = ids.shape
-        cap = T + max_new
+        seqs = []
+        if self.prefix_cache is not None:
+            self.prefix_cache.check_weights(self.model)
+            seqs = [row[m].tolist() for row, m in zip(ids, mask)]
+        ids, mask, done, prefix = self._reuse_prefixes(ids, mask, seqs)
+        (P, S), C = ids.shape, done.shape[1]
+        cap = C + S + max_new
         rot = inner.rotary_emb
-        self.rope = rope_table(rot.inv_freq, rot.attention_scaling, cap, self.embed.dtype)
-        pos = (mask.long().cumsum(-1) - 1).clamp(min=0)  # (P, T) rotary positions under left padding
-        keep = torch.ones(T, T, dtype=torch.bool, device=ids.device).tril()
-        attn = (keep[None] & mask[:, None, :]) | torch.eye(T, dtype=torch.bool, device=ids.device)
+        self.rope = rope_table(rot.inv_freq, rot.attention_scaling, cap)
+        # (P, S) rotary positions under left padding, after each row's reused prefix
+        pos = done.sum(-1, keepdim=True) + (mask.long().cumsum(-1) - 1).clamp(min=0)
+        keep = torch.ones(S, S, dtype=torch.bool, device=ids.device).tril()
+        attn = (keep[None] & mask[:, None, :]) | torch.eye(S, dtype=torch.bool, device=ids.device)
+        attn = torch.cat([done[:, None, :].expand(P, S, C), attn], dim=-1)  # (P, S, C + S)
         self.cache = [(None, None)] * len(self.layers)
-        x = self._forward(ids, self.rope[pos][:, :, None], attn[:, None], col=0, prefill=True)
+        x = self._prefill(ids, self.rope[pos][:, :, None], attn[:, None], prefix)
+        mask = torch.cat([done, mask], dim=1)  # (P, T): T = C + S cache columns so far
+        if self.prefix_cache is not None:
+            self._store(seqs, mask)
         self._allocate(copies, cap)
+        T = mask.shape[1]
         pad = ~mask.repeat_interleave(copies, dim=0)[:, None, None, :]  # (R, 1, 1, T)
         self.bias = torch.zeros(P * copies, self.n_kv, 1, cap, dtype=self.embed.dtype, device=ids.device)
         self.bias[..., :T].masked_fill_(pad, float("-inf"))  # (R, Hkv, 1, cap): one mask row per kv head
+        self._flat_views()
         self.pos = (pos[:, -1] + 1).repeat_interleave(copies)  # (R,) next rotary position per row
         self.col = T
         return self._logits(x[:, -1]).repeat_interleave(copies, dim=0)
+
+    def _reuse_prefixes(self, ids, mask, seqs: list[list[int]]):
+        """-> (suffix ids (P, S), suffix mask, done (P, C) bool: reused cache columns, per-layer
+        prefix K/V (P, Hkv, C, D) or None). Rows are right-aligned in the C reused columns."""
+        found = [self.prefix_cache.lookup(s) for s in seqs] if seqs else []
+        C = max((n for n, _ in found), default=0)
+        if C == 0:
+            return ids, mask, mask.new_zeros(ids.shape[0], 0), None
+        rest = [s[n:] for s, (n, _) in zip(seqs, found)]
+        S = max(len(r) for r in rest)
+        ids2 = ids.new_full((len(rest), S), 0)
+        mask2 = mask.new_zeros(len(rest), S)
+        done = mask.new_zeros(len(rest), C)
+        for i, r in enumerate(rest):
+            ids2[i, S - len(r) :] = torch.tensor(r, dtype=ids.dtype)
+            mask2[i, S - len(r) :] = True
+            done[i, C - found[i][0] :] = True
+        prefix = []
+        for layer in range(len(self.layers)):
+            k0 = next(kv[layer][0] for n, kv in found if n)
+            pk = k0.new_zeros(len(rest), k0.shape[0], C, k0.shape[-1])
+            pv = torch.zeros_like(pk)
+            for i, (n, kv) in enumerate(found):
+                if n:
+                    pk[i, :, C - n :], pv[i, :, C - n :] = kv[layer]
+            prefix.append((pk, pv))
+        return ids2, mask2, done, prefix
+
+    def _store(self, seqs: list[list[int]], mask: torch.Tensor) -> None:
+        """Remember every prompt's K/V (its real columns of the prefill cache) for later calls."""
+        for i, s in enumerate(seqs):
+            cols = mask[i].nonzero().squeeze(1)
+            kv = [(k[i].index_select(1, cols), v[i].index_select(1, cols)) for k, v in self.cache]
+            self.prefix_cache.store(s, kv)
 
     def _allocate(self, copies: int, cap: int) -> None:
         """Move the prefill K/V (P, Hkv, T, D) into static caches: keys transposed (R, Hkv, D, cap),
@@ -167,44 +210,70 @@ class FastLlama:
             filled.append((kc, vc))
         self.cache = filled
 
+    def _flat_views(self) -> None:
+        """(R * Hkv, ...) views of the caches and the mask, made once per batch shape, not per step."""
+        self.flat = [(kc.flatten(0, 1), vc.flatten(0, 1)) for kc, vc in self.cache]
+        self.bias_flat = self.bias.flatten(0, 1)  # (R * Hkv, 1, cap)
+
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Append one token per row (R,) and return the next logits (R, V)."""
-        cs = self.rope.index_select(0, self.pos)[:, None, None]  # (R, 1, 1, 2, D)
+        rot = self.rope.index_select(0, self.pos).unsqueeze(1)  # (R, 1, D/2)
         L = self.col + 1
-        x = self._forward(tokens[:, None], cs, self.bias[..., :L], col=self.col, prefill=False)
+        x = F.embedding(tokens, self.embed)  # (R, d)
+        for i, w in enumerate(self.layers):
+            x = self._decode_attention(x, w, i, rot, L)
+            gate, up = F.linear(torch.rms_norm(x, self.dim, w.ln2, self.eps), w.wgu).chunk(2, dim=-1)
+            x = torch.addmm(x, F.silu(gate).mul_(up), w.wdT)  # residual fused into the down matmul
         self.col, self.pos = L, self.pos + 1
-        return self._logits(x[:, -1])
+        return self._logits(x)
 
     def keep(self, rows: torch.Tensor) -> None:
         """Drop every row not in `rows` (R',) from the cache: finished sequences stop costing."""
         self.cache = [(k.index_select(0, rows), v.index_select(0, rows)) for k, v in self.cache]
         self.bias, self.pos = self.bias.index_select(0, rows), self.pos.index_select(0, rows)
+        self._flat_views()
 
     def _logits(self, h: torch.Tensor) -> torch.Tensor:
-        return F.linear(rms_norm(h, self.final_norm, self.eps), self.lm_head)
+        return F.linear(torch.rms_norm(h, self.dim, self.final_norm, self.eps), self.lm_head)
 
-    def _forward(self, ids, cs, attn, *, col: int, prefill: bool) -> torch.Tensor:
+    def _prefill(self, ids, rot, attn, prefix=None) -> torch.Tensor:
+        """The prompts through every layer, keeping each layer's (permuted) keys and values;
+        `prefix`: per-layer K/V (P, Hkv, C, D) of reused columns that come before ids."""
         x = F.embedding(ids, self.embed)  # (B, S, d)
+        B, S, _ = x.shape
+        H, Hkv, D = self.n_heads, self.n_kv, self.head_dim
         for i, w in enumerate(self.layers):
-            x = x + self._attention(rms_norm(x, w.ln1, self.eps), w, i, cs, attn, col, prefill)
-            gate, up = F.linear(rms_norm(x, w.ln2, self.eps), w.wgu).chunk(2, dim=-1)
+            qkv = F.linear(torch.rms_norm(x, self.dim, w.ln1, self.eps), w.wqkv, w.bqkv).view(B, S, H + 2 * Hkv, D)
+            qk = apply_rope(qkv[:, :, : H + Hkv], rot)  # (B, S, H + Hkv, D)
+            q = qk[:, :, :H].transpose(1, 2)  # (B, H, S, D)
+            k, v = qk[:, :, H:].transpose(1, 2), qkv[:, :, H + Hkv :].transpose(1, 2)
+            if prefix is not None:
+                k, v = torch.cat([prefix[i][0], k], dim=2), torch.cat([prefix[i][1], v], dim=2)
+            self.cache[i] = (k, v)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn, scale=self.scale, enable_gqa=Hkv != H)
+            x = x + F.linear(out.transpose(1, 2).reshape(B, S, H * D), w.wo, w.bo)
+            gate, up = F.linear(torch.rms_norm(x, self.dim, w.ln2, self.eps), w.wgu).chunk(2, dim=-1)
             x = x + F.linear(F.silu(gate) * up, w.wd)
         return x
 
-    def _attention(self, h, w: LayerWeights, i: int, cs, attn, col: int, prefill: bool) -> torch.Tensor:
-        B, S, _ = h.shape
+    def _decode_attention(self, x, w: LayerWeights, i: int, rot, L: int) -> torch.Tensor:
+        """x (R, d) plus the attention of its new token over the cache; writes column col."""
+        R = x.shape[0]
         H, Hkv, D = self.n_heads, self.n_kv, self.head_dim
-        qkv = F.linear(h, w.wqkv, w.bqkv).view(B, S, H + 2 * Hkv, D)
-        qk = apply_rope(qkv[:, :, : H + Hkv], cs)  # (B, S, H + Hkv, D)
-        q = qk[:, :, :H].transpose(1, 2)  # (B, H, S, D)
-        k, v = qk[:, :, H:].transpose(1, 2), qkv[:, :, H + Hkv :].transpose(1, 2)
-        if prefill:
-            self.cache[i] = (k, v)
-            gqa = Hkv != H
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn, scale=self.scale, enable_gqa=gqa)
-            return F.linear(out.transpose(1, 2).reshape(B, S, H * D), w.wo, w.bo)
+        qkv = F.linear(torch.rms_norm(x, self.dim, w.ln1, self.eps), w.wqkv, w.bqkv)  # (R, (H + 2 Hkv) D)
+        qk = apply_rope(qkv[:, : (H + Hkv) * D].view(R, H + Hkv, D), rot)  # (R, H + Hkv, D)
         kc, vc = self.cache[i]
-        kc[:, :, :, col] = k[:, :, 0]
-        vc[:, :, col] = v[:, :, 0]
-        out = decode_attention(q, kc[:, :, :, : col + 1], vc[:, :, : col + 1], attn, self.scale)
-        return F.linear(out, w.wo, w.bo)
+        kc.select(3, self.col).copy_(qk[:, H:])
+        vc.select(2, self.col).copy_(qkv[:, (H + Hkv) * D :].view(R, Hkv, D))
+        kf, vf = self.flat[i]
+        scores = torch.baddbmm(
+            self.bias_flat.narrow(2, 0, L),
+            qk[:, :H].reshape(R * Hkv, H // Hkv, D),
+            kf.narrow(2, 0, L),
+            alpha=self.scale,
+        )  # (R * Hkv, G, L): query heads j*G..(j+1)*G-1 read kv head j
+        probs = scores.softmax(dim=-1) if scores.dtype == torch.float32 else scores.float().softmax(-1).to(vf.dtype)
+        out = torch.bmm(probs, vf.narrow(1, 0, L)).view(R, H * D)
+        if w.bo is None:
+            return torch.addmm(x, out, w.woT)  # residual fused into the output matmul
+        return x + F.linear(out, w.wo, w.bo)

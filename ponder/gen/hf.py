@@ -24,6 +24,7 @@ from contextlib import contextmanager
 import torch
 
 from ponder.gen.loop import Row, sample_rows
+from ponder.gen.prefix_cache import PrefixCache
 from ponder.gen.stops import StopChecker, cut_at_stop
 from ponder.types import Completion, PonderError, SamplingParams
 
@@ -78,6 +79,7 @@ class HFGenerator:
         self.n_params = sum(p.numel() for p in model.parameters())
         self.max_rows = 256  # sequences decoded together; larger calls run in chunks of prompts
         self.fast: bool | None = None  # None: fast path where supported; False: always the generic loop
+        self.prefix_cache = PrefixCache()  # prompt K/V reused by later prompts that extend them (fast path)
         self._pieces: list[str] | None = None
 
     @property
@@ -123,7 +125,7 @@ class HFGenerator:
 
         reason = "disabled" if self.fast is False else unsupported_reason(self.model, total_len)
         if reason is None:
-            return FastLlama(self.model)
+            return FastLlama(self.model, self.prefix_cache)
         log.debug("generic decode loop: %s", reason)
         return HFLoop(self.model)
 

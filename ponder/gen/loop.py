@@ -35,9 +35,15 @@ class LoopState:
     tokens: torch.Tensor  # (R, max_new) chosen ids, -1 where nothing was generated
     logprobs: torch.Tensor  # (R, max_new)
     stop_len: dict[int, int]  # original row -> length (tokens) at its stop string
+    all_rows: bool = True  # rows is still arange(R)
 
 
 def _record(state: LoopState, t: int, tok: torch.Tensor, lp: torch.Tensor, eos_table: torch.Tensor) -> None:
+    if state.all_rows:  # no row dropped yet: plain column writes, cheaper than indexed ones
+        state.tokens.select(1, t).copy_(tok)
+        state.logprobs.select(1, t).copy_(lp)
+        state.ended.logical_or_(eos_table[tok])
+        return
     state.tokens[state.rows, t] = tok
     state.logprobs[state.rows, t] = lp
     state.ended[state.rows] = state.ended[state.rows] | eos_table[tok]
@@ -55,14 +61,14 @@ def _check_stops(state: LoopState, t: int, tok: torch.Tensor, stop: StopChecker)
 
 def _prune(state: LoopState, decoder, tok: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
     """Returns (None, tok) when no row is live, else the tokens of the rows kept in the batch."""
-    live = ~state.ended[state.rows]
+    live = ~(state.ended if state.all_rows else state.ended[state.rows])
     n_live = int(live.sum())
     if n_live == 0:
         return None, tok
     if n_live <= len(state.rows) // 2:
         keep = live.nonzero().squeeze(1)
         decoder.keep(keep)
-        state.rows, tok = state.rows[keep], tok[keep]
+        state.rows, tok, state.all_rows = state.rows[keep], tok[keep], False
     return state.rows, tok
 
 

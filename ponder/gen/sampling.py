@@ -53,7 +53,7 @@ def choose_tokens(
 
     logits: (B, V), any float dtype; computed in fp32. temperature 0 is greedy (argmax).
     """
-    logits = logits.float()
+    logits = logits if logits.dtype == torch.float32 else logits.float()
     logp = torch.log_softmax(logits, dim=-1)  # (B, V) at temperature 1
     if temperature == 0:
         tokens = logits.argmax(dim=-1)

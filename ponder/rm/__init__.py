@@ -8,8 +8,8 @@
 - train.py    BCE training of a PRM (every step) or an ORM (the outcome)
 - scorers.py  PRMScorer / ORMScorer for search (SCORERS "prm", "orm"), step aggregation
 - reward.py   rejection-sampling filter, PRM reward and process advantages for GRPO
-- judge.py    generative verifier: critique then verdict (SCORERS "critic")
-- metrics.py  step agreement, error-step F1, ProcessBench first-error accuracy
+- critic.py   generative verifier: critique then verdict (SCORERS "critic")
+- quality.py  step agreement, error-step F1, ProcessBench first-error accuracy
 - cli.py      `ponder label` and `ponder train prm|orm`
 
 Nothing here is imported by `import ponder`; torch loads only with model.py. See docs/rm.md.

@@ -155,7 +155,7 @@ def _build_model(cfg):
 
 def heldout_metrics(rm, traces: list) -> dict:
     """Step-level and first-error metrics of the trained model against the held-out labels."""
-    from ponder.rm.metrics import error_f1, processbench
+    from ponder.rm.quality import error_f1, processbench
     from ponder.rm.scorers import ORMScorer, PRMScorer
 
     if not traces:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ponder.gen.groups import Groups
 from ponder.rm.labels import LabeledTrace, read_labels
 from ponder.steps import STEP_DELIMITER, is_final_step, join_steps, split_steps
 from ponder.types import Generator, PonderError, Problem, SamplingParams, Score
@@ -93,15 +94,15 @@ def label_group(
         seed=params.seed + zlib.crc32(traces[0].id.encode()),
         logprobs=False,
     )
-    outs = gen.generate(prompts, sp) if prompts else []
-    flat_p = [traces[j].problem for (j, _), g in zip(jobs, outs) for _ in g]
-    flat_r = [join_steps(split[j][: i + 1]) + c.text for (j, i), g in zip(jobs, outs) for c in g]
-    ok = [sc.value >= 1.0 for sc in verifier(flat_p, flat_r)] if flat_r else []
+    groups = Groups(jobs, gen.generate(prompts, sp) if prompts else [])  # (jobs, k)
+    flat_p = [traces[j].problem for j, _ in groups.flat_owners]
+    flat_r = [join_steps(split[j][: i + 1]) + t for (j, i), t in zip(groups.flat_owners, groups.texts)]
+    ok = groups.unflatten([sc.value >= 1.0 for sc in verifier(flat_p, flat_r)] if flat_r else [])
     estimate = hard_label if params.hard else soft_label
     labels: list[list[float | None]] = [[float(outcomes[j] >= 1.0)] * len(s) for j, s in enumerate(split)]
     rollouts: list[list[list[bool] | None]] = [[None] * len(s) for s in split]
     for n, (j, i) in enumerate(jobs):
-        rollouts[j][i] = ok[n * params.k : (n + 1) * params.k]
+        rollouts[j][i] = ok[n]
         labels[j][i] = estimate(rollouts[j][i])
     kind = "mc-hard" if params.hard else "mc-soft"
     return [

@@ -6,20 +6,19 @@ one forward pass per trace); `score` splits a response at the PRM's delimiter an
 step scores (last / min / product / mean, ponder.search.aggregate). `ORMScorer.score` returns one
 score per response. Both report `n_params` and `tokens_scored`, so search charges their compute.
 
-By name, the folder comes from the `path` option or the PONDER_PRM / PONDER_ORM environment
-variable (`ponder solve --scorer prm` with PONDER_PRM=runs/prm); in code, pass
-`PRMScorer.load(path)` to run_search directly. Left out: caching scores of shared prefixes
+By name, the folder is the `path` option: `run_search(..., scorer="prm",
+scorer_options={"path": "runs/prm"})`, or `ponder solve --scorer prm -o scorer.path=runs/prm`;
+in code, `PRMScorer.load(path)` may also be passed to run_search as the scorer. Left out: caching scores of shared prefixes
 between calls (beam search rescored prefixes are recomputed).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
-from ponder.rm import judge as _judge  # noqa: E402, F401  (registers the "critic" scorer)
+from ponder.rm import critic as _critic  # noqa: E402, F401  (registers the "critic" scorer)
 from ponder.rm.model import RewardModel, load_reward_model
 from ponder.search import SCORERS
 from ponder.search.aggregate import AGGREGATIONS, aggregate
@@ -93,21 +92,20 @@ class ORMScorer(_Scoring):
         return [s[-1] for s in self._step_probs(problems, [self._split(r) for r in responses])]
 
 
-def _folder(path: str | None, env: str, kind: str) -> str:
-    folder = path or os.environ.get(env)
-    if not folder:
+def _folder(path: str | None, kind: str) -> str:
+    if not path:
         raise PonderError(
-            f"scorer {kind!r} needs a trained {kind.upper()} folder: set {env}=PATH "
-            f"(train one with `ponder train {kind}`) or pass {kind.upper()}Scorer.load(PATH) as the scorer"
+            f"scorer {kind!r} needs a trained {kind.upper()} folder (train one with `ponder train {kind}`): "
+            f"scorer_options={{'path': FOLDER}} in run_search, or `-o scorer.path=FOLDER` in `ponder solve`"
         )
-    return folder
+    return path
 
 
 @SCORERS.register("prm")
 def prm(gen: Generator | None = None, path: str | None = None, agg: str = "min") -> PRMScorer:
-    return PRMScorer.load(_folder(path, "PONDER_PRM", "prm"), agg=agg)
+    return PRMScorer.load(_folder(path, "prm"), agg=agg)
 
 
 @SCORERS.register("orm")
 def orm(gen: Generator | None = None, path: str | None = None) -> ORMScorer:
-    return ORMScorer.load(_folder(path, "PONDER_ORM", "orm"))
+    return ORMScorer.load(_folder(path, "orm"))

@@ -145,7 +145,7 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
 
     train, val = _check(rm, traces, cfg)
     if cfg.train.grad_checkpointing:
-        from ponder.train.engine import enable_checkpointing
+        from ponder.train.hardware import enable_checkpointing
 
         enable_checkpointing(rm.backbone)
     groups = [

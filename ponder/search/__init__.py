@@ -7,7 +7,8 @@ judge steps or whole responses without the reference answer, and the engine that
 Strategies live one per file in `ponder.search.strategies`, scorers in `ponder.search.scorers`;
 both registries import their modules on first lookup, so `import ponder.search` stays light.
 A plug-in registers with `@STRATEGIES.register("name")` / `@SCORERS.register("name")` from any
-module imported before use, or is named as "path/to/file.py:name". The learned PRM / ORM of
+module imported before use, or is named as "path/to/file.py:name" (a strategy function, or a
+scorer factory `fn(gen=None, **options)`). The learned PRM / ORM of
 `ponder.rm.scorers` is added to SCORERS automatically when that module exists.
 """
 
@@ -33,7 +34,7 @@ def _optional(module: str) -> list[str]:
 
 
 STRATEGIES = Registry("search strategy", modules=_STRATEGY_MODULES)
-SCORERS = Registry("scorer", modules=_SCORER_MODULES + _optional("ponder.rm.scorers"))
+SCORERS = Registry("scorer", modules=_SCORER_MODULES + _optional("ponder.rm.scorers"), plugins="factory")
 
 from ponder.search.effort import EFFORT_PRESETS  # noqa: E402
 from ponder.search.engine import get_scorer, run_search  # noqa: E402

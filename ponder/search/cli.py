@@ -4,6 +4,9 @@ whether it checks out (when a reference answer is known), and the compute spent.
     ponder solve "12+7*(3-1)"                         # free text in a built-in task's format
     ponder solve --task countdown --n 5 --strategy beam --budget 16 --scorer check
     ponder solve "countdown 3 7 12 -> 45" --effort high --tree tree.html --json out.json
+    ponder solve --task countdown --strategy beam --scorer prm -o scorer.path=runs/prm
+
+Options named `scorer.KEY` go to the scorer (e.g. a PRM's folder), the others to the strategy.
 """
 
 from __future__ import annotations
@@ -33,7 +36,12 @@ def _parser() -> argparse.ArgumentParser:
         "--scorer", default=None, help="scorer for strategies that need one (check, confidence, judge, ...)"
     )
     ap.add_argument(
-        "--option", "-o", action="append", default=[], metavar="KEY=VALUE", help="strategy option, repeatable"
+        "--option",
+        "-o",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="strategy option (scorer.KEY=VALUE: scorer option), repeatable",
     )
     ap.add_argument("--model", default="tiny", help="model name, folder, or OpenAI-compatible URL")
     ap.add_argument("--tree", type=Path, help="write the search trees as a self-contained HTML page")
@@ -160,10 +168,13 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     strategy, budget, options = resolve_plan(args)
     scorer = options.pop("scorer", None)
+    scorer_options = {k.removeprefix("scorer."): options.pop(k) for k in list(options) if k.startswith("scorer.")}
     check_plan(strategy, budget, scorer, options)
     problems = load_problems(args)
     gen = load_generator(args.model)
-    results = run_search(strategy, problems, gen, budget=budget, scorer=scorer, seed=args.seed, **options)
+    results = run_search(
+        strategy, problems, gen, budget=budget, scorer=scorer, scorer_options=scorer_options, seed=args.seed, **options
+    )
     known = [i for i, p in enumerate(problems) if p.answer is not None or _reference_free(p.task)]
     verdicts = verify([problems[i] for i in known], [results[i].response for i in known]) if known else []
     scores: list = [None] * len(problems)
@@ -179,6 +190,7 @@ def main(argv: list[str]) -> int:
                 "budget": budget,
                 "options": options,
                 "scorer": scorer,
+                "scorer_options": scorer_options,
                 "model": args.model,
                 "seed": args.seed,
                 "results": recs,

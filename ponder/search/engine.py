@@ -17,52 +17,27 @@ import inspect
 import math
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from ponder.types import Completion, Cost, Generator, PonderError, Problem, SamplingParams, SearchResult
+from ponder.search.tree import mark_chosen, path_text
+from ponder.steps import answer_of, split_response
+from ponder.types import (
+    Completion,
+    Cost,
+    Generator,
+    Metered,
+    OutcomeScorer,
+    Pick,
+    PonderError,
+    Problem,
+    SamplingParams,
+    SearchResult,
+    Step,
+    StepScorer,
+)
 
 MAX_BUDGET = 4096
 DEFAULT_SCORER = "confidence"
-
-
-class Step(str):
-    """A generated piece of text that remembers its token logprobs (None when the backend gave
-    none); it is a plain str to every scorer that does not care."""
-
-    logprobs: list[float] | None
-
-    def __new__(cls, text: str, logprobs: list[float] | None = None) -> Step:
-        obj = super().__new__(cls, text)
-        obj.logprobs = logprobs
-        return obj
-
-    @classmethod
-    def of(cls, completion: Completion) -> Step:
-        return cls(completion.text, completion.logprobs)
-
-    def __add__(self, other: str) -> Step:
-        lp = None
-        if self.logprobs is not None and isinstance(other, Step) and other.logprobs is not None:
-            lp = self.logprobs + other.logprobs
-        return Step(str(self) + str(other), lp)
-
-
-@runtime_checkable
-class StepScoring(Protocol):
-    def score_steps(self, problems: list[Problem], steps: list[list[str]]) -> list[list[float]]: ...
-
-
-@runtime_checkable
-class OutcomeScoring(Protocol):
-    def score(self, problems: list[Problem], responses: list[str]) -> list[float]: ...
-
-
-@runtime_checkable
-class Metered(Protocol):
-    """A scorer that runs a model reports its size and the tokens it has read so far."""
-
-    n_params: int
-    tokens_scored: int
 
 
 def check_budget(budget: int) -> int:
@@ -73,11 +48,12 @@ def check_budget(budget: int) -> int:
     return budget
 
 
-def get_scorer(name: str, gen: Generator | None = None) -> Any:
-    """A scorer by registry name; judge-style scorers use `gen` as the judging model."""
+def get_scorer(name: str, gen: Generator | None = None, **options: Any) -> Any:
+    """A scorer built by registry name with its options (e.g. path= for a PRM); judge-style
+    scorers use `gen` as the judging model."""
     from ponder.search import SCORERS
 
-    return SCORERS.get(name)(gen=gen)
+    return SCORERS.build(name, gen=gen, **options)
 
 
 def _scorer_name(scorer: Any) -> str:
@@ -85,20 +61,14 @@ def _scorer_name(scorer: Any) -> str:
 
 
 class SearchContext:
-    """Every generator and scorer call of one run_search; costs are charged per problem."""
+    """Every generator and scorer call of one run_search; costs are charged per problem.
+    `scorer` is a built scorer (StepScorer and/or OutcomeScorer); `label` names it in errors."""
 
-    def __init__(self, gen: Generator, scorer: Any, n_problems: int):
+    def __init__(self, gen: Generator, scorer: Any, n_problems: int, label: str | None = None):
         self.gen = gen
-        self._scorer_spec = scorer
-        self._scorer: Any = None
+        self.scorer = scorer
+        self._scorer_spec = label or _scorer_name(scorer)
         self.costs = [Cost() for _ in range(n_problems)]
-
-    @property
-    def scorer(self) -> Any:
-        if self._scorer is None:
-            spec = DEFAULT_SCORER if self._scorer_spec is None else self._scorer_spec
-            self._scorer = get_scorer(spec, self.gen) if isinstance(spec, str) else spec
-        return self._scorer
 
     def prompt(self, problem: Problem) -> str:
         return self.gen.render(problem.question)
@@ -133,7 +103,7 @@ class SearchContext:
         """One StepScorer call: a score for every step of every partial trace."""
         if not problems:
             return []
-        if not isinstance(self.scorer, StepScoring):
+        if not isinstance(self.scorer, StepScorer):
             raise PonderError(
                 f"scorer {_scorer_name(self._scorer_spec)!r} cannot score steps; use a step scorer such as 'check' or 'confidence'"
             )
@@ -147,11 +117,11 @@ class SearchContext:
             )
         return [[_finite(x, self._scorer_spec) for x in o] for o in out]
 
-    def score(self, problems: list[Problem], responses: list[str], owners: list[int], agg: str = "min") -> list[float]:
+    def score(self, problems: list[Problem], responses: list[Step], owners: list[int], agg: str = "min") -> list[float]:
         """Outcome scores; a step-only scorer scores the response's steps and aggregates them."""
         if not problems:
             return []
-        if isinstance(self.scorer, OutcomeScoring):
+        if isinstance(self.scorer, OutcomeScorer):
             before = self.scorer.tokens_scored if isinstance(self.scorer, Metered) else 0
             out = self.scorer.score(problems, responses)
             self._charge_scorer(owners, before)
@@ -161,14 +131,13 @@ class SearchContext:
                 )
             return [_finite(x, self._scorer_spec) for x in out]
         from ponder.search.aggregate import aggregate
-        from ponder.search.common import split_response
 
         step_scores = self.score_steps(problems, [split_response(r) for r in responses], owners)
         return [aggregate(s, agg) for s in step_scores]
 
     def cost(self, i: int, seconds: float, policy_params: int) -> Cost:
         c = self.costs[i]
-        scorer_params = self.scorer.n_params if self._scorer is not None and isinstance(self._scorer, Metered) else 0
+        scorer_params = self.scorer.n_params if isinstance(self.scorer, Metered) else 0
         c.seconds = seconds
         c.flops = 2.0 * policy_params * (c.prompt_tokens + c.generated_tokens) + 2.0 * scorer_params * c.scorer_tokens
         return c
@@ -192,6 +161,27 @@ def check_options(name: str, fn: Callable, options: dict[str, Any]) -> None:
         raise PonderError(f"strategy {name!r} has no option {unknown[0]!r}; its options: {', '.join(known) or 'none'}")
 
 
+def build_scorer(
+    scorer: str | object | None, gen: Generator, options: dict[str, Any] | None = None
+) -> tuple[Any, str | None]:
+    """The scorer object (built once: a PRM loads from disk once) and its name for the results."""
+    options = dict(options or {})
+    if scorer is not None and not isinstance(scorer, str):
+        if options:
+            raise PonderError(f"scorer options {sorted(options)} apply to a scorer named by string, not to an object")
+        return scorer, _scorer_name(scorer)
+    return get_scorer(scorer or DEFAULT_SCORER, gen, **options), scorer
+
+
+def to_result(pick: Pick) -> SearchResult:
+    """A strategy's Pick as a SearchResult: the chosen path marked, its text and its answer."""
+    if pick.chosen is None:
+        return SearchResult(problem_id="", answer=None, response="", tree=pick.tree, meta=dict(pick.meta))
+    mark_chosen(pick.tree, pick.chosen)
+    text = path_text(pick.tree, pick.chosen)
+    return SearchResult(problem_id="", answer=answer_of(text), response=text, tree=pick.tree, meta=dict(pick.meta))
+
+
 def run_search(
     strategy: str,
     problems: list[Problem],
@@ -199,35 +189,42 @@ def run_search(
     *,
     budget: int = 1,
     scorer: str | object | None = None,
+    scorer_options: dict[str, Any] | None = None,
     seed: int = 0,
     **options: Any,
 ) -> list[SearchResult]:
-    """Run `strategy` on all problems together; one SearchResult (with Cost and tree) per problem."""
+    """Run `strategy` on all problems together; one SearchResult (with Cost and tree) per problem.
+    `scorer` is a registered name (default "confidence"), a plug-in, or a scorer object;
+    `scorer_options` go to a named scorer's factory (e.g. {"path": "runs/prm"})."""
     from ponder.search import STRATEGIES
 
     check_budget(budget)
     fn = STRATEGIES.get(strategy)
     check_options(strategy, fn, options)
-    if isinstance(scorer, str):
-        get_scorer(scorer, gen)  # fail on an unknown name before any generation
+    scorer_obj, scorer_label = build_scorer(scorer, gen, scorer_options)  # fails before any generation
     if not problems:
         return []
-    ctx = SearchContext(gen, scorer, len(problems))
+    ctx = SearchContext(gen, scorer_obj, len(problems), label=scorer_label or DEFAULT_SCORER)
     t0 = time.perf_counter()
-    results = fn([p.public() for p in problems], ctx, budget=budget, seed=seed, **options)
+    picks = fn([p.public() for p in problems], ctx, budget=budget, seed=seed, **options)
     wall = time.perf_counter() - t0
-    if len(results) != len(problems):
-        raise PonderError(f"strategy {strategy!r} returned {len(results)} results for {len(problems)} problems")
-    for i, (p, r) in enumerate(zip(problems, results)):
+    if len(picks) != len(problems):
+        raise PonderError(f"strategy {strategy!r} returned {len(picks)} results for {len(problems)} problems")
+    results = []
+    for i, (p, pick) in enumerate(zip(problems, picks)):
+        r = to_result(pick)
         r.problem_id = p.id
         r.strategy = strategy
         r.cost = ctx.cost(i, wall / len(problems), gen.n_params)
         r.meta.update(
             budget=budget,
             seed=seed,
-            scorer=_scorer_name(scorer) if scorer is not None else None,
+            scorer=scorer_label,
             batch_seconds=wall,
             batch_size=len(problems),
             options=dict(options),
         )
+        if scorer_options:
+            r.meta["scorer_options"] = dict(scorer_options)
+        results.append(r)
     return results

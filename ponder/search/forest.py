@@ -1,17 +1,23 @@
-"""Step-level search state shared by beam search, DVTS, MCTS and refinement: one Tree per
-problem plus the generated Step (text and logprobs) behind every node, and the two batched
-operations on a frontier — grow every frontier node by sampled next steps in ONE generator call,
-and score a set of nodes' paths in ONE scorer call. A node's `score` is its own step's score;
-its `value` aggregates the scores along its path (last / min / product / mean)."""
+"""Search state for a batch of problems, and the one place that creates tree nodes.
+
+A Forest holds one Tree per problem plus the generated Step (text and logprobs) behind every
+node, which it records itself whenever a node is added (`add`, `add_samples`, `expand`), so no
+strategy keeps node data of its own. Two batched operations work on a frontier: grow every
+frontier node by sampled next steps in ONE generator call, and score a set of nodes' paths in ONE
+scorer call. A node's `score` is its own step's score; its `value` aggregates the scores along
+its path (last / min / product / mean). `pick` hands a problem's tree and chosen node back to
+the engine (ponder.types.Pick)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ponder.search.aggregate import aggregate
-from ponder.search.common import MAX_STEP_TOKENS, grow, split_response
-from ponder.search.engine import SearchContext, Step
+from ponder.search.calls import MAX_STEP_TOKENS, grow
+from ponder.search.engine import SearchContext
 from ponder.search.tree import Tree
-from ponder.steps import STEP_DELIMITER
-from ponder.types import Node, Problem
+from ponder.steps import STEP_DELIMITER, answer_of, split_response
+from ponder.types import Completion, Node, Pick, Problem, Step
 
 NodeRef = tuple[int, int]  # (problem index, node id)
 
@@ -21,17 +27,45 @@ class Forest:
         self.ctx = ctx
         self.problems = problems
         self.trees = [Tree(ctx.prompt(p)) for p in problems]
-        self.steps: list[dict[int, Step]] = [{} for _ in problems]
+        self._steps: list[dict[int, Step]] = [{} for _ in problems]
         self.chunked = False  # nodes are fixed-token chunks rather than whole steps (MCTS mini-steps)
+
+    def add(self, ref: NodeRef, step: str, **fields: Any) -> NodeRef:
+        """A new child of `ref` that appends `step` (a Step keeps its logprobs); `fields` are Node's."""
+        i, parent = ref
+        node_id = self.trees[i].add(parent, step, **fields)
+        self._steps[i][node_id] = step if isinstance(step, Step) else Step(step)
+        return (i, node_id)
+
+    def add_samples(self, i: int, completions: list[Completion], scores: list[float] | None = None) -> None:
+        """One finished child of problem i's root per sampled whole response (a flat tree)."""
+        for j, c in enumerate(completions):
+            self.add(
+                (i, 0),
+                Step.of(c),
+                score=None if scores is None else scores[j],
+                terminal=True,
+                meta={"answer": answer_of(c.text), "finish": c.finish_reason, "tokens": len(c.token_ids)},
+            )
+
+    def pick(self, i: int, node_id: int | None, **meta: Any) -> Pick:
+        """Problem i's tree with `node_id` as its answer (None: no answer found)."""
+        return Pick(tree=self.trees[i].nodes, chosen=node_id, meta=dict(meta))
 
     def node(self, ref: NodeRef) -> Node:
         return self.trees[ref[0]].nodes[ref[1]]
 
+    def children(self, ref: NodeRef) -> list[Node]:
+        return self.trees[ref[0]].children(ref[1])
+
+    def path(self, ref: NodeRef) -> list[Node]:
+        return self.trees[ref[0]].path(ref[1])
+
     def path_steps(self, ref: NodeRef) -> list[Step]:
         i, node_id = ref
-        return [self.steps[i][n.id] for n in self.trees[i].path(node_id)]
+        return [self._steps[i][n.id] for n in self.trees[i].path(node_id)]
 
-    def scored_steps(self, ref: NodeRef) -> list[str]:
+    def scored_steps(self, ref: NodeRef) -> list[Step]:
         """The path as the scorer sees it: its steps, or, when nodes are fixed-size chunks, the
         trace re-split into lines with an unfinished last line left out (if any line is whole)."""
         steps = self.path_steps(ref)
@@ -80,11 +114,8 @@ class Forest:
             for g in group:
                 tokens = self.tokens(ref) + g.tokens
                 lp = sum(g.step.logprobs) if g.step.logprobs else None
-                cid = self.trees[ref[0]].add(
-                    ref[1], g.step, terminal=g.terminal or tokens >= max_tokens, meta={"tokens": tokens, "logprob": lp}
-                )
-                self.steps[ref[0]][cid] = g.step
-                kids.append((ref[0], cid))
+                meta = {"tokens": tokens, "logprob": lp}
+                kids.append(self.add(ref, g.step, terminal=g.terminal or tokens >= max_tokens, meta=meta))
             out.append(kids)
         return out
 

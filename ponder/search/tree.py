@@ -1,12 +1,37 @@
 """A search tree as plain data: a list of ponder.types.Node with parent links, built while a
-strategy runs, serialisable to JSON, and drawn by search/html.py. Node 0 is the root (the
-prompt, not generated); every other node's `text` is what it appended to its parent."""
+strategy runs (through search/forest.py, which owns node creation), serialisable to JSON, and
+drawn by search/html.py. Node 0 is the root (the prompt, not generated); every other node's
+`text` is what it appended to its parent. `path`, `path_text` and `mark_chosen` work on a bare
+node list too, which is what the engine gets back in a Pick."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ponder.types import Node
+
+
+def path(nodes: list[Node], node_id: int) -> list[Node]:
+    """Root (excluded) down to node_id (included)."""
+    out = []
+    cur: int | None = node_id
+    while cur is not None and cur != 0:
+        node = nodes[cur]
+        out.append(node)
+        cur = node.parent
+    return out[::-1]
+
+
+def path_text(nodes: list[Node], node_id: int) -> str:
+    """The generated text from the root to node_id."""
+    return "".join(n.text for n in path(nodes, node_id))
+
+
+def mark_chosen(nodes: list[Node], node_id: int) -> None:
+    """Mark the chosen path (root to node_id) for the viewer."""
+    nodes[0].chosen = True
+    for n in path(nodes, node_id):
+        n.chosen = True
 
 
 class Tree:
@@ -22,29 +47,10 @@ class Tree:
         return node.id
 
     def path(self, node_id: int) -> list[Node]:
-        """Root (excluded) down to node_id (included)."""
-        out = []
-        while node_id is not None and node_id != 0:
-            node = self.nodes[node_id]
-            out.append(node)
-            node_id = node.parent
-        return out[::-1]
+        return path(self.nodes, node_id)
 
     def text(self, node_id: int) -> str:
-        """The generated text from the root to node_id."""
-        return "".join(n.text for n in self.path(node_id))
+        return path_text(self.nodes, node_id)
 
     def children(self, node_id: int) -> list[Node]:
         return [self.nodes[k] for k in self._kids[node_id]]
-
-    def choose(self, node_id: int) -> None:
-        """Mark the chosen path (root to node_id) for the viewer."""
-        self.nodes[0].chosen = True
-        for n in self.path(node_id):
-            n.chosen = True
-
-
-def tree_to_json(nodes: list[Node]) -> list[dict[str, Any]]:
-    from dataclasses import asdict
-
-    return [asdict(n) for n in nodes]

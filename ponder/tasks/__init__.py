@@ -24,7 +24,7 @@ TASKS = Registry(
 
 def get_task(name: str):
     """The task object registered under `name`."""
-    return TASKS.get(name)()
+    return TASKS.build(name)
 
 
 def make_problems(task: str, n: int, level: int | None = None, seed: int = 0) -> list[Problem]:
@@ -55,7 +55,7 @@ def make_problems(task: str, n: int, level: int | None = None, seed: int = 0) ->
 def detect_task(text: str) -> Problem:
     """Parse free text with every built-in task's parser; the first that accepts it wins."""
     for name in TASKS.names():
-        p = TASKS.get(name)().parse(text)
+        p = TASKS.build(name).parse(text)
         if p is not None:
             return p
     raise PonderError(

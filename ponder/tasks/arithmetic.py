@@ -7,6 +7,9 @@ intermediate results go negative are resampled, so every step stays in natural n
 The trace evaluates one operation per step, innermost parentheses first, `*` before `+ -`,
 left to right, and rewrites the expression after each step:
 `<think>30-4=26,12+7*26\\n7*26=182,12+182\\n12+182=194</think>\\n<answer>194</answer>`.
+`trace_with_slip` writes a trace in which one step slips (a wrong result, carried into the
+rewritten expression), and the next line is `wait ` + that step redone right: reflection in
+miniature (training masks the slipped line, so the model learns to catch slips, not to make them).
 The step checker recomputes `a op b = c` and checks that the rewritten expression still has the
 question's value (a calculator's check, which needs no reference answer).
 """
@@ -16,10 +19,10 @@ from __future__ import annotations
 import random
 import re
 
-from ponder.steps import parse_response, step_body
+from ponder.steps import WAIT, parse_response, step_body, strip_wait
 from ponder.tasks import TASKS
-from ponder.tasks.base import format_response
 from ponder.tasks.expr import ExprError, evaluate, fmt
+from ponder.tasks.task import format_response
 from ponder.types import Problem, Score
 
 _STEP = re.compile(r"^(\d+)([-+*])(\d+)=(-?\d+)(?:,(.+))?$")
@@ -47,9 +50,9 @@ def _sample_tokens(rng: random.Random, n_operands: int) -> list:
     return tokens
 
 
-def reduce_once(tokens: list) -> tuple[str, list]:
+def reduce_once(tokens: list, result: int | None = None) -> tuple[str, list]:
     """One evaluation step: (`a op b=c`, rewritten token list). Innermost parentheses first,
-    then `* /` before `+ -`, left to right."""
+    then `* /` before `+ -`, left to right. `result` replaces c (a slip, for reflection traces)."""
     close = tokens.index(")") if ")" in tokens else len(tokens)
     open_ = max((i for i in range(close) if tokens[i] == "("), default=-1)
     lo, hi = open_ + 1, close
@@ -59,6 +62,7 @@ def reduce_once(tokens: list) -> tuple[str, list]:
         idx = next(i for i, t in enumerate(span) if t in ("+", "-"))
     a, op, b = span[idx - 1], span[idx], span[idx + 1]
     c = {"+": a + b, "-": a - b, "*": a * b, "/": a // b if b else 0}[op]  # "/" only from countdown (exact)
+    c = c if result is None else result
     new = tokens[: lo + idx - 1] + [c] + tokens[lo + idx + 2 :]
     if open_ >= 0 and new[open_ + 2] == ")":  # "(c)" -> "c"
         new = new[:open_] + [c] + new[open_ + 3 :]
@@ -104,6 +108,20 @@ class Arithmetic:
         steps, value = solve_steps(tokens)
         return format_response(steps, str(value))
 
+    def trace_with_slip(self, problem: Problem, rng: random.Random) -> str:
+        """A trace with one slipped step, then `wait ` and that step redone right."""
+        from ponder.tasks.countdown import slip_value
+
+        tokens = [int(t) if t.isdigit() else t for t in re.findall(r"\d+|\S", problem.meta["expression"])]
+        steps, value = solve_steps(list(tokens))
+        k = rng.randrange(len(steps))
+        for _ in range(k):
+            _, tokens = reduce_once(tokens)
+        right, _ = reduce_once(tokens)
+        text, slipped = reduce_once(tokens, result=slip_value(rng, int(right.split("=")[1])))
+        slip = text + ("," + _render(slipped) if len(slipped) > 1 else "")
+        return format_response(steps[:k] + [slip, WAIT + steps[k]] + steps[k + 1 :], str(value))
+
     def check(self, problem: Problem, response: str) -> Score:
         answer = parse_response(response).answer
         if answer is None:
@@ -112,7 +130,7 @@ class Arithmetic:
         return Score(float(ok), reason="correct" if ok else f"expected {problem.answer}", extracted=answer)
 
     def check_step(self, problem: Problem, step: str) -> bool | None:
-        body = step_body(step)
+        body = strip_wait(step_body(step))
         if not body or "<answer>" in body:
             return None
         m = _STEP.match(body)

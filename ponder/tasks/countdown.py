@@ -5,11 +5,15 @@ target (1-100) is built from all of them, so a solution always exists. Every int
 is a positive integer (subtraction larger-first, division only when exact).
 
 The trace is a search with backtracking, in the spirit of "stream of search": each line is one
-attempt from the start, a chain of operations ending in ` no` (it missed) or ` yes` (it hit),
-then the answer as one expression:
-`<think>7*12=84,84-3=81 no\\n3+12=15,15*3=45 yes</think>\\n<answer>(3+12)*3</answer>`.
+attempt from the start, a chain of operations whose last value is compared with the target in
+writing (`=81≠45 no`: it missed; `=45=45 yes`: it hit), so the verdict follows from two numbers
+side by side; then the answer as one expression:
+`<think>7*12=84,84-3=81≠45 no\\n3+12=15,15*3=45=45 yes</think>\\n<answer>(3+12)*3</answer>`.
+`trace_with_slip` writes a trace whose right attempt first slips (a wrong last operation, so
+the comparison says no), then `wait ` and the attempt redone right: reflection in miniature.
 The checker parses the answer with a safe parser (never eval); the step checker recomputes each
-operation of a line and checks number use against the public numbers.
+operation of a line, checks number use against the public numbers, and checks the comparison
+and the verdict. Lines of the older format without the comparison (`...=81 no`) still check.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ import random
 import re
 from collections import Counter
 
-from ponder.steps import parse_response, step_body
+from ponder.steps import WAIT, parse_response, step_body, strip_wait
 from ponder.tasks import TASKS
-from ponder.tasks.base import format_response
 from ponder.tasks.expr import ExprError, evaluate
+from ponder.tasks.task import format_response
 from ponder.types import Problem, Score
 
-_OP = re.compile(r"^(\d+)([-+*/])(\d+)=(\d+)$")
+_OP = re.compile(r"^(\d+)([-+*/])(\d+)=(\d+)(?:(≠|!=|=)(\d+))?$")  # last op may carry the comparison
+NE = "≠"
 _QUESTION = re.compile(r"^\s*(?:countdown:?\s*)?use\s+([\d\s,]+?)\s+to\s+make\s+(\d+)\s*\.?\s*$", re.IGNORECASE)
 _SHORT = re.compile(r"^\s*countdown:?\s*([\d\s,]+?)\s*(?:->|=>|target:?)\s*(\d+)\s*$", re.IGNORECASE)
 PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
@@ -88,14 +93,25 @@ class Countdown:
 
     def trace(self, problem: Problem, rng: random.Random) -> str:
         numbers, target = problem.meta["numbers"], problem.meta["target"]
+        return format_response(self._misses(rng, numbers, target) + [_verdict_line(problem)], problem.answer)
+
+    def trace_with_slip(self, problem: Problem, rng: random.Random) -> str:
+        """A trace whose right attempt slips in its last operation, then `wait ` and it redone right."""
+        numbers, target = problem.meta["numbers"], problem.meta["target"]
+        right = _solution_steps(problem.answer)
+        a, op, b, c = _OP.match(right[-1]).groups()[:4]
+        wrong = slip_value(rng, int(c), avoid=target)
+        slipped = ",".join(right[:-1] + [f"{a}{op}{b}={wrong}"]) + f"{NE}{target} no"
+        lines = self._misses(rng, numbers, target) + [slipped, WAIT + _verdict_line(problem)]
+        return format_response(lines, problem.answer)
+
+    def _misses(self, rng: random.Random, numbers: list[int], target: int) -> list[str]:
         lines = []
         for _ in range(rng.choice([0, 1, 1, 2, 2, 3])):
             steps, value, _ = random_attempt(rng, numbers, max_ops=len(numbers) - 1)
             if value != target:
-                lines.append(",".join(steps) + " no")
-        right = _solution_steps(problem.answer)
-        lines.append(",".join(right) + " yes")
-        return format_response(lines, problem.answer)
+                lines.append(",".join(steps) + f"{NE}{target} no")
+        return lines
 
     def check(self, problem: Problem, response: str) -> Score:
         answer = parse_response(response).answer
@@ -104,16 +120,18 @@ class Countdown:
         return check_expression(answer, problem.meta["numbers"], problem.meta["target"], exact_use=False)
 
     def check_step(self, problem: Problem, step: str) -> bool | None:
-        body = step_body(step)
+        body = strip_wait(step_body(step))
         if not body or "<answer>" in body:
             return None
         m = re.match(r"^(.*) (yes|no)$", body)
         chain, verdict = (m[1], m[2]) if m else (body, None)
+        target = problem.meta["target"]
         pool = Counter(problem.meta["numbers"])
-        value = None
-        for op_text in chain.split(","):
+        value, compared = None, None
+        ops = chain.split(",")
+        for k, op_text in enumerate(ops):
             om = _OP.match(op_text.strip())
-            if not om:
+            if not om or (om[5] and k < len(ops) - 1):
                 return False
             a, op, b, c = int(om[1]), om[2], int(om[3]), int(om[4])
             if apply(a, op, b) != c or pool[a] < 1 + (a == b) or pool[b] < 1:
@@ -121,9 +139,15 @@ class Countdown:
             pool[a] -= 1
             pool[b] -= 1
             pool[c] += 1
-            value = c
+            value, compared = c, (om[5], int(om[6])) if om[5] else None
+        if compared is not None:  # `=25≠3`: the target copied right and the relation true
+            sign, t = compared
+            if t != target or (sign == "=") != (value == target):
+                return False
+            if verdict is not None and (sign == "=") != (verdict == "yes"):
+                return False
         if verdict is not None:
-            return (value == problem.meta["target"]) == (verdict == "yes")
+            return (value == target) == (verdict == "yes")
         return True
 
     def parse(self, text: str) -> Problem | None:
@@ -140,6 +164,35 @@ class Countdown:
             question=f"Use {' '.join(map(str, numbers))} to make {target}",
             meta={"numbers": numbers, "target": target, "level": len(numbers)},
         )
+
+
+def slip_value(rng: random.Random, value: int, avoid: int | None = None) -> int:
+    """A plausible wrong result for `value` (off by one, by a carry, or by a few), positive and
+    different from `value` and from `avoid`."""
+    while True:
+        wrong = value + rng.choice([-1, 1, -10, 10, rng.randint(-9, 9)])
+        if wrong > 0 and wrong != value and wrong != avoid:
+            return wrong
+
+
+def _verdict_line(problem: Problem) -> str:
+    """The right attempt with its comparison: `3+12=15,15*3=45=45 yes`."""
+    target = problem.meta["target"]
+    return ",".join(_solution_steps(problem.answer)) + f"={target} yes"
+
+
+def verdict_lines(problem: Problem, response: str) -> list[bool]:
+    """For every line of a response that ends in yes/no: is the verdict right about the value
+    the line actually reached (whatever its arithmetic)? The measure of learnable self-checks."""
+    from ponder.steps import think_steps
+
+    out = []
+    for line in think_steps(response):
+        m = re.match(r"^(.*) (yes|no)$", strip_wait(line))
+        last = _OP.match(m[1].rsplit(",", 1)[-1].strip()) if m else None
+        if last:
+            out.append((int(last[4]) == problem.meta["target"]) == (m[2] == "yes"))
+    return out
 
 
 def _solution_steps(expr: str) -> list[str]:

@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from ponder.steps import parse_response, step_body
 from ponder.tasks import TASKS
-from ponder.tasks.base import format_response
+from ponder.tasks.task import format_response
 from ponder.types import Problem, Score
 
 Lin = tuple[Fraction, Fraction]  # (coefficient of x, constant)

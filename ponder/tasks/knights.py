@@ -24,7 +24,7 @@ import re
 
 from ponder.steps import ANSWER_CLOSE, ANSWER_OPEN, parse_response, step_body
 from ponder.tasks import TASKS
-from ponder.tasks.base import check_level, format_response
+from ponder.tasks.task import check_level, format_response
 from ponder.types import PonderError, Problem, Score
 
 PREFIX = "Knights and knaves: "

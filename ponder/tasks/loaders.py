@@ -8,8 +8,8 @@
 | humaneval | humaneval/HumanEval.jsonl(.gz)   | test                                    |
 | mbpp      | mbpp/mbpp.jsonl                  | all (default), test, train, validation, prompt |
 
-The data folder is $PONDER_DATA_DIR if set, else `../shared/data` (from the current folder),
-else `/work/shared/data`; `path=` names a file or a folder directly. Each record becomes a
+The data folder is $PONDER_DATA_DIR if set, else `../shared/data` (from the current folder);
+`path=` names a file or a folder directly. Each record becomes a
 Problem with a stable id (the data's own id, or the line number). Bad input (no file, an empty
 file, a corrupt line, a record without a required field) is a one-line PonderError naming the
 file and line. Left out: downloading, other splits or mirrors (e.g. the full MATH test set in
@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ponder.answers import last_boxed  # the one brace-matching \boxed reader
 from ponder.io import read_jsonl_numbered
 from ponder.registry import Registry
 from ponder.types import PonderError, Problem
-from ponder.verify.extract import last_boxed  # the one brace-matching \boxed reader
 
 DATASETS = Registry("dataset")  # name -> Dataset
 MBPP_SPLITS = {"test": (11, 510), "validation": (511, 600), "train": (601, 974), "prompt": (1, 10)}
@@ -47,7 +47,7 @@ def data_dirs() -> list[Path]:
     """Folders searched for data files, in order."""
     if os.environ.get("PONDER_DATA_DIR"):
         return [Path(os.environ["PONDER_DATA_DIR"])]
-    return [Path.cwd().parent / "shared" / "data", Path("/work/shared/data")]
+    return [Path.cwd().parent / "shared" / "data"]
 
 
 def load_dataset(

@@ -9,14 +9,20 @@ padding. AdamW, warm-up then cosine decay to 10% over whichever budget (`run.ste
 loop, checkpoints, resume and metrics are the shared `Session`'s (session.py, checkpoint.py);
 the data position (the sampler's RNG and the queued batches) rides in the checkpoint.
 
-`train.precision` / `train.grad_checkpointing` apply as for every trainer (bf16 autocast buys
-nothing at hidden 128 on CPU but ~1.85x at hidden 256+; benchmarks/train_scale.py).
-Left out: packing, data parallelism (the sampler state is per process), LoRA (nothing to adapt).
+A share `reflect` of the traces of tasks that can write one (`trace_with_slip`) make a slip and
+catch it (`wait` + the step redone); the slipped step gets no loss (steps.slip_segments).
+`bf16: true` is the older spelling of `train.precision=bf16` (autocast; the AMX units pay from
+hidden 256 up; weights and optimizer stay fp32); `train.*` applies as for every trainer. `pack`
+packs examples into rows of `pack_len` tokens with a block-diagonal mask instead of
+length-bucketed padding (benchmarks/train_speed.py measures both).
+`init` starts from an existing model's weights (its vocabulary grown to today's tokenizer).
+Left out: data parallelism (the sampler state is per process), LoRA (nothing to adapt).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import random
 import shutil
@@ -45,6 +51,11 @@ class BaseConfig:
     bucket_batches: int = 8  # examples for this many batches are sorted by length together
     layers: int = 4
     hidden: int = 128
+    reflect: float = 0.0  # share of traces with a slip caught by `wait` (tasks with trace_with_slip)
+    bf16: bool = False  # the older spelling of train.precision=bf16
+    pack: bool = False  # pack examples into rows of pack_len tokens instead of padding
+    pack_len: int = 512
+    init: str | None = None  # start from this model's weights (name or folder) instead of random ones
     optim: OptimConfig = field(default_factory=_base_optim)  # schedule: always budget-aware cosine
     run: RunConfig = field(default_factory=_base_run)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -69,8 +80,11 @@ def budget_progress(step: int, elapsed_s: float, run: RunConfig) -> float:
     return max(step / run.steps, by_time)
 
 
-def sample_examples(rng: random.Random, tasks: dict, n: int, progress: float) -> list[tuple[str, str]]:
-    """n (question, response) pairs from the task mix at this point of the curriculum."""
+def sample_examples(
+    rng: random.Random, tasks: dict, n: int, progress: float, reflect: float = 0.0
+) -> list[tuple[str, str]]:
+    """n (question, response) pairs from the task mix at this point of the curriculum; a share
+    `reflect` of those whose task can write one are reflection traces (a slip, then `wait`)."""
     names = list(tasks)
     weights = [tasks[k][1] for k in names]
     out = []
@@ -78,7 +92,8 @@ def sample_examples(rng: random.Random, tasks: dict, n: int, progress: float) ->
         task = tasks[rng.choices(names, weights=weights)[0]][0]
         level = rng.choices(task.train_levels, weights=level_weights(len(task.train_levels), progress))[0]
         p = task.sample(rng, level)
-        out.append((p.question, task.trace(p, rng)))
+        slip = hasattr(task, "trace_with_slip") and rng.random() < reflect
+        out.append((p.question, task.trace_with_slip(p, rng) if slip else task.trace(p, rng)))
     return out
 
 
@@ -91,22 +106,23 @@ def _bucketed(pairs: list, batch_size: int, rng: random.Random) -> list:
 
 def _train_step(sess, pairs: list, cfg: BaseConfig, progress: float) -> tuple[float, int]:
     """One optimiser step on (question, response) pairs; loss on the response tokens (+ eos)."""
-    from ponder.train.batch import encode_example
+    from ponder.steps import slip_segments
+    from ponder.train.batch import encode_segments
     from ponder.train.common import render_prompt
     from ponder.train.sft import sft_loss_backward
 
     tok = sess.tokenizer
-    seqs = [encode_example(tok, render_prompt(tok, q), r, eos=True) for q, r in pairs]
+    seqs = [encode_segments(tok, render_prompt(tok, q), slip_segments(r), eos=True) for q, r in pairs]
     for g in sess.opt.param_groups:
         g["lr"] = cfg.optim.lr * lr_factor(sess.step, progress, cfg.optim.warmup_steps)
     sess.opt.zero_grad(set_to_none=True)
-    max_len = max(len(s.ids) for s in seqs)
+    longest = max(len(s.ids) for s in seqs)
     loss, n_tok = sft_loss_backward(
         sess.model,
         seqs,
         micro_batch=len(seqs),
-        packing=False,
-        max_len=max_len,
+        packing=cfg.pack,
+        max_len=max(cfg.pack_len, longest) if cfg.pack else longest,
         pad_id=tok.pad_token_id,
         engine=sess.engine,
     )
@@ -123,6 +139,21 @@ def _data_state(sess, seed: int) -> tuple[random.Random, list]:
     return rng, [[tuple(qa) for qa in batch] for batch in sess.extra.get("queue", [])]
 
 
+def warm_start(init: str):
+    """An existing model with today's tokenizer: embedding rows added for tokens it lacks (`≠` for
+    tiny-v1; the ids of the tokens it has are unchanged, since new tokens are appended)."""
+    from transformers import AutoModelForCausalLM
+
+    from ponder.models import resolve_model
+    from ponder.models.tiny.build import build_tokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(resolve_model(init))
+    tok = build_tokenizer()
+    if model.get_input_embeddings().weight.shape[0] < len(tok):
+        model.resize_token_embeddings(len(tok), mean_resizing=True)
+    return model, tok
+
+
 def train_base(cfg: BaseConfig) -> dict:
     """Train (or resume) from scratch; returns the summary written to run.out/summary.json."""
     from ponder.config import to_dict
@@ -133,14 +164,17 @@ def train_base(cfg: BaseConfig) -> dict:
     unknown = [t for t in cfg.tasks if t not in TASKS]
     if unknown:
         raise PonderError(f"unknown task(s) {unknown} in the training mix; known: {TASKS.names()}")
-    model, tok = build_model(
-        seed=cfg.run.seed, num_hidden_layers=cfg.layers, hidden_size=cfg.hidden, intermediate_size=4 * cfg.hidden
-    )
+    if cfg.init:
+        model, tok = warm_start(cfg.init)
+    else:
+        model, tok = build_model(
+            seed=cfg.run.seed, num_hidden_layers=cfg.layers, hidden_size=cfg.hidden, intermediate_size=4 * cfg.hidden
+        )
     if cfg.train.lora.r:
         raise PonderError("train.lora does not apply to training from scratch (there is no base to adapt)")
     sess = Session.open(
-        ModelConfig(), cfg.optim, cfg.run, total_steps=cfg.run.steps, train=cfg.train, model=model, tokenizer=tok,
-        need_gen=False, data_parallel=False,
+        ModelConfig(), cfg.optim, cfg.run, total_steps=cfg.run.steps, model=model, tokenizer=tok, need_gen=False,
+        train=dataclasses.replace(cfg.train, precision="bf16") if cfg.bf16 else cfg.train, data_parallel=False,
     )  # fmt: skip
     sess.resume(to_dict(cfg))
     tasks = {name: (get_task(name), w) for name, w in cfg.tasks.items()}
@@ -149,7 +183,7 @@ def train_base(cfg: BaseConfig) -> dict:
     def step_fn(step: int) -> dict:
         progress = budget_progress(sess.step, sess.elapsed(), cfg.run)
         if not queue:
-            pairs = sample_examples(rng, tasks, cfg.batch_size * cfg.bucket_batches, progress)
+            pairs = sample_examples(rng, tasks, cfg.batch_size * cfg.bucket_batches, progress, cfg.reflect)
             queue.extend(_bucketed(pairs, cfg.batch_size, rng))
         loss, n_tok = _train_step(sess, queue.pop(), cfg, progress)
         sess.extra.update(rng=rng.getstate(), queue=queue)

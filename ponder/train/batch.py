@@ -26,6 +26,14 @@ from ponder.types import PonderError
 class Seq:
     ids: list[int]
     start: int  # first response position (loss on ids[start:])
+    weights: list[float] | None = None  # per-position loss weight (len(ids)); None: all 1
+
+
+def _weigh(lmask_row: torch.Tensor, s: Seq, off: int) -> None:
+    """Multiply a row's loss mask by the Seq's weights (target ids[t+1] sits at mask t)."""
+    if s.weights is not None:
+        n = len(s.ids)
+        lmask_row[off : off + n - 1] *= torch.tensor(s.weights[1:], dtype=lmask_row.dtype)
 
 
 @dataclass
@@ -46,6 +54,23 @@ def encode_example(tokenizer, prompt: str, response: str, *, eos: bool) -> Seq:
     return Seq(ids=p + r, start=len(p))
 
 
+def encode_segments(tokenizer, prompt: str, segments: list[tuple[str, bool]], *, eos: bool) -> Seq:
+    """Like encode_example for a response given as (text, trained) pieces: untrained pieces (a
+    reflection trace's slipped step, see steps.slip_segments) get loss weight 0. Exact for
+    tokenizers that never merge across the piece boundaries (the tiny reasoner's characters)."""
+    ids = tokenizer.encode(prompt, add_special_tokens=False)
+    start = len(ids)
+    weights = [1.0] * start
+    for text, trained in segments:
+        piece = tokenizer.encode(text, add_special_tokens=False)
+        ids += piece
+        weights += [1.0 if trained else 0.0] * len(piece)
+    if eos:
+        ids.append(tokenizer.eos_token_id)
+        weights.append(1.0)
+    return Seq(ids=ids, start=start, weights=weights)
+
+
 def collate(seqs: list[Seq], pad_id: int) -> Batch:
     """Right-pad sequences into one batch; loss mask covers response targets only."""
     if not seqs:
@@ -58,6 +83,7 @@ def collate(seqs: list[Seq], pad_id: int) -> Batch:
         ids[i, : len(s.ids)] = torch.tensor(s.ids)
         attn[i, : len(s.ids)] = 1
         lmask[i, max(s.start - 1, 0) : len(s.ids) - 1] = 1.0  # target t+1 predicted at t
+        _weigh(lmask[i], s, 0)
     return Batch(input_ids=ids, attention_mask=attn, targets=ids[:, 1:], loss_mask=lmask)
 
 
@@ -96,6 +122,7 @@ def pack(seqs: list[Seq], pad_id: int, max_len: int) -> Batch:
             pos[r, off : off + n] = torch.arange(n)
             allowed[r, off : off + n, off : off + n] = torch.tril(torch.ones(n, n, dtype=torch.bool))
             lmask[r, off + max(s.start - 1, 0) : off + n - 1] = 1.0
+            _weigh(lmask[r], s, off)
             off += n
         allowed[r, off:, off:] = torch.eye(L - off, dtype=torch.bool)  # padding attends to itself
     additive = torch.zeros(allowed.shape).masked_fill(~allowed, torch.finfo(torch.float32).min)

@@ -3,7 +3,7 @@ policy and its tokenizer with clear errors, the optimiser and LR schedule, seedi
 rendering. Loops stay in their own files; this file holds no algorithm.
 
 How the loop runs on the hardware (precision, gradient checkpointing, LoRA) is the `train:`
-block (`TrainConfig`), applied by engine.py, lora.py and distributed.py for every trainer.
+block (`TrainConfig`), applied by hardware.py, lora.py and distributed.py for every trainer.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ponder.gen.groups import sample_groups
 from ponder.types import Problem, SamplingParams
 
 HINT_TEMPLATE = "{question} (the answer is {answer})"
@@ -36,11 +37,9 @@ def sample_verified(
     for i in range(0, len(problems), batch):
         chunk = list(problems[i : i + batch])
         questions = [HINT_TEMPLATE.format(question=p.question, answer=p.answer) if hint else p.question for p in chunk]
-        outs = gen.generate([gen.render(q) for q in questions], params)
-        flat_p = [p for p, g in zip(chunk, outs) for _ in g]
-        ok = accuracy_fn(flat_p, [c.text for g in outs for c in g])
-        for j, (p, group) in enumerate(zip(chunk, outs)):
-            flags = ok[j * k : (j + 1) * k]
+        groups = sample_groups(gen, chunk, params, prompts=[gen.render(q) for q in questions])
+        ok = groups.unflatten(accuracy_fn(groups.flat_owners, groups.texts))
+        for p, group, flags in zip(chunk, groups.outputs, ok):
             rates[p.id] = sum(map(bool, flags)) / k
             kept: list[str] = []
             for c, good in zip(group, flags):
@@ -56,12 +55,11 @@ def failed_traces(
 ) -> dict[str, dict[str, list[str]]]:
     """{problem id: {"good": [...], "bad": [...]}} — material for DPO pairs."""
     params = SamplingParams(n=k, temperature=temperature, max_tokens=max_tokens, seed=seed)
-    outs = gen.generate([gen.render(p.question) for p in problems], params)
-    flat_p = [p for p, g in zip(problems, outs) for _ in g]
-    ok = accuracy_fn(flat_p, [c.text for g in outs for c in g])
+    groups = sample_groups(gen, problems, params)
+    ok = groups.unflatten(accuracy_fn(groups.flat_owners, groups.texts))
     by_id: dict[str, dict[str, list[str]]] = {}
-    for j, (p, group) in enumerate(zip(problems, outs)):
+    for p, group, flags in zip(problems, groups.outputs, ok):
         slot = by_id.setdefault(p.id, {"good": [], "bad": []})
-        for c, good in zip(group, ok[j * k : (j + 1) * k]):
+        for c, good in zip(group, flags):
             slot["good" if good else "bad"].append(c.text)
     return by_id

@@ -9,7 +9,7 @@ metrics.jsonl with a health check; held-out greedy accuracy is measured before a
 
 Under torchrun each rank samples prompts_per_step / W problems (its share of the stream), the
 advantages stay per group (a group never spans ranks), and the loss normalisers are global
-(engine.py), so W ranks take the step one process would on the same problems.
+(hardware.py), so W ranks take the step one process would on the same problems.
 
 Left out: value models (PPO), reward models, asynchronous rollouts, sequence packing of rollouts.
 Responses are re-tokenised from text (see batch.py).
@@ -26,6 +26,7 @@ from typing import Any, Literal
 import torch
 
 from ponder.config import to_dict
+from ponder.gen.groups import Groups
 from ponder.train import policy_update
 from ponder.train.advantages import group_advantages
 from ponder.train.batch import encode_example
@@ -84,8 +85,8 @@ def build_sequences(tokenizer, ro: Rollouts, *, mask_truncated: bool):
 
 
 def rollout_metrics(ro: Rollouts, sess: Session, cfg: GRPOConfig) -> dict[str, float]:
-    flat_p = [p for p, g in zip(ro.problems, ro.completions) for _ in g]
-    comps = [c for g in ro.completions for c in g]
+    groups = Groups(ro.problems, ro.completions)
+    flat_p, comps = groups.flat_owners, groups.flat
     texts = [c.text for c in comps]
     m = {
         "reward_mean": float(ro.raw_rewards.mean()),

@@ -6,7 +6,7 @@ once, before the first pass; with one pass the ratio is exactly 1 and they are n
 `accumulate` does forward + backward only (the invariance test compares its gradients for one
 batch of 8 against 4 micro-batches of 2); `update` adds the optimiser step and the metrics.
 Forward passes run under the engine's autocast; log-probs are fp32 (losses.token_logprobs).
-Under torchrun the normalisers and token statistics are summed over ranks (engine.py).
+Under torchrun the normalisers and token statistics are summed over ranks (hardware.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from ponder.train.batch import Seq, collate, forward_logprobs
-from ponder.train.engine import PLAIN, Engine
+from ponder.train.hardware import PLAIN, Engine
 from ponder.train.losses import aggregate, clipped_policy_loss, kl_penalty
 from ponder.train.presets import GRPOSwitches
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from ponder.registry import load_plugin
+from ponder.registry import is_plugin
 from ponder.types import PonderError, Problem
 
 RewardFn = Callable[[list[Problem], list[str]], list]
@@ -25,11 +25,9 @@ def resolve_reward(spec: str | RewardFn) -> RewardFn:
     spec ("accuracy=1,repetition=0.5;gate=format"), a plug-in path, or a callable."""
     if callable(spec):
         return spec
-    if spec.count(":") == 1 and spec.split(":")[0].endswith(".py"):
-        return load_plugin(spec)
     from ponder.verify.rewards import get_reward, reward_from_spec
 
-    if "=" in spec or ";" in spec:
+    if ("=" in spec or ";" in spec) and not is_plugin(spec):
         return reward_from_spec(spec)  # e.g. "accuracy=1;gate=format"
     return get_reward(spec)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ponder.gen.groups import Groups
 from ponder.train.advantages import soft_overlong_penalty, zero_variance_groups
 from ponder.train.data import ProblemStream
 from ponder.train.rewards import RewardFn, compute_rewards
@@ -56,12 +57,12 @@ def _sample_round(gen, problems: list[Problem], spec: RolloutSpec, seed: int):
 
 
 def _score(problems, outputs, reward: RewardFn, name: str, spec: RolloutSpec):
-    flat_p = [p for p, group in zip(problems, outputs) for _ in group]
-    flat_r = [c.text for group in outputs for c in group]
-    raw = torch.tensor(compute_rewards(reward, name, flat_p, flat_r)).view(len(problems), spec.group_size)
+    groups = Groups(problems, outputs)
+    raw = torch.tensor(compute_rewards(reward, name, groups.flat_owners, groups.texts))
+    raw = raw.view(len(problems), spec.group_size)
     shaped = raw.clone()
     if spec.overlong == "soft":
-        lengths = torch.tensor([len(c.token_ids) for group in outputs for c in group])
+        lengths = torch.tensor([len(c.token_ids) for c in groups.flat])
         cache = int(spec.overlong_cache * spec.max_tokens)
         shaped = shaped + soft_overlong_penalty(lengths, max_tokens=spec.max_tokens, cache=cache).view_as(raw)
     return raw, shaped

@@ -5,7 +5,7 @@ cap. A trainer supplies only `step_fn(step) -> metrics`; state it needs to resum
 `Session.cursor` (the data position) or `Session.extra` (saved in trainer_state.json).
 
 The `train:` block (precision, gradient checkpointing, LoRA) is applied here for every trainer
-(engine.py); under torchrun the session is one rank of a data-parallel job (distributed.py):
+(hardware.py); under torchrun the session is one rank of a data-parallel job (distributed.py):
 `model` is the DDP wrapper trainers run forward/backward through, `module` the plain model
 (generation, saving), the data stream is this rank's share, metrics are reduced across ranks and
 only rank 0 writes, evaluates and shows progress.
@@ -45,8 +45,8 @@ from ponder.train.common import (
     set_threads,
 )
 from ponder.train.distributed import Dist
-from ponder.train.engine import Engine, prepare_model
 from ponder.train.evaluate import greedy_accuracy
+from ponder.train.hardware import Engine, prepare_model
 from ponder.train.health import HealthCheck
 from ponder.train.rewards import accuracy, preflight, resolve_reward
 from ponder.train.runlog import MetricsLog, Progress

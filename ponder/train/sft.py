@@ -8,7 +8,7 @@ Data: a jsonl of {"prompt" | "question", "response"} records, or — distillatio
 from a teacher Generator on a task's problems and kept when verified (`teacher.model`).
 
 Precision, gradient checkpointing, LoRA and data parallelism come from the shared session
-(`train:` block, engine.py). Left out: multi-turn chat data, loss on the prompt, NEFTune and other regularisers.
+(`train:` block, hardware.py). Left out: multi-turn chat data, loss on the prompt, NEFTune and other regularisers.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from ponder.io import write_jsonl
 from ponder.train.batch import Seq, collate, encode_example, forward_logprobs, pack
 from ponder.train.common import ModelConfig, OptimConfig, RunConfig, TrainConfig
 from ponder.train.data import Example, load_sft
-from ponder.train.engine import PLAIN, Engine
 from ponder.train.evaluate import EvalConfig, held_out_problems
+from ponder.train.hardware import PLAIN, Engine
 from ponder.train.session import Session
 from ponder.types import PonderError
 

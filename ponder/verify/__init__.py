@@ -45,12 +45,10 @@ def remembered_verdicts() -> Iterator[None]:
 def get_verifier(name: str, **kwargs: Any) -> Verifier:
     """The verifier registered as `name`, built with `kwargs` (e.g. workers=, limits=, timeout=).
     Built without kwargs it is cached, so its worker pool is shared by every caller."""
-    if name.count(":") == 1 and name.split(":")[0].endswith(".py"):
-        return VERIFIERS.get(name)
     if kwargs:
-        return VERIFIERS.get(name)(**kwargs)
+        return VERIFIERS.build(name, **kwargs)
     if name not in _INSTANCES:
-        _INSTANCES[name] = VERIFIERS.get(name)()
+        _INSTANCES[name] = VERIFIERS.build(name)
     return _INSTANCES[name]
 
 

@@ -1,11 +1,11 @@
 """The math verifier: is the response's final answer equivalent to the reference answer?
 
-The answer is extracted with verify/extract.py. Plain numbers (integers, decimals, a/b,
+The answer is extracted with ponder/answers.py. Plain numbers (integers, decimals, a/b,
 \\frac{a}{b}, with thousands separators, currency, units or a percent sign) are compared exactly
 in-process; a percent sign on either side also accepts the value divided by 100. Everything else
 (and decimals that are not exactly equal, for math-verify's rounding rules) goes to `math-verify`
 (parse + verify, the field's standard) in a reusable process pool with a hard per-item timeout
-(verify/pool.py), created lazily on first use and shared by every caller in the process.
+(verify/worker_pool.py), created lazily on first use and shared by every caller in the process.
 Distinct (gold, pred) pairs are judged once per batch, and verdicts are kept in a bounded cache.
 
 Left out: symbolic equivalence of our own; answer-type-specific rules beyond math-verify's.
@@ -16,10 +16,10 @@ from __future__ import annotations
 import threading
 from fractions import Fraction
 
+from ponder.answers import clean_answer, extract, plain_number
 from ponder.types import Problem, Score
 from ponder.verify import VERIFIERS
-from ponder.verify.extract import clean_answer, extract, plain_number
-from ponder.verify.pool import PoolResult, WorkerPool
+from ponder.verify.worker_pool import PoolResult, WorkerPool
 
 DEFAULT_TIMEOUT = 5.0
 _POOLS: dict[int, WorkerPool] = {}

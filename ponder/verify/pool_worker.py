@@ -1,4 +1,4 @@
-"""The worker side of verify/pool.py: `python -m ponder.verify.pool_worker module:function MB [WARMUP]`.
+"""The worker side of verify/worker_pool.py: `python -m ponder.verify.pool_worker module:function MB [WARMUP]`.
 
 Imports the handler once and calls it on the optional JSON warm-up item (so lazy imports such as
 sympy's happen now), then announces `{"ready": true}`: the caller's per-item clock starts only

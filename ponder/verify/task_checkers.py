@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 
+from ponder.answers import extract_answer
 from ponder.types import Problem, Score
 from ponder.verify import VERIFIERS
-from ponder.verify.extract import extract_answer
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Scripted fakes shared by the eval tests: 4 toy problems, a generator whose samples are right
 or wrong by a known pattern, a verifier, and a search function that records what it was given."""
 
-from ponder.eval.config import EvalConfig
 from ponder.eval.grid import Backends
+from ponder.eval.grid_config import EvalConfig
 from ponder.gen.fake import FakeGenerator
 from ponder.steps import parse_response
 from ponder.types import Cost, PonderError, Problem, SamplingParams, Score, SearchResult
@@ -27,7 +27,7 @@ def _verify(problems, responses):
     return out
 
 
-def _search(strategy, problems, gen, *, budget, scorer, seed, **options):
+def _search(strategy, problems, gen, *, budget, scorer, seed, scorer_options=None, **options):
     assert options in ({}, {"width": 2})
     assert all(p.answer is None for p in problems), "strategies must get public problems"
     if strategy == "boom":

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from eval_fakes import PROBLEMS, _backends, _cfg, _script
 
-from ponder.eval.config import EvalConfig
 from ponder.eval.grid import Backends, run_grid
+from ponder.eval.grid_config import EvalConfig
 from ponder.gen.fake import FakeGenerator
 from ponder.io import read_jsonl
 from ponder.types import PonderError, Problem, Score
@@ -100,7 +100,7 @@ DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 @pytest.mark.skipif(not (DATA / "gsm8k" / "test.jsonl").is_file(), reason="needs ../shared/data/gsm8k")
 def test_gsm8k_from_local_file_through_the_math_verifier(tmp_path):
-    from ponder.eval.config import load_problems
+    from ponder.eval.grid_config import load_problems
     from ponder.verify import verify
 
     def script(prompt: str, i: int) -> str:  # GSM8K test #1 (Janet's ducks) has answer 18
@@ -114,7 +114,7 @@ def test_gsm8k_from_local_file_through_the_math_verifier(tmp_path):
 
 
 def test_empty_data_file_is_a_failed_cell_with_a_clear_message(tmp_path):
-    from ponder.eval.config import load_problems
+    from ponder.eval.grid_config import load_problems
 
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
@@ -138,7 +138,7 @@ def test_unknown_strategy_is_refused_before_any_work(tmp_path):
 def test_vote_keys_never_come_from_the_verifier(tmp_path):
     """A verifier whose `extracted` is its verdict ('passed'/'failed', as the code verifier's is)
     must not decide the vote: 1 right and 3 distinct wrong untagged responses tie 1-1-1-1."""
-    from ponder.eval.pool import answer_key, build_pool
+    from ponder.eval.sample_pool import answer_key, build_pool
 
     def script(prompt, i):
         return f"the answer is {10 + i}"  # no <answer> tag; i = 0 is right

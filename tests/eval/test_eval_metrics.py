@@ -1,4 +1,4 @@
-"""Golden numbers and reference checks for ponder.eval.metrics and bootstrap."""
+"""Golden numbers and reference checks for ponder.eval.estimators and bootstrap."""
 
 import itertools
 import math
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ponder.eval.bootstrap import bootstrap_ci, paired_diff_ci
-from ponder.eval.metrics import (
+from ponder.eval.estimators import (
     Sample,
     accuracy,
     agreement_rate,

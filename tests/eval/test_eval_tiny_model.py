@@ -10,9 +10,9 @@ from ponder.models import TINY_DIR
 def test_grid_on_the_tiny_reasoner(tmp_path):
     import torch
 
-    from ponder.eval.config import EvalConfig
     from ponder.eval.finalize import finalize
     from ponder.eval.grid import default_backends, run_grid
+    from ponder.eval.grid_config import EvalConfig
 
     torch.set_num_threads(2)
     cfg = EvalConfig(tasks=["arithmetic:2"], strategies=["greedy", "majority", "pass"], budgets=[1, 2], n_problems=4,

@@ -1,6 +1,6 @@
 import pytest
 
-from ponder.eval.metrics import wilson
+from ponder.eval.estimators import wilson
 
 
 def test_wilson_golden_numbers():

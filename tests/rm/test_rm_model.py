@@ -83,14 +83,13 @@ def test_save_load_roundtrip_and_delimiter_check(backbone, tmp_path):
         load_reward_model(tmp_path)
 
 
-def test_scorer_registry_and_aggregation(backbone, tmp_path, monkeypatch):
+def test_scorer_registry_and_aggregation(backbone, tmp_path):
     from ponder.search import SCORERS
 
     fresh(backbone).save(tmp_path / "prm")
-    with pytest.raises(PonderError, match="PONDER_PRM"):
-        SCORERS.get("prm")(gen=None)
-    monkeypatch.setenv("PONDER_PRM", str(tmp_path / "prm"))
-    s = SCORERS.get("prm")(gen=None, agg="product")
+    with pytest.raises(PonderError, match="scorer.path=FOLDER"):
+        SCORERS.build("prm", gen=None)
+    s = SCORERS.build("prm", gen=None, path=str(tmp_path / "prm"), agg="product")
     per_step = s.score_steps([P], [split_steps(GOOD)])[0]
     assert s.score([P], [GOOD])[0] == pytest.approx(torch.tensor(per_step).prod().item(), rel=1e-5)
 

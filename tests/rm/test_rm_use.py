@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from ponder.gen.fake import FakeGenerator
-from ponder.rm.judge import Critic, verdict_score
-from ponder.rm.metrics import error_f1, processbench, step_agreement
+from ponder.rm.critic import Critic, verdict_score
+from ponder.rm.quality import error_f1, processbench, step_agreement
 from ponder.rm.reward import PRMReward, keep_mask, process_advantages, step_token_ends
 from ponder.types import PonderError, Problem
 
@@ -179,7 +179,7 @@ def test_step_auroc_matches_pairwise_count():
     import itertools
     import random
 
-    from ponder.rm.metrics import step_auroc
+    from ponder.rm.quality import step_auroc
 
     rng = random.Random(0)
     pred = [[rng.choice([0.1, 0.3, 0.5, 0.7]) for _ in range(6)] for _ in range(5)]

@@ -6,8 +6,8 @@ import json
 
 from search_fakes import BAD, BAD2, GOOD, arithmetic_problem, scripted
 
+from ponder.gen.cache import CachedGenerator
 from ponder.search import run_search
-from ponder.search.cache import CachedGenerator
 from ponder.search.html import page_html
 
 

@@ -8,7 +8,7 @@ import pytest
 from search_fakes import BAD, BAD2, GOOD, arithmetic_problem, scripted
 
 from ponder.search import STRATEGIES, run_search
-from ponder.search.common import MAX_TOKENS
+from ponder.search.calls import MAX_TOKENS
 
 ALL = STRATEGIES.names()
 
@@ -74,11 +74,11 @@ def test_strategies_never_receive_the_reference_answer(name):
 def test_run_search_hands_strategies_public_problems(tmp_path):
     spy = tmp_path / "spy.py"
     spy.write_text(
-        "from ponder.types import SearchResult\n"
+        "from ponder.types import Pick\n"
         "SEEN = []\n"
         "def spy(problems, ctx, *, budget, seed):\n"
         "    SEEN.extend(problems)\n"
-        "    return [SearchResult(problem_id='', answer=None, response='') for _ in problems]\n"
+        "    return [Pick(tree=[], chosen=None) for _ in problems]\n"
     )
     problems = [arithmetic_problem("p0", answer="SECRET")]
     run_search(f"{spy}:spy", problems, scripted([GOOD]), budget=1)

@@ -152,3 +152,40 @@ def test_mcts_variants_run_and_stay_in_budget(options):
     if options.get("action") == "tokens":
         assert all(len(n.text) <= 6 for n in r.tree[1:] if not n.meta.get("completion"))
     assert r.answer is not None  # an unfinished chosen path is completed
+
+
+def test_check_scorer_lookup_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from ponder.search import SCORERS; SCORERS.build('check');"
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_scorer_is_built_once_with_its_options(tmp_path):
+    from search_fakes import BAD, GOOD, arithmetic_problem, scripted
+
+    f = tmp_path / "counting.py"
+    f.write_text(
+        "BUILT = []\n"
+        "class Flat:\n"
+        "    def __init__(self, level):\n"
+        "        self.level = level\n"
+        "    def score_steps(self, problems, steps):\n"
+        "        return [[self.level] * len(s) for s in steps]\n"
+        "def make(gen=None, level=0.5):\n"
+        "    BUILT.append(level)\n"
+        "    return Flat(level)\n"
+    )
+    problems = [arithmetic_problem(f"p{i}") for i in range(2)]
+    results = run_search("beam", problems, scripted([BAD, GOOD]), budget=4, scorer=f"{f}:make",
+                         scorer_options={"level": 0.25}, seed=0)  # fmt: skip
+    import sys
+
+    mod = next(m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == str(f))
+    assert mod.BUILT == [0.25]  # once per run_search, with the options given
+    assert {n.value for r in results for n in r.tree[1:]} == {0.25}  # every node scored by that scorer
+    assert results[0].meta["scorer_options"] == {"level": 0.25}

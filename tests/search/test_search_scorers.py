@@ -11,11 +11,10 @@ from search_fakes import arithmetic_problem
 from ponder.gen.fake import FakeGenerator
 from ponder.search import get_scorer
 from ponder.search.aggregate import aggregate, puct, softmax, uct, vote
-from ponder.search.common import split_response
-from ponder.search.engine import Step
 from ponder.search.scorers.confidence import lowest_window_confidence, mean_confidence
 from ponder.search.scorers.judge import p_yes
-from ponder.types import PonderError, Problem
+from ponder.steps import split_response
+from ponder.types import PonderError, Problem, Step
 
 
 def test_aggregations_golden():

@@ -15,8 +15,8 @@ from ponder.train.batch import encode_example, forward_logprobs, pack
 from ponder.train.common import TrainConfig
 from ponder.train.data import Example
 from ponder.train.distributed import Dist
-from ponder.train.engine import Engine, prepare_model
 from ponder.train.grpo import GRPOConfig, train_grpo
+from ponder.train.hardware import Engine, prepare_model
 from ponder.train.sft import SFTConfig, sft_loss_backward, train_sft
 
 EXAMPLES = [Example(f"{i}+{i}=\n", f"<think>{i}+{i}={2 * i}</think>\n<answer>{2 * i}</answer>") for i in range(64)]

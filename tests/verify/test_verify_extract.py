@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ponder.verify.extract import extract, extract_answer, last_boxed, plain_number
+from ponder.answers import extract, extract_answer, last_boxed, plain_number
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ponder.types import Problem
 from ponder.verify import verify
 from ponder.verify.math import fast_compare, math_scores
-from ponder.verify.pool import WorkerPool
+from ponder.verify.worker_pool import WorkerPool
 
 
 def _p(answer: str | None, task: str = "math") -> Problem:

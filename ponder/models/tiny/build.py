@@ -3,7 +3,7 @@
 Tokenizer: character level over printable ASCII plus newline, built as a `tokenizers` BPE model
 with no merges (so every character is one token) and saved in Hugging Face format, so
 `AutoTokenizer.from_pretrained(folder)` loads it. The R1 tags `<think> </think> <answer>
-</answer>` are single tokens. Its chat template renders a question as `<bos>QUESTION\\n`; the
+</answer>` are single tokens, and so is `≠`. Its chat template renders a question as `<bos>QUESTION\\n`; the
 model then writes `<think>...</think>\\n<answer>...</answer><eos>`.
 
 Model: a standard `LlamaForCausalLM` from a config (a few layers, d=128, tied embeddings), so
@@ -16,6 +16,7 @@ import string
 
 SPECIAL = ["<pad>", "<bos>", "<eos>", "<unk>"]
 TAGS = ["<think>", "</think>", "<answer>", "</answer>"]
+SYMBOLS = ["≠"]  # Countdown's verdict lines compare in writing: `=25≠3 no` (tiny-v1 lacks it)
 CHARS = [c for c in string.printable if c not in "\t\r\x0b\x0c"]  # 95 printable + "\n"
 CHAT_TEMPLATE = "{{ bos_token }}{% for message in messages %}{{ message['content'] }}\n{% endfor %}"
 
@@ -36,7 +37,7 @@ def build_tokenizer():
         unk_token="<unk>",
         padding_side="left",
     )
-    tok.add_tokens(TAGS)  # normal (not special) tokens: they survive decode(skip_special_tokens=True)
+    tok.add_tokens(TAGS + SYMBOLS)  # normal (not special) tokens: they survive decode(skip_special_tokens=True)
     tok.chat_template = CHAT_TEMPLATE
     return tok
 

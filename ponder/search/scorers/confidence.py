@@ -2,7 +2,7 @@
 (no extra model call): `confidence` is exp(mean token logprob) of a step or response;
 `confidence_window` is exp of the lowest mean over any `window` consecutive tokens, which
 catches one shaky stretch in an otherwise confident trace (as in DeepConf, Fu et al. 2025).
-Scores lie in (0, 1]. Steps must come from the search (ponder.search.engine.Step with logprobs);
+Scores lie in (0, 1]. Steps must come from the search (ponder.types.Step with logprobs);
 a backend without logprobs is a clear error, not a silent constant."""
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 
 from ponder.search import SCORERS
-from ponder.search.engine import Step
-from ponder.types import Generator, PonderError, Problem
+from ponder.types import Generator, PonderError, Problem, Step
 
 
 def mean_confidence(logprobs: list[float]) -> float:

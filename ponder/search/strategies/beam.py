@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from ponder.search import STRATEGIES
 from ponder.search.aggregate import vote
-from ponder.search.common import MAX_TOKENS, TEMPERATURE, answer_of, call_seed, result
+from ponder.search.calls import MAX_TOKENS, TEMPERATURE, call_seed
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest, NodeRef, top_distinct
-from ponder.types import PonderError, Problem, SearchResult
+from ponder.steps import answer_of
+from ponder.types import Pick, PonderError, Problem
 
 PICKS = ("best", "vote")
 
@@ -49,7 +50,7 @@ def beam(
     pick: str = "best",
     temperature: float = TEMPERATURE,
     max_tokens: int = MAX_TOKENS,
-) -> list[SearchResult]:
+) -> list[Pick]:
     if width < 1 or max_depth < 1 or pick not in PICKS:
         raise PonderError(
             f"beam needs width >= 1, max_depth >= 1 and pick in {PICKS}; got {width}, {max_depth}, {pick!r}"
@@ -73,6 +74,6 @@ def beam(
             (finished if forest.node(r).terminal or depth == max_depth - 1 else active)[r[0]].append(r)
         active = [top_distinct(forest, a, n_beams) for a in active]
     return [
-        result(forest.trees[i], pick_final(forest, i, finished[i], active[i], pick), finished=len(finished[i]))
+        forest.pick(i, pick_final(forest, i, finished[i], active[i], pick), finished=len(finished[i]))
         for i in range(len(problems))
     ]

@@ -4,24 +4,21 @@ turned into an outcome score by aggregating its step scores (`agg`: last / min /
 
 from __future__ import annotations
 
+from ponder.gen.groups import Groups
 from ponder.search import STRATEGIES
-from ponder.search.common import MAX_TOKENS, TEMPERATURE, flat_tree, result, sample_responses
-from ponder.search.engine import SearchContext, Step
-from ponder.types import Completion, Problem, SearchResult
+from ponder.search.calls import MAX_TOKENS, TEMPERATURE, sample_responses
+from ponder.search.engine import SearchContext
+from ponder.search.forest import Forest
+from ponder.types import Completion, Pick, Problem, Step
 
 
 def score_groups(
     problems: list[Problem], ctx: SearchContext, outputs: list[list[Completion]], agg: str
 ) -> list[list[float]]:
     """Outcome scores of every sampled response of every problem, in ONE scorer call."""
-    flat_p = [p for p, g in zip(problems, outputs) for _ in g]
-    owners = [i for i, g in enumerate(outputs) for _ in g]
-    flat_s = ctx.score(flat_p, [Step.of(c) for g in outputs for c in g], owners, agg=agg)
-    out, k = [], 0
-    for g in outputs:
-        out.append(flat_s[k : k + len(g)])
-        k += len(g)
-    return out
+    groups = Groups(problems, outputs)
+    flat_s = ctx.score(groups.flat_owners, [Step.of(c) for c in groups.flat], groups.flat_index, agg=agg)
+    return groups.unflatten(flat_s)
 
 
 @STRATEGIES.register("best_of_n")
@@ -34,11 +31,13 @@ def best_of_n(
     temperature: float = TEMPERATURE,
     max_tokens: int = MAX_TOKENS,
     agg: str = "min",
-) -> list[SearchResult]:
+) -> list[Pick]:
     outputs = sample_responses(problems, ctx, n=budget, temperature=temperature, max_tokens=max_tokens, seed=seed)
     scores = score_groups(problems, ctx, outputs, agg)
-    results = []
-    for p, group, s in zip(problems, outputs, scores):
+    forest = Forest(ctx, problems)
+    picks = []
+    for i, (group, s) in enumerate(zip(outputs, scores)):
         best = max(range(len(group)), key=lambda j: (s[j], -j))
-        results.append(result(flat_tree(ctx.prompt(p), group, s), 1 + best, best_score=s[best]))
-    return results
+        forest.add_samples(i, group, s)
+        picks.append(forest.pick(i, 1 + best, best_score=s[best]))
+    return picks

@@ -12,11 +12,11 @@ all answers. Decoding is greedy unless `temperature` > 0.
 from __future__ import annotations
 
 from ponder.search import STRATEGIES
-from ponder.search.common import call_seed, result
+from ponder.search.calls import call_seed
 from ponder.search.engine import SearchContext
-from ponder.search.tree import Tree
+from ponder.search.forest import Forest
 from ponder.steps import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE
-from ponder.types import PonderError, Problem, SamplingParams, SearchResult
+from ponder.types import Pick, PonderError, Problem, SamplingParams
 
 MODES = ("cap", "wait")
 
@@ -24,7 +24,7 @@ MODES = ("cap", "wait")
 def _think(
     ctx: SearchContext,
     problems: list[Problem],
-    trees: list[Tree],
+    forest: Forest,
     heads: list[int],
     live: list[int],
     room: list[int],
@@ -32,7 +32,7 @@ def _think(
     seed: int,
 ) -> list[int]:
     """One thinking phase for the live problems; returns those that closed `</think>` themselves."""
-    prompts = [ctx.prompt(problems[i]) + trees[i].text(heads[i]) for i in live]
+    prompts = [ctx.prompt(problems[i]) + forest.prefix((i, heads[i])) for i in live]
     n_max = min(room[i] for i in live)  # one call for all; nobody may pass their cap
     outs = ctx.generate(
         prompts,
@@ -45,9 +45,8 @@ def _think(
         text = c.text
         room[i] -= len(c.token_ids)
         ended = text.endswith(THINK_CLOSE)
-        heads[i] = trees[i].add(
-            heads[i], text[: -len(THINK_CLOSE)] if ended else text, meta={"tokens": len(c.token_ids)}
-        )
+        thought = text[: -len(THINK_CLOSE)] if ended else text
+        heads[i] = forest.add((i, heads[i]), thought, meta={"tokens": len(c.token_ids)})[1]
         if ended and room[i] > 0:
             closed.append(i)
     return closed
@@ -66,27 +65,27 @@ def budget_forcing(
     wait_text: str = "\nWait\n",
     temperature: float = 0.0,
     answer_tokens: int = 32,
-) -> list[SearchResult]:
+) -> list[Pick]:
     if mode not in MODES:
         raise PonderError(f"budget_forcing mode must be one of {MODES}, got {mode!r}")
     cap = think_tokens if think_tokens is not None else budget * tokens_per_sample
     if cap < 1:
         raise PonderError(f"budget_forcing needs think_tokens >= 1, got {cap}")
-    trees = [Tree(ctx.prompt(p)) for p in problems]
+    forest = Forest(ctx, problems)
     heads = [0] * len(problems)
     room = [cap] * len(problems)
     live = list(range(len(problems)))
     waits = budget - 1 if mode == "wait" else 0
     for phase in range(waits + 1):
-        closed = _think(ctx, problems, trees, heads, live, room, temperature, call_seed(seed, "think", phase))
+        closed = _think(ctx, problems, forest, heads, live, room, temperature, call_seed(seed, "think", phase))
         live = closed if phase < waits else []
         for i in live:
-            heads[i] = trees[i].add(heads[i], wait_text, meta={"forced": "wait"})
+            heads[i] = forest.add((i, heads[i]), wait_text, meta={"forced": "wait"})[1]
         if not live:
             break
     for i in range(len(problems)):
-        heads[i] = trees[i].add(heads[i], f"{THINK_CLOSE}\n{ANSWER_OPEN}", meta={"forced": "answer"})
-    prompts = [ctx.prompt(p) + trees[i].text(heads[i]) for i, p in enumerate(problems)]
+        heads[i] = forest.add((i, heads[i]), f"{THINK_CLOSE}\n{ANSWER_OPEN}", meta={"forced": "answer"})[1]
+    prompts = [ctx.prompt(p) + forest.prefix((i, heads[i])) for i, p in enumerate(problems)]
     outs = ctx.generate(
         prompts,
         SamplingParams(
@@ -96,5 +95,5 @@ def budget_forcing(
     )
     for i, group in enumerate(outs):
         text = group[0].text if group[0].text.endswith(ANSWER_CLOSE) else group[0].text + ANSWER_CLOSE
-        heads[i] = trees[i].add(heads[i], text, terminal=True)
-    return [result(trees[i], heads[i], think_cap=cap) for i in range(len(problems))]
+        heads[i] = forest.add((i, heads[i]), text, terminal=True)[1]
+    return [forest.pick(i, heads[i], think_cap=cap) for i in range(len(problems))]

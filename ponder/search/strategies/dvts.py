@@ -17,11 +17,11 @@ Countdown problems at budget 16: 0.16 with "last", 0.455 with "min").
 from __future__ import annotations
 
 from ponder.search import STRATEGIES
-from ponder.search.common import MAX_TOKENS, TEMPERATURE, call_seed, result
+from ponder.search.calls import MAX_TOKENS, TEMPERATURE, call_seed
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest, NodeRef
 from ponder.search.strategies.beam import PICKS, pick_final
-from ponder.types import PonderError, Problem, SearchResult
+from ponder.types import Pick, PonderError, Problem
 
 
 @STRATEGIES.register("dvts")
@@ -37,7 +37,7 @@ def dvts(
     pick: str = "best",
     temperature: float = TEMPERATURE,
     max_tokens: int = MAX_TOKENS,
-) -> list[SearchResult]:
+) -> list[Pick]:
     if width < 1 or max_depth < 1 or pick not in PICKS:
         raise PonderError(
             f"dvts needs width >= 1, max_depth >= 1 and pick in {PICKS}; got {width}, {max_depth}, {pick!r}"
@@ -73,6 +73,6 @@ def dvts(
     for r in finished:
         per_problem[r[0]].append(r)
     return [
-        result(forest.trees[i], pick_final(forest, i, per_problem[i], [], pick), subtrees=n_subtrees)
+        forest.pick(i, pick_final(forest, i, per_problem[i], [], pick), subtrees=n_subtrees)
         for i in range(len(problems))
     ]

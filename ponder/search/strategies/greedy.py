@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 from ponder.search import STRATEGIES
-from ponder.search.common import MAX_TOKENS, flat_tree, result, sample_responses
+from ponder.search.calls import MAX_TOKENS, sample_responses
 from ponder.search.engine import SearchContext
-from ponder.types import Problem, SearchResult
+from ponder.search.forest import Forest
+from ponder.types import Pick, Problem
 
 
 @STRATEGIES.register("greedy")
 def greedy(
     problems: list[Problem], ctx: SearchContext, *, budget: int, seed: int, max_tokens: int = MAX_TOKENS
-) -> list[SearchResult]:
+) -> list[Pick]:
     outputs = sample_responses(problems, ctx, n=1, temperature=0.0, max_tokens=max_tokens, seed=seed)
-    return [result(flat_tree(ctx.prompt(p), group), 1) for p, group in zip(problems, outputs)]
+    forest = Forest(ctx, problems)
+    for i, group in enumerate(outputs):
+        forest.add_samples(i, group)
+    return [forest.pick(i, 1) for i in range(len(problems))]

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from ponder.search import STRATEGIES
 from ponder.search.aggregate import vote
-from ponder.search.common import MAX_TOKENS, TEMPERATURE, answer_of, flat_tree, result, sample_responses
+from ponder.search.calls import MAX_TOKENS, TEMPERATURE, sample_responses
 from ponder.search.engine import SearchContext
-from ponder.types import Problem, SearchResult
+from ponder.search.forest import Forest
+from ponder.steps import answer_of
+from ponder.types import Pick, Problem
 
 
 @STRATEGIES.register("majority")
@@ -20,13 +22,14 @@ def majority(
     seed: int,
     temperature: float = TEMPERATURE,
     max_tokens: int = MAX_TOKENS,
-) -> list[SearchResult]:
+) -> list[Pick]:
     outputs = sample_responses(problems, ctx, n=budget, temperature=temperature, max_tokens=max_tokens, seed=seed)
-    results = []
-    for p, group in zip(problems, outputs):
+    forest = Forest(ctx, problems)
+    picks = []
+    for i, group in enumerate(outputs):
         answers = [answer_of(c.text) for c in group]
         winner, tally = vote(answers)
-        tree = flat_tree(ctx.prompt(p), group)
+        forest.add_samples(i, group)
         chosen = None if winner is None else 1 + answers.index(winner)
-        results.append(result(tree, chosen, votes=tally))
-    return results
+        picks.append(forest.pick(i, chosen, votes=tally))
+    return picks

@@ -24,11 +24,11 @@ import math
 
 from ponder.search import STRATEGIES
 from ponder.search.aggregate import puct, softmax, uct, vote
-from ponder.search.common import MAX_TOKENS, TEMPERATURE, answer_of, call_seed, finish, result
-from ponder.search.engine import SearchContext, Step
+from ponder.search.calls import MAX_TOKENS, TEMPERATURE, call_seed, finish
+from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest, NodeRef
-from ponder.steps import STEP_DELIMITER
-from ponder.types import Node, PonderError, Problem, SearchResult
+from ponder.steps import STEP_DELIMITER, answer_of
+from ponder.types import Node, Pick, PonderError, Problem, Step
 
 RULES, EVALS, FINALS, ACTIONS = (
     ("uct", "puct"),
@@ -39,7 +39,7 @@ RULES, EVALS, FINALS, ACTIONS = (
 
 
 def _kids(forest: Forest, ref: NodeRef) -> list[Node]:
-    return [n for n in forest.trees[ref[0]].children(ref[1]) if not n.meta.get("rollout")]
+    return [n for n in forest.children(ref) if not n.meta.get("rollout")]
 
 
 def select(forest: Forest, i: int, rule: str, c: float) -> NodeRef:
@@ -115,8 +115,7 @@ def rollout(forest: Forest, kids: list[NodeRef], seed: int, max_tokens: int) -> 
         texts.append(text)
     scores = forest.ctx.score([forest.problems[i] for i, _ in kids], texts, [i for i, _ in kids])
     for r, c, s in ((r, ends[r], s) for r, s in zip(kids, scores) if r in ends):
-        rid = forest.trees[r[0]].add(r[1], c, terminal=True, score=s, value=s, visits=1, meta={"rollout": True})
-        forest.steps[r[0]][rid] = c
+        forest.add(r, c, terminal=True, score=s, value=s, visits=1, meta={"rollout": True})
     return scores
 
 
@@ -170,8 +169,7 @@ def complete_chosen(forest: Forest, chosen: list[int | None], seed: int, max_tok
         max_tokens=room,
     )
     for (i, c), comp in zip(todo, comps):
-        chosen[i] = forest.trees[i].add(c, comp.text, terminal=True, meta={"completion": True})
-        forest.steps[i][chosen[i]] = Step.of(comp)
+        chosen[i] = forest.add((i, c), Step.of(comp), terminal=True, meta={"completion": True})[1]
     return chosen
 
 
@@ -199,7 +197,7 @@ def mcts(
     steps_per_sample: int = 4,
     temperature: float = TEMPERATURE,
     max_tokens: int = MAX_TOKENS,
-) -> list[SearchResult]:
+) -> list[Pick]:
     if rule not in RULES or evaluate not in EVALS or final not in FINALS or action not in ACTIONS:
         raise PonderError(f"mcts options: rule in {RULES}, evaluate in {EVALS}, final in {FINALS}, action in {ACTIONS}")
     if k < 1 or chunk_tokens < 1 or steps_per_sample < 1:
@@ -227,7 +225,4 @@ def mcts(
             )
             evaluate_and_backup(forest, kids, evaluate, agg, call_seed(seed, "rollout", wave), max_tokens)
     chosen = complete_chosen(forest, [choose(forest, i, final) for i in range(len(problems))], seed, max_tokens)
-    return [
-        result(forest.trees[i], chosen[i], waves=waves, nodes=len(forest.trees[i].nodes) - 1)
-        for i in range(len(problems))
-    ]
+    return [forest.pick(i, chosen[i], waves=waves, nodes=len(forest.trees[i].nodes) - 1) for i in range(len(problems))]

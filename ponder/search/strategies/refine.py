@@ -14,10 +14,11 @@ Left out: natural-language critiques fed back into the prompt (the tiny reasoner
 from __future__ import annotations
 
 from ponder.search import STRATEGIES
-from ponder.search.common import MAX_TOKENS, TEMPERATURE, answer_of, call_seed, finish, result, split_response
-from ponder.search.engine import SearchContext, Step
-from ponder.search.tree import Tree
-from ponder.types import PonderError, Problem, SearchResult
+from ponder.search.calls import MAX_TOKENS, TEMPERATURE, call_seed, finish
+from ponder.search.engine import SearchContext
+from ponder.search.forest import Forest
+from ponder.steps import answer_of, split_response
+from ponder.types import Pick, PonderError, Problem, Step
 
 REFLECTION = "Wait! Maybe I made some mistakes! I need to rethink from scratch."
 CRITICS = ("scorer", "self")
@@ -53,13 +54,13 @@ def refine(
     threshold: float = 0.5,
     temperature: float = TEMPERATURE,
     max_tokens: int = MAX_TOKENS,
-) -> list[SearchResult]:
+) -> list[Pick]:
     if critic not in CRITICS:
         raise PonderError(f"refine critic must be one of {CRITICS}, got {critic!r}")
     everyone = list(range(len(problems)))
     first = finish(ctx, [(i, "") for i in everyone], problems, temperature=0.0, seed=seed, max_tokens=max_tokens)
-    trees = [Tree(ctx.prompt(p)) for p in problems]
-    current = [trees[i].add(0, c.text, meta={"round": 0}) for i, c in enumerate(first)]
+    forest = Forest(ctx, problems)
+    current = [forest.add((i, 0), Step.of(c), meta={"round": 0})[1] for i, c in enumerate(first)]
     traces = [split_response(Step.of(c)) for c in first]
     live = everyone
     for rnd in range(1, budget):
@@ -82,6 +83,6 @@ def refine(
             traces[i] = kept[i] + split_response(Step.of(c))
             text = "".join(traces[i])
             parent = current[i] if critic == "self" else 0
-            added = text[len(trees[i].text(parent)) :] if critic == "self" else text
-            current[i] = trees[i].add(parent, added, meta={"round": rnd, "kept_steps": len(kept[i])})
-    return [result(trees[i], current[i], answer_seen=answer_of("".join(traces[i])) is not None) for i in everyone]
+            added = text[len(forest.prefix((i, parent))) :] if critic == "self" else text
+            current[i] = forest.add((i, parent), added, meta={"round": rnd, "kept_steps": len(kept[i])})[1]
+    return [forest.pick(i, current[i], answer_seen=answer_of("".join(traces[i])) is not None) for i in everyone]

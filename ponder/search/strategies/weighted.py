@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from ponder.search import STRATEGIES
 from ponder.search.aggregate import vote
-from ponder.search.common import MAX_TOKENS, TEMPERATURE, answer_of, flat_tree, result, sample_responses
+from ponder.search.calls import MAX_TOKENS, TEMPERATURE, sample_responses
 from ponder.search.engine import SearchContext
+from ponder.search.forest import Forest
 from ponder.search.strategies.best_of_n import score_groups
-from ponder.types import Problem, SearchResult
+from ponder.steps import answer_of
+from ponder.types import Pick, Problem
 
 
 @STRATEGIES.register("weighted")
@@ -22,16 +24,17 @@ def weighted(
     temperature: float = TEMPERATURE,
     max_tokens: int = MAX_TOKENS,
     agg: str = "min",
-) -> list[SearchResult]:
+) -> list[Pick]:
     outputs = sample_responses(problems, ctx, n=budget, temperature=temperature, max_tokens=max_tokens, seed=seed)
     scores = score_groups(problems, ctx, outputs, agg)
-    results = []
-    for p, group, s in zip(problems, outputs, scores):
+    forest = Forest(ctx, problems)
+    picks = []
+    for i, (group, s) in enumerate(zip(outputs, scores)):
         answers = [answer_of(c.text) for c in group]
         winner, tally = vote(answers, s)
-        tree = flat_tree(ctx.prompt(p), group, s)
+        forest.add_samples(i, group, s)
         chosen = None
         if winner is not None:
             chosen = 1 + max((j for j, a in enumerate(answers) if a == winner), key=lambda j: (s[j], -j))
-        results.append(result(tree, chosen, weights=tally))
-    return results
+        picks.append(forest.pick(i, chosen, weights=tally))
+    return picks

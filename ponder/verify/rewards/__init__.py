@@ -42,9 +42,7 @@ REWARDS = Registry(
 
 def get_reward(name: str, **kwargs: Any) -> RewardFn:
     """The reward registered as `name`, built with `kwargs`; or a plug-in reward function."""
-    if name.count(":") == 1 and name.split(":")[0].endswith(".py"):
-        return REWARDS.get(name)
-    return REWARDS.get(name)(**kwargs)
+    return REWARDS.build(name, **kwargs)
 
 
 def reward_from_spec(spec: str | dict) -> RewardFn:

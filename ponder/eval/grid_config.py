@@ -45,6 +45,7 @@ class EvalConfig:
     max_tokens: int = 256
     pool_size: int | None = None  # default: the largest pool-strategy budget
     scorer: str | None = None  # None: the model's confidence (search's default "confidence")
+    scorer_options: dict[str, Any] = field(default_factory=dict)  # to the scorer, e.g. {"path": "runs/prm"}
     options: dict[str, dict] = field(default_factory=dict)  # strategy -> its run_search options
     batch_size: int = 256  # sequences per generator call
     n_bins: int = 3  # difficulty bins for compute-optimal selection
@@ -113,7 +114,9 @@ def cells(cfg: EvalConfig) -> list[Cell]:
 
 
 def identity(cfg: EvalConfig) -> dict[str, Any]:
-    return {k: getattr(cfg, k) for k in IDENTITY_KEYS}
+    # scorer_options only when set, so that runs recorded before it existed still resume
+    extra = {"scorer_options": cfg.scorer_options} if cfg.scorer_options else {}
+    return {k: getattr(cfg, k) for k in IDENTITY_KEYS} | extra
 
 
 def split_task(spec: str) -> tuple[str, int | None]:

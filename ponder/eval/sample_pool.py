@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ponder.eval.metrics import Sample
+from ponder.eval.estimators import Sample
+from ponder.gen.groups import sample_groups
 from ponder.io import read_jsonl, write_jsonl
 from ponder.steps import parse_response
-from ponder.types import Completion, Generator, PonderError, Problem, SamplingParams, Score
+from ponder.types import Completion, Generator, PonderError, Problem, SamplingParams, Score, Step
 
 VerifyFn = Callable[[list[Problem], list[str]], list[Score]]
 ScoreFn = Callable[[list[Problem], list[str], list[Completion]], list[float]]
@@ -65,7 +67,7 @@ def answer_key(response: str, task: str) -> str | None:
         return " ".join(code.split()) or None
     answer = parse_response(response).answer
     if not answer:
-        from ponder.verify.extract import extract_answer
+        from ponder.answers import extract_answer
 
         answer = extract_answer(response)
     return " ".join(answer.split()) if answer else None
@@ -82,12 +84,15 @@ def confidence_scores(problems: list[Problem], responses: list[str], completions
     return [confidence(c) for c in completions]
 
 
-def named_scorer(name: str, gen: Generator) -> ScoreFn:
-    """Scores from a scorer of ponder.search (outcome, or steps aggregated as search does)."""
-    from ponder.search.engine import SearchContext, Step
+def named_scorer(name: str, gen: Generator, **options: Any) -> ScoreFn:
+    """Scores from a scorer of ponder.search (outcome, or steps aggregated as search does),
+    built once with its options."""
+    from ponder.search.engine import SearchContext, get_scorer
+
+    scorer = get_scorer(name, gen, **options)
 
     def score(problems: list[Problem], responses: list[str], completions: list[Completion]) -> list[float]:
-        ctx = SearchContext(gen, name, len(problems))
+        ctx = SearchContext(gen, scorer, len(problems), label=name)
         return ctx.score(problems, [Step.of(c) for c in completions], list(range(len(problems))))
 
     return score
@@ -97,24 +102,17 @@ def _sample_batch(
     problems: Sequence[Problem], gen: Generator, params: SamplingParams, verify_fn: VerifyFn, score_fn: ScoreFn
 ) -> list[ProblemPool]:
     start = time.perf_counter()
-    outputs = gen.generate([gen.render(p.question) for p in problems], params)  # (B, n)
-    flat_problems = [p for p, group in zip(problems, outputs) for _ in group]
-    flat = [c for group in outputs for c in group]
-    responses = [c.text for c in flat]
-    scores = verify_fn(flat_problems, responses)
-    weights = score_fn([p.public() for p in flat_problems], responses, flat)
+    groups = sample_groups(gen, problems, params)  # (B, n)
+    responses = groups.texts
+    scores = groups.unflatten(verify_fn(groups.flat_owners, responses))
+    weights = groups.unflatten(score_fn([p.public() for p in groups.flat_owners], responses, groups.flat))
     share = (time.perf_counter() - start) / max(len(problems), 1)
-    pools, i = [], 0
-    for p, group in zip(problems, outputs):
+    pools = []
+    for p, group, ss, ws in zip(problems, groups.outputs, scores, weights):
         pool = ProblemPool(p.id, group[0].prompt_tokens if group else 0, share)
-        for c in group:
-            s = scores[i]
-            pool.samples.append(
-                PooledSample(
-                    c.text, answer_key(c.text, p.task), s.correct, s.parsed, len(c.token_ids), float(weights[i])
-                )
-            )
-            i += 1
+        for c, s, w in zip(group, ss, ws):
+            key = answer_key(c.text, p.task)
+            pool.samples.append(PooledSample(c.text, key, s.correct, s.parsed, len(c.token_ids), float(w)))
         pools.append(pool)
     return pools
 

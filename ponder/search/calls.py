@@ -1,5 +1,5 @@
-"""Helpers shared by the strategies: seeds per call, answers of responses, sampling whole
-responses in one call, and growing partial traces by one step for every frontier node of every
+"""Helpers shared by the strategies: seeds per call, sampling whole responses in one call, and
+growing partial traces by one step (or finishing them) for every frontier entry of every
 problem in one call. Defaults for the tiny reasoner live here too."""
 
 from __future__ import annotations
@@ -7,10 +7,9 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from ponder.search.engine import SearchContext, Step
-from ponder.search.tree import Tree
-from ponder.steps import STEP_DELIMITER, is_final_step, parse_response, split_steps
-from ponder.types import Completion, Problem, SamplingParams, SearchResult
+from ponder.search.engine import SearchContext
+from ponder.steps import STEP_DELIMITER, is_final_step
+from ponder.types import Completion, Problem, SamplingParams, Step
 
 TEMPERATURE = 0.8  # the tiny reasoner's headroom was measured at T=0.8 (shared/notes)
 MAX_TOKENS = 256  # a whole response; Countdown traces of the tiny reasoner reach ~170 tokens
@@ -22,58 +21,12 @@ def call_seed(seed: int, *parts: object) -> int:
     return zlib.crc32(":".join(map(str, (seed, *parts))).encode()) & 0x7FFFFFFF
 
 
-def answer_of(text: str) -> str | None:
-    """The `<answer>` of a response, whitespace-normalised for voting; None when there is none."""
-    a = parse_response(text).answer
-    return " ".join(a.split()) if a else None
-
-
-def split_response(text: str) -> list[str]:
-    """A response as steps. A Step's logprobs are shared out among its steps: exactly when there
-    is one token per character, else in proportion to each step's characters (an approximation
-    for multi-character tokens; the Generator protocol gives no token offsets)."""
-    steps = split_steps(text, STEP_DELIMITER)
-    if not isinstance(text, Step) or text.logprobs is None or not text:
-        return steps
-    lp, n_chars = text.logprobs, len(text)
-    out, start = [], 0
-    for s in steps:
-        end = start + len(s)
-        a, b = round(start * len(lp) / n_chars), round(end * len(lp) / n_chars)
-        out.append(Step(s, lp[a:b]))
-        start = end
-    return out
-
-
 def sample_responses(
     problems: list[Problem], ctx: SearchContext, *, n: int, temperature: float, max_tokens: int, seed: int
 ) -> list[list[Completion]]:
     """n whole responses per problem in ONE generator call (each prompt sent once with n samples)."""
     params = SamplingParams(n=n, temperature=temperature, max_tokens=max_tokens, seed=seed)
     return ctx.generate([ctx.prompt(p) for p in problems], params, owners=list(range(len(problems))))
-
-
-def flat_tree(prompt: str, completions: list[Completion], scores: list[float] | None = None) -> Tree:
-    """A one-level tree: the prompt and one child per sampled response."""
-    tree = Tree(prompt)
-    for j, c in enumerate(completions):
-        tree.add(
-            0,
-            c.text,
-            score=None if scores is None else scores[j],
-            terminal=True,
-            meta={"answer": answer_of(c.text), "finish": c.finish_reason, "tokens": len(c.token_ids)},
-        )
-    return tree
-
-
-def result(tree: Tree, node_id: int | None, **meta: object) -> SearchResult:
-    """The SearchResult for the chosen node (None: no answer was found)."""
-    if node_id is None:
-        return SearchResult(problem_id="", answer=None, response="", tree=tree.nodes, meta=dict(meta))
-    tree.choose(node_id)
-    text = tree.text(node_id)
-    return SearchResult(problem_id="", answer=answer_of(text), response=text, tree=tree.nodes, meta=dict(meta))
 
 
 @dataclass
