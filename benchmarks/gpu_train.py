@@ -82,42 +82,45 @@ def _timed(fn, device: str) -> tuple[float, float | None]:
     return time.perf_counter() - t0, None
 
 
-def run_variant(name: str, shape: dict, device: str, dry: bool) -> dict:
+def _steps(sess, cfg, shape: dict, device: str, dry: bool) -> dict:
+    """Time one SFT step and one GRPO update on this session's model."""
     from ponder.train.policy_update import update
     from ponder.train.presets import resolve_switches
     from ponder.train.sft import sft_loss_backward
 
     rows, long = (4, 64) if dry else (16, 1024)
     groups, (p_len, r_len) = (2, (16, 32)) if dry else (8, (128, 512))
+    eng, pad = sess.engine, sess.tokenizer.pad_token_id
+    sft = _seqs(rows, long // 4, long - long // 4, shape["vocab_size"], 0)
+
+    def sft_step():
+        sft_loss_backward(sess.model, sft, micro_batch=4, packing=False, max_len=long, pad_id=pad, engine=eng)
+        eng.step(sess.model, sess.opt, sess.sched, 1.0)
+
+    sw = resolve_switches("grpo", {"kl_coef": 0.04})
+    sess.ref = sess.load_ref(cfg.model)
+    ro = _seqs(groups * 8, p_len, r_len, shape["vocab_size"], 1)
+    adv, weights = torch.randn(len(ro)), torch.ones(len(ro))
+
+    def grpo_step():
+        update(sess.model, sess.ref, sess.opt, sess.sched, ro, adv, weights, sw, micro_batch=8,
+               max_tokens=r_len, pad_id=pad, grad_clip=1.0, engine=eng)  # fmt: skip
+
+    sft_step()  # warm-up: allocator, optimiser state
+    sft_s, sft_mem = _timed(sft_step, device)
+    grpo_s, grpo_mem = _timed(grpo_step, device)
+    return {"params": sum(p.numel() for p in sess.module.parameters()),
+            "trainable": sum(p.numel() for p in sess.module.parameters() if p.requires_grad),
+            "sft_s": sft_s, "sft_peak_gib": sft_mem, "sft_tokens": rows * long,
+            "grpo_s": grpo_s, "grpo_peak_gib": grpo_mem, "grpo_tokens": len(ro) * (p_len + r_len)}  # fmt: skip
+
+
+def run_variant(name: str, shape: dict, device: str, dry: bool) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        sess, cfg = _session(shape, VARIANTS[name], device, tmp)
-        eng, pad = sess.engine, sess.tokenizer.pad_token_id
-        n_params = sum(p.numel() for p in sess.module.parameters())
-        trainable = sum(p.numel() for p in sess.module.parameters() if p.requires_grad)
-        sft = _seqs(rows, long // 4, long - long // 4, shape["vocab_size"], 0)
-
-        def sft_step():
-            sft_loss_backward(sess.model, sft, micro_batch=4, packing=False, max_len=long, pad_id=pad, engine=eng)
-            eng.step(sess.model, sess.opt, sess.sched, 1.0)
-
-        sw = resolve_switches("grpo", {"kl_coef": 0.04})
-        sess.ref = sess.load_ref(cfg.model)
-        ro = _seqs(groups * 8, p_len, r_len, shape["vocab_size"], 1)
-        adv, weights = torch.randn(len(ro)), torch.ones(len(ro))
-
-        def grpo_step():
-            update(sess.model, sess.ref, sess.opt, sess.sched, ro, adv, weights, sw, micro_batch=8,
-                   max_tokens=r_len, pad_id=pad, grad_clip=1.0, engine=eng)  # fmt: skip
-
-        sft_step()  # warm-up: allocator, optimiser state
-        sft_s, sft_mem = _timed(sft_step, device)
-        grpo_s, grpo_mem = _timed(grpo_step, device)
-        del sess
+        res = {"variant": name, **_steps(*_session(shape, VARIANTS[name], device, tmp), shape, device, dry)}
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
-    return {"variant": name, "params": n_params, "trainable": trainable, "sft_s": sft_s, "sft_peak_gib": sft_mem,
-            "grpo_s": grpo_s, "grpo_peak_gib": grpo_mem, "sft_tokens": rows * long,
-            "grpo_tokens": len(ro) * (p_len + r_len)}  # fmt: skip
+    return res
 
 
 def main(argv: list[str] | None = None) -> dict:

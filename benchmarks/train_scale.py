@@ -147,7 +147,9 @@ def section_precision(quick: bool) -> list[dict]:
         for precision in ("fp32", "bf16", "bf16-pure"):
             out.append(measure(dict(method="sft", shape=shape, steps=4 if quick else 6, batch=32, precision=precision)))
         for precision in ("fp32", "bf16"):
-            out.append(measure(dict(method="grpo", shape=shape, steps=3 if quick else 4, prompts=4, precision=precision)))
+            out.append(
+                measure(dict(method="grpo", shape=shape, steps=3 if quick else 4, prompts=4, precision=precision))
+            )
     return out
 
 
@@ -192,7 +194,11 @@ def main() -> None:
     for name in SECTIONS:
         if name in result:
             sec = result[name]
-            md += [f"## {name} ({sec['date']}; load {sec['load_before']} -> {sec['load_after']})\n", table(sec["rows"]), ""]
+            md += [
+                f"## {name} ({sec['date']}; load {sec['load_before']} -> {sec['load_after']})\n",
+                table(sec["rows"]),
+                "",
+            ]
     path.with_suffix(".md").write_text("\n".join(md) + "\n")
 
 

@@ -97,7 +97,7 @@ def dpo_step(sess: Session, cfg: DPOConfig, pairs: list[dict]) -> dict[str, floa
             for key in ("chosen", "rejected")
             for p, r in zip(prompts, chunk)
         ]
-        batch = collate(seqs, sess.tokenizer.pad_token_id)
+        batch = collate(seqs, sess.tokenizer.pad_token_id).to(sess.dist.device)
         with eng.accumulating(sess.model, last=i + cfg.micro_batch >= len(picked)):
             with eng.autocast():
                 logp = sequence_logprob(forward_logprobs(sess.model, batch)[0], batch.loss_mask)  # (2b,) fp32

@@ -31,7 +31,7 @@ class MicroBatch:
 
 
 def make_micro_batches(
-    seqs: list[Seq], adv: torch.Tensor, weights: torch.Tensor, *, micro_batch: int, pad_id: int
+    seqs: list[Seq], adv: torch.Tensor, weights: torch.Tensor, *, micro_batch: int, pad_id: int, device: str = "cpu"
 ) -> list[MicroBatch]:
     """seqs (N,), adv (N,), weights (N,) in {0, 1} -> micro-batches of at most micro_batch sequences,
     grouped by length to cut padding (the loss normalisers are batch-global, so order is free)."""
@@ -39,9 +39,9 @@ def make_micro_batches(
     out = []
     for i in range(0, len(order), micro_batch):
         idx = order[i : i + micro_batch]
-        b = collate([seqs[j] for j in idx], pad_id)
-        w = weights[idx].unsqueeze(1)  # (b, 1)
-        out.append(MicroBatch(b, adv[idx], b.loss_mask * w))
+        b = collate([seqs[j] for j in idx], pad_id).to(device)
+        w = weights[idx].unsqueeze(1).to(device)  # (b, 1)
+        out.append(MicroBatch(b, adv[idx].to(device), b.loss_mask * w))
     return out
 
 
@@ -102,7 +102,7 @@ def update(
     engine: Engine = PLAIN,
 ) -> dict[str, float]:
     """`sw.epochs` optimiser steps on one batch; metrics averaged over them."""
-    mbs = make_micro_batches(seqs, adv, weights, micro_batch=micro_batch, pad_id=pad_id)
+    mbs = make_micro_batches(seqs, adv, weights, micro_batch=micro_batch, pad_id=pad_id, device=engine.dist.device)
     fill_old_and_ref(model, ref_model if sw.kl_coef > 0 else None, mbs, need_old=sw.epochs > 1, engine=engine)
     sums = {"loss": 0.0, "clip_frac": 0.0, "kl": 0.0, "entropy": 0.0, "grad_norm": 0.0}
     for _ in range(sw.epochs):

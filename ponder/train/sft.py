@@ -68,7 +68,7 @@ def sft_loss_backward(
     total = 0.0
     for i in range(0, len(seqs), micro_batch):
         chunk = seqs[i : i + micro_batch]
-        batch = pack(chunk, pad_id, max_len) if packing else collate(chunk, pad_id)
+        batch = (pack(chunk, pad_id, max_len) if packing else collate(chunk, pad_id)).to(engine.dist.device)
         with engine.accumulating(model, last=i + micro_batch >= len(seqs)):
             with engine.autocast():
                 logp, _ = forward_logprobs(model, batch)  # (b, L-1), fp32
