@@ -127,12 +127,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dry-run", action="store_true", help="a 2-layer d=64 model on the CPU, seconds")
     ap.add_argument("--out", default="benchmarks/results/gpu_train.json")
+    ap.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {list(VARIANTS)}")
     args = ap.parse_args(argv)
     device = "cpu" if args.dry_run else "cuda"
     if not args.dry_run and not torch.cuda.is_available():
         raise SystemExit("no CUDA device; use --dry-run to check the script on the CPU")
     shape = TINY if args.dry_run else QWEN2_05B
-    rows = [run_variant(name, shape, device, args.dry_run) for name in VARIANTS]
+    rows = [run_variant(name, shape, device, args.dry_run) for name in args.variants.split(",")]
     name = torch.cuda.get_device_name() if device == "cuda" else platform.processor() or "cpu"
     result = {"device": name, "dry_run": args.dry_run, "shape": shape, "torch": torch.__version__, "rows": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
