@@ -135,4 +135,5 @@ def test_rft_runs_in_bf16_with_checkpointing(tmp_path):
 
     summary = train_rft(cfg, model=model, tokenizer=tok, generator=FakeGenerator(_script), accuracy_fn=acc)
     assert summary["steps"] == 2 and summary["world_size"] == 1
-    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in map(json.loads, open(tmp_path / "metrics.jsonl")))
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(torch.isfinite(torch.tensor(r["loss"])) for r in rows)
