@@ -67,7 +67,8 @@ class AdaptersOff:
 
 
 def save_adapters(peft_model, tokenizer, folder: Path) -> None:
-    peft_model.save_pretrained(folder, safe_serialization=True)
+    # save_embedding_layers=False: "auto" looks the base up (on the hub for a built-in name)
+    peft_model.save_pretrained(folder, safe_serialization=True, save_embedding_layers=False)
     tokenizer.save_pretrained(folder)
 
 
