@@ -33,6 +33,7 @@ FLOORS = {
     "ponder.eval": 5,
     "ponder.data": 5,
     "ponder.serve": 5,
+    "ponder.integrations": 5,  # adapters to other libraries (TRL): read train/ and verify/
     "ponder.cli": 6,  # ponder/cli.py and every ponder/*/cli.py
     "benchmarks": 6,
 }

@@ -18,7 +18,7 @@ def test_register_get_and_unknown_name_lists_known():
 
 def test_plugin_from_file(tmp_path):
     f = tmp_path / "mine.py"
-    f.write_text("def reward(problems, responses):\n    return [1.0] * len(responses)\n")
+    f.write_text("def reward(prompts, completions, **columns):\n    return [1.0] * len(completions)\n")
     fn = Registry("reward").get(f"{f}:reward")
     assert fn([None], ["x"]) == [1.0]
     with pytest.raises(PonderError, match="defines no 'nope'"):

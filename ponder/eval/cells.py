@@ -18,7 +18,7 @@ from typing import Any
 from ponder.eval import estimators as M
 from ponder.eval.grid_config import Cell
 from ponder.eval.sample_pool import ProblemPool, VerifyFn
-from ponder.types import Generator, Problem, SearchResult
+from ponder.types import Generator, Problem, SearchResult, flops_estimate
 
 SearchFn = Callable[..., list[SearchResult]]
 
@@ -60,7 +60,7 @@ def _first_k_choice(strategy: str, pool: ProblemPool, k: int) -> int:
     return next(i for i, s in enumerate(first) if s.key == winner)
 
 
-def pool_records(cell: Cell, pools: Sequence[ProblemPool], n_params: int, pool_ref: str) -> CellOutput:
+def pool_records(cell: Cell, pools: Sequence[ProblemPool], n_params: int | None, pool_ref: str) -> CellOutput:
     start = time.perf_counter()
     records = []
     for pool in pools:
@@ -83,13 +83,19 @@ def pool_records(cell: Cell, pools: Sequence[ProblemPool], n_params: int, pool_r
 
 
 def _record(
-    cell: Cell, pid: str, answer: str | None, correct: float, gen_tokens: float, prompt_tokens: int, n_params: int
+    cell: Cell,
+    pid: str,
+    answer: str | None,
+    correct: float,
+    gen_tokens: float,
+    prompt_tokens: int,
+    n_params: int | None,
 ) -> dict[str, Any]:
     return {
         "cell": cell.key, "task": cell.task, "model": cell.model, "strategy": cell.strategy,
         "budget": cell.budget, "seed": cell.seed, "problem_id": pid, "answer": answer,
         "correct": float(correct), "generated_tokens": float(gen_tokens), "prompt_tokens": prompt_tokens,
-        "flops": 2.0 * n_params * (prompt_tokens + gen_tokens),
+        "flops": flops_estimate(n_params, prompt_tokens + gen_tokens),
     }  # fmt: skip
 
 

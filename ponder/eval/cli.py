@@ -19,7 +19,7 @@ from ponder.types import PonderError
 
 LISTS = {"tasks": str, "models": str, "strategies": str, "budgets": int, "seeds": int}
 SCALARS = ("n_problems", "problem_seed", "temperature", "max_tokens", "pool_size", "scorer", "batch_size",
-           "n_bins", "difficulty_samples", "out")  # fmt: skip
+           "n_bins", "difficulty_samples", "out", "backend")  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,7 +54,7 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     for name in SCALARS:
         raw = getattr(args, name)
         if raw is not None:
-            out.append(f"{name}={json.dumps(raw) if name in ('scorer', 'out') else raw}")
+            out.append(f"{name}={json.dumps(raw) if name in ('scorer', 'out', 'backend') else raw}")
     if args.data:
         pairs = [d.split("=", 1) for d in args.data]
         if any(len(p) != 2 for p in pairs):
@@ -76,7 +76,7 @@ def run(cfg: EvalConfig, backends: Any = None) -> int:
     from ponder.eval.finalize import finalize
     from ponder.eval.grid import default_backends, run_grid
 
-    be = backends or default_backends()
+    be = backends or default_backends(cfg.gen_options)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("eval", total=None)
 

@@ -51,12 +51,14 @@ class Backends:
     )  # (what, cells done, total)
 
 
-def default_backends() -> Backends:
+def default_backends(gen_options: dict | None = None) -> Backends:
+    from functools import partial
+
     from ponder.gen import load_generator
     from ponder.search import SCORERS, STRATEGIES, run_search
     from ponder.verify import verify
 
-    return Backends(make_gen=load_generator, verify_fn=verify, search_fn=run_search, check_scorer=SCORERS.get,
+    return Backends(make_gen=partial(load_generator, **(gen_options or {})), verify_fn=verify, search_fn=run_search, check_scorer=SCORERS.get,
                     check_strategy=STRATEGIES.get)  # fmt: skip
 
 

@@ -51,6 +51,8 @@ class EvalConfig:
     n_bins: int = 3  # difficulty bins for compute-optimal selection
     difficulty_samples: int = 8  # pool samples used to estimate difficulty (agreement rate)
     out: str = "runs/eval"
+    backend: str | None = None  # hf | vllm for every local model (a "vllm:" model prefix does it per model)
+    gen_options: dict[str, Any] = field(default_factory=dict)  # backend options (gen/options.py)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ def validate(cfg: EvalConfig) -> EvalConfig:
     if any(b < 1 for b in cfg.budgets):
         raise PonderError(f"budgets must be >= 1 samples' worth, got {cfg.budgets}")
     cfg.strategies = list(dict.fromkeys(canonical_strategy(s) for s in cfg.strategies))
+    cfg.models = [with_backend(m, cfg.backend) for m in cfg.models]
     cfg.budgets = sorted(set(cfg.budgets))
     size = pool_size(cfg)
     too_big = [b for b in cfg.budgets if b > size] if any(s in POOL_STRATEGIES for s in cfg.strategies) else []
@@ -96,6 +99,16 @@ def validate(cfg: EvalConfig) -> EvalConfig:
     if cfg.difficulty_samples < 1 or cfg.n_bins < 1:
         raise PonderError("--difficulty-samples and --n-bins must be >= 1")
     return cfg
+
+
+def with_backend(model: str, backend: str | None) -> str:
+    """'tiny' -> 'vllm:tiny' under backend vllm, so that cells (and their pools) name the backend."""
+    from ponder.gen.options import split_backend
+
+    if backend is None or model.startswith(("http://", "https://", "openai:")):
+        return model
+    backend, name = split_backend(model, backend)
+    return f"{backend}:{name}" if backend != "hf" else name
 
 
 def pool_size(cfg: EvalConfig) -> int:

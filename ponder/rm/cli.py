@@ -46,10 +46,13 @@ def sample_traces(gen, problems: list[Problem], samples: int, temperature: float
 
 
 def _label_parser() -> argparse.ArgumentParser:
+    from ponder.gen.options import add_backend_args
+
     ap = argparse.ArgumentParser(
         prog="ponder label", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--model", default="tiny", help="policy that writes and completes traces")
+    add_backend_args(ap)
     ap.add_argument("--task", default="arithmetic")
     ap.add_argument("--n", type=int, default=50, help="problems")
     ap.add_argument("--level", type=int, default=None)
@@ -93,12 +96,13 @@ def main(argv: list[str]) -> int:
     if args.import_fmt:
         return _import(args.import_fmt, args.file, args.out)
     from ponder.gen import load_generator
+    from ponder.gen.options import backend_kwargs
     from ponder.io import write_jsonl
     from ponder.rm.mc import MCParams, label_traces
     from ponder.tasks import get_task, make_problems
     from ponder.verify import verify
 
-    task, gen = get_task(args.task), load_generator(args.model)
+    task, gen = get_task(args.task), load_generator(args.model, **backend_kwargs(args))
     traces = sample_traces(
         gen,
         make_problems(args.task, args.n, args.level, args.seed),

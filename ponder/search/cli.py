@@ -19,6 +19,8 @@ from ponder.types import PonderError, Problem, SearchResult
 
 
 def _parser() -> argparse.ArgumentParser:
+    from ponder.gen.options import add_backend_args
+
     ap = argparse.ArgumentParser(
         prog="ponder solve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -44,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
         help="strategy option (scorer.KEY=VALUE: scorer option), repeatable",
     )
     ap.add_argument("--model", default="tiny", help="model name, folder, or OpenAI-compatible URL")
+    ap.add_argument("--model-params", default=None, help="parameter count of a served model (e.g. 7B), for FLOP counts")
+    add_backend_args(ap)
     ap.add_argument("--tree", type=Path, help="write the search trees as a self-contained HTML page")
     ap.add_argument("--json", type=Path, help="write results as JSON")
     ap.add_argument("--quiet", action="store_true", help="print only the summary table")
@@ -135,7 +139,7 @@ def show(recs: list[dict[str, Any]], quiet: bool) -> None:
             body = (
                 f"[bold]{rec['question']}[/]\n\n{rec['response']}\n\n[bold]answer:[/] {rec['answer']}   {mark}"
                 f"\n[dim]{c['generated_tokens']} generated + {c['prompt_tokens']} prompt tokens, "
-                f"{c['gen_calls']} generator / {c['scorer_calls']} scorer calls, {c['flops']:.3g} FLOPs, {c['seconds']:.2f} s[/]"
+                f"{c['gen_calls']} generator / {c['scorer_calls']} scorer calls, {_flops(c['flops'])} FLOPs, {c['seconds']:.2f} s[/]"
             )
             console.print(Panel(body, title=f"{rec['id']} · {rec['strategy']}", expand=False))
     table = Table("problems", "correct", "gen tokens / problem", "FLOPs / problem", "seconds")
@@ -146,10 +150,14 @@ def show(recs: list[dict[str, Any]], quiet: bool) -> None:
         str(n),
         acc,
         f"{sum(r['cost']['generated_tokens'] for r in recs) / n:.0f}",
-        f"{sum(r['cost']['flops'] for r in recs) / n:.3g}",
+        _flops(None if any(r["cost"]["flops"] is None for r in recs) else sum(r["cost"]["flops"] for r in recs) / n),
         f"{recs[0]['meta']['batch_seconds']:.2f}",
     )
     console.print(table)
+
+
+def _flops(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.3g}"
 
 
 def _reference_free(task: str) -> bool:
@@ -161,6 +169,7 @@ def _reference_free(task: str) -> bool:
 
 def main(argv: list[str]) -> int:
     from ponder.gen import load_generator
+    from ponder.gen.options import backend_kwargs
     from ponder.io import write_json
     from ponder.search import run_search
     from ponder.verify import verify
@@ -171,7 +180,7 @@ def main(argv: list[str]) -> int:
     scorer_options = {k.removeprefix("scorer."): options.pop(k) for k in list(options) if k.startswith("scorer.")}
     check_plan(strategy, budget, scorer, options)
     problems = load_problems(args)
-    gen = load_generator(args.model)
+    gen = load_generator(args.model, model_params=args.model_params, **backend_kwargs(args))
     results = run_search(
         strategy, problems, gen, budget=budget, scorer=scorer, scorer_options=scorer_options, seed=args.seed, **options
     )

@@ -28,7 +28,7 @@ import torch
 from ponder.config import to_dict
 from ponder.gen.groups import Groups
 from ponder.train import policy_update
-from ponder.train.advantages import group_advantages
+from ponder.train.advantages import group_advantages, nanstd
 from ponder.train.batch import encode_example
 from ponder.train.common import ModelConfig, OptimConfig, RunConfig, TrainConfig
 from ponder.train.data import DataConfig, ProblemStream, load_problems
@@ -89,16 +89,17 @@ def rollout_metrics(ro: Rollouts, sess: Session, cfg: GRPOConfig) -> dict[str, f
     flat_p, comps = groups.flat_owners, groups.flat
     texts = [c.text for c in comps]
     m = {
-        "reward_mean": float(ro.raw_rewards.mean()),
-        "reward_std": float(ro.raw_rewards.std()),
+        "reward_mean": float(ro.raw_rewards.nanmean()),
+        "reward_std": float(nanstd(ro.raw_rewards.flatten())),
+        "reward_none_frac": float(ro.raw_rewards.isnan().float().mean()),
         "accuracy": sum(map(bool, sess.accuracy_fn(flat_p, texts))) / len(texts),
         "response_len": sum(len(c.token_ids) for c in comps) / len(comps),
         "truncation_rate": sum(c.finish_reason == "length" for c in comps) / len(comps),
         **ro.stats,
     }
     for name in cfg.log_rewards:
-        vals = compute_rewards(sess.resolve(name), name, flat_p, texts)
-        m[f"reward/{name}"] = sum(vals) / len(vals)
+        vals = [v for v in compute_rewards(sess.resolve(name), name, flat_p, texts) if v is not None]
+        m[f"reward/{name}"] = sum(vals) / len(vals) if vals else float("nan")
     return m
 
 

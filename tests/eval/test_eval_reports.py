@@ -94,3 +94,16 @@ def test_compare_matches_two_single_model_runs_across_models(tmp_path):
     run_grid(_cfg(tmp_path, strategies=["majority"], models=["m2"], out=str(tmp_path / "b")), _backends())
     rows = compare_runs(tmp_path / "a", tmp_path / "b")
     assert len(rows) == 3 and all(r["model"] == "m1 / m2" and r["test"] == "paired" for r in rows)
+
+
+def test_unknown_flops_stay_unknown_in_summaries_and_tables():
+    from ponder.eval.report import markdown_table
+    from ponder.eval.summary import summarize
+    from ponder.types import Cost
+
+    assert (Cost(flops=2.0) + Cost(flops=None)).flops is None and (Cost(flops=2.0) + Cost(flops=3.0)).flops == 5.0
+    key = {"task": "t", "model": "openai:m", "strategy": "greedy", "budget": 1}
+    recs = [key | {"seed": 0, "problem_id": str(i), "correct": 1.0, "generated_tokens": 5.0, "flops": f,
+                   "seconds": 0.1} for i, f in enumerate([None, 10.0])]  # fmt: skip
+    (row,) = summarize(recs, [key | {"seed": 0, "status": "ok"}])
+    assert row["mean_flops"] is None and "unknown" in markdown_table([row])
