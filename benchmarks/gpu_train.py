@@ -18,8 +18,8 @@ runs it); peak memory is then not measured (CPU has no allocator statistics).
 
 Run: PYTHONPATH=. python benchmarks/gpu_train.py            (on the GPU machine)
      PYTHONPATH=. python benchmarks/gpu_train.py --dry-run --out /tmp/gpu_train.json
-To be called from benchmarks/gpu_check.py as its training section once that script lands
-(i10-backend); until then it runs on its own.
+benchmarks/gpu_check.py runs this as its `train` section (`train_section`); the script also
+runs on its own.
 """
 
 from __future__ import annotations
@@ -123,6 +123,12 @@ def run_variant(name: str, shape: dict, device: str, dry: bool) -> dict:
     return res
 
 
+def train_section(device: str, dry_run: bool, variants: list[str] | None = None) -> list[dict]:
+    """Rows for `variants` (all by default) on the 0.5B shape, or the tiny one in a dry run."""
+    shape = TINY if dry_run else QWEN2_05B
+    return [run_variant(name, shape, device, dry_run) for name in variants or list(VARIANTS)]
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dry-run", action="store_true", help="a 2-layer d=64 model on the CPU, seconds")
@@ -133,7 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.dry_run and not torch.cuda.is_available():
         raise SystemExit("no CUDA device; use --dry-run to check the script on the CPU")
     shape = TINY if args.dry_run else QWEN2_05B
-    rows = [run_variant(name, shape, device, args.dry_run) for name in args.variants.split(",")]
+    rows = train_section(device, args.dry_run, args.variants.split(","))
     name = torch.cuda.get_device_name() if device == "cuda" else platform.processor() or "cpu"
     result = {"device": name, "dry_run": args.dry_run, "shape": shape, "torch": torch.__version__, "rows": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
