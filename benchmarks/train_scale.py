@@ -4,8 +4,10 @@ shared Session), each measurement in a fresh process so its peak memory is its o
 
   dp         SFT and GRPO on the built-in tiny reasoner with 1 and 2 processes (torchrun, gloo,
              one thread each), the same global batch; tokens/s summed over ranks
-  precision  SFT and GRPO steps, fp32 vs bf16 autocast vs pure bf16, one thread, on the tiny
-             shape (hidden 128) and a hidden-256 / 6-layer Llama (where AMX-BF16 pays)
+  precision  one SFT step and one GRPO policy update, fp32 vs bf16 autocast vs pure bf16, one
+             thread, on the tiny shape (hidden 128) and a hidden-256 / 6-layer Llama (where
+             AMX-BF16 pays); the precisions alternate step by step in one process (same batches,
+             same starting weights), so a load that drifts hits them alike; median step
   memory     one SFT step of the hidden-256 model on long rows: peak RSS and s/step with and
              without gradient checkpointing and LoRA
 
@@ -41,8 +43,8 @@ SHAPES = {
 }
 
 
-def _load() -> str:
-    return Path("/proc/loadavg").read_text().split()[:3].__str__() if Path("/proc/loadavg").exists() else "?"
+def _load() -> list[float]:
+    return [round(x, 1) for x in os.getloadavg()]
 
 
 def _model(shape: str):
@@ -141,16 +143,75 @@ def section_dp(quick: bool) -> list[dict]:
     return [measure(spec, procs) for spec in (sft, grpo) for procs in (1, 2)]
 
 
+def precision_worker(spec: dict) -> list[dict]:
+    """Sessions in fp32 / bf16 / bf16-pure from the same weights, stepped in turn on the same data."""
+    import copy
+    import statistics
+
+    import torch
+
+    from ponder.train.batch import encode_example
+    from ponder.train.common import ModelConfig, OptimConfig, RunConfig, TrainConfig
+    from ponder.train.policy_update import update
+    from ponder.train.presets import resolve_switches
+    from ponder.train.session import Session
+    from ponder.train.sft import sft_loss_backward
+
+    torch.set_num_threads(1)
+    model, tok = _model(spec["shape"])
+    names = ("fp32", "bf16", "bf16-pure")
+    sessions = {}
+    for name in names:
+        run = RunConfig(out=f"{spec['out']}/{name}", threads=1, progress=False)
+        sessions[name] = Session.open(ModelConfig(), OptimConfig(lr=1e-4), run, total_steps=100,
+                                      train=TrainConfig(precision=name), model=copy.deepcopy(model),
+                                      tokenizer=tok, need_gen=False)  # fmt: skip
+        sessions[name].ref = sessions[name].load_ref(ModelConfig())
+    ex = _examples(32 * (spec["steps"] + 1), False)
+    seqs = [encode_example(tok, e.prompt, e.response, eos=True) for e in ex]
+    batches = [seqs[i : i + 32] for i in range(0, len(seqs), 32)]
+    sw, pad = resolve_switches("grpo", {"kl_coef": 0.04}), tok.pad_token_id
+    adv, w = torch.randn(32), torch.ones(32)
+    times = {(n, k): [] for n in names for k in ("sft", "grpo")}
+    losses = {n: [] for n in names}
+    for batch in batches:
+        for n in names:
+            s = sessions[n]
+            t0 = time.perf_counter()
+            loss, _ = sft_loss_backward(s.model, batch, micro_batch=32, packing=False, max_len=2048, pad_id=pad,
+                                        engine=s.engine)  # fmt: skip
+            s.engine.step(s.model, s.opt, s.sched, 1.0)
+            times[(n, "sft")].append(time.perf_counter() - t0)
+            losses[n].append(loss)
+            t0 = time.perf_counter()
+            update(s.model, s.ref, s.opt, s.sched, batch, adv, w, sw, micro_batch=16, max_tokens=512, pad_id=pad,
+                   grad_clip=1.0, engine=s.engine)  # fmt: skip
+            times[(n, "grpo")].append(time.perf_counter() - t0)
+    tokens = statistics.mean(sum(len(x.ids) for x in b) for b in batches)
+    rows = []
+    for n in names:
+        sft_s, grpo_s = statistics.median(times[(n, "sft")][1:]), statistics.median(times[(n, "grpo")][1:])
+        rows.append({"shape": spec["shape"], "precision": n, "sft_tokens_per_s": tokens / sft_s,
+                     "grpo_update_tokens_per_s": tokens / grpo_s, "steps_measured": len(batches) - 1,
+                     "sft_losses": [round(x, 4) for x in losses[n]],
+                     "max_rel_loss_diff_vs_fp32": max(abs(a - b) / a for a, b in zip(losses["fp32"], losses[n]))})  # fmt: skip
+    return rows
+
+
 def section_precision(quick: bool) -> list[dict]:
-    out = []
+    rows = []
     for shape in ("h128", "h256"):
-        for precision in ("fp32", "bf16", "bf16-pure"):
-            out.append(measure(dict(method="sft", shape=shape, steps=4 if quick else 6, batch=32, precision=precision)))
-        for precision in ("fp32", "bf16"):
-            out.append(
-                measure(dict(method="grpo", shape=shape, steps=3 if quick else 4, prompts=4, precision=precision))
-            )
-    return out
+        with tempfile.TemporaryDirectory() as tmp:
+            spec = {"kind": "precision", "shape": shape, "steps": 3 if quick else 6, "out": tmp}
+            cmd = [sys.executable, __file__, "--worker", json.dumps(spec)]
+            env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+            p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
+            if p.returncode:
+                raise RuntimeError(p.stderr[-3000:])
+            got = json.loads([x for x in p.stdout.splitlines() if x.startswith("[")][-1])
+            print(json.dumps(got), flush=True)
+            rows += got
+    return rows
 
 
 def section_memory(quick: bool) -> list[dict]:
@@ -164,10 +225,13 @@ SECTIONS = {"dp": section_dp, "precision": section_precision, "memory": section_
 
 def table(rows: list[dict]) -> str:
     cols = ["method", "shape", "procs", "precision", "ckpt", "lora", "tokens_per_s", "step_s", "peak_rss_mb"]
+    if rows and "sft_tokens_per_s" in rows[0]:
+        cols = ["shape", "precision", "sft_tokens_per_s", "grpo_update_tokens_per_s", "max_rel_loss_diff_vs_fp32"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         vals = [r.get(c, "fp32" if c == "precision" else "-") for c in cols]
-        lines.append("| " + " | ".join(f"{v:,.0f}" if isinstance(v, float) else str(v) for v in vals) + " |")
+        fmt = lambda v: (f"{v:,.0f}" if abs(v) >= 1 else f"{v:.2g}") if isinstance(v, float) else str(v)  # noqa: E731
+        lines.append("| " + " | ".join(fmt(v) for v in vals) + " |")
     return "\n".join(lines)
 
 
@@ -179,7 +243,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "train_scale"))
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+        spec = json.loads(args.worker)
+        print(json.dumps(precision_worker(spec) if spec.get("kind") == "precision" else worker(spec)))
         return
     path = Path(args.out)
     result = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").is_file() else {}
@@ -188,6 +253,11 @@ def main() -> None:
         before = _load()
         rows = SECTIONS[name](args.quick)
         result[name] = {"load_before": before, "load_after": _load(), "date": time.strftime("%F %T"), "rows": rows}
+        write(path, result)
+
+
+def write(path: Path, result: dict) -> None:
+    """The JSON and a Markdown table per section (rewritten after each section)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     md = [f"# Training scale on this machine ({result['machine']})\n"]

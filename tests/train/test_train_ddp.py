@@ -1,5 +1,5 @@
-"""Data parallelism: two gloo processes on loopback (torchrun) give the single-process loss curve
-of the same global batch, and a run saved at world size 2 resumes at world size 1. The two-process
+"""Data parallelism: two gloo processes on loopback (torchrun) give the single-process SFT, GRPO
+and DPO curves of the same global batch, and a run saved at world size 2 resumes at world size 1. The two-process
 runs take 20-40 s on a loaded 2-core machine, so they are marked slow; the sharding arithmetic is
 tested fast."""
 
@@ -47,14 +47,15 @@ def _close(a: list[float], b: list[float]) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["sft", "grpo"])
+@pytest.mark.parametrize("method", ["sft", "grpo", "dpo"])
 def test_two_processes_match_one(tmp_path, method):
     steps = 3
     _run(method, tmp_path / "one", steps, 1)
     _run(method, tmp_path / "two", steps, 2)
     one, two = _rows(tmp_path / "one"), _rows(tmp_path / "two")
     assert [r["world_size"] for r in two] == [2] * steps and [r["world_size"] for r in one] == [1] * steps
-    for key in ("loss", "grad_norm") + (("kl", "entropy", "reward_mean") if method == "grpo" else ()):
+    extra = {"grpo": ("kl", "entropy", "reward_mean"), "dpo": ("margin", "pref_acc"), "sft": ()}[method]
+    for key in ("loss", "grad_norm", *extra):
         assert _close([r[key] for r in one], [r[key] for r in two]), (key, one, two)
     state = json.loads((tmp_path / "two" / f"ckpt-{steps:06d}" / "trainer_state.json").read_text())
     assert state["world_size"] == 2
