@@ -11,6 +11,7 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "solve": ("ponder.search.cli:main", "solve problems with a test-time strategy on a model"),
+    "serve": ("ponder.serve.cli:main", "OpenAI-compatible reasoning server with reasoning_effort"),
     "verify": ("ponder.verify.cli:main", "score a jsonl file of responses with a verifier"),
     "eval": ("ponder.eval.cli:main", "grid of tasks x strategies x budgets; reports; compare"),
     "train": ("ponder.train.cli:main", "train: base (tiny reasoner) | sft | rft | star | grpo | dpo | prm | orm"),

@@ -76,7 +76,7 @@ def run(cfg: EvalConfig, backends: Any = None) -> int:
     from ponder.eval.finalize import finalize
     from ponder.eval.grid import default_backends, run_grid
 
-    be = backends or default_backends(cfg.gen_options)
+    be = backends or default_backends(cfg.gen_options, cfg.model_params)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("eval", total=None)
 

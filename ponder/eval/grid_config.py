@@ -53,6 +53,7 @@ class EvalConfig:
     out: str = "runs/eval"
     backend: str | None = None  # hf | vllm for every local model (a "vllm:" model prefix does it per model)
     gen_options: dict[str, Any] = field(default_factory=dict)  # backend options (gen/options.py)
+    model_params: dict[str, str] = field(default_factory=dict)  # served model -> size ("7B"): FLOPs, else unknown
 
 
 @dataclass(frozen=True)

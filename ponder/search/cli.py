@@ -32,7 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--seed", type=int, default=0, help="seed for drawing problems and for the search")
     ap.add_argument("--strategy", default=None, help="search strategy (default greedy); see docs/search.md")
-    ap.add_argument("--effort", choices=["low", "medium", "high"], help="a named preset of strategy + budget")
+    ap.add_argument(
+        "--effort",
+        choices=["none", "minimal", "low", "medium", "high", "xhigh"],
+        help="a reasoning-effort level: strategy + budget + thinking-token cap (docs/serve.md)",
+    )
+    ap.add_argument("--think-tokens", type=int, default=None, help="cap thinking at this many tokens, then answer")
     ap.add_argument("--budget", type=int, default=None, help="samples' worth of compute per problem")
     ap.add_argument(
         "--scorer", default=None, help="scorer for strategies that need one (check, confidence, judge, ...)"
@@ -84,6 +89,38 @@ def check_plan(strategy: str, budget: int, scorer: str | None, options: dict[str
     check_options(strategy, STRATEGIES.get(strategy), options)
     if scorer is not None and scorer != "judge":
         SCORERS.get(scorer)
+
+
+def think_tokens(args: argparse.Namespace) -> int | None:
+    """--think-tokens, else the --effort level's thinking cap, else None (uncapped)."""
+    from ponder.search.effort import get_effort
+
+    if args.think_tokens is not None:
+        if args.think_tokens < 0:
+            raise PonderError(f"--think-tokens must be >= 0, got {args.think_tokens}")
+        return args.think_tokens
+    return get_effort(args.effort).think_tokens if args.effort else None
+
+
+def search_capped(strategy: str, problems: list[Problem], gen, cap: int | None, **kwargs: Any) -> list[SearchResult]:
+    """run_search(strategy, problems, gen, **kwargs), with thinking capped at `cap` tokens (the
+    answer forced after it) when given."""
+    from ponder.search import run_search
+    from ponder.search.think_budget import ThinkBudget
+    from ponder.steps import answer_of
+
+    if cap is None:
+        return run_search(strategy, problems, gen, **kwargs)
+    tok = getattr(gen, "tokenizer", None)  # hf / vllm carry one; a remote server may not
+    if tok is None:  # count characters: never fewer than tokens, so the cap stays a cap
+        capped = ThinkBudget(gen, cap, len)
+    else:
+        capped = ThinkBudget(gen, cap, lambda t: len(tok(t, add_special_tokens=False)["input_ids"]) if t else 0)
+    results = run_search(strategy, problems, capped, **kwargs)
+    done = capped.finish([gen.render(p.question) for p in problems], [r.response for r in results])
+    for r, text in zip(results, done):
+        r.response, r.answer = text, answer_of(text)
+    return results
 
 
 def load_problems(args: argparse.Namespace) -> list[Problem]:
@@ -171,7 +208,6 @@ def main(argv: list[str]) -> int:
     from ponder.gen import load_generator
     from ponder.gen.options import backend_kwargs
     from ponder.io import write_json
-    from ponder.search import run_search
     from ponder.verify import verify
 
     args = _parser().parse_args(argv)
@@ -179,10 +215,19 @@ def main(argv: list[str]) -> int:
     scorer = options.pop("scorer", None)
     scorer_options = {k.removeprefix("scorer."): options.pop(k) for k in list(options) if k.startswith("scorer.")}
     check_plan(strategy, budget, scorer, options)
+    cap = think_tokens(args)
     problems = load_problems(args)
     gen = load_generator(args.model, model_params=args.model_params, **backend_kwargs(args))
-    results = run_search(
-        strategy, problems, gen, budget=budget, scorer=scorer, scorer_options=scorer_options, seed=args.seed, **options
+    results = search_capped(
+        strategy,
+        problems,
+        gen,
+        cap,
+        budget=budget,
+        scorer=scorer,
+        scorer_options=scorer_options,
+        seed=args.seed,
+        **options,
     )
     known = [i for i, p in enumerate(problems) if p.answer is not None or _reference_free(p.task)]
     verdicts = verify([problems[i] for i in known], [results[i].response for i in known]) if known else []

@@ -50,6 +50,9 @@ class RunConfig:
 class ModelConfig:
     name: str = "tiny"  # built-in name, HF folder, or hub id
     ref: str | None = None  # reference model for KL / DPO; None: a frozen copy of the start
+    sampler: str = "hf"  # rollouts: "hf" samples the live policy; "vllm" a vLLM engine synced with it
+    sync_every: int = 1  # vllm sampler: push the weights after every k optimiser steps
+    engine: dict = field(default_factory=dict)  # vllm sampler options (gen/options.py: max_model_len, ...)
 
 
 @dataclass

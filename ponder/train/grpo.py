@@ -7,6 +7,10 @@ the live policy (rollout.py), score them with a reward from verify/, compute gro
 steps (policy_update.py). A checkpoint holds everything needed to resume exactly; metrics go to
 metrics.jsonl with a health check; held-out greedy accuracy is measured before and after.
 
+Rollouts come from `sess.gen`: the live policy on the hf backend, or a vLLM engine kept in step
+with it (`model.sampler: vllm`); then the sampler's logprobs weigh the loss by truncated
+importance sampling (`rollout.tis`, on by default when the sampler is not the trainer).
+
 Under torchrun each rank samples prompts_per_step / W problems (its share of the stream), the
 advantages stay per group (a group never spans ranks), and the loss normalisers are global
 (hardware.py), so W ranks take the step one process would on the same problems.
@@ -50,6 +54,8 @@ class RolloutConfig:
     max_tokens: int = 256
     stop: list[str] = field(default_factory=list)
     micro_batch: int = 16  # sequences per forward/backward (length-sorted: small ones cut padding on CPU)
+    tis: bool | None = None  # truncated importance sampling; None: on when the sampler is not the trainer (vllm)
+    tis_cap: float = 2.0  # the truncation C in min(pi_trainer / pi_sampler, C)
 
 
 @dataclass
@@ -75,13 +81,18 @@ class GRPOConfig:
 
 
 def build_sequences(tokenizer, ro: Rollouts, *, mask_truncated: bool):
-    """-> (seqs (N,), weights (N,)) in problem-major order, N = P * G."""
-    seqs, weights = [], []
+    """-> (seqs (N,), weights (N,), sampler (N,)) in problem-major order, N = P * G. sampler[i] is
+    the response's logprobs from the rollout engine when its re-tokenised ids are the sampled ids
+    (else None: no importance weight for that response)."""
+    seqs, weights, sampler = [], [], []
     for prompt, group in zip(ro.prompts, ro.completions):
         for c in group:
-            seqs.append(encode_example(tokenizer, prompt, c.text, eos=c.finish_reason == "eos"))
+            seq = encode_example(tokenizer, prompt, c.text, eos=c.finish_reason == "eos")
+            seqs.append(seq)
             weights.append(0.0 if mask_truncated and c.finish_reason == "length" else 1.0)
-    return seqs, torch.tensor(weights)
+            same = c.logprobs is not None and seq.ids[seq.start :] == list(c.token_ids)
+            sampler.append(list(c.logprobs) if same else None)
+    return seqs, torch.tensor(weights), sampler
 
 
 def rollout_metrics(ro: Rollouts, sess: Session, cfg: GRPOConfig) -> dict[str, float]:
@@ -126,7 +137,8 @@ def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float
     ro, cursor = collect(sess.gen, sess.stream, sess.cursor, spec, sess.reward, sess.reward_label, seed=seed)
     sess.cursor = sess.dist.all_max(cursor)  # dynamic sampling may refill more on one rank
     adv = group_advantages(ro.rewards, scale_std=sw.scale_std).flatten()  # (P*G,)
-    seqs, weights = build_sequences(sess.tokenizer, ro, mask_truncated=sw.overlong == "mask")
+    seqs, weights, sampler = build_sequences(sess.tokenizer, ro, mask_truncated=sw.overlong == "mask")
+    tis = cfg.rollout.tis if cfg.rollout.tis is not None else not getattr(sess.gen, "sampler_is_trainer", True)
     t1 = time.perf_counter()
     stats = policy_update.update(
         sess.model,
@@ -141,6 +153,8 @@ def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float
         max_tokens=cfg.rollout.max_tokens,
         pad_id=sess.tokenizer.pad_token_id,
         grad_clip=cfg.optim.grad_clip,
+        sampler=sampler,
+        tis_cap=cfg.rollout.tis_cap if tis else None,
         engine=sess.engine,
     )
     t2 = time.perf_counter()

@@ -150,3 +150,18 @@ def test_reasoning_field_and_usage_counts():
     c = to_completion(choice, SamplingParams(), prompt_tokens=10, fallback_tokens=29)
     assert c.text == "<think>21*3=63\n63*3=189</think>\n189" and len(c.token_ids) == 29
     assert c.logprobs is None and c.prompt_tokens == 10  # 3 logprobs cannot align with 29 tokens
+
+
+def test_eval_grid_on_a_served_model_counts_flops_only_when_told_its_size(server, tmp_path):
+    import json
+
+    from ponder.eval.cli import build_config, run
+
+    url, _ = server
+    base = ["--tasks", "arithmetic", "--models", url, "--strategies", "greedy", "--n-problems", "2"]
+    for out, extra, expect_known in [("unknown", [], False), ("known", [f'model_params={{"{url}": "7B"}}'], True)]:
+        run(build_config([*base, "--out", str(tmp_path / out), *extra]))
+        (row,) = json.loads((tmp_path / out / "summary.json").read_text())
+        assert (row["mean_flops"] is not None) == expect_known
+        if expect_known:
+            assert row["mean_flops"] > 2 * 7e9  # 2 x params x (prompt + generated tokens)
