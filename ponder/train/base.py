@@ -50,7 +50,7 @@ class BaseConfig:
     layers: transformer layers
     hidden: hidden size
     reflect: share of traces with a slip caught by `wait` (tasks with trace_with_slip)
-    bf16: bf16 autocast for forward + backward
+    bf16: the older spelling of train.precision=bf16 (bf16 autocast)
     pack: pack examples into rows of pack_len tokens instead of padding
     pack_len: tokens per packed row
     init: start from this model's weights (name or folder) instead of random ones

@@ -90,6 +90,14 @@ class ModelConfig:
 
 @dataclass
 class LoRAConfig:
+    """LoRA adapters through peft (train/lora.py).
+
+    r: adapter rank (0: full fine-tuning, no adapters)
+    alpha: LoRA scaling numerator (the update is scaled by alpha / r)
+    dropout: dropout on the adapter input
+    targets: module names to adapt, or [all-linear]
+    """
+
     r: int = 0  # adapter rank; 0: full fine-tuning
     alpha: float = 16.0
     dropout: float = 0.0
@@ -98,7 +106,12 @@ class LoRAConfig:
 
 @dataclass
 class TrainConfig:
-    """How the loop runs on the hardware; the same keys for every trainer (`--train.precision=bf16`)."""
+    """How the loop runs on the hardware; the same keys for every trainer (`--train.precision=bf16`).
+
+    precision: fp32 | bf16 (autocast, fp32 master weights) | bf16-pure | fp16 (autocast + loss scaling)
+    grad_checkpointing: recompute activations in backward (less memory, more compute)
+    lora: LoRA adapters (train.lora.r > 0 turns them on)
+    """
 
     precision: Literal["fp32", "bf16", "bf16-pure", "fp16"] = "fp32"  # bf16/fp16: autocast, fp32 master weights
     grad_checkpointing: bool = False  # recompute activations in backward (less memory, ~1/3 more compute)
