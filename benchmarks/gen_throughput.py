@@ -78,6 +78,28 @@ def time_hf(gen: HFGenerator, prompts: list[str], seed: int) -> float:
     return dt
 
 
+def alternate(methods: dict, repeats: int, after_round=lambda: None) -> dict[str, list[float]]:
+    """One warm-up call each (seed 0), then `repeats` rounds calling every method in turn (seed
+    r + 1); returns each method's seconds per round."""
+    for f in methods.values():
+        f(0)
+    times: dict[str, list[float]] = {m: [] for m in methods}
+    for r in range(repeats):
+        for m, f in methods.items():
+            times[m].append(f(r + 1))
+        after_round()
+    return times
+
+
+def rates(name: str, seconds: list[float], tokens: int) -> dict:
+    """Median and best tokens per second, and the raw seconds."""
+    return {
+        f"{name}_tok_s": round(tokens / statistics.median(seconds), 1),
+        f"{name}_best_tok_s": round(tokens / min(seconds), 1),
+        f"{name}_seconds": [round(t, 4) for t in seconds],
+    }
+
+
 def run(batches: list[int], repeats: int) -> list[dict]:
     gen, source = load_tiny()
     rows = []
@@ -89,18 +111,10 @@ def run(batches: list[int], repeats: int) -> list[dict]:
             methods["hf_generate"] = lambda s, p=prompts: time_hf(gen, p, s)
             if batch <= 64:
                 methods["ponder_generic_loop"] = lambda s, p=prompts: time_ponder(gen, p, False, s)
-            for f in methods.values():
-                f(0)  # warm-up
-            times: dict[str, list[float]] = {m: [] for m in methods}
-            for r in range(repeats):
-                for m, f in methods.items():
-                    times[m].append(f(r + 1))
-                bar.advance(task)
+            times = alternate(methods, repeats, lambda: bar.advance(task))
             row = {"batch": batch, "new_tokens": NEW, "model": source, "loadavg_after": os.getloadavg()}
             for m, ts in times.items():
-                row[f"{m}_tok_s"] = round(batch * NEW / statistics.median(ts), 1)
-                row[f"{m}_best_tok_s"] = round(batch * NEW / min(ts), 1)
-                row[f"{m}_seconds"] = [round(t, 4) for t in ts]
+                row.update(rates(m, ts, batch * NEW))
             row["speedup_vs_generate"] = round(row["ponder_tok_s"] / row["hf_generate_tok_s"], 2)
             row["best_speedup_vs_generate"] = round(row["ponder_best_tok_s"] / row["hf_generate_best_tok_s"], 2)
             rows.append(row)

@@ -47,7 +47,7 @@ def phase_init(a) -> None:
         SFTConfig,
         None,
         [
-            f"data={a.work}/init_traces.jsonl",
+            f"data.path={a.work}/init_traces.jsonl",
             f"run.out={a.work}/init",
             "run.steps=100000",
             f"run.max_minutes={a.init_minutes}",
@@ -73,7 +73,7 @@ def phase_init2(a) -> None:
         SFTConfig,
         None,
         [
-            f"data={a.work}/init_traces.jsonl",
+            f"data.path={a.work}/init_traces.jsonl",
             f"model.name={a.work}/student0",
             f"run.out={a.work}/init2",
             "run.steps=100000",
@@ -127,7 +127,7 @@ def phase_distill(a) -> None:
         SFTConfig,
         None,
         [
-            f"data={a.work}/teacher_traces.jsonl",
+            f"data.path={a.work}/teacher_traces.jsonl",
             f"model.name={a.work}/student0",
             f"run.out={a.work}/distill",
             "run.steps=100000",

@@ -26,22 +26,15 @@ from ponder.tasks import make_problems
 from ponder.types import Problem
 
 
-def ponder_accuracy_reward(problems, responses):
-    from ponder.verify import verify
-
-    return [1.0 if s.correct else 0.0 for s in verify(problems, responses)]
-
-
 def run_trl(args, problems, prompts) -> dict:
-    from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
-    by_q = {p.question: p for p in problems}
-    ds = Dataset.from_list([{"prompt": pr, "question": p.question} for pr, p in zip(prompts, problems)])
+    from ponder.integrations.trl import problems_dataset, to_trl
 
-    def reward(prompts, completions, question, **kw):
-        return ponder_accuracy_reward([by_q[q] for q in question], list(completions))
+    rendered = dict(zip((p.id for p in problems), prompts))
+    ds = problems_dataset(problems, prompt=lambda p: rendered[p.id])
+    reward = to_trl("accuracy")  # the same verify/ reward ponder's run uses, through the TRL adapter
 
     times, rewards = [], []
 

@@ -11,6 +11,7 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "solve": ("ponder.search.cli:main", "solve problems with a test-time strategy on a model"),
+    "serve": ("ponder.serve.cli:main", "OpenAI-compatible reasoning server with reasoning_effort"),
     "verify": ("ponder.verify.cli:main", "score a jsonl file of responses with a verifier"),
     "eval": ("ponder.eval.cli:main", "grid of tasks x strategies x budgets; reports; compare"),
     "train": ("ponder.train.cli:main", "train: base (tiny reasoner) | sft | rft | star | grpo | dpo | prm | orm"),
@@ -40,12 +41,15 @@ def main(argv: list[str] | None = None) -> int:
     if cmd not in COMMANDS:
         print(f"error: unknown command {cmd!r}; known: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
+    from ponder.cliargs import HelpShown
     from ponder.types import PonderError
 
     module_name, func_name = COMMANDS[cmd][0].split(":")
     try:
         func = getattr(importlib.import_module(module_name), func_name)
         return int(func(rest) or 0)
+    except HelpShown:
+        return 0
     except PonderError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

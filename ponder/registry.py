@@ -3,7 +3,9 @@
 A registry maps names to objects (classes or functions) filled by a decorator at import time.
 To keep `import ponder` fast, a registry knows which modules fill it and imports them in order
 on a lookup, stopping at the module that registers the name asked for (so looking up a light
-entry never imports a heavy module listed after it). A user plug-in is named
+entry never imports a heavy module listed after it), under a lock: threads that look up at once,
+as the server's request threads do, wait for the imports instead of seeing a half-filled
+registry. A user plug-in is named
 "path/to/file.py:function" and loaded from that file. Unknown names fail with the list of
 known names.
 
@@ -20,6 +22,7 @@ import difflib
 import importlib
 import importlib.util
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -58,6 +61,8 @@ class Registry:
         self.plugins = plugins
         self._modules = list(modules)
         self._items: dict[str, Any] = {}
+        self._lock = threading.RLock()  # re-entrant: a module being imported may look names up
+        self._importing = 0  # imports under way (their modules already left the list)
 
     def register(self, name: str) -> Callable[[Any], Any]:
         def deco(obj: Any) -> Any:
@@ -70,12 +75,19 @@ class Registry:
 
     def _load(self, until: str | None = None) -> None:
         """Import the listed modules in order until `until` is registered (None: all of them)."""
-        while self._modules and (until is None or until not in self._items):
-            m = self._modules.pop(0)
-            # a listed module that does not exist (an optional part not installed) is skipped;
-            # an error inside one that exists is raised
-            if importlib.util.find_spec(m) is not None:
-                importlib.import_module(m)
+        if (until is not None and until in self._items) or not (self._modules or self._importing):
+            return
+        with self._lock:  # another thread's import in progress: wait for it
+            while self._modules and (until is None or until not in self._items):
+                self._importing += 1  # before the pop: the list and the count are never both empty early
+                m = self._modules.pop(0)
+                try:
+                    # a listed module that does not exist (an optional part not installed) is
+                    # skipped; an error inside one that exists is raised
+                    if importlib.util.find_spec(m) is not None:
+                        importlib.import_module(m)
+                finally:
+                    self._importing -= 1
 
     def names(self) -> list[str]:
         self._load()

@@ -93,9 +93,20 @@ class SamplingParams:
         return self.temperature == 0
 
 
+def flops_estimate(n_params: int | None, tokens: float) -> float | None:
+    """2 x parameters x tokens (forward only); None when the model's size is unknown."""
+    return None if n_params is None else 2.0 * n_params * tokens
+
+
+def add_flops(a: float | None, b: float | None) -> float | None:
+    """FLOPs add up; an unknown (None) term makes the total unknown rather than an undercount."""
+    return None if a is None or b is None else a + b
+
+
 @dataclass
 class Cost:
-    """Compute spent. FLOPs are estimated as 2 x parameters x tokens (forward only)."""
+    """Compute spent. FLOPs are estimated as 2 x parameters x tokens (forward only); None when
+    the generator's parameter count is unknown (an OpenAI-compatible server without --model-params)."""
 
     generated_tokens: int = 0
     prompt_tokens: int = 0
@@ -103,10 +114,15 @@ class Cost:
     scorer_calls: int = 0
     scorer_tokens: int = 0
     seconds: float = 0.0
-    flops: float = 0.0
+    flops: float | None = 0.0
 
     def __add__(self, other: Cost) -> Cost:
-        return Cost(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in dataclasses.fields(self)})
+        out = {
+            f.name: getattr(self, f.name) + getattr(other, f.name)
+            for f in dataclasses.fields(self)
+            if f.name != "flops"
+        }
+        return Cost(**out, flops=add_flops(self.flops, other.flops))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -201,10 +217,10 @@ class Pick:
 
 @runtime_checkable
 class Generator(Protocol):
-    """The only seam to an inference engine (gen/)."""
+    """The only seam to an inference engine (gen/). `n_params` is None when unknown (a remote server)."""
 
     name: str
-    n_params: int
+    n_params: int | None
 
     def render(self, question: str) -> str:
         """The model's prompt for a question (its chat/prompt template applied)."""
@@ -240,9 +256,9 @@ class OutcomeScorer(Protocol):
 @runtime_checkable
 class Metered(Protocol):
     """A scorer that runs a model reports its size and the tokens it has read so far, so that
-    search charges its compute."""
+    search charges its compute (None: size unknown, so are the FLOPs)."""
 
-    n_params: int
+    n_params: int | None
     tokens_scored: int
 
 

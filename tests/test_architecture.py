@@ -21,6 +21,7 @@ FLOORS = {
     "ponder.steps": 0,
     "ponder.answers": 0,
     "ponder.config": 1,
+    "ponder.cliargs": 1,
     "ponder.registry": 1,
     "ponder.io": 1,
     "ponder.models": 1,
@@ -33,6 +34,7 @@ FLOORS = {
     "ponder.eval": 5,
     "ponder.data": 5,
     "ponder.serve": 5,
+    "ponder.integrations": 5,  # adapters to other libraries (TRL): read train/ and verify/
     "ponder.cli": 6,  # ponder/cli.py and every ponder/*/cli.py
     "benchmarks": 6,
 }

@@ -41,12 +41,12 @@ def test_model_resolution_errors(tmp_path):
     (tmp_path / "m" / "config.json").write_text("{}")
     with pytest.raises(PonderError, match="has no tokenizer"):
         resolve_model(str(tmp_path / "m"))
-    assert resolve_model("Qwen/Qwen2.5-0.5B") == "Qwen/Qwen2.5-0.5B"  # a hub id passes through
+    # a hub id is checked against the local cache, then the hub (tests/models/test_hub_ids.py)
 
 
 def test_solve_checks_a_typed_countdown_problem_without_a_reference(tmp_path, capsys):
     out = tmp_path / "r.json"
-    code, _, _ = run(["solve", "Use 3 7 12 to make 45", "--quiet", "--json", str(out)], capsys)
+    code, _, _ = run(["solve", "Use 3 7 12 to make 57", "--quiet", "--json", str(out)], capsys)
     assert code == 0
     rec = json.loads(out.read_text())["results"][0]
     assert rec["reference"] is None and rec["correct"] in (True, False) and rec["verdict"]

@@ -18,7 +18,7 @@ def test_register_get_and_unknown_name_lists_known():
 
 def test_plugin_from_file(tmp_path):
     f = tmp_path / "mine.py"
-    f.write_text("def reward(problems, responses):\n    return [1.0] * len(responses)\n")
+    f.write_text("def reward(prompts, completions, **columns):\n    return [1.0] * len(completions)\n")
     fn = Registry("reward").get(f"{f}:reward")
     assert fn([None], ["x"]) == [1.0]
     with pytest.raises(PonderError, match="defines no 'nope'"):
@@ -32,6 +32,30 @@ def test_duplicate_registration_is_an_error():
     reg.register("a")(lambda: 1)
     with pytest.raises(PonderError, match="twice"):
         reg.register("a")(lambda: 2)
+
+
+def test_concurrent_first_lookups_wait_for_the_imports(tmp_path, monkeypatch):
+    import sys
+    import threading
+
+    (tmp_path / "slow_plugin_mod.py").write_text(
+        "import time\nfrom tests_registry_shared import REG\ntime.sleep(0.3)\n\n@REG.register('late')\ndef late():\n    return 1\n"
+    )
+    (tmp_path / "tests_registry_shared.py").write_text(
+        "from ponder.registry import Registry\nREG = Registry('thing', modules=['slow_plugin_mod'])\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from tests_registry_shared import REG
+
+    found: list = []
+    threads = [threading.Thread(target=lambda: found.append("late" in REG)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert found == [True] * 4
+    for m in ("slow_plugin_mod", "tests_registry_shared"):
+        sys.modules.pop(m, None)
 
 
 def test_build_calls_the_factory_and_uses_an_object_plugin_as_it_is(tmp_path):

@@ -48,15 +48,17 @@ def verdict_accuracy(pairs: list[tuple]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     from ponder.gen import load_generator
+    from ponder.gen.options import add_backend_args, backend_kwargs
     from ponder.tasks import get_task
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("model", nargs="?", default="tiny")
+    add_backend_args(ap)
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--tasks", default="arithmetic,countdown,equations,knights")
     ap.add_argument("--out", default="ponder/models/tiny/accuracy.json")
     args = ap.parse_args(argv)
-    gen = load_generator(args.model)
+    gen = load_generator(args.model, **backend_kwargs(args))
     rows = []
     for name in args.tasks.split(","):
         for level in get_task(name).levels:

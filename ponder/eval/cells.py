@@ -18,7 +18,7 @@ from typing import Any
 from ponder.eval import estimators as M
 from ponder.eval.grid_config import Cell
 from ponder.eval.sample_pool import ProblemPool, VerifyFn
-from ponder.types import Generator, Problem, SearchResult
+from ponder.types import Generator, Problem, SearchResult, flops_estimate
 
 SearchFn = Callable[..., list[SearchResult]]
 
@@ -35,7 +35,7 @@ def _subset_value(strategy: str, pool: ProblemPool, k: int, seed: int) -> tuple[
     samples = pool.metric_samples()
     if strategy == "pass":
         return M.pass_at_k(len(samples), sum(s.correct for s in samples), k), True
-    if strategy == "best-of-n":
+    if strategy == "best_of_n":
         return M.best_of_k(samples, k).value, True
     metric = {"majority": M.maj_at_k, "weighted": M.weighted_vote_at_k}[strategy]
     est = metric(samples, k, seed=seed)
@@ -47,7 +47,7 @@ def _first_k_choice(strategy: str, pool: ProblemPool, k: int) -> int:
     first = pool.samples[:k]
     if strategy == "pass":  # oracle: any correct sample
         return next((i for i, s in enumerate(first) if s.correct), 0)
-    if strategy == "best-of-n":
+    if strategy == "best_of_n":
         return max(range(k), key=lambda i: (first[i].score, -i))
     weights: dict[str, float] = {}
     for s in first:
@@ -60,7 +60,7 @@ def _first_k_choice(strategy: str, pool: ProblemPool, k: int) -> int:
     return next(i for i, s in enumerate(first) if s.key == winner)
 
 
-def pool_records(cell: Cell, pools: Sequence[ProblemPool], n_params: int, pool_ref: str) -> CellOutput:
+def pool_records(cell: Cell, pools: Sequence[ProblemPool], n_params: int | None, pool_ref: str) -> CellOutput:
     start = time.perf_counter()
     records = []
     for pool in pools:
@@ -83,13 +83,19 @@ def pool_records(cell: Cell, pools: Sequence[ProblemPool], n_params: int, pool_r
 
 
 def _record(
-    cell: Cell, pid: str, answer: str | None, correct: float, gen_tokens: float, prompt_tokens: int, n_params: int
+    cell: Cell,
+    pid: str,
+    answer: str | None,
+    correct: float,
+    gen_tokens: float,
+    prompt_tokens: int,
+    n_params: int | None,
 ) -> dict[str, Any]:
     return {
         "cell": cell.key, "task": cell.task, "model": cell.model, "strategy": cell.strategy,
         "budget": cell.budget, "seed": cell.seed, "problem_id": pid, "answer": answer,
         "correct": float(correct), "generated_tokens": float(gen_tokens), "prompt_tokens": prompt_tokens,
-        "flops": 2.0 * n_params * (prompt_tokens + gen_tokens),
+        "flops": flops_estimate(n_params, prompt_tokens + gen_tokens),
     }  # fmt: skip
 
 

@@ -51,12 +51,16 @@ class Backends:
     )  # (what, cells done, total)
 
 
-def default_backends() -> Backends:
+def default_backends(gen_options: dict | None = None, model_params: dict[str, str] | None = None) -> Backends:
+    """`model_params`: a served model's size by model name (local models count their own)."""
     from ponder.gen import load_generator
     from ponder.search import SCORERS, STRATEGIES, run_search
     from ponder.verify import verify
 
-    return Backends(make_gen=load_generator, verify_fn=verify, search_fn=run_search, check_scorer=SCORERS.get,
+    def make_gen(model: str) -> Generator:
+        return load_generator(model, model_params=(model_params or {}).get(model), **(gen_options or {}))
+
+    return Backends(make_gen=make_gen, verify_fn=verify, search_fn=run_search, check_scorer=SCORERS.get,
                     check_strategy=STRATEGIES.get)  # fmt: skip
 
 

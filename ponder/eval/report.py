@@ -46,6 +46,10 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def _flops(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.3g}"
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The summary as a Markdown table (for READMEs and notes)."""
     cols = [
@@ -66,7 +70,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
         else:
             cells = [r["task"], r["model"], r["strategy"], str(r["budget"]), f"{r['accuracy']:.3f}",
                      f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]", f"{r['mean_generated_tokens']:.1f}",
-                     f"{r['mean_flops']:.3g}", f"{r['seconds']:.1f}"]  # fmt: skip
+                     _flops(r["mean_flops"]), f"{r['seconds']:.1f}"]  # fmt: skip
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -127,7 +131,7 @@ def render(
 <p class=note>Tasks {_fmt(", ".join(cfg.get("tasks", [])))}; models {_fmt(", ".join(cfg.get("models", [])))};
 temperature {_fmt(cfg.get("temperature"))}; seeds {_fmt(cfg.get("seeds"))}. Machine: {_fmt(machine.get("platform"))},
 {_fmt(machine.get("cpus"))} CPUs, load average at start {_fmt(machine.get("loadavg"))}.
-Pool strategies (majority, best-of-n, weighted, pass) are expected values over subsets of one sample pool per problem;
+Pool strategies (majority, best_of_n, weighted, pass) are expected values over subsets of one sample pool per problem;
 "pass" is the oracle pass@k (some sample is right), a ceiling rather than a strategy. Intervals: 95% bootstrap over problems and seeds.</p>
 <h2>Accuracy against generated tokens</h2>{imgs or "<p class=note>No finished cells to plot.</p>"}
 <h2>Summary</h2>{summary_table(rows)}

@@ -41,10 +41,16 @@ def _row(key: tuple, records: list[dict[str, Any]], cell_rows: list[dict[str, An
         "n_problems": total // n_seeds,
         "n_seeds": n_seeds,
         "mean_generated_tokens": sum(r["generated_tokens"] for r in records) / total,
-        "mean_flops": sum(r["flops"] for r in records) / total,
+        "mean_flops": _mean_flops(records),
         "seconds": sum(r["seconds"] for r in records) / n_seeds,
         "exact": all(r.get("exact", True) for r in records),
     }
+
+
+def _mean_flops(records: list[dict[str, Any]]) -> float | None:
+    """Mean FLOPs per record; None (unknown) if any record's FLOPs are unknown."""
+    values = [r["flops"] for r in records]
+    return None if any(v is None for v in values) else sum(values) / len(values)
 
 
 def summarize(records: list[dict[str, Any]], cell_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

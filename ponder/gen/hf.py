@@ -25,7 +25,8 @@ import torch
 
 from ponder.gen.loop import Row, sample_rows
 from ponder.gen.prefix_cache import PrefixCache
-from ponder.gen.stops import StopChecker, cut_at_stop
+from ponder.gen.stops import StopChecker, completion_text
+from ponder.gen.text import decode, empty_completions, encode, render_prompt
 from ponder.types import Completion, PonderError, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -94,16 +95,13 @@ class HFGenerator:
         return ids
 
     def render(self, question: str) -> str:
-        if getattr(self.tokenizer, "chat_template", None):
-            messages = [{"role": "user", "content": question}]
-            return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return question + "\n"
+        return render_prompt(self.tokenizer, question)
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
-        return self.tokenizer(list(texts), add_special_tokens=False)["input_ids"] if texts else []
+        return encode(self.tokenizer, texts)
 
     def _decode(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        return decode(self.tokenizer, ids)
 
     def _left_pad(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T) ids and bool mask, real tokens right-aligned."""
@@ -142,14 +140,8 @@ class HFGenerator:
 
     def _completion(self, row: Row, params: SamplingParams, prompt_len: int) -> Completion:
         ids = row.token_ids
-        if row.finish_reason == "eos":
-            text = self._decode(ids[:-1])
-        else:
-            text = self._decode(ids)
-            if row.finish_reason == "stop":
-                text = cut_at_stop(text, params.stop) or text
         return Completion(
-            text=text,
+            text=completion_text(self._decode, ids, row.finish_reason, params.stop),
             token_ids=list(ids),
             logprobs=list(row.logprobs) if params.logprobs else None,
             finish_reason=row.finish_reason,
@@ -178,8 +170,7 @@ class HFGenerator:
         """params.n completions per prompt, in prompt order. ignore_eos (benchmarks) decodes on past EOS."""
         encoded = self._encode(prompts)
         if params.max_tokens == 0:
-            empty = lambda e: Completion(text="", prompt_tokens=len(e), logprobs=[] if params.logprobs else None)  # noqa: E731
-            return [[empty(e) for _ in range(params.n)] for e in encoded]
+            return empty_completions(encoded, params)
         eos_ids = set() if ignore_eos else self.eos_ids
         loop_args = dict(
             copies=params.n,

@@ -1,26 +1,37 @@
-"""A Generator over an OpenAI-compatible `/v1/completions` server (vLLM, SGLang, llama.cpp, ...).
+"""A Generator over an OpenAI-compatible server (vLLM, SGLang, llama.cpp, `ponder serve`, the
+OpenAI API) through the official `openai` client (`pip install 'ponder[openai]'`).
 
-One HTTP request per `generate()` call carries every prompt (the server batches them) with n,
-temperature, top_p, max_tokens, stop, seed and logprobs; vLLM's extra fields ask for stop
-strings in the text (`include_stop_str_in_output`) and for token ids (`return_token_ids`).
-Choices come back with `index = prompt_index * n + sample_index`. A server that still leaves the
-matched stop string out gets it re-appended, so Completion.text always ends with it, as in the
-hf backend. finish_reason: vLLM's `stop_reason` tells a stop string (a str) from EOS (null);
-servers without it report both as "stop", which is read as "eos" unless the text ends with a stop.
+Endpoints:
+- "completions" (default): prompts are text. `render()` applies a local tokenizer's chat template
+  when given `tokenizer=`, else a format string (default "{question}\\n"). Prompts go out in
+  requests of `batch_size` prompts with n samples each.
+- "chat": `render()` remembers the messages behind the prompt string it returns; a prompt that
+  extends a rendered one (earlier steps of a search) sends the extension as a final assistant
+  message to be continued (vLLM's `continue_final_message`). One request per prompt.
 
-Left out: the chat endpoint, streaming, retries, parallel requests across servers. `render()` uses
-a format string (default "{question}\\n") or, given `tokenizer=`, that tokenizer's chat template.
-Token counts need token ids or logprobs from the server; without either token_ids stays empty.
+Requests run on `concurrency` threads; the Generator API stays synchronous. Retries are the
+client's own (exponential backoff with jitter on connection errors, 408/409/429/5xx, `max_retries`);
+the connection must open within `connect_timeout` seconds and a request finish within `timeout`.
+An unreachable server or an HTTP error is one PonderError line. Per-call `stop`, `seed`, `top_p`,
+`logprobs` and (vLLM's extra fields, `vllm_extras=True`) `top_k`, `include_stop_str_in_output`
+and `return_token_ids` are sent; openai_parse.py reads the choices back.
+
+FLOPs: `n_params` is what the user gives (`--model-params 7B`); without it it is None and every
+cost reports its FLOPs as unknown (None), never 0.
+Left out: streaming, tool calls, load-balancing across servers (put a router in front).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.error
-import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+from ponder.gen.openai_parse import split_usage, to_completion
 from ponder.types import Completion, PonderError, SamplingParams
+
+ENDPOINTS = ("completions", "chat")
+_HINT = "start it (`ponder serve`, `vllm serve MODEL`) or fix the URL given to --model"
 
 
 class OpenAIGenerator:
@@ -28,23 +39,43 @@ class OpenAIGenerator:
         self,
         base_url: str,
         model: str | None = None,
-        n_params: int = 0,
+        n_params: int | None = None,
+        *,
+        endpoint: str = "completions",
         template: str = "{question}\n",
         tokenizer=None,
         api_key: str | None = None,
         timeout: float = 600.0,
+        connect_timeout: float = 5.0,
+        max_retries: int = 2,
+        concurrency: int = 8,
+        batch_size: int = 16,
+        vllm_extras: bool = True,
     ):
+        if endpoint not in ENDPOINTS:
+            raise PonderError(f"unknown endpoint {endpoint!r}; choose one of {', '.join(ENDPOINTS)}")
+        if concurrency < 1 or batch_size < 1:
+            raise PonderError("concurrency and batch_size must be >= 1")
         self.base_url = base_url.rstrip("/")
         self._model = model
-        self.n_params = n_params  # 0 = unknown; FLOP estimates are then 0
-        self.template, self.tokenizer = template, tokenizer
-        self.api_key = api_key or os.environ.get("OPENAI_API_KEY")
-        self.timeout = timeout
+        self.n_params = n_params  # None = unknown: FLOPs are then reported as unknown
+        self.endpoint, self.template, self.tokenizer = endpoint, template, tokenizer
+        self.concurrency, self.batch_size, self.vllm_extras = concurrency, batch_size, vllm_extras
+        self._client_args = dict(
+            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "none",
+            timeout=(timeout, connect_timeout),
+            max_retries=max_retries,
+        )
+        self._client = None
+        self._chats: dict[str, list[dict[str, str]]] = {}
 
     @classmethod
     def from_spec(cls, spec: str, **kwargs) -> OpenAIGenerator:
-        """ "http://host:port/v1" (the server's first model) or "openai:MODEL@http://host:port/v1"."""
+        """ "http://host:port/v1" (the server's first model) or "openai:MODEL@http://host:port/v1";
+        a "chat+" in front ("chat+http://...") uses the chat endpoint."""
         model = None
+        if spec.startswith("chat+"):
+            spec, kwargs = spec[len("chat+") :], {"endpoint": "chat", **kwargs}
         if spec.startswith("openai:"):
             model, sep, spec = spec[len("openai:") :].partition("@")
             if not sep or not model:
@@ -54,104 +85,121 @@ class OpenAIGenerator:
         return cls(spec, model=model, **kwargs)
 
     @property
+    def client(self):
+        if self._client is None:
+            try:
+                import openai
+            except ImportError:
+                raise PonderError("the openai backend needs the openai client: pip install 'ponder[openai]'") from None
+            total, connect = self._client_args["timeout"]
+            args = {**self._client_args, "timeout": openai.Timeout(total, connect=connect)}
+            self._client = openai.OpenAI(base_url=self.base_url, **args)
+        return self._client
+
+    @property
     def name(self) -> str:
         return f"openai:{self.model}"
 
     @property
     def model(self) -> str:
         if self._model is None:
-            listed = self._request("GET", "/models", None).get("data") or []
+            listed = self._call(lambda: self.client.models.list().data)
             if not listed:
                 raise PonderError(f"server {self.base_url} lists no models; name one: openai:MODEL@{self.base_url}")
-            self._model = listed[0]["id"]
+            self._model = listed[0].id
         return self._model
 
-    def render(self, question: str) -> str:
-        if self.tokenizer is not None:
-            messages = [{"role": "user", "content": question}]
-            return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return self.template.format(question=question)
+    def _call(self, fn):
+        """Run one client call; connection failures and HTTP errors become one PonderError line."""
+        import openai
 
-    def _request(self, method: str, path: str, body: dict | None) -> dict:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base_url + path, data=data, headers=headers, method=method)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return json.loads(resp.read())
-        except urllib.error.HTTPError as e:
-            detail = e.read().decode(errors="replace")[:300]
-            raise PonderError(f"{self.base_url}{path} answered {e.code}: {detail}") from e
-        except urllib.error.URLError as e:
-            raise PonderError(f"cannot reach {self.base_url}{path}: {e.reason}; is the server running?") from e
+            return fn()
+        except openai.APIConnectionError as e:  # includes timeouts, after the client's retries
+            why = "timed out" if isinstance(e, openai.APITimeoutError) else "connection failed"
+            raise PonderError(f"cannot reach the server at {self.base_url} ({why}); {_HINT}") from None
+        except openai.APIStatusError as e:
+            raise PonderError(f"{self.base_url} answered {e.status_code}: {str(e.message)[:300]}") from None
 
-    def _body(self, prompts: list[str], params: SamplingParams) -> dict:
-        body = {
-            "model": self.model,
-            "prompt": list(prompts),
-            "n": params.n,
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "max_tokens": params.max_tokens,
-            "include_stop_str_in_output": True,
-            "return_token_ids": True,
-        }
+    def render(self, question: str) -> str:
+        return self.render_messages([{"role": "user", "content": question}])
+
+    def render_messages(self, messages: list[dict[str, str]]) -> str:
+        """The prompt string for a conversation (system/user messages, as a prompt format builds them)."""
+        if self.endpoint == "chat":
+            text = "\n\n".join(m["content"] for m in messages)
+            self._chats[text] = [dict(m) for m in messages]
+            return text
+        if self.tokenizer is not None:
+            return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        system = "".join(m["content"] + "\n\n" for m in messages if m["role"] == "system")
+        return system + self.template.format(question=messages[-1]["content"])
+
+    def _sampling(self, params: SamplingParams) -> dict[str, Any]:
+        args: dict[str, Any] = {"n": params.n, "temperature": params.temperature, "top_p": params.top_p,
+                                "max_tokens": params.max_tokens}  # fmt: skip
         if params.stop:
-            body["stop"] = list(params.stop)
+            args["stop"] = list(params.stop)
         if params.seed is not None:
-            body["seed"] = params.seed
-        if params.top_k > 0:
-            body["top_k"] = params.top_k
-        if params.logprobs:
-            body["logprobs"] = 1
-        return body
+            args["seed"] = params.seed
+        extra: dict[str, Any] = {}
+        if self.vllm_extras:
+            extra = {"include_stop_str_in_output": True, "return_token_ids": True}
+            if params.top_k > 0:
+                extra["top_k"] = params.top_k
+        return args | {"extra_body": extra}
 
-    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
-        if not prompts:
-            return []
-        reply = self._request("POST", "/completions", self._body(prompts, params))
-        choices = reply.get("choices") or []
+    def _complete(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
+        args = self._sampling(params)
+        if params.logprobs:
+            args["logprobs"] = 1
+        reply = self._call(lambda: self.client.completions.create(model=self.model, prompt=prompts, **args))
+        choices = [c.model_dump() for c in reply.choices]
         if len(choices) != len(prompts) * params.n:
             raise PonderError(
                 f"{self.base_url} returned {len(choices)} choices for {len(prompts)} prompts x n={params.n}"
             )
+        choices.sort(key=lambda c: c["index"])
+        usage = reply.usage
+        prompt_share = split_usage(usage.prompt_tokens if usage else 0, prompts)
+        gen_share = split_usage(usage.completion_tokens if usage else 0, [c.get("text") or "" for c in choices])
         out: list[list[Completion]] = [[] for _ in prompts]
-        for choice in sorted(choices, key=lambda c: c["index"]):
-            out[choice["index"] // params.n].append(to_completion(choice, params))
+        for c, fallback in zip(choices, gen_share):
+            i = c["index"] // params.n
+            out[i].append(to_completion(c, params, prompt_tokens=prompt_share[i], fallback_tokens=fallback))
         return out
 
+    def _messages(self, prompt: str) -> tuple[list[dict[str, str]], str]:
+        """(messages, partial assistant text) behind a prompt; an unknown prompt is one user message."""
+        if prompt in self._chats:
+            return self._chats[prompt], ""
+        for head in sorted((h for h in self._chats if prompt.startswith(h)), key=len, reverse=True)[:1]:
+            return self._chats[head], prompt[len(head) :]
+        return [{"role": "user", "content": prompt}], ""
 
-def _finish(choice: dict, text: str, stops: tuple[str, ...]) -> tuple[str, str]:
-    """(text with its stop string, finish_reason) from an OpenAI-style choice."""
-    reason, stop_reason = choice.get("finish_reason"), choice.get("stop_reason")
-    if reason == "length":
-        return text, "length"
-    if isinstance(stop_reason, str):
-        return (text if text.endswith(stop_reason) else text + stop_reason), "stop"
-    if any(text.endswith(s) for s in stops):
-        return text, "stop"
-    return text, "eos"
+    def _chat(self, prompt: str, params: SamplingParams) -> list[Completion]:
+        messages, partial = self._messages(prompt)
+        args = self._sampling(params)
+        if params.logprobs:
+            args["logprobs"] = True
+        if partial:
+            messages = [*messages, {"role": "assistant", "content": partial}]
+            args["extra_body"] |= {"continue_final_message": True, "add_generation_prompt": False}
+        reply = self._call(lambda: self.client.chat.completions.create(model=self.model, messages=messages, **args))
+        choices = sorted((c.model_dump() for c in reply.choices), key=lambda c: c["index"])
+        usage = reply.usage
+        texts = [(c.get("message") or {}).get("content") or "" for c in choices]
+        gen_share = split_usage(usage.completion_tokens if usage else 0, texts)
+        prompt_tokens = usage.prompt_tokens if usage else 0
+        return [to_completion(c, params, prompt_tokens, fallback) for c, fallback in zip(choices, gen_share)]
 
-
-def _token_ids(choice: dict, tokens: list[str]) -> list[int]:
-    if choice.get("token_ids") is not None:
-        return list(choice["token_ids"])
-    if tokens and all(t.startswith("token_id:") for t in tokens):
-        return [int(t.split(":", 1)[1]) for t in tokens]
-    return [-1] * len(tokens)  # counted, ids unknown
-
-
-def to_completion(choice: dict, params: SamplingParams) -> Completion:
-    lp = choice.get("logprobs") or {}
-    tokens, token_lps = lp.get("tokens") or [], lp.get("token_logprobs")
-    text, reason = _finish(choice, choice.get("text") or "", params.stop)
-    prompt_ids = choice.get("prompt_token_ids")
-    return Completion(
-        text=text,
-        token_ids=_token_ids(choice, tokens),
-        logprobs=[float(x) for x in token_lps] if params.logprobs and token_lps is not None else None,
-        finish_reason=reason,
-        prompt_tokens=len(prompt_ids) if prompt_ids else 0,
-    )
+    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
+        """params.n completions per prompt, in prompt order, from up to `concurrency` requests at once."""
+        if not prompts:
+            return []
+        self.model  # noqa: B018 -- resolve the model name once, before the threads start
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            if self.endpoint == "chat":
+                return list(pool.map(lambda p: self._chat(p, params), prompts))
+            chunks = [prompts[i : i + self.batch_size] for i in range(0, len(prompts), self.batch_size)]
+            return [group for part in pool.map(lambda c: self._complete(c, params), chunks) for group in part]

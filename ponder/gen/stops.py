@@ -19,6 +19,17 @@ def cut_at_stop(text: str, stops: tuple[str, ...]) -> str | None:
     return text[: min(ends)] if ends else None
 
 
+def completion_text(decode, token_ids: list[int], finish_reason: str, stops: tuple[str, ...]) -> str:
+    """The text contract every token backend keeps: a final EOS is left out of the text (it stays
+    in token_ids), a stop string is kept and the text cut right after it. decode: ids -> str."""
+    if finish_reason == "eos":
+        return decode(token_ids[:-1])
+    text = decode(token_ids)
+    if finish_reason == "stop":
+        text = cut_at_stop(text, stops) or text
+    return text
+
+
 class StopChecker:
     def __init__(self, tokenizer, stops: tuple[str, ...], pieces: list[str], device):
         """pieces[i] is the text of token id i decoded alone (cached by the caller per tokenizer)."""

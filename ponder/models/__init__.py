@@ -1,9 +1,11 @@
 """Where models come from: the built-in tiny reasoner (shipped inside the package), a local
-Hugging Face folder, or a hub id (only where a hub is reachable). `ponder models` lists them."""
+Hugging Face folder, or a hub id (from the local cache, or downloaded where the hub is reachable;
+an unreachable hub is one error line after a few seconds). `ponder models` lists them."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ponder.types import PonderError
@@ -30,8 +32,57 @@ def resolve_model(name: str | None) -> str:
         check_model_dir(path)
         return str(path)
     if name.count("/") == 1 and not name.startswith((".", "/")):
-        return name  # a hub id; transformers reports a clear error when offline
+        return resolve_hub_id(name)
     raise PonderError(f"unknown model {name!r}: not a built-in ({', '.join(BUILTIN)}), a folder, or a hub id")
+
+
+def resolve_hub_id(repo_id: str, timeout: float = 5.0) -> str:
+    """A hub id -> its cached snapshot folder (no network touched), else the id itself once the hub
+    has answered within `timeout` seconds, so that no network fails in seconds with what to do
+    instead of after a minute of download retries."""
+    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+
+    try:
+        folder = Path(snapshot_download(repo_id, local_files_only=True))
+        check_model_dir(folder)
+        return str(folder)
+    except LocalEntryNotFoundError:
+        pass
+    instead = (
+        f"pass a local folder (--model ./folder), or download it where there is a network (`hf download {repo_id}`)"
+    )
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        raise PonderError(
+            f"model {repo_id!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; {instead}"
+        )
+    try:
+        HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None).model_info(repo_id, timeout=timeout)
+    except RepositoryNotFoundError:
+        raise PonderError(
+            f"no model {repo_id!r} on the Hugging Face hub (private? log in with `hf auth login`)"
+        ) from None
+    except Exception as e:  # any network failure (the hub client's transport errors differ by version)
+        why = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        raise PonderError(f"cannot reach the Hugging Face hub to get {repo_id!r} ({why}); {instead}") from None
+    return repo_id
+
+
+def portable_tokenizer_config(folder: str | Path) -> None:
+    """Make a tokenizer folder written by transformers 5 load on 4.x too (pyproject allows >=4.56).
+
+    transformers 5 records a plain `tokenizers` tokenizer as class "TokenizersBackend", which 4.x
+    does not know; "PreTrainedTokenizerFast" loads as that same class on 5.x. 4.x would also hand
+    the model `token_type_ids` unless the inputs are named. Other tokenizer classes are left alone."""
+    path = Path(folder) / "tokenizer_config.json"
+    if not path.is_file():
+        return
+    cfg = json.loads(path.read_text())
+    if cfg.get("tokenizer_class") != "TokenizersBackend":
+        return
+    cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
+    cfg.setdefault("model_input_names", ["input_ids", "attention_mask"])
+    path.write_text(json.dumps(cfg, indent=2) + "\n")
 
 
 def check_model_dir(path: Path) -> None:
@@ -46,6 +97,9 @@ def check_model_dir(path: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """`ponder models`: the built-in models and where they live; takes no options."""
+    if argv and argv[0] not in ("-h", "--help"):
+        raise PonderError(f"ponder models takes no arguments, got {argv[0]!r}")
     print(f"{'name':<12} {'default':<8} path / description")
     for name, path in BUILTIN.items():
         card = path / "config.json"

@@ -76,8 +76,11 @@ class RewardModel(torch.nn.Module):
 
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
+        from ponder.models import portable_tokenizer_config
+
         self.backbone.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
+        portable_tokenizer_config(path)
         save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}, str(path / HEAD_NAME))
         cfg = {"kind": self.kind, "delimiter": self.delimiter, "format": FORMAT}
         (path / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")

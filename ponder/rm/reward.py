@@ -2,8 +2,8 @@
 
 - `keep_mask`: the data recipe's filter — drop traces whose mean (or min, ...) step score is
   below a threshold, on top of (or instead of) the outcome check.
-- `PRMReward`: a reward callable `fn(problems, responses) -> list[float]` (the contract of
-  ponder.train.rewards) = outcome reward + `weight` x aggregated PRM score.
+- `PRMReward`: a reward under TRL's contract `fn(prompts, completions, **columns)` (see
+  verify/rewards/contract.py) = outcome reward + `weight` x aggregated PRM score.
 - `process_advantages`: DeepSeekMath's process supervision (Shao et al. 2024, sec. 4.1.3): step
   rewards are normalised over the whole group (mean and std of all steps of all G samples), and a
   token's advantage is the sum of the normalised rewards of the steps that end at or after it.
@@ -16,12 +16,14 @@ sample); a trainer that wants dense rewards calls it on the group's step scores.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from ponder.search.aggregate import aggregate
 from ponder.steps import split_steps
 from ponder.types import PonderError, Problem
+from ponder.verify.rewards.contract import RewardFn, call_reward, completion_text, problems_from_columns
 
 
 def keep_mask(
@@ -34,17 +36,23 @@ def keep_mask(
 
 
 class PRMReward:
-    """outcome(problems, responses) + weight * aggregate(PRM step scores): a GRPO reward."""
+    """outcome + weight * aggregate(PRM step scores): a reward under TRL's contract
+    (`fn(prompts, completions, **columns)`, contract.py); the outcome reward is one too, and where
+    it says None (not applicable) the sum is None."""
 
-    def __init__(self, scorer, outcome: Callable | None = None, *, weight: float = 1.0, agg: str = "mean"):
+    def __init__(self, scorer, outcome: RewardFn | None = None, *, weight: float = 1.0, agg: str = "mean"):
         self.scorer, self.outcome, self.weight, self.agg = scorer, outcome, weight, agg
         self.__name__ = f"prm_{agg}"
 
-    def __call__(self, problems: list[Problem], responses: list[str]) -> list[float]:
+    def __call__(self, prompts: list[Any], completions: list[Any], **columns: Any) -> list[float | None]:
+        responses = [completion_text(c) for c in completions]
+        problems = problems_from_columns(len(responses), columns, prompts)
         steps = [split_steps(r, self.scorer.model.delimiter) or [r] for r in responses]
         dense = [aggregate(s, self.agg) for s in self.scorer.score_steps(problems, steps)]
-        base = [0.0] * len(responses) if self.outcome is None else [float(v) for v in self.outcome(problems, responses)]
-        return [b + self.weight * d for b, d in zip(base, dense)]
+        if self.outcome is None:
+            return [self.weight * d for d in dense]
+        base = call_reward(self.outcome, prompts, completions, **columns)
+        return [None if b is None else b + self.weight * d for b, d in zip(base, dense)]
 
 
 def step_token_ends(steps: list[str], char_to_token: Callable[[int], int]) -> list[int]:

@@ -1,27 +1,59 @@
-"""Reasoning effort presets: low | medium | high name a strategy, a budget and its options, the
-way an API's `reasoning_effort` does. Chosen from the measurements on the tiny reasoner in
-benchmarks/search_budget_200.md: refinement from the first step the executable checker rejects
-gives the best accuracy per token at every budget measured, so "medium" and "high" are that
-strategy at 4 and 16 samples' worth (best-of-64 by the checker is more accurate on Countdown but
-costs ~10x the tokens; see docs/search.md)."""
+"""Reasoning effort levels: none | minimal | low | medium | high | xhigh, the values of the
+OpenAI API's `reasoning_effort`. Each level names a test-time strategy, a budget (samples'
+worth), the strategy's options, and a thinking-token budget: the most tokens one returned trace
+may spend between `<think>` and `</think>` before the answer is forced (see think_budget.py).
+`ponder solve --effort` and `ponder serve`'s `reasoning_effort` read this one table.
+
+low / medium / high were chosen from benchmarks/search_budget_200.md: refinement from the first
+step the executable checker rejects gives the best accuracy per token at every budget measured.
+xhigh is weighted best-of-64 by the checker, the most accurate pool strategy measured there
+(Countdown 0.815) at ~10x high's tokens. none and minimal cap thinking at 0 and 32 tokens. The
+thinking budgets of low and above are far above the tiny reasoner's traces (< 256 tokens); they
+are ceilings for real models. Measured through the server per level: docs/serve.md.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from ponder.types import PonderError
 
+
+@dataclass(frozen=True)
+class Effort:
+    """What one effort level spends: strategy + budget + options, and a thinking-token cap
+    (None: uncapped)."""
+
+    strategy: str
+    budget: int
+    options: dict[str, Any] = field(default_factory=dict)
+    think_tokens: int | None = None
+
+
+EFFORT_LEVELS: dict[str, Effort] = {
+    "none": Effort("greedy", 1, {}, think_tokens=0),
+    "minimal": Effort("greedy", 1, {}, think_tokens=32),
+    "low": Effort("greedy", 1, {}, think_tokens=512),
+    "medium": Effort("refine", 4, {"scorer": "check"}, think_tokens=2048),
+    "high": Effort("refine", 16, {"scorer": "check"}, think_tokens=8192),
+    "xhigh": Effort("weighted", 64, {"scorer": "check"}, think_tokens=16384),
+}
+
+# The (strategy, budget, options) view of the table, for callers that predate thinking budgets.
 EFFORT_PRESETS: dict[str, tuple[str, int, dict[str, Any]]] = {
-    # measured on the tiny reasoner, each task's default level, 200 held-out problems (accuracy /
-    # generated tokens per problem): arithmetic L3, Countdown L3
-    "low": ("greedy", 1, {}),  # 0.26 / 54, 0.125 / 46
-    "medium": ("refine", 4, {"scorer": "check"}),  # 0.385 / 136, 0.23 / 163
-    "high": ("refine", 16, {"scorer": "check"}),  # 0.605 / 356, 0.525 / 407
+    name: (e.strategy, e.budget, e.options) for name, e in EFFORT_LEVELS.items()
 }
 
 
+def get_effort(name: str) -> Effort:
+    """The level by name (a copy whose options may be changed); unknown names list the known ones."""
+    if name not in EFFORT_LEVELS:
+        raise PonderError(f"unknown reasoning effort {name!r}; use one of {', '.join(EFFORT_LEVELS)}")
+    e = EFFORT_LEVELS[name]
+    return Effort(e.strategy, e.budget, dict(e.options), e.think_tokens)
+
+
 def resolve_effort(effort: str) -> tuple[str, int, dict[str, Any]]:
-    if effort not in EFFORT_PRESETS:
-        raise PonderError(f"unknown reasoning effort {effort!r}; use one of {', '.join(EFFORT_PRESETS)}")
-    strategy, budget, options = EFFORT_PRESETS[effort]
-    return strategy, budget, dict(options)
+    e = get_effort(effort)
+    return e.strategy, e.budget, e.options

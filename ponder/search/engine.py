@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ponder.answers import answer_of
 from ponder.search.tree import mark_chosen, path_text
-from ponder.steps import answer_of, split_response
+from ponder.steps import split_response
 from ponder.types import (
     Completion,
     Cost,
@@ -34,6 +35,8 @@ from ponder.types import (
     SearchResult,
     Step,
     StepScorer,
+    add_flops,
+    flops_estimate,
 )
 
 MAX_BUDGET = 4096
@@ -135,11 +138,13 @@ class SearchContext:
         step_scores = self.score_steps(problems, [split_response(r) for r in responses], owners)
         return [aggregate(s, agg) for s in step_scores]
 
-    def cost(self, i: int, seconds: float, policy_params: int) -> Cost:
+    def cost(self, i: int, seconds: float, policy_params: int | None) -> Cost:
+        """The problem's cost; FLOPs are None (unknown) when the policy's or a metered scorer's size is."""
         c = self.costs[i]
         scorer_params = self.scorer.n_params if isinstance(self.scorer, Metered) else 0
         c.seconds = seconds
-        c.flops = 2.0 * policy_params * (c.prompt_tokens + c.generated_tokens) + 2.0 * scorer_params * c.scorer_tokens
+        policy = flops_estimate(policy_params, c.prompt_tokens + c.generated_tokens)
+        c.flops = add_flops(policy, flops_estimate(scorer_params, c.scorer_tokens))
         return c
 
 

@@ -16,21 +16,37 @@ from __future__ import annotations
 import torch
 
 
+def nanstd(x: torch.Tensor, dim: int | None = None, keepdim: bool = False) -> torch.Tensor:
+    """Unbiased std over the non-NaN entries; NaN where fewer than two are left."""
+    if dim is None:
+        x, dim = x.flatten(), 0
+    n = (~x.isnan()).sum(dim=dim, keepdim=True)
+    var = ((x - x.nanmean(dim=dim, keepdim=True)) ** 2).nansum(dim=dim, keepdim=True) / (n - 1)
+    var = torch.where(n > 1, var, torch.nan)
+    return var.sqrt() if keepdim else var.sqrt().squeeze(dim)
+
+
 def group_advantages(rewards: torch.Tensor, *, scale_std: bool = True, eps: float = 1e-6) -> torch.Tensor:
-    """rewards (P, G) -> advantages (P, G); a group whose rewards all agree gets zeros."""
-    mean = rewards.mean(dim=1, keepdim=True)  # (P, 1)
-    centred = rewards - mean  # (P, G)
+    """rewards (P, G) -> advantages (P, G); a group whose rewards all agree gets zeros.
+
+    NaN marks a sample its reward does not apply to (None under the contract): as in TRL, it is
+    left out of its group's mean and std and gets advantage 0."""
+    scorable = ~rewards.isnan()  # (P, G)
+    mean = rewards.nanmean(dim=1, keepdim=True)  # (P, 1)
+    centred = torch.where(scorable, rewards - mean, 0.0)  # (P, G)
     if not scale_std:
         return centred
     if rewards.shape[1] < 2:
         return torch.zeros_like(rewards)
-    std = rewards.std(dim=1, keepdim=True)  # (P, 1), unbiased
+    std = nanstd(rewards, dim=1, keepdim=True).nan_to_num(0.0)  # (P, 1), unbiased
     return centred / (std + eps)
 
 
 def zero_variance_groups(rewards: torch.Tensor, *, tol: float = 1e-8) -> torch.Tensor:
-    """rewards (P, G) -> bool (P,): True where every sample of the group got the same reward."""
-    return (rewards.max(dim=1).values - rewards.min(dim=1).values) <= tol
+    """rewards (P, G) -> bool (P,): True where every scorable (non-NaN) sample got the same reward."""
+    hi = rewards.nan_to_num(-torch.inf).max(dim=1).values
+    lo = rewards.nan_to_num(torch.inf).min(dim=1).values
+    return ~(hi - lo > tol)  # all-NaN groups: inf - inf is NaN, which counts as no signal
 
 
 def soft_overlong_penalty(lengths: torch.Tensor, *, max_tokens: int, cache: int) -> torch.Tensor:

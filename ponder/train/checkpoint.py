@@ -142,8 +142,11 @@ def _set_aside(path: Path) -> None:
 
 def save_hf(model, tokenizer, folder: Path) -> None:
     """A causal LM's weights and tokenizer as a Hugging Face folder (the default model writer)."""
+    from ponder.models import portable_tokenizer_config
+
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
+    portable_tokenizer_config(folder)  # loads on every transformers version pyproject allows
 
 
 def load_hf_weights(model, folder: Path) -> None:

@@ -7,6 +7,10 @@ the live policy (rollout.py), score them with a reward from verify/, compute gro
 steps (policy_update.py). A checkpoint holds everything needed to resume exactly; metrics go to
 metrics.jsonl with a health check; held-out greedy accuracy is measured before and after.
 
+Rollouts come from `sess.gen`: the live policy on the hf backend, or a vLLM engine kept in step
+with it (`model.sampler: vllm`); then the sampler's logprobs weigh the loss by truncated
+importance sampling (`rollout.tis`, on by default when the sampler is not the trainer).
+
 Left out: value models (PPO), reward models, asynchronous rollouts, sequence packing of rollouts,
 multi-GPU. Responses are re-tokenised from text (see batch.py).
 """
@@ -24,7 +28,7 @@ import torch
 from ponder.config import to_dict
 from ponder.gen.groups import Groups
 from ponder.train import policy_update
-from ponder.train.advantages import group_advantages
+from ponder.train.advantages import group_advantages, nanstd
 from ponder.train.batch import encode_example
 from ponder.train.common import ModelConfig, OptimConfig, RunConfig
 from ponder.train.data import DataConfig, ProblemStream, load_problems
@@ -40,17 +44,39 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RolloutConfig:
+    """How each GRPO step samples.
+
+    prompts_per_step: problems per step
+    group_size: samples per problem (the group GRPO normalises over)
+    temperature: sampling temperature
+    max_tokens: token limit of each sample
+    stop: extra stop strings
+    micro_batch: sequences per forward/backward (length-sorted)
+    tis: truncated importance sampling (null: on when the sampler is not the trainer, vllm)
+    tis_cap: the truncation C in min(pi_trainer / pi_sampler, C)
+    """
+
     prompts_per_step: int = 16
     group_size: int = 8
     temperature: float = 1.0
     max_tokens: int = 256
     stop: list[str] = field(default_factory=list)
     micro_batch: int = 16  # sequences per forward/backward (length-sorted: small ones cut padding on CPU)
+    tis: bool | None = None  # truncated importance sampling; None: on when the sampler is not the trainer (vllm)
+    tis_cap: float = 2.0  # the truncation C in min(pi_trainer / pi_sampler, C)
 
 
 @dataclass
 class GRPOConfig:
-    """What reproduces and number to reach live in the recipe's header comment."""
+    """GRPO and its variants; what a recipe reproduces lives in its header comment.
+
+    preset: grpo | dr_grpo | dapo (ponder/train/presets.py); algo.* overrides its switches
+    algo: the preset's switches to change, e.g. --algo.kl_coef=0 (names: GRPOSwitches, presets.py)
+    reward: a verify/ reward name or path/to/file.py:function
+    log_rewards: extra rewards logged as reward/NAME
+    curriculum: none | easy_to_hard | weighted, by pass rate measured at the start
+    curriculum_k: samples per problem to measure pass rates
+    """
 
     preset: str = "grpo"
     algo: dict[str, Any] = field(default_factory=dict)  # switches changed from the preset (presets.py)
@@ -70,13 +96,18 @@ class GRPOConfig:
 
 
 def build_sequences(tokenizer, ro: Rollouts, *, mask_truncated: bool):
-    """-> (seqs (N,), weights (N,)) in problem-major order, N = P * G."""
-    seqs, weights = [], []
+    """-> (seqs (N,), weights (N,), sampler (N,)) in problem-major order, N = P * G. sampler[i] is
+    the response's logprobs from the rollout engine when its re-tokenised ids are the sampled ids
+    (else None: no importance weight for that response)."""
+    seqs, weights, sampler = [], [], []
     for prompt, group in zip(ro.prompts, ro.completions):
         for c in group:
-            seqs.append(encode_example(tokenizer, prompt, c.text, eos=c.finish_reason == "eos"))
+            seq = encode_example(tokenizer, prompt, c.text, eos=c.finish_reason == "eos")
+            seqs.append(seq)
             weights.append(0.0 if mask_truncated and c.finish_reason == "length" else 1.0)
-    return seqs, torch.tensor(weights)
+            same = c.logprobs is not None and seq.ids[seq.start :] == list(c.token_ids)
+            sampler.append(list(c.logprobs) if same else None)
+    return seqs, torch.tensor(weights), sampler
 
 
 def rollout_metrics(ro: Rollouts, sess: Session, cfg: GRPOConfig) -> dict[str, float]:
@@ -84,16 +115,17 @@ def rollout_metrics(ro: Rollouts, sess: Session, cfg: GRPOConfig) -> dict[str, f
     flat_p, comps = groups.flat_owners, groups.flat
     texts = [c.text for c in comps]
     m = {
-        "reward_mean": float(ro.raw_rewards.mean()),
-        "reward_std": float(ro.raw_rewards.std()),
+        "reward_mean": float(ro.raw_rewards.nanmean()),
+        "reward_std": float(nanstd(ro.raw_rewards.flatten())),
+        "reward_none_frac": float(ro.raw_rewards.isnan().float().mean()),
         "accuracy": sum(map(bool, sess.accuracy_fn(flat_p, texts))) / len(texts),
         "response_len": sum(len(c.token_ids) for c in comps) / len(comps),
         "truncation_rate": sum(c.finish_reason == "length" for c in comps) / len(comps),
         **ro.stats,
     }
     for name in cfg.log_rewards:
-        vals = compute_rewards(sess.resolve(name), name, flat_p, texts)
-        m[f"reward/{name}"] = sum(vals) / len(vals)
+        vals = [v for v in compute_rewards(sess.resolve(name), name, flat_p, texts) if v is not None]
+        m[f"reward/{name}"] = sum(vals) / len(vals) if vals else float("nan")
     return m
 
 
@@ -120,7 +152,8 @@ def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float
         sess.gen, sess.stream, sess.cursor, spec, sess.reward, sess.reward_label, seed=cfg.run.seed * 1_000_003 + step
     )
     adv = group_advantages(ro.rewards, scale_std=sw.scale_std).flatten()  # (P*G,)
-    seqs, weights = build_sequences(sess.tokenizer, ro, mask_truncated=sw.overlong == "mask")
+    seqs, weights, sampler = build_sequences(sess.tokenizer, ro, mask_truncated=sw.overlong == "mask")
+    tis = cfg.rollout.tis if cfg.rollout.tis is not None else not getattr(sess.gen, "sampler_is_trainer", True)
     t1 = time.perf_counter()
     stats = policy_update.update(
         sess.model,
@@ -135,6 +168,8 @@ def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float
         max_tokens=cfg.rollout.max_tokens,
         pad_id=sess.tokenizer.pad_token_id,
         grad_clip=cfg.optim.grad_clip,
+        sampler=sampler,
+        tis_cap=cfg.rollout.tis_cap if tis else None,
     )
     t2 = time.perf_counter()
     dt = t2 - t0

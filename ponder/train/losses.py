@@ -12,6 +12,9 @@
   batch, so summing the results of micro-batches equals the full-batch value (gradient
   accumulation is exact).
 - `dpo_loss`: Direct Preference Optimisation (Rafailov et al. 2023, eq. 7).
+- `truncated_importance_weights`: truncated importance sampling (TIS; Yao et al. 2025, "Your
+  Efficient RL Framework Secretly Brings You Off-Policy RL Training") for rollouts sampled by a
+  different engine (vLLM) than the trainer: per token min(pi_trainer / pi_sampler, cap).
 
 Left out: value losses, entropy bonuses, dual-clip PPO, IPO/KTO variants of DPO.
 """
@@ -88,6 +91,22 @@ def aggregate(
     if mode == "constant":
         return masked.sum() / max(n_seqs * max_tokens, 1)
     raise ValueError(f"unknown loss aggregation {mode!r}; known: seq_mean, token_mean, constant")
+
+
+def truncated_importance_weights(
+    trainer_logp: torch.Tensor, sampler_logp: torch.Tensor, *, cap: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """trainer_logp, sampler_logp (B, T) -> (weights (B, T), truncated (B, T) bool).
+
+    weights = min(exp(trainer_logp - sampler_logp), cap), without gradient: the correction for
+    tokens drawn from the sampler's distribution while the loss is the trainer's. `truncated`
+    marks tokens whose ratio exceeded `cap`. Where sampler_logp is NaN (no sampler logprob for
+    that token) the weight is 1 and nothing is truncated."""
+    known = ~torch.isnan(sampler_logp)
+    trainer = trainer_logp.detach()
+    ratio = torch.exp(trainer - torch.where(known, sampler_logp, trainer))  # (B, T)
+    truncated = known & (ratio > cap)
+    return ratio.clamp(max=cap), truncated
 
 
 def dpo_loss(

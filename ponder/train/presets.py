@@ -26,6 +26,21 @@ from ponder.registry import Registry
 
 @dataclass(frozen=True)
 class GRPOSwitches:
+    """One GRPO variant, every switch pinned (a recipe changes them under `algo:`).
+
+    scale_std: divide advantages by the group's standard deviation
+    loss_agg: seq_mean | token_mean | constant: how token losses are averaged
+    eps_low: lower clip range of the probability ratio
+    eps_high: upper clip range of the probability ratio (DAPO's clip-higher)
+    kl_coef: weight of the KL term to the reference (0: no reference loaded)
+    kl_estimator: k1 | k3 estimator of the KL
+    overlong: none | mask | soft: how over-long samples are treated
+    overlong_cache: soft punishment window, as a fraction of max_tokens
+    dynamic_sampling: drop groups with all-equal rewards and refill the batch
+    max_refill: extra generation rounds allowed to refill a batch
+    epochs: optimisation passes over each batch of rollouts
+    """
+
     scale_std: bool
     loss_agg: Literal["seq_mean", "token_mean", "constant"]
     eps_low: float

@@ -9,6 +9,7 @@ Left out: asynchronous/off-policy rollouts, partial rollouts, multi-turn environ
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -26,7 +27,7 @@ class Rollouts:
     problems: list[Problem]  # (P,)
     prompts: list[str]  # (P,)
     completions: list[list[Completion]]  # (P, G)
-    rewards: torch.Tensor  # (P, G), shaped (what the advantages see)
+    rewards: torch.Tensor  # (P, G), shaped (what the advantages see); NaN = not applicable
     raw_rewards: torch.Tensor  # (P, G), before overlong shaping
     stats: dict = field(default_factory=dict)
 
@@ -56,9 +57,12 @@ def _sample_round(gen, problems: list[Problem], spec: RolloutSpec, seed: int):
     return prompts, gen.generate(prompts, params)
 
 
-def _score(problems, outputs, reward: RewardFn, name: str, spec: RolloutSpec):
+def _score(problems, prompts, outputs, reward: RewardFn, name: str, spec: RolloutSpec):
+    """(raw, shaped) rewards (P, G); NaN where the reward said None (not applicable)."""
     groups = Groups(problems, outputs)
-    raw = torch.tensor(compute_rewards(reward, name, groups.flat_owners, groups.texts))
+    flat_prompts = Groups(prompts, outputs).flat_owners
+    values = compute_rewards(reward, name, groups.flat_owners, groups.texts, prompts=flat_prompts)
+    raw = torch.tensor([math.nan if v is None else v for v in values])
     raw = raw.view(len(problems), spec.group_size)
     shaped = raw.clone()
     if spec.overlong == "soft":
@@ -81,7 +85,7 @@ def collect(
         problems = stream.take(cursor, need)
         cursor += need
         prompts, outputs = _sample_round(gen, problems, spec, seed=seed * 7919 + rounds)
-        raw, shaped = _score(problems, outputs, reward, name, spec)
+        raw, shaped = _score(problems, prompts, outputs, reward, name, spec)
         zero = zero_variance_groups(shaped)  # (need,)
         n_groups, n_zero = n_groups + need, n_zero + int(zero.sum())
         n_gen_tokens += sum(len(c.token_ids) for g in outputs for c in g)

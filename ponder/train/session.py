@@ -98,7 +98,7 @@ class Session:
         sess.load_model = lambda folder: load_hf_weights(model, folder)
         sess.accuracy_fn = accuracy_fn or accuracy
         if need_gen:
-            sess.gen = generator or _live_generator(model, tokenizer)
+            sess.gen = generator or _live_generator(model, tokenizer, mcfg, run.seed)
         return sess
 
     def set_reward(self, spec, label: str, problems) -> None:
@@ -228,7 +228,21 @@ class Session:
         }
 
 
-def _live_generator(model, tokenizer):
-    from ponder.gen.hf import HFGenerator
+def _live_generator(model, tokenizer, mcfg: ModelConfig, seed: int):
+    """The sampler over the policy being trained: the hf backend on the live weights, or a vLLM
+    engine started from the model's folder and kept in step with it (gen/synced.py)."""
+    from ponder.gen.options import check_options, split_backend
 
-    return HFGenerator.from_model(model, tokenizer)
+    if mcfg.sampler == "hf":
+        from ponder.gen.hf import HFGenerator
+
+        return HFGenerator.from_model(model, tokenizer)
+    backend, _ = split_backend(None, mcfg.sampler)
+    check_options(backend, mcfg.engine)
+    from ponder.gen.synced import SyncedEngine
+    from ponder.gen.vllm import VLLMGenerator
+    from ponder.models import resolve_model
+
+    engine = VLLMGenerator(resolve_model(mcfg.name), name=mcfg.name, **mcfg.engine)
+    seed_everything(seed)  # the in-process engine re-seeds the global RNGs when it starts
+    return SyncedEngine(model, engine, every=mcfg.sync_every)

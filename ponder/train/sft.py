@@ -4,8 +4,11 @@ Loss: mean negative log-likelihood over response tokens only (the prompt is cont
 by the number of response tokens in the whole optimiser batch, so micro-batching is exact. With
 `packing`, short examples share rows under a block-diagonal causal mask with restarting
 positions (batch.pack), which gives the same loss as unpacked rows with less padding.
-Data: a jsonl of {"prompt" | "question", "response"} records, or — distillation — traces sampled
-from a teacher Generator on a task's problems and kept when verified (`teacher.model`).
+Data: a jsonl of {"prompt" | "question", "response"} records (`data.path`), or — distillation —
+traces sampled from a teacher Generator on a task's problems and kept when verified
+(`teacher.model`). Nothing is cut: an example longer than `max_len` tokens (prompt + response +
+EOS) stops the run before training with its record number, or with `data.overlong=drop` is
+dropped and counted (`overlong_dropped` in the summary).
 
 Left out: multi-turn chat data, loss on the prompt, NEFTune and other regularisers.
 """
@@ -16,6 +19,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from ponder.config import to_dict
 from ponder.io import write_jsonl
@@ -31,6 +35,18 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TeacherConfig:
+    """Distillation: sample traces from a teacher, keep the verified ones.
+
+    model: a generator (built-in, folder, hub id, http://...) to distil from (null: use data)
+    task: built-in task the teacher's problems come from
+    level: difficulty level (null: the task's hardest training level)
+    n: problems to sample
+    k: samples per problem
+    temperature: teacher sampling temperature
+    max_tokens: token limit of each teacher sample
+    seed: seed of the teacher's problems and samples
+    """
+
     model: str | None = None  # a generator name (built-in, folder, hub id, http://...) to distil from
     task: str = "countdown"
     level: int | None = None
@@ -42,8 +58,29 @@ class TeacherConfig:
 
 
 @dataclass
+class SFTDataConfig:
+    """SFT examples from a file.
+
+    path: jsonl of {"prompt"|"question", "response"} (or null with teacher.model set)
+    overlong: an example over max_len tokens: stop and name it (error), or drop it
+    """
+
+    path: str | None = None  # jsonl of {"prompt"|"question", "response"}
+    overlong: Literal["error", "drop"] = "error"  # an example over max_len tokens: stop and name it, or drop it
+
+
+@dataclass
 class SFTConfig:
-    data: str | None = None  # jsonl of {"prompt"|"question", "response"}
+    """Supervised fine-tuning (and distillation) on prompt/response pairs.
+
+    batch_size: examples per optimiser step
+    micro_batch: examples per forward/backward
+    packing: pack several examples into one sequence
+    max_len: longest sequence in tokens
+    eval_task: greedy accuracy on held-out problems of this task (null: none)
+    """
+
+    data: SFTDataConfig = field(default_factory=SFTDataConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     batch_size: int = 32  # examples per optimiser step
     micro_batch: int = 32  # examples per forward/backward
@@ -87,7 +124,6 @@ def sft_step(
     picked = [examples[sess.stream.at(i)] for i in range(sess.cursor, sess.cursor + batch_size)]
     sess.cursor += batch_size
     seqs = [encode_example(sess.tokenizer, e.prompt, e.response, eos=True) for e in picked]
-    seqs = [s if len(s.ids) <= max_len else Seq(s.ids[:max_len], s.start) for s in seqs]
     loss, ntok = sft_loss_backward(
         sess.model, seqs, micro_batch=micro_batch, packing=packing, max_len=max_len, pad_id=sess.tokenizer.pad_token_id
     )
@@ -102,6 +138,30 @@ def sft_step(
         "response_tokens": ntok,
         "step_s": dt,
     }
+
+
+def fit_to_length(
+    examples: list[Example], tokenizer, max_len: int, overlong: str, source: str = "the data"
+) -> tuple[list[Example], int]:
+    """(the examples that fit in max_len tokens, how many were dropped); with overlong="error" the
+    first example that does not fit is an error naming it."""
+    kept, dropped = [], 0
+    for i, e in enumerate(examples, 1):
+        n = len(encode_example(tokenizer, e.prompt, e.response, eos=True).ids)
+        if n <= max_len:
+            kept.append(e)
+        elif overlong == "drop":
+            dropped += 1
+        else:
+            raise PonderError(
+                f"record {i} of {source} has {n} tokens (prompt + response + EOS) > max_len={max_len}; "
+                "raise max_len, or drop such examples with data.overlong=drop"
+            )
+    if not kept:
+        raise PonderError(f"all {len(examples)} examples of {source} are longer than max_len={max_len}; raise max_len")
+    if dropped:
+        log.warning("dropped %d of %d examples longer than max_len=%d tokens", dropped, len(examples), max_len)
+    return kept, dropped
 
 
 class IndexStream:
@@ -146,11 +206,13 @@ def train_sft(cfg: SFTConfig, *, examples: list[Example] | None = None, **sessio
     """SFT (or distillation when teacher.model is set); session_kwargs as in train_grpo."""
     need_gen = bool(cfg.eval.n) or session_kwargs.get("generator") is not None
     sess = Session.open(cfg.model, cfg.optim, cfg.run, total_steps=cfg.run.steps, need_gen=need_gen, **session_kwargs)
+    source = "the given examples"
     if examples is None:
-        data = cfg.data or (teacher_traces(cfg, sess) if cfg.teacher.model else None)
-        if not data:
-            raise PonderError("SFT needs data: set data=PATH.jsonl or teacher.model=NAME to distil")
-        examples = load_sft(data, sess.tokenizer)
+        source = cfg.data.path or (teacher_traces(cfg, sess) if cfg.teacher.model else None)
+        if not source:
+            raise PonderError("SFT needs data: set data.path=PATH.jsonl or teacher.model=NAME to distil")
+        examples = load_sft(source, sess.tokenizer)
+    examples, dropped = fit_to_length(examples, sess.tokenizer, cfg.max_len, cfg.data.overlong, source)
     sess.stream = IndexStream(len(examples), cfg.run.seed)
     sess.resume(to_dict(cfg))
     task = cfg.eval_task or (cfg.teacher.task if cfg.teacher.model else None)
@@ -167,7 +229,7 @@ def train_sft(cfg: SFTConfig, *, examples: list[Example] | None = None, **sessio
             grad_clip=cfg.optim.grad_clip,
         )
 
-    summary = {"config": to_dict(cfg), "examples": len(examples), "start_step": sess.step}
+    summary = {"config": to_dict(cfg), "examples": len(examples), "overlong_dropped": dropped, "start_step": sess.step}
     return sess.train_and_report(
         step_fn,
         summary,

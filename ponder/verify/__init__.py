@@ -61,6 +61,18 @@ def verifier_name_for(task: str) -> str:
     return name
 
 
+def _memo_key(name: str, p: Problem, response: str) -> tuple:
+    """By content, not identity: a reward under the TRL contract rebuilds its Problems from columns."""
+    return (name, p.id, p.task, p.question, p.answer, response)
+
+
+def check_one_score_each(name: str, scores: list, n: int) -> None:
+    """A verifier must return exactly one score per response: one more or one fewer (a second
+    score appended on a parse failure) would shift every later reward onto the wrong response."""
+    if len(scores) != n or not all(isinstance(s, Score) for s in scores):
+        raise PonderError(f"verifier {name!r} returned {len(scores)} scores for {n} responses; expected one Score each")
+
+
 def verify(problems: list[Problem], responses: list[str]) -> list[Score]:
     """Score each response with its problem's verifier; one batched call per verifier."""
     if len(problems) != len(responses):
@@ -72,16 +84,25 @@ def verify(problems: list[Problem], responses: list[str]) -> list[Score]:
     memo = _REMEMBERED.get()
     out: list[Score | None] = [None] * len(problems)
     for name, idx in groups.items():
-        if memo is not None:  # the key holds the problem itself, so its id() cannot be reused
+        if memo is not None:
             for i in idx:
-                out[i] = memo.get((name, id(problems[i]), responses[i]), (None, None))[1]
+                out[i] = memo.get(_memo_key(name, problems[i], responses[i]))
             idx = [i for i in idx if out[i] is None]
         scores = get_verifier(name)([problems[i] for i in idx], [responses[i] for i in idx]) if idx else []
+        check_one_score_each(name, scores, len(idx))
         for i, s in zip(idx, scores):
             out[i] = s
             if memo is not None:
-                memo[(name, id(problems[i]), responses[i])] = (problems[i], s)
+                memo[_memo_key(name, problems[i], responses[i])] = s
     return out  # type: ignore[return-value]
 
 
-__all__ = ["VERIFIERS", "TASK_VERIFIER", "get_verifier", "remembered_verdicts", "verify", "verifier_name_for"]
+__all__ = [
+    "VERIFIERS",
+    "TASK_VERIFIER",
+    "check_one_score_each",
+    "get_verifier",
+    "remembered_verdicts",
+    "verify",
+    "verifier_name_for",
+]

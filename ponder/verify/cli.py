@@ -4,32 +4,30 @@ Every record carries `response`. Math records carry `answer`; code records carry
 `entry_point` (+ `prompt`) or `test_list` (+ `test_setup_code`); task records carry `question`,
 `answer`, `meta` — or any record may carry a whole `problem` object. `--verifier auto` picks the
 verifier from each record's `task`. The output is the input plus `correct`, `reason` and, for
-code, `status` / otherwise `parsed` (the extracted answer, or null). A summary (counts by status,
-throughput) is printed at the end.
+code, `status` / otherwise `parsed` (the extracted answer, or null).
+
+Bad input lines (invalid UTF-8 or JSON, a missing reference field) are named by file:line: the
+run stops before scoring anything (`--on-error stop`, the default) or skips and counts them
+(`--on-error skip`). Scores are appended to the output batch by batch as they are computed, so
+after Ctrl-C (or a kill) the same command resumes where the output ends. A summary (counts by
+status, throughput) is printed at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
+import signal
+import sys
+import threading
 import time
 from collections import Counter
+from pathlib import Path
 
-from ponder.io import read_jsonl, write_jsonl
 from ponder.types import PonderError, Problem, Score
-
-CODE_KEYS = ("test", "entry_point", "prompt", "test_list", "test_setup_code", "challenge_test_list")
-
-
-def record_problem(rec: dict, i: int, verifier: str) -> Problem:
-    if isinstance(rec.get("problem"), dict):
-        return Problem.from_dict({"id": str(i), "question": "", **rec["problem"]})
-    task = rec.get("task") or ("math" if verifier == "auto" else verifier)
-    info = {**rec.get("info", {}), **{k: rec[k] for k in CODE_KEYS if k in rec}}
-    answer = rec.get("answer")
-    return Problem(
-        id=str(rec.get("id", i)), task=task, question=str(rec.get("question", "")),
-        answer=None if answer is None else str(answer), meta=rec.get("meta", {}), info=info,
-    )  # fmt: skip
+from ponder.verify.cli_input import BadLine, read_records, record_problem
 
 
 def status_of(score: Score, is_code: bool) -> str:
@@ -45,6 +43,26 @@ def status_of(score: Score, is_code: bool) -> str:
     return "wrong"
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text}")
+    return value
+
+
 def _verifier_kwargs(verifier: str, workers: int | None, timeout: float | None) -> dict:
     """CLI options as the chosen verifier's keyword arguments (math and code take them)."""
     kwargs: dict = {}
@@ -55,60 +73,130 @@ def _verifier_kwargs(verifier: str, workers: int | None, timeout: float | None) 
     if timeout is not None and verifier == "code":
         from ponder.verify.sandbox import Limits
 
-        kwargs["limits"] = Limits(wall_seconds=timeout, cpu_seconds=max(1, int(timeout)))
+        kwargs["limits"] = Limits(wall_seconds=timeout, cpu_seconds=max(1, math.ceil(timeout)))
     return kwargs
 
 
-def _score_all(problems: list[Problem], responses: list[str], verifier: str, batch: int, kwargs: dict) -> list[Score]:
-    from rich.progress import Progress
-
-    from ponder.verify import get_verifier, verify
-
-    fn = verify if verifier == "auto" else get_verifier(verifier, **kwargs)
-    scores: list[Score] = []
-    with Progress(transient=False) as progress:
-        bar = progress.add_task(f"verifying ({verifier})", total=len(problems))
-        for start in range(0, len(problems), batch):
-            scores += fn(problems[start : start + batch], responses[start : start + batch])
-            progress.update(bar, completed=len(scores))
-    return scores
-
-
-def main(argv: list[str]) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="ponder verify", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument(
         "--verifier", default="auto", help="math | code | game24 | arithmetic | ... | auto (per record task)"
     )
-    ap.add_argument("--input", required=True, help="jsonl of records with a `response`")
-    ap.add_argument("--output", required=True, help="jsonl to write (the records plus scores)")
-    ap.add_argument("--batch", type=int, default=256, help="records per verifier call")
-    ap.add_argument("--workers", type=int, default=None, help="parallel worker processes (default 2)")
-    ap.add_argument("--timeout", type=float, default=None, help="seconds per item (math) or per program (code)")
-    args = ap.parse_args(argv)
-    records = read_jsonl(args.input)
-    from ponder.verify import VERIFIERS, verifier_name_for
+    ap.add_argument("--input", required=True, help="jsonl(.gz) of records with a `response`")
+    ap.add_argument("--output", required=True, help="jsonl to write (the records plus scores); resumed if present")
+    ap.add_argument("--batch", type=_positive_int, default=256, help="records per verifier call (and per write)")
+    ap.add_argument("--workers", type=_positive_int, default=None, help="parallel worker processes (default 2)")
+    ap.add_argument("--timeout", type=_positive_seconds, default=None, help="seconds per item (math) or program (code)")
+    ap.add_argument("--on-error", choices=("stop", "skip"), default="stop", help="on a bad input line (default stop)")
+    return ap
+
+
+def _usable(path: str, verifier: str, on_error: str) -> tuple[list[tuple[dict, Problem]], list[str]]:
+    """(record, problem) for every usable line, and the file:line reasons of the skipped ones."""
+    usable, bad = [], []
+    for line, rec in read_records(path):
+        problem = rec if isinstance(rec, BadLine) else record_problem(rec, line, verifier)
+        if isinstance(problem, Problem):
+            usable.append((rec, problem))
+            continue
+        reason = f"{path}:{line}: {problem.message if isinstance(problem, BadLine) else problem}"
+        if on_error == "stop":
+            raise PonderError(f"{reason} (nothing scored; --on-error skip skips such lines)")
+        bad.append(reason)
+    return usable, bad
+
+
+def _done_so_far(output: Path, records: list[dict]) -> int:
+    """How many records a previous run already wrote to `output` (a torn last line is cut off);
+    an output that does not start with these records' responses is an error."""
+    if output.is_dir():
+        raise PonderError(f"--output {output} is a folder; give a file path")
+    if not output.exists():
+        return 0
+    data = output.read_bytes()
+    keep = data[: data.rfind(b"\n") + 1]
+    if len(keep) != len(data):
+        with open(output, "r+b") as f:
+            f.truncate(len(keep))
+    done = [json.loads(line) for line in keep.decode("utf-8").splitlines() if line.strip()]
+    if len(done) > len(records) or any(d.get("response") != r["response"] for d, r in zip(done, records)):
+        raise PonderError(f"{output} holds results for another input; remove it or choose another --output")
+    return len(done)
+
+
+def _append(output: Path, rows: list[dict]) -> None:
+    with open(output, "a", encoding="utf-8") as f:
+        f.writelines(json.dumps(r, default=str) + "\n" for r in rows)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _scored(rec: dict, score: Score, is_code: bool) -> tuple[dict, str]:
+    status = status_of(score, is_code)
+    row = {**rec, "correct": score.correct, "reason": score.reason}
+    row.update({"status": status} if is_code else {"parsed": score.extracted})
+    return row, status
+
+
+def _score_into(output: Path, todo: list[tuple[dict, Problem]], verifier: str, batch: int, kwargs: dict) -> Counter:
+    from rich.progress import Progress
+
+    from ponder.verify import check_one_score_each, get_verifier, verifier_name_for, verify
+
+    fn = verify if verifier == "auto" else get_verifier(verifier, **kwargs)
+    counts: Counter[str] = Counter()
+    with Progress(transient=False) as progress:
+        bar = progress.add_task(f"verifying ({verifier})", total=len(todo))
+        for start in range(0, len(todo), batch):
+            chunk = todo[start : start + batch]
+            scores = fn([p for _, p in chunk], [r["response"] for r, _ in chunk])
+            check_one_score_each(verifier, scores, len(chunk))
+            rows = []
+            for (rec, p), s in zip(chunk, scores):
+                row, status = _scored(rec, s, (verifier_name_for(p.task) if verifier == "auto" else verifier) == "code")
+                rows.append(row)
+                counts[status] += 1
+            _append(output, rows)
+            progress.update(bar, completed=start + len(chunk))
+    return counts
+
+
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt  # a kill runs the same clean-up as Ctrl-C (sandbox folders removed)
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    from ponder.verify import VERIFIERS
 
     if args.verifier != "auto":
         VERIFIERS.get(args.verifier)  # unknown names fail here with the known ones
-    for i, rec in enumerate(records, 1):
-        if not isinstance(rec.get("response"), str):
-            raise PonderError(f"{args.input}: record {i} has no string `response` field")
-    problems = [record_problem(r, i, args.verifier) for i, r in enumerate(records)]
-    start = time.perf_counter()
     kwargs = _verifier_kwargs(args.verifier, args.workers, args.timeout)
-    scores = _score_all(problems, [r["response"] for r in records], args.verifier, max(1, args.batch), kwargs)
+    usable, bad = _usable(args.input, args.verifier, args.on_error)
+    for reason in bad[:20]:
+        print(f"skipped {reason}", file=sys.stderr)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    done = _done_so_far(output, [r for r, _ in usable])
+    if done:
+        print(f"resuming: {done} of {len(usable)} records already in {output}")
+    start = time.perf_counter()
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    try:
+        counts = _score_into(output, usable[done:], args.verifier, args.batch, kwargs)
+    except KeyboardInterrupt:
+        print(f"interrupted; {output} keeps every finished batch: run the same command to resume", file=sys.stderr)
+        return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     seconds = time.perf_counter() - start
-    counts: Counter[str] = Counter()
-    for rec, p, s in zip(records, problems, scores):
-        is_code = (verifier_name_for(p.task) if args.verifier == "auto" else args.verifier) == "code"
-        status = status_of(s, is_code)
-        counts[status] += 1
-        rec.update({"correct": s.correct, "reason": s.reason})
-        rec.update({"status": status} if is_code else {"parsed": s.extracted})
-    write_jsonl(args.output, records)
+    n = sum(counts.values())
     summary = ", ".join(f"{k} {v}" for k, v in counts.most_common())
-    print(f"{len(records)} records in {seconds:.2f}s ({len(records) / max(seconds, 1e-9):.1f}/s): {summary}")
-    print(f"wrote {args.output}")
+    skipped = f"; skipped {len(bad)} bad lines" if bad else ""
+    print(f"{n} records in {seconds:.2f}s ({n / max(seconds, 1e-9):.1f}/s): {summary}{skipped}")
+    print(f"wrote {output}")
     return 0

@@ -1,26 +1,27 @@
-"""The sandbox launcher: the trusted half of `sandbox.run_program`, run as its own script.
+"""The sandbox launcher: the trusted half of `sandbox.py`, run as its own script.
 
-It is started (stdlib only, `python -I -S`) in a fresh session by the verifier and then:
-1. unshares what the platform allows (each tried separately and reported): a network namespace
-   (only a down loopback inside), a mount namespace with private, size-capped tmpfs over /tmp,
-   /var/tmp, /dev/shm and /run/lock (the program's working directory lives there), a PID namespace
-   with its own /proc (so the program sees no other process);
-2. forks the program's process, which sets the resource limits (CPU, address space, processes,
-   file size, open files, no core), drops all groups and switches to an unprivileged uid/gid
-   chosen by the caller, and execs the interpreter on the program with an explicit environment;
-3. waits up to the wall-clock limit, kills the program's process (and with it its PID namespace),
-   sweeps any process left under that uid when there was no PID namespace (the launcher is a
-   child subreaper, so it also reaps the orphans it killed), and writes a JSON
-   status (exit code, signal, timeout, what isolation held) to a file descriptor from the caller.
+Started (stdlib only, `python -I -S`) in a fresh session by the verifier, it:
+1. joins the run's cgroups (memory and process caps over the whole tree), when given any;
+2. as a normal user, enters a new user namespace mapping only its own uid (so it may create the
+   others; nothing gains a privilege outside); as root it instead switches the program to an
+   unprivileged uid of its own later;
+3. unshares a network namespace (a down loopback only) and an IPC namespace (System V shared
+   memory, semaphores and message queues of its own);
+4. in harness mode, forks the judge (harness_judge.py) here, outside the program's PID
+   namespace: a uid of its own as root, no capabilities, non-dumpable; it runs the tests and
+   writes the verdict to a pipe only it holds;
+5. forks the program's process into a new PID namespace, which builds a minimal root file
+   system (sandbox_root.py), sets the resource limits, drops privileges and execs the
+   interpreter on the program (plain mode) or on harness_runner.py (harness mode);
+6. waits up to the wall-clock limit, kills what is left, and writes a JSON report (exit status,
+   timeout, verdict, what isolation held) to a file descriptor from the caller.
 
-It does not filter system calls (no seccomp) and does not cap total memory across processes
-(no cgroup): see docs/verify.md. It exists as a separate script so that nothing runs between
-fork and exec in the (multi-threaded) verifier process.
+It exists as a separate script so that nothing runs between fork and exec in the (multi-threaded)
+verifier process. Left out: a system-call filter (seccomp). See docs/verify.md.
 """
 
-from __future__ import annotations
-
 import ctypes
+import fcntl
 import json
 import os
 import resource
@@ -29,100 +30,216 @@ import signal
 import sys
 import time
 
-CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
-PRIVATE_TMPFS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
-WORKDIR = "/tmp/work"
-PR_SET_CHILD_SUBREAPER = 36
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sandbox_root  # noqa: E402 - a sibling file, found through the path set just above
 
-
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 4, 36, 38
+HARNESS_FILES = ("harness_wire.py", "harness_runner.py")
+REQUESTS, REPLIES = 3, 4  # the runner's fds
 
 
 def _unshare(libc: ctypes.CDLL, flag: int) -> bool:
     return libc.unshare(flag) == 0
 
 
-def _private_tmp(libc: ctypes.CDLL, size_mb: int) -> bool:
-    """New mount namespace; every world-writable directory becomes a private tmpfs."""
-    if not _unshare(libc, CLONE_NEWNS):
+def _enter_user_namespace(libc: ctypes.CDLL) -> bool:
+    uid, gid = os.getuid(), os.getgid()
+    if not _unshare(libc, CLONE_NEWUSER):
         return False
-    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        return False
-    opts = f"size={size_mb}m,mode=1777".encode()
-    for path in PRIVATE_TMPFS:
-        if os.path.isdir(path) and libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts) != 0:
-            return False
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
     return True
 
 
-def _prepare_workdir(cfg: dict, source: bytes, private_tmp: bool) -> str:
-    """The program's working directory, owned by the sandbox uid, holding program.py."""
-    workdir = WORKDIR if private_tmp else cfg["host_dir"]
-    os.makedirs(workdir, exist_ok=True)
-    if not private_tmp:  # the uid must be able to pass through the caller's 0700 directory
-        os.chmod(os.path.dirname(workdir), 0o711)
-    path = os.path.join(workdir, "program.py")
-    with open(path, "wb") as f:
-        f.write(source)
-    for p in (workdir, path):
-        os.chown(p, cfg["uid"], cfg["uid"])
-    os.chmod(workdir, 0o700)
-    return workdir
+def _enter_identity_user_namespace(libc: ctypes.CDLL) -> bool:
+    """As root: a user namespace mapping every uid to itself (a forked helper left outside
+    writes the maps), so the sandbox keeps its uids but holds no capability outside it."""
+    go_r, go_w = os.pipe()
+    helper = os.fork()
+    if helper == 0:
+        os.close(go_w)
+        ok = os.read(go_r, 1) == b"1"
+        try:
+            for name in ("uid_map", "gid_map"):
+                with open(f"/proc/{os.getppid()}/{name}", "w") as f:
+                    f.write("0 0 4294967295")
+        except OSError:
+            ok = False
+        os._exit(0 if ok else 1)
+    os.close(go_r)
+    entered = _unshare(libc, CLONE_NEWUSER)
+    os.write(go_w, b"1" if entered else b"0")
+    os.close(go_w)
+    _, status = os.waitpid(helper, 0)
+    return entered and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
-def _limit(kind: int, value: int, hard_extra: int = 0) -> None:
-    resource.setrlimit(kind, (value, value + hard_extra))
-
-
-def _own_proc(libc: ctypes.CDLL) -> bool:
-    """A /proc of the new PID namespace, so `ps` shows only the sandbox (needs pid + mount ns)."""
-    return libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) == 0
-
-
-def _child(cfg: dict, workdir: str, libc: ctypes.CDLL, private_ns: bool, report_fd: int) -> None:
-    """Runs in the forked process: own /proc, limits, drop privileges, exec. Never returns."""
+def _block_nested_user_namespaces() -> bool:
+    """No process of the sandbox may create a user namespace of its own (limit 0 in ours)."""
     try:
-        os.write(report_fd, b"1" if private_ns and _own_proc(libc) else b"0")
-        os.close(report_fd)
-        _limit(resource.RLIMIT_CPU, int(cfg["cpu_seconds"]), hard_extra=1)  # SIGXCPU first
-        _limit(resource.RLIMIT_AS, int(cfg["memory_mb"]) << 20)
-        _limit(resource.RLIMIT_NPROC, int(cfg["max_processes"]))
-        _limit(resource.RLIMIT_FSIZE, int(cfg["max_output_bytes"]))
-        _limit(resource.RLIMIT_NOFILE, 64)
-        _limit(resource.RLIMIT_CORE, 0)
+        with open("/proc/sys/user/max_user_namespaces", "w") as f:
+            f.write("0")
+    except OSError:
+        return False
+    return True
+
+
+def _drop_capabilities(libc: ctypes.CDLL) -> None:
+    """Clear every capability without exec (the user-namespace judge keeps its uid)."""
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
+    data = (ctypes.c_uint32 * 6)()
+    if libc.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+
+
+def _limits(cfg: dict, nproc: int) -> None:
+    cpu = int(cfg["cpu_seconds"])
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU first, SIGKILL a second later
+    for kind, value in ((resource.RLIMIT_AS, int(cfg["memory_mb"]) << 20), (resource.RLIMIT_NPROC, nproc),
+                        (resource.RLIMIT_FSIZE, int(cfg["max_output_bytes"])), (resource.RLIMIT_NOFILE, 64),
+                        (resource.RLIMIT_CORE, 0)):  # fmt: skip
+        resource.setrlimit(kind, (value, value))
+
+
+def _drop_privileges(libc: ctypes.CDLL, cfg: dict, uid: int) -> None:
+    if cfg["userns"]:
+        _drop_capabilities(libc)
+    else:
         os.setgroups([])
-        os.setgid(cfg["uid"])
-        os.setuid(cfg["uid"])
+        os.setgid(uid)
+        os.setuid(uid)
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def _judge(cfg: dict, job: dict, libc: ctypes.CDLL, fds: dict) -> None:
+    """Runs in the forked judge: limits, no privileges, run the tests, write the verdict."""
+    try:
+        import harness_judge
+
+        for name in ("req_r", "rep_w", "verdict_r", "status"):
+            os.close(fds[name])
+        os.chdir("/")
+        _limits(cfg, nproc=4)
+        _drop_privileges(libc, cfg, int(cfg["judge_uid"]))
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        verdict = harness_judge.judge(job["spec"], fds["req_w"], fds["rep_r"])
+    except BaseException as e:  # noqa: BLE001 - the judge itself failed: report, never pass
+        verdict = {"status": "error", "reason": f"judge failed: {type(e).__name__}: {e}"[:300]}
+    os.write(fds["verdict_w"], json.dumps(verdict).encode())
+    os._exit(0)
+
+
+def _child(cfg: dict, job: dict, libc: ctypes.CDLL, fds: dict, iso: dict) -> None:
+    """Runs in the program's process: file system, limits, drop privileges, exec. Never returns."""
+    try:
+        harness = job["spec"] is not None
+        for name in ("req_w", "rep_r", "verdict_r", "verdict_w", "status"):
+            if name in fds:
+                os.close(fds[name])
+        owner = None if cfg["userns"] else int(cfg["uid"])
+        state = {"root": False, "proc": False}
+        if "mount" in cfg["namespaces"]:
+            if not _unshare(libc, CLONE_NEWNS):
+                raise OSError("could not create a mount namespace")
+            files = {n: job["files"][n] for n in HARNESS_FILES} if harness else {}
+            state["proc"] = sandbox_root.enter_minimal_root(libc, cfg, files, owner, iso["pid"])
+            state["root"] = True
+            workdir, harness_dir = sandbox_root.WORKDIR, sandbox_root.HARNESS_DIR
+        else:
+            workdir = harness_dir = _host_workdir(cfg, job, owner)
+        os.write(fds["report_w"], json.dumps(state).encode())
+        os.close(fds["report_w"])
+        path = os.path.join(workdir, "program.py")
+        with open(path, "wb") as f:
+            f.write(job["program"].encode("utf-8", "replace"))
+        if owner is not None:
+            os.chown(path, owner, owner)
+        if harness:
+            for fd, target in ((fds["req_r"], REQUESTS), (fds["rep_w"], REPLIES)):
+                os.dup2(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10), target)
+        _limits(cfg, nproc=int(cfg["max_processes"]) + (2 if cfg["userns"] else 0))
+        _drop_privileges(libc, cfg, int(cfg["uid"]))
         os.chdir(workdir)
         env = {"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
         py = cfg["python"]
-        os.execve(py, [py, "-I", "-B", "program.py"], env)
+        argv = [py, "-I", "-B", os.path.join(harness_dir, "harness_runner.py"), harness_dir] if harness else [
+            py, "-I", "-B", "program.py"]  # fmt: skip
+        os.execve(py, argv, env)
     except BaseException as e:  # noqa: BLE001 - report any setup failure through stderr and exit
         os.write(2, f"sandbox setup failed: {type(e).__name__}: {e}\n".encode())
     os._exit(126)
 
 
-def _wait(pid: int, wall_seconds: float) -> tuple[int, bool]:
-    """waitpid with a wall-clock limit; on timeout kill the program. Returns (status, timed_out)."""
-    deadline = time.monotonic() + wall_seconds
+def _host_workdir(cfg: dict, job: dict, owner: int | None) -> str:
+    """Without a mount namespace: a folder under the caller's private temporary directory."""
+    workdir = cfg["host_dir"]
+    os.makedirs(workdir, exist_ok=True)
+    os.chmod(os.path.dirname(workdir), 0o711)  # the uid must pass through the caller's 0700 folder
+    if job["spec"] is not None:
+        for name in HARNESS_FILES:
+            with open(os.path.join(workdir, name), "wb") as f:
+                f.write(job["files"][name])
+    if owner is not None:
+        os.chown(workdir, owner, owner)
+    os.chmod(workdir, 0o700)
+    return workdir
+
+
+class MemoryWatch:
+    """Without a memory cgroup: poll the resident memory of every process in the program's PID
+    namespace (through its own /proc) and kill the namespace when the sum passes the cap. A
+    burst between two polls (20 ms) can overshoot; each process stays under RLIMIT_AS anyway."""
+
+    PAGE = os.sysconf("SC_PAGE_SIZE")
+
+    def __init__(self, pid: int, cap_mb: int) -> None:
+        self.pid, self.cap, self.tripped = pid, cap_mb << 20, False
+
+    def resident(self) -> int:
+        proc, total = f"/proc/{self.pid}/root/proc", 0
+        try:
+            names = [n for n in os.listdir(proc) if n.isdigit()]
+        except OSError:
+            return 0
+        for name in names:
+            try:
+                with open(f"{proc}/{name}/statm", "rb") as f:
+                    total += int(f.read().split()[1]) * self.PAGE
+            except (OSError, IndexError, ValueError):
+                pass
+        return total
+
+    def check(self) -> None:
+        if not self.tripped and self.resident() > self.cap:
+            self.tripped = True
+            os.kill(self.pid, signal.SIGKILL)
+
+
+def _wait(pid: int, deadline: float, watch: MemoryWatch | None = None) -> tuple[int, object, bool]:
+    """wait4 with a deadline; on timeout kill the process. Returns (status, rusage, timed_out)."""
     try:
         fd = os.pidfd_open(pid)
     except (AttributeError, OSError):
         fd = None
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
-            return status, False
+            return status, usage, False
         left = deadline - time.monotonic()
         if left <= 0:
             os.kill(pid, signal.SIGKILL)
-            return os.waitpid(pid, 0)[1], True
+            _, status, usage = os.wait4(pid, 0)
+            return status, usage, True
+        step = min(left, 0.02) if watch else left
         if fd is not None:
-            select.select([fd], [], [], left)
+            select.select([fd], [], [], step)
         else:
-            time.sleep(min(left, 0.005))
+            time.sleep(min(step, 0.005))
+        if watch:
+            watch.check()
 
 
 def _reap_all(seconds: float = 2.0) -> None:
@@ -151,44 +268,89 @@ def _sweep(uid: int) -> None:
     os.waitpid(pid, 0)
 
 
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def _isolate(cfg: dict, libc: ctypes.CDLL) -> dict:
+    for path in cfg.get("cgroup_procs", []):
+        with open(path, "w") as f:
+            f.write(str(os.getpid()))
+    want = set(cfg["namespaces"])
+    if cfg["userns"]:
+        iso = {"userns": _enter_user_namespace(libc)}
+    else:
+        iso = {"userns": bool(want) and _enter_identity_user_namespace(libc)}
+    iso["nested_userns_blocked"] = iso["userns"] and _block_nested_user_namespaces()
+    iso["network"] = "network" in want and _unshare(libc, CLONE_NEWNET)
+    iso["ipc"] = "ipc" in want and _unshare(libc, CLONE_NEWIPC)
+    iso["uid"] = os.getuid() if cfg["userns"] else cfg["uid"]
+    iso["memory_cgroup"] = cfg.get("cgroup_kind")  # None: the launcher's polling MemoryWatch instead
+    return iso
+
+
+def _run(cfg: dict, job: dict, libc: ctypes.CDLL, status_fd: int) -> dict:
+    iso = _isolate(cfg, libc)
+    if cfg["userns"] and not iso["userns"]:
+        return {"error": "could not create a user namespace", "isolation": iso}
+    fds = {"status": status_fd}
+    fds["req_r"], fds["req_w"] = os.pipe()
+    fds["rep_r"], fds["rep_w"] = os.pipe()
+    fds["verdict_r"], fds["verdict_w"] = os.pipe()
+    judge = None
+    if job["spec"] is not None:
+        judge = os.fork()
+        if judge == 0:
+            _judge(cfg, job, libc, fds)
+    os.close(fds.pop("verdict_w"))
+    iso["pid"] = "pid" in cfg["namespaces"] and _unshare(libc, CLONE_NEWPID)
+    report_r, fds["report_w"] = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        _child(cfg, job, libc, fds, iso)
+    for name in ("req_r", "req_w", "rep_r", "rep_w", "report_w"):
+        os.close(fds[name])
+    state = json.loads(_read_all(report_r) or b"{}")
+    iso["mount"], iso["private_proc"] = bool(state.get("root")), bool(state.get("proc"))
+    deadline = start + float(cfg["wall_seconds"])
+    watch = MemoryWatch(pid, int(cfg["total_memory_mb"])) if not cfg.get("cgroup_kind") and iso["pid"] else None
+    judge_timed_out = False
+    if judge is not None:
+        _, _, judge_timed_out = _wait(judge, deadline, watch)
+        os.kill(pid, signal.SIGKILL)  # the tests are over; with a PID namespace this ends them all
+    status, usage, timed_out = _wait(pid, deadline, watch)
+    if not iso["pid"] and not cfg["userns"]:
+        _sweep(int(cfg["uid"]))
+    _reap_all()
+    verdict = json.loads(_read_all(fds["verdict_r"]) or b"null")
+    return {
+        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        "timed_out": timed_out or judge_timed_out, "verdict": verdict, "memory_capped": bool(watch and watch.tripped),
+        "wall_seconds": time.monotonic() - start, "cpu_seconds": usage.ru_utime + usage.ru_stime, "isolation": iso,
+    }  # fmt: skip
+
+
 def main() -> int:
     cfg = json.loads(sys.argv[1])
     status_fd = int(cfg["status_fd"])
     os.set_inheritable(status_fd, False)  # the program must not be able to forge its own status
-    with open(cfg["program"], "rb") as f:
-        source = f.read()  # before a private /tmp hides the caller's directory
-    libc = _libc()
+    with open(cfg["job"], encoding="utf-8") as f:
+        job = json.load(f)  # before a new root hides the caller's directory
+    here = os.path.dirname(os.path.abspath(__file__))
+    job["files"] = {}
+    for name in HARNESS_FILES if job["spec"] is not None else ():
+        with open(os.path.join(here, name), "rb") as f:
+            job["files"][name] = f.read()
+    cfg["extra_ro"] = sorted({sys.prefix, sys.base_prefix, sys.exec_prefix})
+    libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans come to us, so we can reap them
-    want = set(cfg["namespaces"])
-    iso = {
-        "network": "network" in want and _unshare(libc, CLONE_NEWNET),
-        "private_tmp": "mount" in want and _private_tmp(libc, int(cfg["tmpfs_mb"])),
-    }
-    workdir = _prepare_workdir(cfg, source, iso["private_tmp"])
-    iso["pid"] = "pid" in want and _unshare(libc, CLONE_NEWPID)
-    iso["uid"] = cfg["uid"]
-    start = time.monotonic()
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
-        _child(cfg, workdir, libc, iso["pid"] and iso["private_tmp"], write_fd)
-    os.close(write_fd)
-    iso["private_proc"] = os.read(read_fd, 1) == b"1"
-    os.close(read_fd)
-    status, timed_out = _wait(pid, float(cfg["wall_seconds"]))
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if not iso["pid"]:
-        _sweep(cfg["uid"])
-    _reap_all()
-    report = {
-        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-        "timed_out": timed_out,
-        "wall_seconds": time.monotonic() - start,
-        "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "isolation": iso,
-    }
+    report = _run(cfg, job, libc, status_fd)
     os.write(status_fd, json.dumps(report).encode())
     return 0
 

@@ -10,6 +10,7 @@ from ponder.eval.cli import build_config
 from ponder.eval.compare import compare_runs
 from ponder.eval.finalize import finalize
 from ponder.eval.grid import run_grid
+from ponder.eval.grid_config import EvalConfig, validate
 from ponder.types import PonderError
 
 
@@ -67,13 +68,19 @@ def test_cli_flags_and_recipe(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("tasks: [countdown]\nbudgets: [1, 4]\nn_problems: 7\n")
     cfg = build_config(["--recipe", str(recipe), "--strategies", "greedy,best_of_n", "--budgets", "1,4,16",
-                        "--data", "gsm8k=x.jsonl", "temperature=0.5"])  # fmt: skip
+                        "--data", "gsm8k=x.jsonl", "--temperature=0.5"])  # fmt: skip
     assert cfg.tasks == ["countdown"] and cfg.n_problems == 7 and cfg.budgets == [1, 4, 16]
     assert cfg.strategies == ["greedy", "best_of_n"] and cfg.data == {"gsm8k": "x.jsonl"} and cfg.temperature == 0.5
-    with pytest.raises(PonderError, match="comma-separated ints"):
+    with pytest.raises(PonderError, match="'budgets' must be an integer"):
         build_config(["--budgets", "1,lots"])
-    with pytest.raises(PonderError, match="unknown config key"):
-        build_config(["n_problem=3"])
+    with pytest.raises(PonderError, match="unknown config key 'n_problem'. Did you mean 'n_problems'"):
+        build_config(["--n-problem=3"])
+    with pytest.raises(PonderError, match="unexpected argument 'n_problems=3' \\(options are written --key=value"):
+        build_config(["n_problems=3"])
+    argv = ["--task", "countdown", "--strategy", "best-of-n", "--data.gsm8k=a.jsonl", "--data", "m=b"]
+    assert validate(build_config(argv)) == validate(
+        EvalConfig(tasks=["countdown"], strategies=["best_of_n"], data={"gsm8k": "a.jsonl", "m": "b"})
+    )
 
 
 def test_two_seeds_pool_into_one_row_and_unpaired_compare(tmp_path):
@@ -94,3 +101,16 @@ def test_compare_matches_two_single_model_runs_across_models(tmp_path):
     run_grid(_cfg(tmp_path, strategies=["majority"], models=["m2"], out=str(tmp_path / "b")), _backends())
     rows = compare_runs(tmp_path / "a", tmp_path / "b")
     assert len(rows) == 3 and all(r["model"] == "m1 / m2" and r["test"] == "paired" for r in rows)
+
+
+def test_unknown_flops_stay_unknown_in_summaries_and_tables():
+    from ponder.eval.report import markdown_table
+    from ponder.eval.summary import summarize
+    from ponder.types import Cost
+
+    assert (Cost(flops=2.0) + Cost(flops=None)).flops is None and (Cost(flops=2.0) + Cost(flops=3.0)).flops == 5.0
+    key = {"task": "t", "model": "openai:m", "strategy": "greedy", "budget": 1}
+    recs = [key | {"seed": 0, "problem_id": str(i), "correct": 1.0, "generated_tokens": 5.0, "flops": f,
+                   "seconds": 0.1} for i, f in enumerate([None, 10.0])]  # fmt: skip
+    (row,) = summarize(recs, [key | {"seed": 0, "status": "ok"}])
+    assert row["mean_flops"] is None and "unknown" in markdown_table([row])

@@ -11,6 +11,7 @@ from ponder.rm.critic import Critic, verdict_score
 from ponder.rm.quality import error_f1, processbench, step_agreement
 from ponder.rm.reward import PRMReward, keep_mask, process_advantages, step_token_ends
 from ponder.types import PonderError, Problem
+from ponder.verify.rewards import call_reward
 
 P = Problem(id="p0", task="arithmetic", question="2+3*4=?", answer="14")
 
@@ -50,8 +51,10 @@ def test_keep_mask_and_prm_reward():
     good, bad = "<think>3*4=12\n<answer>14</answer>", "<think>3*4=13\n<answer>15</answer>"
     assert keep_mask(ConstScorer(), [P, P], [good, bad], threshold=0.5, agg="mean") == [True, False]
     assert keep_mask(ConstScorer(), [P], [good], threshold=0.5, agg="min") == [False]
-    reward = PRMReward(ConstScorer(), outcome=lambda ps, rs: [1.0, 0.0], weight=0.5, agg="mean")
-    assert reward([P, P], [good, bad]) == pytest.approx([1.0 + 0.5 * 0.55, 0.1])
+    reward = PRMReward(ConstScorer(), outcome=lambda prompts, completions, **kw: [1.0, 0.0], weight=0.5, agg="mean")
+    assert call_reward(reward, ["q", "q"], [good, bad], [P, P]) == pytest.approx([1.0 + 0.5 * 0.55, 0.1])
+    no_verdict = PRMReward(ConstScorer(), outcome=lambda prompts, completions, **kw: [None, 0.0], weight=0.5)
+    assert call_reward(no_verdict, ["q", "q"], [good, bad], [P, P]) == [None, pytest.approx(0.1)]
 
 
 def test_process_advantages_golden():

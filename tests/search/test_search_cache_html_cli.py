@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from search_fakes import BAD, BAD2, GOOD, arithmetic_problem, scripted
 
 from ponder.gen.cache import CachedGenerator
 from ponder.search import run_search
 from ponder.search.html import page_html
+from ponder.types import PonderError
 
 
 def test_cache_replays_and_rescores_without_generating(tmp_path):
@@ -58,8 +60,7 @@ def test_solve_cli_on_a_fake_model(tmp_path, monkeypatch, capsys):
             "4",
             "--scorer",
             "check",
-            "-o",
-            "width=2",
+            "--options.width=2",
             "--json",
             str(out),
             "--tree",
@@ -92,6 +93,25 @@ def test_solve_cli_errors():
         ([], "nothing to solve"),
         (["1+1", "--task", "arithmetic"], "not both"),
         (["--effort", "low", "--strategy", "beam", "1+1"], "not both"),
+        (["1+1", "-o", "width=2"], "unknown option '-o'; options are --key=value"),
+        (["1+1", "--budjet=3"], "Did you mean 'budget'"),
+        (["1+1", "--options.widht=2", "--strategy=beam"], "widht"),
+        (["1+1", "2+2"], "unexpected argument '2\\+2'"),
     ]:
         with pytest.raises(PonderError, match=msg):
             cli.main(argv)
+
+
+def test_solve_cli_caps_thinking(tmp_path, monkeypatch):
+    from ponder.search import cli
+    from ponder.search.think_budget import thinking_state
+
+    monkeypatch.setattr("ponder.gen.load_generator", lambda name=None, **kw: scripted([GOOD]))
+    monkeypatch.setattr("ponder.tasks.detect_task", lambda text: arithmetic_problem("input", answer=None))
+    out = tmp_path / "o.json"
+    assert cli.main(["(2+3)*4", "--think-tokens", "4", "--quiet", "--json", str(out)]) == 0
+    rec = json.loads(out.read_text())["results"][0]
+    assert len(thinking_state(rec["response"])[2].split("</think>")[0]) <= 4  # fake tokens are characters
+    assert rec["response"].endswith("</answer>")
+    with pytest.raises(PonderError, match="think-tokens"):
+        cli.main(["(2+3)*4", "--think-tokens", "-1"])

@@ -130,7 +130,7 @@ def test_effort_presets_name_registered_strategies_and_valid_options():
     from ponder.search import EFFORT_PRESETS
     from ponder.search.engine import check_options
 
-    assert set(EFFORT_PRESETS) == {"low", "medium", "high"}
+    assert set(EFFORT_PRESETS) == {"none", "minimal", "low", "medium", "high", "xhigh"}
     for strategy, budget, options in EFFORT_PRESETS.values():
         opts = {k: v for k, v in options.items() if k != "scorer"}
         check_options(strategy, STRATEGIES.get(strategy), opts)

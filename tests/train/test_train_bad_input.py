@@ -1,6 +1,7 @@
 """Bad input fails before training starts, with a message naming the thing and the fix; the
 health check warns on no-op and collapsing runs."""
 
+import json
 import math
 
 import pytest
@@ -62,9 +63,9 @@ def _grpo(tmp_path, reward):
 
 
 @pytest.mark.parametrize("bad", [None, math.nan, "1"])
-def test_reward_returning_none_or_nan_fails_before_training(tmp_path, bad):
-    def reward(problems, responses):
-        return [bad] * len(responses)
+def test_reward_returning_nan_or_none_everywhere_fails_before_training(tmp_path, bad):
+    def reward(prompts, completions, **columns):
+        return [bad] * len(completions)
 
     reward.__name__ = "broken"
     with pytest.raises(PonderError, match="reward 'broken' returned"):
@@ -74,7 +75,26 @@ def test_reward_returning_none_or_nan_fails_before_training(tmp_path, bad):
 
 def test_reward_wrong_length_is_an_error(tmp_path):
     with pytest.raises(PonderError, match="returned 1 values"):
-        _grpo(tmp_path, lambda problems, responses: [0.0])
+        _grpo(tmp_path, lambda prompts, completions, **columns: [0.0])
+
+
+def test_reward_with_the_old_signature_is_a_clear_error(tmp_path):
+    def old(problems, responses):
+        return [0.0] * len(responses)
+
+    with pytest.raises(PonderError, match=r"reward 'old' has the signature .*fn\(prompts, completions, \*\*columns\)"):
+        _grpo(tmp_path, old)
+
+
+def test_none_means_not_applicable_and_training_goes_on(tmp_path):
+    def half(prompts, completions, problem_id, **columns):  # applies to every other problem only
+        return [
+            None if int(pid.rsplit("-", 1)[1]) % 2 else float(len(c) % 3) for pid, c in zip(problem_id, completions)
+        ]
+
+    assert _grpo(tmp_path, half)["steps"] == 1
+    row = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])
+    assert 0 < row["reward_none_frac"] < 1
 
 
 def test_model_without_tokenizer_is_a_clear_error(tmp_path):

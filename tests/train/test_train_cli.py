@@ -41,7 +41,7 @@ def test_ponder_train_grpo_and_sft_cli(tmp_path, capsys):
     data.write_text(
         "".join(json.dumps({"question": f"{i}+1", "response": f"<answer>{i + 1}</answer>"}) + "\n" for i in range(4))
     )
-    assert main(["train", "sft", *common, f"--run.out={tmp_path / 's'}", f"--data={data}", "--batch_size=2"]) == 0
+    assert main(["train", "sft", *common, f"--run.out={tmp_path / 's'}", f"--data.path={data}", "--batch_size=2"]) == 0
     assert (tmp_path / "s" / "ckpt-000001" / "model.safetensors").is_file()
 
 

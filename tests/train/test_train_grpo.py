@@ -34,7 +34,7 @@ def _cfg(tmp_path, **over):
 
 
 def _acc(problems, responses):
-    return [r == 1.0 for r in answer_is_one(problems, responses)]
+    return [r == 1.0 for r in answer_is_one(prompts=[p.question for p in problems], completions=responses)]
 
 
 @pytest.mark.parametrize("preset", ["grpo", "dr_grpo", "dapo"])

@@ -26,6 +26,17 @@ def test_zero_variance_group_gets_zero_advantage():
     assert zero_variance_groups(r).tolist() == [True, False]
 
 
+def test_not_applicable_samples_are_left_out_of_the_baseline():
+    nan = math.nan
+    r = torch.tensor([[1.0, nan, 0.0, 0.0, 1.0], [nan, nan, nan, nan, nan], [nan, 1.0, nan, nan, nan]])
+    adv = group_advantages(r, scale_std=True)
+    # row 0: the four scorable samples give +-0.866025 as in the golden test; NaN gets 0
+    assert torch.allclose(adv[0], torch.tensor([0.866025, 0.0, -0.866025, -0.866025, 0.866025]), atol=1e-5)
+    assert torch.equal(adv[1:], torch.zeros(2, 5))  # nothing scorable / one scorable: no signal
+    assert torch.allclose(group_advantages(r, scale_std=False)[0], torch.tensor([0.5, 0.0, -0.5, -0.5, 0.5]))
+    assert zero_variance_groups(r).tolist() == [False, True, True]
+
+
 def test_advantages_match_loop_reference():
     g = torch.Generator().manual_seed(0)
     r = torch.rand(5, 7, generator=g)

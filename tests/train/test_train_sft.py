@@ -100,3 +100,20 @@ def test_sample_verified_keeps_only_correct_and_hint_is_not_kept():
     assert recs == [{"id": "a", "question": "q1", "response": "<answer>1</answer>"}]
     assert rates == {"a": 1 / 3, "b": 0.0}
     assert "answer is 1" in gen.calls[0][0][0]
+
+
+def test_overlong_examples_are_an_error_or_dropped_and_counted_never_cut(tmp_path):
+    model, tok = small_model()
+    short = Example("<bos>1+1\n", "<answer>2</answer>")
+    long = Example("<bos>" + "9+" * 40 + "9\n", "<think>" + "x" * 60 + "</think>\n<answer>369</answer>")
+    examples = [short, long, short, short]
+    common = [f"run.out={tmp_path / 'a'}", "run.steps=1", "run.progress=false", "batch_size=2", "max_len=48"]
+    with pytest.raises(
+        PonderError, match=r"record 2 of the given examples has \d+ tokens .* > max_len=48.*overlong=drop"
+    ):
+        train_sft(load_config(SFTConfig, None, common), model=model, tokenizer=tok, examples=examples)
+    assert not (tmp_path / "a" / "metrics.jsonl").exists()
+    common[0] = f"run.out={tmp_path / 'b'}"
+    summary = train_sft(load_config(SFTConfig, None, [*common, "data.overlong=drop"]), model=model, tokenizer=tok,
+                        examples=examples)  # fmt: skip
+    assert summary["examples"] == 3 and summary["overlong_dropped"] == 1

@@ -18,13 +18,14 @@ def small_model(seed: int = 0):
     )
 
 
-def answer_is_one(problems, responses):
-    return [1.0 if parse_response(r).answer == "1" else 0.0 for r in responses]
+def answer_is_one(prompts, completions, **columns):
+    """A reward under TRL's contract: 1.0 when the answer is "1"."""
+    return [1.0 if parse_response(r).answer == "1" else 0.0 for r in completions]
 
 
-def contains_seven(problems, responses):
+def contains_seven(prompts, completions, **columns):
     """A dense toy reward for live sampling from a random model."""
-    return [min(r.count("7"), 3) / 3 for r in responses]
+    return [min(r.count("7"), 3) / 3 for r in completions]
 
 
 def script_half_right(prompt: str, i: int) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from ponder.types import Problem
 from ponder.verify import get_verifier, verify
-from ponder.verify.code_verifier import build_program, extract_code, run_code_tests
+from ponder.verify.code_verifier import build_job, extract_code, run_code_tests
 from ponder.verify.sandbox import Limits
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root")
@@ -40,12 +40,15 @@ def test_extract_code_prefers_answer_and_entry_point_block():
     assert extract_code("    return a + b") == "    return a + b"
 
 
-def test_build_program_completion_vs_full_program():
-    completion = build_program(HE, "    return a + b\n", "MARK")
-    assert completion.startswith("from typing import List") and "check(add)" in completion
-    full = build_program(HE, "def add(a, b):\n    return a + b\n", "MARK")
+def test_build_job_completion_vs_full_program_and_no_tests_in_the_program():
+    completion, spec = build_job(HE, "    return a + b\n")
+    assert completion.startswith("from typing import List") and "check" not in completion
+    assert spec["form"] == "humaneval" and spec["entry_point"] == "add" and "check" in spec["test"]
+    full, _ = build_job(HE, "def add(a, b):\n    return a + b\n")
     assert '"""Add."""' not in full and "from typing import List" in full
-    assert build_program(Problem(id="x", task="mbpp", question=""), "x", "M") is None
+    program, spec = build_job(MBPP, "def sq(x):\n    return x * x")
+    assert "assert" not in program and spec["test_list"] == MBPP.info["test_list"]
+    assert build_job(Problem(id="x", task="mbpp", question=""), "x") is None
 
 
 @needs_root
@@ -86,3 +89,29 @@ def test_code_verifier_from_registry_with_limits():
 def test_chatty_program_still_passes():
     [res] = run_code_tests([HE], ["    print('x' * 100_000)\n    return a + b\n"], limits=FAST, workers=1)
     assert res.status == "passed"
+
+
+@needs_root
+def test_unencodable_response_is_a_parse_failure_and_the_batch_goes_on():
+    scores = get_verifier("code", limits=FAST, workers=2)(
+        [HE, HE, HE], ["    return a + b\ud800\n", "    return a + b\n", ""]
+    )
+    assert [(s.value, s.parsed, s.extracted) for s in scores] == [
+        (0.0, False, "error"),
+        (1.0, True, "passed"),
+        (0.0, False, "error"),
+    ]
+
+
+@needs_root
+def test_judge_sees_only_plain_data():
+    """An always-equal object fails where it would have passed a pasted-in test; a subclass of
+    int is judged by its value; a tuple is not a list."""
+    results = run_code_tests(
+        [HE] * 3,
+        ["    class A:\n        def __eq__(s, o): return True\n    return A()\n",
+         "    class I(int):\n        def __eq__(s, o): return True\n    return I(a + b)\n",
+         "    return (a + b,)[0]\n"],
+        limits=FAST,
+    )  # fmt: skip
+    assert [r.status for r in results] == ["failed", "passed", "passed"]

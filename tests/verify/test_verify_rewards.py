@@ -7,7 +7,7 @@ import math
 import pytest
 
 from ponder.types import PonderError, Problem
-from ponder.verify.rewards import REWARDS, get_reward, reward_from_spec
+from ponder.verify.rewards import REWARDS, call_reward, get_reward, reward_from_spec
 from ponder.verify.rewards.combine import combine_values
 from ponder.verify.rewards.format import is_r1_format, tag_count_value
 from ponder.verify.rewards.language import language_share
@@ -18,6 +18,11 @@ ARITH = Problem(id="a", task="arithmetic", question="2+3", answer="5")
 GOOD = "<think>2+3=5</think>\n<answer>5</answer>"
 WRONG = "<think>2+3=6</think>\n<answer>6</answer>"
 BARE = "the answer is 5 <answer>5</answer>"
+
+
+def R(fn, problems, responses):
+    """Call a reward the way ponder and TRL do: prompts, completions and the problems' columns, by keyword."""
+    return call_reward(fn, [p.question for p in problems], responses, problems)
 
 
 def test_format():
@@ -42,7 +47,7 @@ def test_cosine_length_golden():
     assert cosine_scaled(100, 100, r_at_zero=1.0, r_at_max=0.5) == pytest.approx(0.5)
     assert cosine_scaled(500, 100, r_at_zero=-1.0, r_at_max=-0.5) == pytest.approx(-0.5)
     fn = get_reward("cosine_length", max_len=len(GOOD) * 2)
-    right, wrong = fn([ARITH, ARITH], [GOOD, WRONG])
+    right, wrong = R(fn, [ARITH, ARITH], [GOOD, WRONG])
     assert right == pytest.approx(0.75) and wrong == pytest.approx(-0.75)
 
 
@@ -68,7 +73,7 @@ def test_language_share():
     assert language_share("we add 数字", {"LATIN"}) == pytest.approx(2 / 4)
     assert language_share("12+7=19", {"LATIN"}) is None
     fn = get_reward("language", target="zh")
-    assert fn([ARITH], ["<think>我们 add</think><answer>5</answer>"]) == [pytest.approx(2 / 3)]
+    assert R(fn, [ARITH], ["<think>我们 add</think><answer>5</answer>"]) == [pytest.approx(2 / 3)]
     with pytest.raises(PonderError):
         get_reward("language", target="xx")
 
@@ -81,29 +86,30 @@ def test_combine_values_golden():
 
 def test_gating_is_the_safe_default():
     probs, resps = [ARITH] * 3, [GOOD, WRONG, BARE]
-    assert get_reward("gated_format_accuracy")(probs, resps) == [1.0, 0.0, 0.0]
-    assert get_reward("accuracy_plus_format")(probs, resps) == [pytest.approx(1.1), pytest.approx(0.1), 1.0]
+    assert R(get_reward("gated_format_accuracy"), probs, resps) == [1.0, 0.0, 0.0]
+    assert R(get_reward("accuracy_plus_format"), probs, resps) == [pytest.approx(1.1), pytest.approx(0.1), 1.0]
 
 
 def test_gate_skips_terms_for_failing_responses():
     calls = []
 
-    def spy(problems, responses):
-        calls.append(list(responses))
-        return [1.0] * len(responses)
+    def spy(prompts, completions, **columns):
+        calls.append((list(completions), columns["problem_id"]))
+        return [1.0] * len(completions)
 
     from ponder.verify.rewards.combine import combine
 
     fn = combine([(spy, 1.0)], gates=[get_reward("format")])
-    assert fn([ARITH] * 2, [GOOD, BARE]) == [1.0, 0.0]
-    assert calls == [[GOOD]]
+    other = Problem(id="b", task="arithmetic", question="2+3", answer="5")
+    assert R(fn, [ARITH, other], [BARE, GOOD]) == [0.0, 1.0]
+    assert calls == [([GOOD], ["b"])]  # the term saw only the passing completion, with its own columns
 
 
 def test_spec_string_and_dict():
     fn = reward_from_spec("accuracy=1,repetition=0.5;gate=format;fail=-1")
-    assert fn([ARITH] * 2, [GOOD, BARE]) == [1.0, -1.0]
+    assert R(fn, [ARITH] * 2, [GOOD, BARE]) == [1.0, -1.0]
     fn = reward_from_spec({"terms": [{"name": "cosine_length", "weight": 2.0, "kwargs": {"max_len": 10}}]})
-    assert fn([ARITH], [GOOD]) == [pytest.approx(1.0)]
+    assert R(fn, [ARITH], [GOOD]) == [pytest.approx(1.0)]
     with pytest.raises(PonderError, match="unknown reward"):
         reward_from_spec("acuracy=1")
     with pytest.raises(PonderError, match="bad reward spec"):
@@ -112,7 +118,7 @@ def test_spec_string_and_dict():
 
 def test_accuracy_is_none_for_tasks_without_a_verifier():
     other = Problem(id="o", task="poetry", question="", answer="x")
-    assert get_reward("accuracy")([ARITH, other], [GOOD, GOOD]) == [1.0, None]
+    assert R(get_reward("accuracy"), [ARITH, other], [GOOD, GOOD]) == [1.0, None]
 
 
 GARBAGE = [
@@ -128,7 +134,43 @@ GARBAGE = [
 @pytest.mark.parametrize("name", REWARDS.names())
 def test_every_reward_meets_the_contract(name):
     probs = [ARITH, Problem(id="g", task="gsm8k", question="", answer="18")] * (len(GARBAGE) // 2)
-    values = get_reward(name)(probs, GARBAGE)
+    values = R(get_reward(name), probs, GARBAGE)
     assert len(values) == len(GARBAGE)
     assert all(v is None or (isinstance(v, float) and math.isfinite(v)) for v in values)
-    assert get_reward(name)([], []) == []
+    assert R(get_reward(name), [], []) == []
+    # TRL's call: conversational completions, extra keywords, no ponder columns beyond the data set's
+    chat = [[{"role": "assistant", "content": g}] for g in GARBAGE]
+    extra = {"completion_ids": [[]] * len(GARBAGE), "trainer_state": object()}
+    trl_values = get_reward(name)(prompts=[""] * len(GARBAGE), completions=chat, task=[p.task for p in probs],
+                                  answer=[p.answer for p in probs], **extra)  # fmt: skip
+    assert trl_values == values
+
+
+def test_a_wrong_signature_is_one_clear_error():
+    def old_style(problems, responses):
+        return [1.0] * len(responses)
+
+    with pytest.raises(PonderError, match=r"old_style.*fn\(prompts, completions, \*\*columns\)"):
+        R(old_style, [ARITH], [GOOD])
+
+    def names_a_column(prompts, completions, answer):  # TRL would fail too: it passes every column
+        return [1.0]
+
+    with pytest.raises(PonderError, match="names_a_column"):
+        R(names_a_column, [ARITH], [GOOD])
+
+
+def test_bad_values_are_errors_that_name_the_reward():
+    for bad, match in [(lambda prompts, completions, **kw: [1.0, 2.0], "2 values for 1"),
+                       (lambda prompts, completions, **kw: [float("nan")], "nan.*problem 'a'"),
+                       (lambda prompts, completions, **kw: ["1"], "'1'")]:  # fmt: skip
+        with pytest.raises(PonderError, match=match):
+            R(bad, [ARITH], [GOOD])
+    assert R(lambda prompts, completions, **kw: [None], [ARITH], [GOOD]) == [None]
+
+
+def test_columns_stored_as_json_strings_rebuild_problems():
+    from ponder.verify.rewards.contract import problems_from_columns
+
+    (p,) = problems_from_columns(1, {"task": ["countdown"], "answer": [None], "meta": ['{"target": 24}'], "info": [""]})
+    assert p.task == "countdown" and p.meta == {"target": 24} and p.info == {} and p.answer is None

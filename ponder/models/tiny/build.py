@@ -36,6 +36,7 @@ def build_tokenizer():
         pad_token="<pad>",
         unk_token="<unk>",
         padding_side="left",
+        model_input_names=["input_ids", "attention_mask"],  # transformers 4.x would add token_type_ids
     )
     tok.add_tokens(TAGS + SYMBOLS)  # normal (not special) tokens: they survive decode(skip_special_tokens=True)
     tok.chat_template = CHAT_TEMPLATE

@@ -1,8 +1,9 @@
 """Reward functions for RL from verifiable rewards, each usable alone or combined.
 
-A reward is `fn(problems, responses) -> list[float | None]` (TRL's contract: None = does not
-apply to that response). The registry holds *factories*: `get_reward(name, **kwargs)` builds one
-(a plug-in "path/to/file.py:fn" is the reward function itself). `reward_from_spec` builds a
+A reward follows TRL's contract, `fn(prompts, completions, **columns) -> list[float | None]`
+(None = does not apply to that completion; the columns are the record schema's, contract.py).
+The registry holds *factories*: `get_reward(name, **kwargs)` builds one (a plug-in
+"path/to/file.py:fn" is the reward function itself). `reward_from_spec` builds a
 weighted, gated combination from a dict or a one-line string (see combine.py).
 
 Names (docs/verify.md has the formulas and defaults):
@@ -19,13 +20,10 @@ Names (docs/verify.md has the formulas and defaults):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from ponder.registry import Registry
-from ponder.types import Problem
-
-RewardFn = Callable[[list[Problem], list[str]], list["float | None"]]
+from ponder.verify.rewards.contract import RewardFn, call_reward
 
 REWARDS = Registry(
     "reward",
@@ -52,4 +50,4 @@ def reward_from_spec(spec: str | dict) -> RewardFn:
     return combined_from_spec(spec)
 
 
-__all__ = ["REWARDS", "RewardFn", "get_reward", "reward_from_spec"]
+__all__ = ["REWARDS", "RewardFn", "call_reward", "get_reward", "reward_from_spec"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ponder.types import PonderError, Problem
 from ponder.verify import get_verifier, verifier_name_for, verify
 from ponder.verify.rewards import REWARDS
+from ponder.verify.rewards.contract import on_problems
 
 
 def accuracy_values(problems: list[Problem], responses: list[str], verifier: str | None = None) -> list[float | None]:
@@ -27,6 +28,7 @@ def accuracy_values(problems: list[Problem], responses: list[str], verifier: str
 
 @REWARDS.register("accuracy")
 def accuracy(verifier: str | None = None):
+    @on_problems
     def accuracy_reward(problems: list[Problem], responses: list[str]) -> list[float | None]:
         return accuracy_values(problems, responses, verifier=verifier)
 

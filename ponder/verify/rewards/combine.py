@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ponder.types import PonderError, Problem
+from ponder.types import PonderError
 from ponder.verify.rewards import REWARDS, RewardFn, get_reward
+from ponder.verify.rewards.contract import call_reward
 
 
 def combine_values(
@@ -37,24 +38,30 @@ def combine_values(
     return out
 
 
+def _subset(columns: dict[str, Any], keep: list[int], n: int) -> dict[str, Any]:
+    """The columns of the kept completions; values that are not per-completion lists pass as they are."""
+    return {k: [v[b] for b in keep] if isinstance(v, list) and len(v) == n else v for k, v in columns.items()}
+
+
 def combine(
     terms: list[tuple[RewardFn, float]], gates: list[RewardFn] = (), threshold: float = 1.0, fail_value: float = 0.0
 ) -> RewardFn:
-    """A reward that gates, then sums weighted terms; terms run only on responses that pass."""
+    """A reward that gates, then sums weighted terms; terms run only on completions that pass."""
     if not terms:
         raise PonderError("a combined reward needs at least one weighted term")
 
-    def combined(problems: list[Problem], responses: list[str]) -> list[float | None]:
-        gate_values = [g(problems, responses) for g in gates]
-        keep = [b for b in range(len(responses)) if all(gv[b] is None or gv[b] >= threshold for gv in gate_values)]
-        sub_p, sub_r = [problems[b] for b in keep], [responses[b] for b in keep]
+    def combined(prompts: list[Any], completions: list[Any], **columns: Any) -> list[float | None]:
+        n = len(completions)
+        gate_values = [call_reward(g, prompts, completions, **columns) for g in gates]
+        keep = [b for b in range(n) if all(gv[b] is None or gv[b] >= threshold for gv in gate_values)]
+        sub = _subset({"prompts": prompts, "completions": completions} | columns, keep, n)
         term_values = []
         for fn, _ in terms:
-            vals: list[float | None] = [None] * len(responses)
-            for b, v in zip(keep, fn(sub_p, sub_r) if keep else []):
+            vals: list[float | None] = [None] * n
+            for b, v in zip(keep, call_reward(fn, **sub) if keep else []):
                 vals[b] = v
             term_values.append(vals)
-        if not term_values[0] and not responses:
+        if not n:
             return []
         return combine_values(term_values, [w for _, w in terms], gate_values, threshold, fail_value)
 

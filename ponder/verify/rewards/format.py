@@ -12,6 +12,7 @@ from __future__ import annotations
 from ponder.steps import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 from ponder.types import Problem
 from ponder.verify.rewards import REWARDS
+from ponder.verify.rewards.contract import on_problems
 
 TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 
@@ -41,6 +42,7 @@ def tag_count_value(text: str, think_in_prompt: bool = False) -> float:
 
 @REWARDS.register("format")
 def format_reward(think_in_prompt: bool = False):
+    @on_problems
     def r1_format(problems: list[Problem], responses: list[str]) -> list[float | None]:
         return [float(is_r1_format(r, think_in_prompt)) for r in responses]
 
@@ -49,6 +51,7 @@ def format_reward(think_in_prompt: bool = False):
 
 @REWARDS.register("tag_count")
 def tag_count(think_in_prompt: bool = False):
+    @on_problems
     def tag_count_reward(problems: list[Problem], responses: list[str]) -> list[float | None]:
         return [tag_count_value(r, think_in_prompt) for r in responses]
 

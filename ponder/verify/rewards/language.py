@@ -16,6 +16,7 @@ import unicodedata
 from ponder.steps import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, parse_response
 from ponder.types import PonderError, Problem
 from ponder.verify.rewards import REWARDS
+from ponder.verify.rewards.contract import on_problems
 
 LANGUAGE_SCRIPTS = {
     "en": {"LATIN"}, "fr": {"LATIN"}, "de": {"LATIN"}, "es": {"LATIN"},
@@ -62,6 +63,7 @@ def language(target: str = "en"):
         raise PonderError(f"language reward: unknown target {target!r}; known: {', '.join(LANGUAGE_SCRIPTS)}")
     scripts = LANGUAGE_SCRIPTS[target]
 
+    @on_problems
     def language_reward(problems: list[Problem], responses: list[str]) -> list[float | None]:
         out = []
         for r in responses:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from ponder.types import PonderError, Problem
 from ponder.verify.rewards import REWARDS
 from ponder.verify.rewards.accuracy import accuracy_values
+from ponder.verify.rewards.contract import on_problems
 
 
 def cosine_scaled(length: int, max_len: int, r_at_zero: float, r_at_max: float) -> float:
@@ -51,6 +52,7 @@ def cosine_length(
     if max_len <= 0:
         raise PonderError(f"cosine_length: max_len must be > 0, got {max_len}")
 
+    @on_problems
     def cosine_length_reward(problems: list[Problem], responses: list[str]) -> list[float | None]:
         correct = accuracy_values(problems, responses, verifier=verifier)
         out: list[float | None] = []
@@ -70,6 +72,7 @@ def overlong(max_len: int = 512, cache_len: int = 128, length_fn: Callable[[str]
     if not 0 < cache_len <= max_len:
         raise PonderError(f"overlong: need 0 < cache_len <= max_len, got cache_len={cache_len}, max_len={max_len}")
 
+    @on_problems
     def overlong_reward(problems: list[Problem], responses: list[str]) -> list[float | None]:
         return [overlong_penalty(length_fn(r), max_len, cache_len) for r in responses]
 

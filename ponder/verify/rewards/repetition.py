@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ponder.types import PonderError, Problem
 from ponder.verify.rewards import REWARDS
+from ponder.verify.rewards.contract import on_problems
 
 
 def repetition_value(text: str, n: int, max_penalty: float, unit: str = "word") -> float:
@@ -26,6 +27,7 @@ def repetition(n: int = 3, max_penalty: float = -1.0, unit: str = "word"):
             f"repetition: need n >= 1, max_penalty <= 0, unit word|char; got {n}, {max_penalty}, {unit!r}"
         )
 
+    @on_problems
     def repetition_reward(problems: list[Problem], responses: list[str]) -> list[float | None]:
         return [repetition_value(r, n, max_penalty, unit) for r in responses]
 

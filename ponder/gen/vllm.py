@@ -1,0 +1,231 @@
+"""The vLLM backend: a Generator over vLLM's offline engine (`vllm.LLM`), CPU build or CUDA build.
+
+Prompts go in as token ids (encoded like the hf backend, without special tokens: the rendered
+prompt already holds `<bos>`, which vLLM's own tokenization would add a second time). One
+`generate()` call submits every prompt with `n` samples; vLLM schedules them together, and
+prefix caching (on by default) reuses the KV cache of prompt prefixes it has already seen, which
+is what makes step-level search cheap: each step re-sends the trace so far. Completions keep the
+hf backend's contract: text re-decoded from the token ids (stop string kept and the text cut
+after it, a final EOS in token_ids but not in text), logprobs of the sampled tokens at
+temperature 1 before top-k/top-p (vLLM's raw logprobs), prompt length in prompt_tokens.
+
+Seeds: prompt i of a call samples with seed `seed + i * n` (vLLM gives its j-th sample seed + j),
+so duplicated prompts in one call still get different samples and a call is repeatable.
+`load_weights` pushes a trainer's parameters into the running engine (no restart) for RL rollouts.
+`prefix_stats` counts prompt tokens sent and prompt tokens served from the prefix cache.
+
+Environment set before vLLM is imported (each only when unset): VLLM_HOST_IP=127.0.0.1 (stay on
+loopback), VLLM_ENABLE_V1_MULTIPROCESSING=0 (engine in this process: needed by `load_weights`),
+VLLM_CPU_KVCACHE_SPACE (GiB, from kv_cache_gb, default 1), VLLM_CPU_OMP_THREADS_BIND=nobind (the CPU
+build then runs on the process's torch threads, `torch.set_num_threads` before loading; its own
+default pins one thread per core, which on a shared machine ran 10-40x slower). Left out: tensor/pipeline
+parallelism options, LoRA, speculative decoding, the async engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+
+from ponder.gen.stops import completion_text
+from ponder.gen.text import decode, empty_completions, encode, render_prompt
+from ponder.types import Completion, PonderError, SamplingParams
+
+log = logging.getLogger(__name__)
+
+SETUP_HINT = "bash scripts/setup.sh --vllm"
+ENV_DEFAULTS = {
+    "VLLM_HOST_IP": "127.0.0.1",
+    "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+    "VLLM_CPU_KVCACHE_SPACE": "1",
+    "VLLM_CPU_OMP_THREADS_BIND": "nobind",
+}
+
+
+def import_vllm(kv_cache_gb: int | None = None):
+    """The vllm module, with ponder's environment defaults set first; a one-line error when absent."""
+    if kv_cache_gb is not None:
+        os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(kv_cache_gb)
+    for key, value in ENV_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    try:
+        import vllm
+    except ImportError as e:
+        raise PonderError(f"the vllm backend needs vLLM, which did not import ({e}); install it: {SETUP_HINT}") from e
+    return vllm
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+class VLLMGenerator:
+    def __init__(
+        self,
+        path: str,
+        *,
+        name: str | None = None,
+        dtype: str | None = None,
+        max_model_len: int | None = None,
+        gpu_memory_utilization: float | None = None,
+        kv_cache_gb: int | None = None,
+        prefix_caching: bool = True,
+        enforce_eager: bool | None = None,
+        block_size: int | None = None,
+        seed: int = 0,
+    ):
+        vllm = import_vllm(kv_cache_gb)
+        from transformers import AutoTokenizer
+
+        cuda = _has_cuda()
+        engine_args = dict(
+            model=str(path),
+            dtype=dtype or ("bfloat16" if cuda else "float32"),
+            enable_prefix_caching=prefix_caching,
+            enforce_eager=(not cuda) if enforce_eager is None else enforce_eager,  # compiling costs minutes on CPU
+            seed=seed,
+            logprobs_mode="raw_logprobs",  # the model's own distribution, before temperature / top-k / top-p
+        )
+        if max_model_len is not None:
+            engine_args["max_model_len"] = max_model_len
+        if block_size is not None or not cuda:  # CPU default 128: no prompt shorter than that is ever cached
+            engine_args["block_size"] = block_size or 32
+        if gpu_memory_utilization is not None:
+            engine_args["gpu_memory_utilization"] = gpu_memory_utilization
+        self.llm = vllm.LLM(**engine_args)
+        self._vllm = vllm
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.name = f"vllm:{name or path}"
+        self.prefix_caching = prefix_caching
+        config = self.llm.llm_engine.model_config
+        self.max_model_len = config.max_model_len
+        self.n_params = _count_params(path)
+        self.prefix_stats = {"prompt_tokens": 0, "cached_tokens": 0}
+
+    def render(self, question: str) -> str:
+        return render_prompt(self.tokenizer, question)
+
+    def _encode(self, texts: list[str]) -> list[list[int]]:
+        encoded = encode(self.tokenizer, texts)
+        if any(not e for e in encoded):
+            raise PonderError("a prompt encodes to zero tokens; give every prompt some text")
+        return encoded
+
+    def _decode(self, ids: list[int]) -> str:
+        return decode(self.tokenizer, ids)
+
+    def _sampling(self, params: SamplingParams, index: int, ignore_eos: bool):
+        return self._vllm.SamplingParams(
+            n=params.n,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            top_k=params.top_k if params.top_k > 0 else -1,
+            max_tokens=params.max_tokens,
+            stop=list(params.stop) or None,
+            include_stop_str_in_output=True,
+            seed=None if params.seed is None else params.seed + index * params.n,
+            logprobs=0 if params.logprobs else None,
+            skip_special_tokens=False,
+            spaces_between_special_tokens=False,
+            ignore_eos=ignore_eos,
+        )
+
+    def _run(self, encoded: list[list[int]], sampling) -> list:
+        outs = self.llm.generate([{"prompt_token_ids": e} for e in encoded], sampling, use_tqdm=False)
+        for o in outs:
+            self.prefix_stats["prompt_tokens"] += len(o.prompt_token_ids)
+            self.prefix_stats["cached_tokens"] += o.num_cached_tokens or 0
+        return outs
+
+    def generate(
+        self, prompts: list[str], params: SamplingParams, *, ignore_eos: bool = False
+    ) -> list[list[Completion]]:
+        """One engine call for all prompts, n samples each (the contract in docs/gen.md); ignore_eos
+        decodes on past EOS (benchmarks)."""
+        encoded = self._encode(prompts)
+        if not encoded or params.max_tokens == 0:
+            return empty_completions(encoded, params)
+        self._check_length(encoded)
+        outs = self._run(encoded, [self._sampling(params, i, ignore_eos) for i in range(len(encoded))])
+        return [
+            [self._completion(c, params, len(e)) for c in sorted(o.outputs, key=lambda c: c.index)]
+            for o, e in zip(outs, encoded)
+        ]
+
+    def _check_length(self, encoded: list[list[int]]) -> None:
+        """A prompt that leaves no room for one new token is an error; longer outputs are cut at
+        max_model_len by vLLM (finish_reason "length")."""
+        longest = max(len(e) for e in encoded)
+        if longest >= self.max_model_len:
+            raise PonderError(
+                f"a prompt of {longest} tokens leaves no room under the engine's max_model_len="
+                f"{self.max_model_len}; raise --max-model-len (up to the model's context) or shorten it"
+            )
+
+    def _completion(self, out, params: SamplingParams, prompt_len: int) -> Completion:
+        ids = list(out.token_ids)
+        if out.finish_reason == "length":
+            reason = "length"
+        else:  # vLLM's "stop": a stop string (stop_reason is the string) or EOS / a stop token
+            reason = "stop" if isinstance(out.stop_reason, str) else "eos"
+        logprobs = None
+        if params.logprobs:
+            logprobs = [step[t].logprob for t, step in zip(ids, out.logprobs or [])]
+        return Completion(
+            text=completion_text(self._decode, ids, reason, params.stop),
+            token_ids=ids,
+            logprobs=logprobs,
+            finish_reason=reason,
+            prompt_tokens=prompt_len,
+        )
+
+    def logprobs(self, prompts: list[str], continuations: list[str], batch_size: int = 64) -> list[list[float]]:
+        """Teacher-forced model logprobs (temperature 1) of each continuation's tokens given its prompt."""
+        if len(prompts) != len(continuations):
+            raise PonderError(f"logprobs: {len(prompts)} prompts but {len(continuations)} continuations")
+        heads, tails = self._encode(prompts), encode(self.tokenizer, continuations)
+        score = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False)
+        out: list[list[float]] = []
+        for s in range(0, len(heads), batch_size):
+            part = list(zip(heads[s : s + batch_size], tails[s : s + batch_size]))
+            for (h, t), o in zip(part, self._run([h + t for h, t in part], score)):
+                out.append([o.prompt_logprobs[len(h) + j][tok].logprob for j, tok in enumerate(t)])
+        return out
+
+    def load_weights(self, named_tensors: Iterable[tuple[str, object]]) -> None:
+        """Load a transformers-style state dict (name, tensor) into the running engine, then drop the
+        prefix cache (it holds keys and values of the old weights). Rotary buffers are skipped."""
+        weights = [(k, v.detach()) for k, v in named_tensors if "rotary_emb" not in k]
+        self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
+        self.llm.reset_prefix_cache()
+
+    def close(self) -> None:
+        """Release the engine (its KV cache and, with multiprocessing on, its worker processes)."""
+        engine = getattr(self, "llm", None)
+        if engine is not None:
+            del self.llm
+            import gc
+
+            gc.collect()
+
+
+def _count_params(path: str) -> int:
+    """Parameters in the model's safetensors files (header only, no tensor is read); 0 if unknown."""
+    import json
+    import struct
+    from pathlib import Path
+
+    total = 0
+    for f in Path(path).glob("*.safetensors") if Path(path).is_dir() else []:
+        with open(f, "rb") as fh:
+            header = json.loads(fh.read(struct.unpack("<Q", fh.read(8))[0]))
+        for key, meta in header.items():
+            if key != "__metadata__":
+                n = 1
+                for d in meta["shape"]:
+                    n *= d
+                total += n
+    return total

@@ -1,0 +1,153 @@
+"""The judge's side of a code verdict: run the tests in a process the candidate cannot touch.
+
+Forked by the sandbox launcher (harness mode) outside the candidate's PID namespace, as a uid of
+its own when root, without capabilities, non-dumpable; the candidate runs in another process
+(harness_runner.py). The judge waits for the candidate to report that it compiled and ran, then
+executes the tests itself: HumanEval's `check(candidate)` (with the problem's prompt defined
+first, for helpers such as `poly`) or MBPP's setup code and assert lines. Every name of the
+candidate the tests use is a proxy that calls into the candidate's process; what comes back is
+plain data (harness_wire.py), so the tests' `==` and `assert` are the judge's own. The tests are
+compiled here with `optimize=0` (asserts kept whatever the flags), never pasted under the
+candidate's code, and the verdict goes to the launcher on a pipe only the judge holds.
+
+Left out: tests that pass functions or their own class instances to the candidate (they cannot
+cross as plain data; the verdict is then an `error` naming the value).
+"""
+
+import builtins
+import importlib
+import sys
+
+import harness_wire as wire
+
+_BUILTIN_NAMES = frozenset(dir(builtins))
+
+
+class ProgramRaised(Exception):
+    """The candidate raised an exception that has no built-in type of the same name."""
+
+
+class Connection:
+    def __init__(self, requests: int, replies: int) -> None:
+        self.requests, self.replies = requests, replies
+
+    def rpc(self, op: str, ref, **fields):
+        msg = {"op": op, "ref": ref}
+        for key, value in fields.items():
+            msg[key] = wire.encode(value)
+        wire.send(self.requests, msg)
+        reply = wire.recv(self.replies)
+        if "ok" in reply:
+            return wire.decode(reply["ok"], from_ref=lambda r: wire.Handle(r, self.rpc))
+        raise _rebuilt(reply.get("raise"))
+
+
+def _rebuilt(info) -> Exception:
+    """The candidate's exception as a fresh exception of the built-in type with that name."""
+    if not (isinstance(info, list) and len(info) == 2 and all(type(x) is str for x in info)):
+        raise wire.WireError("malformed reply")
+    name, message = info
+    cls = getattr(builtins, name, None)
+    if isinstance(cls, type) and issubclass(cls, Exception) and cls is not AssertionError:
+        return cls(message)
+    return ProgramRaised(f"{name}: {message}")
+
+
+def _handshake(conn: Connection) -> dict:
+    """The candidate's names once it compiled and ran; otherwise the reason it did not."""
+    hello = wire.recv(conn.replies)
+    if hello.get("ready") is True and isinstance(hello.get("names"), dict):
+        return hello["names"]
+    if "compile_error" in hello:
+        raise _Verdict("error", f"does not compile: {str(hello['compile_error'])[:200]}")
+    if "exited" in hello:
+        raise _Verdict("failed", "exited before the tests ran")
+    raise _rebuilt(hello.get("raise"))
+
+
+class _Verdict(Exception):
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def _compile(source: str, name: str):
+    return compile(source, name, "exec", dont_inherit=True, optimize=0)
+
+
+def _humaneval(spec: dict, conn: Connection, names: dict) -> None:
+    namespace = {"__name__": "__ponder_tests__"}
+    try:  # the prompt's helpers (e.g. `poly`) are the problem's, not the candidate's
+        exec(_compile(spec.get("prompt") or "", "<prompt>"), namespace)
+    except Exception:  # noqa: BLE001 - a prompt that does not run alone just adds nothing
+        namespace = {"__name__": "__ponder_tests__"}
+    candidate = wire.Handle(spec["entry_point"], conn.rpc)
+    namespace[spec["entry_point"]] = candidate  # some checks call it by name as well
+    exec(_compile(spec["test"], "<tests>"), namespace)
+    namespace["check"](candidate)
+
+
+def _resolve(path: str):
+    """`module` or `module:qualified.name`, imported here (never the candidate's copy)."""
+    module, _, qualname = path.partition(":")
+    value = importlib.import_module(module)
+    for part in filter(None, qualname.split(".")):
+        value = getattr(value, part)
+    return value
+
+
+def _mbpp_namespace(names: dict, conn: Connection, shadows: frozenset) -> dict:
+    """The candidate's own functions and classes become proxies. Modules, and what it imported
+    from modules, are imported here afresh; a name of a standard module (`math`) is always the
+    real module; names that shadow built-ins (`set`, `sorted`, …) are not taken from the
+    candidate unless the problem's reference solution defines them too (`shadows`)."""
+    namespace: dict = {"__name__": "__ponder_tests__"}
+    for name, kind in names.items():
+        if type(name) is not str or type(kind) is not str or (name in _BUILTIN_NAMES and name not in shadows):
+            continue
+        stdlib = name in sys.stdlib_module_names
+        if kind == "callable" and not stdlib:
+            namespace[name] = wire.Handle(name, conn.rpc)
+        elif stdlib or kind.startswith(("module:", "from:")):
+            try:
+                namespace[name] = _resolve(name if stdlib else kind.partition(":")[2])
+            except Exception:  # noqa: BLE001 - not importable here
+                if kind.startswith("from:") and not stdlib:
+                    namespace[name] = wire.Handle(name, conn.rpc)
+    return namespace
+
+
+def _mbpp(spec: dict, conn: Connection, names: dict) -> None:
+    namespace = _mbpp_namespace(names, conn, frozenset(spec.get("shadows") or ()))
+    source = (spec.get("setup") or "") + "\n" + "\n".join(spec["test_list"]) + "\n"
+    exec(_compile(source, "<tests>"), namespace)
+
+
+def _failure(e: BaseException) -> tuple[str, str]:
+    if isinstance(e, _Verdict):
+        return e.status, e.reason
+    if isinstance(e, AssertionError):
+        return "failed", "a test assertion failed"
+    if isinstance(e, wire.PeerGone):
+        return "failed", "the program died during the tests"
+    if isinstance(e, wire.WireError):
+        return "failed", f"bad reply from the program: {e}"
+    if isinstance(e, MemoryError):
+        return "error", "MemoryError"
+    if isinstance(e, ProgramRaised):
+        return "failed", str(e)[:200]
+    return "failed", f"{type(e).__name__}: {str(e)[:200]}"
+
+
+def judge(spec: dict, requests: int, replies: int) -> dict:
+    """The verdict {"status": passed|failed|error, "reason": ...} of the candidate on `spec`."""
+    if sys.flags.optimize:  # asserts in our own helpers would be gone
+        return {"status": "error", "reason": "the judge runs with -O; refusing to judge"}
+    conn = Connection(requests, replies)
+    try:
+        names = _handshake(conn)
+        (_humaneval if spec["form"] == "humaneval" else _mbpp)(spec, conn, names)
+    except BaseException as e:  # noqa: BLE001 - every failure, even SystemExit in a test, is a verdict
+        status, reason = _failure(e)
+        return {"status": status, "reason": reason}
+    return {"status": "passed", "reason": "all tests passed"}
