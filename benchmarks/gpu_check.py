@@ -9,6 +9,9 @@ model takes (`load_generator(FOLDER)`):
   solve   greedy on 8 arithmetic problems (run_search, as `ponder solve --model FOLDER`)
   beam    beam search over 64 problems (budget 8, width 4, confidence scorer, at most 4 steps)
   grpo    one GRPO step (8 prompts x 8 samples) on the same weights, with a dense toy reward
+  train   one SFT step and one GRPO policy update of a fresh random model of the same shape in
+          bf16, with / without gradient checkpointing and LoRA, and pure bf16 (gpu_train.py;
+          a dry run covers one variant, bf16+lora+ckpt)
 
 Each phase records wall seconds, generated tokens, tokens/s and peak GPU memory; the JSON goes to
 benchmarks/results/gpu_check.json with the device named. A random model writes gibberish, so
@@ -160,6 +163,9 @@ def run(dry_run: bool, out: Path) -> dict:
         rec["beam"] = timed(device, lambda: search_phase(gen, "beam", beam, budget=8, width=4, scorer="confidence",
                                                          max_depth=4, max_tokens=tokens))  # fmt: skip
         rec["grpo"] = timed(device, lambda: grpo_phase(gen, Path(tmp) / "grpo", device, dry_run))
+    from benchmarks.gpu_train import train_section
+
+    rec["train"] = train_section(device, dry_run, ["bf16+lora+ckpt"] if dry_run else None)
     write_json(out, rec)
     return rec
 
