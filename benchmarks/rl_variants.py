@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 from ponder.config import load_config
 from ponder.io import read_jsonl, write_json
@@ -64,8 +65,8 @@ def model_record() -> dict:
     from ponder.models import resolve_model
 
     path = resolve_model("tiny")
-    weights = os.path.join(path, "model.safetensors")
-    digest = hashlib.sha256(open(weights, "rb").read()).hexdigest()[:16] if os.path.isfile(weights) else None
+    weights = Path(path) / "model.safetensors"
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16] if weights.is_file() else None
     return {"name": "tiny", "path": os.path.relpath(path), "weights_sha256_16": digest}
 
 
