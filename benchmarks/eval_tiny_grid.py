@@ -20,7 +20,7 @@ from pathlib import Path
 from ponder.eval.cli import main as eval_main
 
 ROOT = Path(__file__).resolve().parents[1]
-GRID = ["--tasks", "arithmetic:3,countdown:3", "--strategies", "greedy,majority,best-of-n,weighted,pass,beam",
+GRID = ["--tasks", "arithmetic:3,countdown:3", "--strategies", "greedy,majority,best_of_n,weighted,pass,beam",
         "--budgets", "1,4,16"]  # fmt: skip
 
 

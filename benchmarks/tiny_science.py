@@ -21,8 +21,8 @@ from collections import Counter
 from pathlib import Path
 
 import torch
-from ponder.eval.metrics import wilson
 
+from ponder.eval.estimators import wilson
 from ponder.gen import load_generator
 from ponder.io import write_json
 from ponder.search import run_search

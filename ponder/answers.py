@@ -5,6 +5,9 @@
 3. GSM8K's last `#### n` line;
 4. the last "the (final) answer is …" / "answer: …" phrase, up to the end of its sentence.
 
+`answer_of(text, task)` is the one vote key built on these (search's votes and eval's pooled
+votes); `extract_code` the program inside a response, for code tasks.
+
 Nothing else: no "last number in the text" fallback, because it turns "could not find an answer"
 into confident wrong answers. The extracted text is cleaned (`$…$`, `\\(…\\)`, trailing period,
 `\\dfrac`); a plain number with thousands separators, a currency sign, a percent sign or a unit
@@ -17,6 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+
+from ponder.steps import parse_response
 
 MAX_ANSWER_CHARS = 1000
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
@@ -188,3 +193,35 @@ def extract_answer(text: str) -> str | None:
     """The cleaned final answer in `text`, or None when none can be found."""
     found = extract(text)
     return found.text if found else None
+
+
+CODE_TASKS = ("humaneval", "mbpp")
+_FENCE_RE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
+
+
+def extract_code(response: str, entry_point: str | None = None) -> str:
+    """The program inside a response: the `<answer>` tag if present (else the whole response),
+    then its fenced ```python block defining `entry_point` (else the last block), else all of it."""
+    answer = parse_response(response).answer
+    text = answer if answer else response
+    blocks = _FENCE_RE.findall(text)
+    if not blocks:
+        return text.strip("\n")
+    if entry_point:
+        defining = [b for b in blocks if re.search(rf"^\s*def\s+{re.escape(entry_point)}\s*\(", b, re.MULTILINE)]
+        if defining:
+            return defining[-1]
+    return blocks[-1]
+
+
+def answer_of(text: str, task: str | None = None) -> str | None:
+    """The final answer of a response as a vote key, whitespace-normalised, read from the response
+    alone (never from a verifier's verdict, which would leak the reference): the `<answer>` body,
+    else `extract_answer` (boxed, ####, "the answer is"); for code tasks the program. None:
+    nothing to vote on. Every vote uses it: search's majority / weighted / beam / MCTS and eval's
+    pooled majority and weighted votes, so strategies of one name agree on what an answer is."""
+    if task in CODE_TASKS:
+        answer = extract_code(text)
+    else:
+        answer = parse_response(text).answer or extract_answer(text)
+    return " ".join(answer.split()) if answer else None

@@ -41,12 +41,15 @@ def main(argv: list[str] | None = None) -> int:
     if cmd not in COMMANDS:
         print(f"error: unknown command {cmd!r}; known: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
+    from ponder.cliargs import HelpShown
     from ponder.types import PonderError
 
     module_name, func_name = COMMANDS[cmd][0].split(":")
     try:
         func = getattr(importlib.import_module(module_name), func_name)
         return int(func(rest) or 0)
+    except HelpShown:
+        return 0
     except PonderError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -105,44 +105,92 @@ def _build(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     return cls(**kwargs)
 
 
-def _set_dotted(data: dict[str, Any], cls: type, dotted: str, value: Any) -> None:
-    parts = dotted.split(".")
-    node, node_cls = data, cls
+def field_type(cls: type, dotted: str) -> Any:
+    """The declared type of a dotted key (`optim.lr` -> float); keys under a dict field -> Any."""
+    parts, node_cls = dotted.split("."), cls
     for i, part in enumerate(parts):
         fields = _fields(node_cls)
         if part not in fields:
             raise _unknown_key(node_cls, part, ".".join(parts[:i]) + ("." if i else ""))
+        tp = typing.get_type_hints(node_cls)[part]
         if i == len(parts) - 1:
-            node[part] = value
-            return
-        sub_cls = typing.get_type_hints(node_cls)[part]
-        if (sub_cls is dict or get_origin(sub_cls) is dict) and i == len(parts) - 2:
-            node.setdefault(part, {})[parts[-1]] = value  # a free mapping (checked by its owner)
-            return
-        if not dataclasses.is_dataclass(sub_cls):
+            return tp
+        if _is_dict(tp):
+            args = get_args(_strip_optional(tp))
+            return args[1] if len(args) == 2 and i == len(parts) - 2 else Any
+        if not dataclasses.is_dataclass(tp):
             raise PonderError(f"config key {'.'.join(parts[: i + 1])!r} has no sub-keys")
+        node_cls = tp
+    raise AssertionError("unreachable")
+
+
+def _is_dict(tp: Any) -> bool:
+    tp = _strip_optional(tp)
+    return tp is dict or get_origin(tp) is dict
+
+
+def _strip_optional(tp: Any) -> Any:
+    if get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def read_value(raw: str, tp: Any) -> Any:
+    """Command-line text as a value of type tp: a str key keeps the text (`null` is None where
+    the key may be null); a list takes `a,b,c` and a mapping `k=v,k2=v2` (items read the same
+    way); `[...]` / `{...}` and every other type are read as YAML."""
+    base = _strip_optional(tp)
+    if base is not tp and raw in ("null", "~"):
+        return None
+    if raw.startswith(("[", "{")) or tp is Any:
+        return yaml_scalar(raw)
+    args = get_args(base)
+    if base is str:
+        return raw
+    if get_origin(base) is Literal and raw in map(str, args):
+        return next(a for a in args if str(a) == raw)  # `--x=no` stays "no", not YAML's false
+    if get_origin(base) in (list, tuple) or base in (list, tuple):
+        return [read_value(x.strip(), args[0] if args else Any) for x in raw.split(",") if x.strip()]
+    if _is_dict(base) and "=" in raw:
+        pairs = [entry.split("=", 1) for entry in raw.split(",")]
+        return {k.strip(): read_value(v.strip(), args[1] if len(args) == 2 else Any) for k, v in pairs}
+    return yaml_scalar(raw)
+
+
+def _set_dotted(data: dict[str, Any], cls: type, dotted: str, value: Any) -> None:
+    """Set a dotted key to a value or to command-line text (read_value); keys below a dict field
+    (`options.beam.width`) make nested mappings, and a mapping is merged into what is there (so
+    --data a=x --data b=y adds)."""
+    if isinstance(value, str):
+        value = read_value(value, field_type(cls, dotted))
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
         node = node.setdefault(part, {})
-        node_cls = sub_cls
+        if not isinstance(node, dict):
+            raise PonderError(f"config key {dotted!r}: {part!r} is set to a value, not a mapping")
+    last = parts[-1]
+    if isinstance(value, dict) and isinstance(node.get(last), dict):
+        value = {**node[last], **value}
+    node[last] = value
 
 
-def parse_override(text: str) -> tuple[str, Any]:
-    """`--a.b=3` or `a.b=3` -> ("a.b", 3)."""
+def yaml_scalar(raw: str) -> Any:
+    try:
+        return yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        return raw
+
+
+def parse_override(text: str) -> tuple[str, str]:
+    """`--a.b=3` or `a.b=3` -> ("a.b", "3"); the text is read by the key's type when applied."""
     body = text[2:] if text.startswith("--") else text
     if "=" not in body:
         raise PonderError(f"override {text!r} must look like key=value (dotted keys for nested configs)")
     key, raw = body.split("=", 1)
-    try:
-        value = yaml.safe_load(raw) if raw != "" else ""
-    except yaml.YAMLError:
-        value = raw
-    return key.strip().replace("-", "_"), value
-
-
-def split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
-    """Separate `--key=value` / `key=value` overrides from the other arguments. (argparse treats an
-    argument containing a space as positional, so overrides are taken out before it runs.)"""
-    overrides = [a for a in argv if "=" in a and (a.startswith("--") or not a.startswith("-"))]
-    return [a for a in argv if a not in overrides], overrides
+    return key.strip().replace("-", "_"), raw
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -160,9 +208,12 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
     """Build `cls` from an optional YAML file, then apply dotted overrides; type-checked."""
-    data = load_yaml(path) if path else {}
-    for text in overrides or []:
-        key, value = parse_override(text)
+    return with_overrides(cls, load_yaml(path) if path else {}, [parse_override(t) for t in overrides or []])
+
+
+def with_overrides(cls: type[T], data: dict[str, Any], overrides: list[tuple[str, Any]]) -> T:
+    """Build `cls` from plain data (a parsed recipe) with (dotted key, value) overrides applied."""
+    for key, value in overrides:
         _set_dotted(data, cls, key, value)
     return _build(cls, data)
 

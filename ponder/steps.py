@@ -5,8 +5,8 @@ A response is `<think>STEP\\nSTEP\\n...STEP</think>\\n<answer>ANSWER</answer>`. 
 a "step" is whatever the generator produced up to and including the delimiter, i.e.
 `stop=[STEP_DELIMITER]`; the closing `</think>` line and the `<answer>` line are steps too, so
 prompt + "".join(steps) is always the full text. `split_steps` and `join_steps` are inverses.
-`split_response` splits a generated `Step` and shares its logprobs out among the pieces;
-`answer_of` is the answer that search votes on.
+`split_response` splits a generated `Step` and shares its logprobs out among the pieces.
+(The answer search and eval vote on is `ponder.answers.answer_of`.)
 """
 
 from __future__ import annotations
@@ -104,12 +104,6 @@ def slip_segments(response: str, delimiter: str = STEP_DELIMITER) -> list[tuple[
         else:
             out.append((step, not slipped))
     return out
-
-
-def answer_of(text: str) -> str | None:
-    """The `<answer>` of a response, whitespace-normalised for voting; None when there is none."""
-    a = parse_response(text).answer
-    return " ".join(a.split()) if a else None
 
 
 def split_response(text: str) -> list[str]:

@@ -21,6 +21,7 @@ FLOORS = {
     "ponder.steps": 0,
     "ponder.answers": 0,
     "ponder.config": 1,
+    "ponder.cliargs": 1,
     "ponder.registry": 1,
     "ponder.io": 1,
     "ponder.models": 1,

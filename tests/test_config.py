@@ -3,7 +3,7 @@ from typing import Literal
 
 import pytest
 
-from ponder.config import load_config, split_overrides
+from ponder.config import load_config
 from ponder.types import PonderError
 
 
@@ -57,8 +57,3 @@ def test_yaml_unknown_key_and_bad_file(tmp_path):
     f.write_text("- a list\n")
     with pytest.raises(PonderError, match="mapping"):
         load_config(Cfg, f)
-
-
-def test_split_overrides_keeps_values_with_spaces():
-    rest, ov = split_overrides(["recipe.yaml", "--resume", "--tasks={a: 1, b: 2}", "steps=3"])
-    assert rest == ["recipe.yaml", "--resume"] and ov == ["--tasks={a: 1, b: 2}", "steps=3"]

@@ -35,7 +35,7 @@ def _subset_value(strategy: str, pool: ProblemPool, k: int, seed: int) -> tuple[
     samples = pool.metric_samples()
     if strategy == "pass":
         return M.pass_at_k(len(samples), sum(s.correct for s in samples), k), True
-    if strategy == "best-of-n":
+    if strategy == "best_of_n":
         return M.best_of_k(samples, k).value, True
     metric = {"majority": M.maj_at_k, "weighted": M.weighted_vote_at_k}[strategy]
     est = metric(samples, k, seed=seed)
@@ -47,7 +47,7 @@ def _first_k_choice(strategy: str, pool: ProblemPool, k: int) -> int:
     first = pool.samples[:k]
     if strategy == "pass":  # oracle: any correct sample
         return next((i for i, s in enumerate(first) if s.correct), 0)
-    if strategy == "best-of-n":
+    if strategy == "best_of_n":
         return max(range(k), key=lambda i: (first[i].score, -i))
     weights: dict[str, float] = {}
     for s in first:

@@ -1,7 +1,7 @@
 """`ponder eval`: run a grid, rebuild a report, or compare two runs.
 
-    ponder eval --tasks countdown --n-problems 200 --strategies greedy,majority,best-of-n,beam,mcts \\
-                --budgets 1,4,16,64 --out runs/x            # or --recipe recipes/x.yaml [key=value ...]
+    ponder eval --tasks countdown --n-problems 200 --strategies greedy,majority,best_of_n,beam,mcts \\
+                --budgets 1,4,16,64 --out runs/x             # or --recipe recipes/x.yaml [--key=value ...]
     ponder eval report runs/x                                # summary, plots, report.html again
     ponder eval compare runs/a runs/b                        # side by side, with intervals
 
@@ -10,64 +10,20 @@ A re-run with the same --out skips finished cells; failed cells are listed and r
 
 from __future__ import annotations
 
-import argparse
-import json
 from typing import Any
 
 from ponder.eval.grid_config import EvalConfig
 from ponder.types import PonderError
 
-LISTS = {"tasks": str, "models": str, "strategies": str, "budgets": int, "seeds": int}
-SCALARS = ("n_problems", "problem_seed", "temperature", "max_tokens", "pool_size", "scorer", "batch_size",
-           "n_bins", "difficulty_samples", "out", "backend")  # fmt: skip
-
-
-def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="ponder eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--recipe", help="YAML file with EvalConfig keys; flags and key=value override it")
-    for name in LISTS:
-        flag = f"--{name}"
-        ap.add_argument(
-            flag, f"--{name[:-1]}" if name != "strategies" else "--strategy", dest=name, help="comma-separated"
-        )
-    ap.add_argument(
-        "--data", action="append", default=[], metavar="TASK=PATH", help="local data file of a data-set task"
-    )
-    for name in SCALARS:
-        ap.add_argument("--" + name.replace("_", "-"), dest=name)
-    ap.add_argument("overrides", nargs="*", help="more config as key=value")
-    return ap
-
-
-def _overrides(args: argparse.Namespace) -> list[str]:
-    out = list(args.overrides)
-    for name, kind in LISTS.items():
-        raw = getattr(args, name)
-        if raw is not None:
-            try:
-                items = [kind(x.strip()) for x in raw.split(",") if x.strip()]
-            except ValueError:
-                raise PonderError(f"--{name} takes comma-separated {kind.__name__}s, got {raw!r}") from None
-            out.append(f"{name}={json.dumps(items)}")
-    for name in SCALARS:
-        raw = getattr(args, name)
-        if raw is not None:
-            out.append(f"{name}={json.dumps(raw) if name in ('scorer', 'out', 'backend') else raw}")
-    if args.data:
-        pairs = [d.split("=", 1) for d in args.data]
-        if any(len(p) != 2 for p in pairs):
-            raise PonderError("--data takes TASK=PATH, e.g. --data gsm8k=../shared/data/gsm8k/test.jsonl")
-        out.append(f"data={json.dumps(dict(pairs))}")
-    return out
+ALIASES = {"task": "tasks", "model": "models", "strategy": "strategies", "budget": "budgets", "seed": "seeds"}
 
 
 def build_config(argv: list[str]) -> EvalConfig:
-    from ponder.config import load_config
+    from ponder.cliargs import parse_cli
 
-    args = _parser().parse_args(argv)
-    return load_config(EvalConfig, args.recipe, _overrides(args))
+    prog = "ponder eval [--recipe F.yaml] [--key=value ...] | ponder eval report RUN | ponder eval compare A B"
+    cfg, _ = parse_cli(EvalConfig, argv, prog=prog, doc=__doc__, aliases=ALIASES, recipe=True)
+    return cfg
 
 
 def run(cfg: EvalConfig, backends: Any = None) -> int:

@@ -1,7 +1,7 @@
 """The evaluation grid: its config (from a recipe and flags), its cells, and its problems.
 
 A grid is tasks x models x strategies x budgets x seeds. A cell is one (task, model, strategy,
-budget, seed). Pool strategies (majority, best-of-n, weighted, pass) are read off one shared pool
+budget, seed). Pool strategies (majority, best_of_n, weighted, pass) are read off one shared pool
 of samples per (task, model, seed); every other name is a search strategy run by
 `ponder.search.run_search` once per budget. A task is a built-in generator ("countdown",
 "arithmetic:4" for level 4) or a data set read from a local file by ponder.tasks.loaders.
@@ -17,12 +17,12 @@ from typing import Any
 
 from ponder.types import PonderError, Problem
 
-POOL_STRATEGIES = ("majority", "best-of-n", "weighted", "pass")
+POOL_STRATEGIES = ("majority", "best_of_n", "weighted", "pass")
 ALIASES = {
     "maj": "majority",
-    "bon": "best-of-n",
-    "best-of-k": "best-of-n",
-    "weighted-vote": "weighted",
+    "bon": "best_of_n",
+    "best_of_k": "best_of_n",
+    "weighted_vote": "weighted",
     "pass@k": "pass",
 }
 # Strategies whose result does not depend on the budget: run once, at budget 1.
@@ -33,9 +33,34 @@ IDENTITY_KEYS = ("n_problems", "temperature", "max_tokens", "scorer", "data", "p
 
 @dataclass
 class EvalConfig:
+    """One evaluation grid (`ponder eval`): tasks x models x strategies x budgets x seeds.
+
+    tasks: built-in tasks (`countdown`, `arithmetic:4` for level 4) or data sets read from files
+    models: model names, folders, or OpenAI-compatible URLs
+    strategies: pool strategies (majority, best_of_n, weighted, pass) or any search strategy
+    budgets: samples' worth of compute per problem
+    seeds: sampling seeds; each adds a run of every cell
+    n_problems: problems per task
+    problem_seed: which problems are drawn; separate from the sampling seeds
+    data: task -> local data file, for data-set tasks (--data gsm8k=path/test.jsonl)
+    temperature: sampling temperature of the shared pool
+    max_tokens: token limit of each pooled sample
+    pool_size: samples per problem in the pool (null: the largest budget)
+    scorer: scorer for best_of_n / weighted and search (null: the model's confidence)
+    options: strategy -> its run_search options (--options.beam.width=4)
+    scorer_options: options of the named scorer, e.g. --scorer-options.path=runs/prm (a PRM folder)
+    batch_size: sequences per generator call
+    n_bins: difficulty bins for compute-optimal selection
+    difficulty_samples: pool samples used to estimate difficulty (agreement rate)
+    out: run folder (results.jsonl, summary.json, plots/, report.html)
+    backend: hf | vllm for every local model (a "vllm:" model prefix does it per model)
+    gen_options: backend options (gen/options.py), e.g. --gen-options.dtype=bfloat16
+    model_params: served model -> parameter count ("7B") for FLOP counts (else unknown)
+    """
+
     tasks: list[str] = field(default_factory=lambda: ["arithmetic"])
     models: list[str] = field(default_factory=lambda: ["tiny"])
-    strategies: list[str] = field(default_factory=lambda: ["greedy", "majority", "best-of-n"])
+    strategies: list[str] = field(default_factory=lambda: ["greedy", "majority", "best_of_n"])
     budgets: list[int] = field(default_factory=lambda: [1, 4, 16])
     seeds: list[int] = field(default_factory=lambda: [0])
     n_problems: int = 100
@@ -74,7 +99,8 @@ class Cell:
 
 
 def canonical_strategy(name: str) -> str:
-    name = name.strip().lower().replace("_", "-")
+    """One spelling per strategy, the registry's (snake_case): `best-of-n` -> `best_of_n`."""
+    name = name.strip().lower().replace("-", "_")
     return ALIASES.get(name, name)
 
 

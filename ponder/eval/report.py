@@ -131,7 +131,7 @@ def render(
 <p class=note>Tasks {_fmt(", ".join(cfg.get("tasks", [])))}; models {_fmt(", ".join(cfg.get("models", [])))};
 temperature {_fmt(cfg.get("temperature"))}; seeds {_fmt(cfg.get("seeds"))}. Machine: {_fmt(machine.get("platform"))},
 {_fmt(machine.get("cpus"))} CPUs, load average at start {_fmt(machine.get("loadavg"))}.
-Pool strategies (majority, best-of-n, weighted, pass) are expected values over subsets of one sample pool per problem;
+Pool strategies (majority, best_of_n, weighted, pass) are expected values over subsets of one sample pool per problem;
 "pass" is the oracle pass@k (some sample is right), a ceiling rather than a strategy. Intervals: 95% bootstrap over problems and seeds.</p>
 <h2>Accuracy against generated tokens</h2>{imgs or "<p class=note>No finished cells to plot.</p>"}
 <h2>Summary</h2>{summary_table(rows)}

@@ -1,7 +1,7 @@
 """One pool of n samples per problem, drawn once and reused for every budget k <= n.
 
 The pool is sampled at a fixed temperature, every sample is verified (correctness is used only
-for the metrics, never for choosing), keyed by its extracted answer for voting, and scored for
+for the metrics, never for choosing), keyed by its extracted answer for voting (ponder.answers.answer_of, the key search's votes use), and scored for
 best-of-k / weighted voting. The default score is the model's own confidence, exp(mean token
 log-probability) (free: the generator returns it); a named scorer from ponder.search replaces it. Pools are
 saved as jsonl so a re-run of the grid does not sample them again.
@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ponder.answers import answer_of
 from ponder.eval.estimators import Sample
 from ponder.gen.groups import sample_groups
 from ponder.io import read_jsonl, write_jsonl
-from ponder.steps import parse_response
 from ponder.types import Completion, Generator, PonderError, Problem, SamplingParams, Score, Step
 
 VerifyFn = Callable[[list[Problem], list[str]], list[Score]]
@@ -50,27 +50,6 @@ class ProblemPool:
 
     def mean_tokens(self) -> float:
         return sum(s.tokens for s in self.samples) / len(self.samples)
-
-
-CODE_TASKS = ("humaneval", "mbpp")
-
-
-def answer_key(response: str, task: str) -> str | None:
-    """The vote key of a response, read from the response alone (never from a verifier's verdict,
-    which would leak the reference): the `<answer>` body whitespace-normalised (as search's
-    majority votes), else ponder.verify's reference-free extraction (boxed, ####, "the answer
-    is"); for code tasks the extracted program, whitespace-normalised. None: nothing to vote."""
-    if task in CODE_TASKS:
-        from ponder.verify.code_verifier import extract_code
-
-        code = extract_code(response)
-        return " ".join(code.split()) or None
-    answer = parse_response(response).answer
-    if not answer:
-        from ponder.answers import extract_answer
-
-        answer = extract_answer(response)
-    return " ".join(answer.split()) if answer else None
 
 
 def confidence(completion: Completion) -> float:
@@ -111,7 +90,7 @@ def _sample_batch(
     for p, group, ss, ws in zip(problems, groups.outputs, scores, weights):
         pool = ProblemPool(p.id, group[0].prompt_tokens if group else 0, share)
         for c, s, w in zip(group, ss, ws):
-            key = answer_key(c.text, p.task)
+            key = answer_of(c.text, p.task)
             pool.samples.append(PooledSample(c.text, key, s.correct, s.parsed, len(c.token_ids), float(w)))
         pools.append(pool)
     return pools

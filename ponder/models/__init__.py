@@ -97,6 +97,9 @@ def check_model_dir(path: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """`ponder models`: the built-in models and where they live; takes no options."""
+    if argv and argv[0] not in ("-h", "--help"):
+        raise PonderError(f"ponder models takes no arguments, got {argv[0]!r}")
     print(f"{'name':<12} {'default':<8} path / description")
     for name, path in BUILTIN.items():
         card = path / "config.json"

@@ -15,12 +15,12 @@ a Hugging Face folder in `out`, with metrics.jsonl and summary.json beside it.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import logging
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 from ponder.types import PonderError, Problem, SamplingParams
 
@@ -45,29 +45,55 @@ def sample_traces(gen, problems: list[Problem], samples: int, temperature: float
     return [Trace(f"{p.id}#{j}", p, c.text) for p, group in zip(problems, outs) for j, c in enumerate(group) if c.text]
 
 
-def _label_parser() -> argparse.ArgumentParser:
-    from ponder.gen.options import add_backend_args
+@dataclass
+class LabelConfig:
+    """What `ponder label` samples and labels, or which file it converts (--import FORMAT FILE).
 
-    ap = argparse.ArgumentParser(
-        prog="ponder label", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--model", default="tiny", help="policy that writes and completes traces")
-    add_backend_args(ap)
-    ap.add_argument("--task", default="arithmetic")
-    ap.add_argument("--n", type=int, default=50, help="problems")
-    ap.add_argument("--level", type=int, default=None)
-    ap.add_argument("--samples", type=int, default=4, help="traces sampled per problem")
-    ap.add_argument("--k", type=int, default=8, help="Monte-Carlo completions per step prefix")
-    ap.add_argument("--hard", action="store_true", help="hard labels (any completion correct) instead of soft")
-    ap.add_argument("--exact", action="store_true", help="label with the task's step checker, no rollouts")
-    ap.add_argument("--temperature", type=float, default=0.8)
-    ap.add_argument("--max-tokens", type=int, default=256)
-    ap.add_argument("--traces-per-call", type=int, default=16)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--import", dest="import_fmt", choices=["prm800k", "math-shepherd"], help="convert a file instead")
-    ap.add_argument("file", nargs="?", help="the file to import (with --import)")
-    ap.add_argument("--out", required=True, help="output jsonl (step-label format, docs/rm.md)")
-    return ap
+    model: policy that writes and completes traces
+    backend: hf | vllm for the model (a "vllm:" model prefix does the same)
+    gen_options: backend options (gen/options.py), e.g. --gen-options.dtype=bfloat16
+    task: built-in task to draw problems from
+    n: problems
+    level: difficulty level (null: the task's default)
+    samples: traces sampled per problem
+    k: Monte-Carlo completions per step prefix
+    hard: hard labels (any completion correct) instead of soft
+    exact: label with the task's step checker, no rollouts
+    temperature: sampling temperature of traces and completions
+    max_tokens: token limit of each trace or completion
+    traces_per_call: traces whose prefixes share one generator call
+    seed: seed for problems and sampling
+    import_format: convert a file of this format (prm800k | math-shepherd) instead of labelling
+    out: output jsonl (step-label format, docs/rm.md)
+    """
+
+    model: str = "tiny"
+    backend: str | None = None
+    gen_options: dict[str, Any] = field(default_factory=dict)
+    task: str = "arithmetic"
+    n: int = 50
+    level: int | None = None
+    samples: int = 4
+    k: int = 8
+    hard: bool = False
+    exact: bool = False
+    temperature: float = 0.8
+    max_tokens: int = 256
+    traces_per_call: int = 16
+    seed: int = 0
+    import_format: Literal["prm800k", "math-shepherd"] | None = None
+    out: str = ""
+
+
+def parse_label(argv: list[str]) -> tuple[LabelConfig, str | None]:
+    """(config, the file to import or None); `--import FORMAT` is short for --import-format."""
+    from ponder.cliargs import parse_cli
+
+    cfg, rest = parse_cli(LabelConfig, argv, prog="ponder label [--key=value ...] | ponder label --import FORMAT FILE",
+                          doc=__doc__ or "", aliases={"import": "import_format"}, max_positionals=1)  # fmt: skip
+    if not cfg.out:
+        raise PonderError("ponder label needs --out FILE.jsonl")
+    return cfg, (rest[0] if rest else None)
 
 
 def _import(fmt: str, path: str | None, out: str) -> int:
@@ -92,17 +118,16 @@ def with_exact(recs: list, task) -> list:
 
 
 def main(argv: list[str]) -> int:
-    args = _label_parser().parse_args(argv)
-    if args.import_fmt:
-        return _import(args.import_fmt, args.file, args.out)
+    args, file = parse_label(argv)
+    if args.import_format:
+        return _import(args.import_format, file, args.out)
     from ponder.gen import load_generator
-    from ponder.gen.options import backend_kwargs
     from ponder.io import write_jsonl
     from ponder.rm.mc import MCParams, label_traces
     from ponder.tasks import get_task, make_problems
     from ponder.verify import verify
 
-    task, gen = get_task(args.task), load_generator(args.model, **backend_kwargs(args))
+    task, gen = get_task(args.task), load_generator(args.model, backend=args.backend, **args.gen_options)
     traces = sample_traces(
         gen,
         make_problems(args.task, args.n, args.level, args.seed),
@@ -176,19 +201,16 @@ def heldout_metrics(rm, traces: list) -> dict:
 def train_main(argv: list[str]) -> int:
     """`ponder train prm|orm [RECIPE.yaml] [--key=value ...]`; the kind comes from the recipe
     (`kind: orm`) or --kind; train_prm_main / train_orm_main fix it."""
-    from ponder.config import load_config, to_dict
+    from ponder.cliargs import parse_cli
+    from ponder.config import to_dict
     from ponder.io import write_json
     from ponder.rm.labels import read_labels
     from ponder.rm.train import RMTrainConfig, split_train_val, train_reward_model
 
-    if any(a in ("-h", "--help") for a in argv):
-        print(train_main.__doc__)
-        print("config keys:", ", ".join(f.name for f in dataclasses.fields(RMTrainConfig)))
-        return 0
-    paths = [a for a in argv if not a.startswith("--") and "=" not in a]
-    cfg = load_config(RMTrainConfig, paths[0] if paths else None, [a for a in argv if a not in paths])
+    prog = "ponder train prm|orm [RECIPE.yaml] [--key=value ...]"
+    cfg, _ = parse_cli(RMTrainConfig, argv, prog=prog, doc=train_main.__doc__ or "", recipe=True)
     if not cfg.data:
-        raise PonderError("no training data: set data=PATH to a step-label jsonl (write one with `ponder label`)")
+        raise PonderError("no training data: set --data=PATH to a step-label jsonl (write one with `ponder label`)")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     traces, rm = read_labels(cfg.data), _build_model(cfg)
     tlog = train_reward_model(rm, traces, cfg)

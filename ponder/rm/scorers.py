@@ -7,7 +7,7 @@ step scores (last / min / product / mean, ponder.search.aggregate). `ORMScorer.s
 score per response. Both report `n_params` and `tokens_scored`, so search charges their compute.
 
 By name, the folder is the `path` option: `run_search(..., scorer="prm",
-scorer_options={"path": "runs/prm"})`, or `ponder solve --scorer prm -o scorer.path=runs/prm`;
+scorer_options={"path": "runs/prm"})`, or `ponder solve --scorer prm --scorer-options.path=runs/prm`;
 in code, `PRMScorer.load(path)` may also be passed to run_search as the scorer. Left out: caching scores of shared prefixes
 between calls (beam search rescored prefixes are recomputed).
 """
@@ -96,7 +96,7 @@ def _folder(path: str | None, kind: str) -> str:
     if not path:
         raise PonderError(
             f"scorer {kind!r} needs a trained {kind.upper()} folder (train one with `ponder train {kind}`): "
-            f"scorer_options={{'path': FOLDER}} in run_search, or `-o scorer.path=FOLDER` in `ponder solve`"
+            f"scorer_options={{'path': FOLDER}} in run_search, or `--scorer-options.path=FOLDER` in `ponder solve`"
         )
     return path
 

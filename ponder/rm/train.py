@@ -42,6 +42,18 @@ def _rm_run() -> RunConfig:
 
 @dataclass
 class RMTrainConfig:
+    """Training a process (PRM) or outcome (ORM) reward model on step labels.
+
+    kind: prm (one score per step) | orm (one score per response)
+    data: step-label jsonl (docs/rm.md); `ponder label` writes one
+    backbone: model name or folder (ponder.models), or an existing RM folder to continue
+    batch_size: traces per step
+    head_lr: learning rate of the scoring head (the backbone's is optim.lr)
+    hard_labels: threshold soft labels at 0.5
+    val_frac: share of traces held out for validation
+    val_every: held-out loss every k steps (and at the end)
+    """
+
     kind: Literal["prm", "orm"] = "prm"
     data: str = ""  # step-label jsonl (see docs/rm.md); `ponder label` writes one
     backbone: str = "tiny"  # model name or folder (ponder.models), or an existing RM folder to continue

@@ -3,80 +3,85 @@ whether it checks out (when a reference answer is known), and the compute spent.
 
     ponder solve "12+7*(3-1)"                         # free text in a built-in task's format
     ponder solve --task countdown --n 5 --strategy beam --budget 16 --scorer check
-    ponder solve "countdown 3 7 12 -> 45" --effort high --tree tree.html --json out.json
-    ponder solve --task countdown --strategy beam --scorer prm -o scorer.path=runs/prm
+    ponder solve "Use 3 7 12 to make 57" --effort high --tree tree.html --json out.json
+    ponder solve --task arithmetic --strategy mcts --budget 8 --scorer check --options.action=tokens
+    ponder solve --task countdown --strategy beam --scorer prm --scorer-options.path=runs/prm
 
-Options named `scorer.KEY` go to the scorer (e.g. a PRM's folder), the others to the strategy.
+Progress (generator calls, tokens, time) goes to stderr on a terminal; --quiet or a pipe keeps it off.
 """
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from ponder.types import PonderError, Problem, SearchResult
 
 
-def _parser() -> argparse.ArgumentParser:
-    from ponder.gen.options import add_backend_args
+@dataclass
+class SolveConfig:
+    """What `ponder solve` runs; the problem itself is the one positional argument (free text).
 
-    ap = argparse.ArgumentParser(
-        prog="ponder solve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("text", nargs="?", help="a problem as free text (e.g. '12+7*(3-1)', 'countdown 3 7 12 -> 45')")
-    ap.add_argument("--task", help="draw problems from this built-in task instead")
-    ap.add_argument("--n", type=int, default=1, help="number of problems to draw (with --task)")
-    ap.add_argument(
-        "--level", type=int, default=None, help="difficulty level (with --task; default the hardest trained)"
-    )
-    ap.add_argument("--seed", type=int, default=0, help="seed for drawing problems and for the search")
-    ap.add_argument("--strategy", default=None, help="search strategy (default greedy); see docs/search.md")
-    ap.add_argument(
-        "--effort",
-        choices=["none", "minimal", "low", "medium", "high", "xhigh"],
-        help="a reasoning-effort level: strategy + budget + thinking-token cap (docs/serve.md)",
-    )
-    ap.add_argument("--think-tokens", type=int, default=None, help="cap thinking at this many tokens, then answer")
-    ap.add_argument("--budget", type=int, default=None, help="samples' worth of compute per problem")
-    ap.add_argument(
-        "--scorer", default=None, help="scorer for strategies that need one (check, confidence, judge, ...)"
-    )
-    ap.add_argument(
-        "--option",
-        "-o",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="strategy option (scorer.KEY=VALUE: scorer option), repeatable",
-    )
-    ap.add_argument("--model", default="tiny", help="model name, folder, or OpenAI-compatible URL")
-    ap.add_argument("--model-params", default=None, help="parameter count of a served model (e.g. 7B), for FLOP counts")
-    add_backend_args(ap)
-    ap.add_argument("--tree", type=Path, help="write the search trees as a self-contained HTML page")
-    ap.add_argument("--json", type=Path, help="write results as JSON")
-    ap.add_argument("--quiet", action="store_true", help="print only the summary table")
-    return ap
+    task: draw problems from this built-in task instead of reading free text
+    n: number of problems to draw (with --task)
+    level: difficulty level (with --task; null: the task's default level)
+    seed: seed for drawing problems and for the search
+    strategy: search strategy (null: greedy, or the effort preset's); see docs/search.md
+    effort: a reasoning-effort level: strategy + budget + thinking-token cap (docs/serve.md)
+    think_tokens: cap thinking at this many tokens, then answer (null: the effort's cap, or none)
+    budget: samples' worth of compute per problem (null: 1, or the effort preset's)
+    scorer: scorer for strategies that need one (check, confidence, judge, prm, orm, ...)
+    options: the strategy's own options, e.g. --options.width=4 --options.agg=min
+    scorer_options: the scorer's options, e.g. --scorer-options.path=runs/prm (a PRM's folder)
+    model: model name, folder, or OpenAI-compatible URL
+    backend: hf | vllm for the model (a "vllm:" model prefix does the same)
+    model_params: parameter count of a served model (e.g. 7B), for FLOP counts
+    gen_options: backend options (gen/options.py), e.g. --gen-options.dtype=bfloat16
+    tree: write the search trees to this self-contained HTML page
+    json: write the results (and trees) to this JSON file
+    quiet: print only the summary table, no progress
+    """
 
-
-def parse_options(items: list[str]) -> dict[str, Any]:
-    """`key=value` strings -> options, values read as YAML scalars (3 -> int, 0.5 -> float)."""
-    from ponder.config import parse_override
-
-    return dict(parse_override(item) for item in items)
+    task: str | None = None
+    n: int = 1
+    level: int | None = None
+    seed: int = 0
+    strategy: str | None = None
+    effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    think_tokens: int | None = None
+    budget: int | None = None
+    scorer: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    scorer_options: dict[str, Any] = field(default_factory=dict)
+    model: str = "tiny"
+    backend: str | None = None
+    model_params: str | None = None
+    gen_options: dict[str, Any] = field(default_factory=dict)
+    tree: str | None = None
+    json: str | None = None
+    quiet: bool = False
 
 
-def resolve_plan(args: argparse.Namespace) -> tuple[str, int, dict[str, Any]]:
-    """Strategy, budget and options from --effort, then --strategy/--budget/--scorer/--option on top."""
+def parse_solve(argv: list[str]) -> tuple[SolveConfig, str | None]:
+    """(config, the problem text or None) from `ponder solve` arguments."""
+    from ponder.cliargs import parse_cli
+
+    cfg, rest = parse_cli(SolveConfig, argv, prog="ponder solve [TEXT] [--key=value ...]", doc=__doc__,
+                          max_positionals=1)  # fmt: skip
+    return cfg, (rest[0] if rest else None)
+
+
+def resolve_plan(cfg: SolveConfig) -> tuple[str, int, dict[str, Any]]:
+    """Strategy, budget and options from --effort, then --strategy/--budget/--scorer/--options on top."""
     from ponder.search.effort import resolve_effort
 
-    if args.effort and args.strategy:
+    if cfg.effort and cfg.strategy:
         raise PonderError("give --effort or --strategy, not both")
-    strategy, budget, options = resolve_effort(args.effort) if args.effort else (args.strategy or "greedy", 1, {})
-    budget = args.budget if args.budget is not None else budget
-    if args.scorer:
-        options["scorer"] = args.scorer
-    options.update(parse_options(args.option))
+    strategy, budget, options = resolve_effort(cfg.effort) if cfg.effort else (cfg.strategy or "greedy", 1, {})
+    budget = cfg.budget if cfg.budget is not None else budget
+    if cfg.scorer:
+        options["scorer"] = cfg.scorer
+    options.update(cfg.options)
     return strategy, budget, options
 
 
@@ -91,23 +96,23 @@ def check_plan(strategy: str, budget: int, scorer: str | None, options: dict[str
         SCORERS.get(scorer)
 
 
-def think_tokens(args: argparse.Namespace) -> int | None:
+def think_tokens(cfg: SolveConfig) -> int | None:
     """--think-tokens, else the --effort level's thinking cap, else None (uncapped)."""
     from ponder.search.effort import get_effort
 
-    if args.think_tokens is not None:
-        if args.think_tokens < 0:
-            raise PonderError(f"--think-tokens must be >= 0, got {args.think_tokens}")
-        return args.think_tokens
-    return get_effort(args.effort).think_tokens if args.effort else None
+    if cfg.think_tokens is not None:
+        if cfg.think_tokens < 0:
+            raise PonderError(f"--think-tokens must be >= 0, got {cfg.think_tokens}")
+        return cfg.think_tokens
+    return get_effort(cfg.effort).think_tokens if cfg.effort else None
 
 
 def search_capped(strategy: str, problems: list[Problem], gen, cap: int | None, **kwargs: Any) -> list[SearchResult]:
     """run_search(strategy, problems, gen, **kwargs), with thinking capped at `cap` tokens (the
     answer forced after it) when given."""
+    from ponder.answers import answer_of
     from ponder.search import run_search
     from ponder.search.think_budget import ThinkBudget
-    from ponder.steps import answer_of
 
     if cap is None:
         return run_search(strategy, problems, gen, **kwargs)
@@ -123,18 +128,18 @@ def search_capped(strategy: str, problems: list[Problem], gen, cap: int | None, 
     return results
 
 
-def load_problems(args: argparse.Namespace) -> list[Problem]:
+def load_problems(cfg: SolveConfig, text: str | None) -> list[Problem]:
     from ponder.tasks import detect_task, make_problems
 
-    if args.text and args.task:
+    if text and cfg.task:
         raise PonderError("give a problem as text or --task NAME --n K, not both")
-    if args.task:
-        if args.n < 1:
-            raise PonderError(f"--n must be >= 1, got {args.n}")
-        return make_problems(args.task, args.n, args.level, args.seed)
-    if not args.text:
+    if cfg.task:
+        if cfg.n < 1:
+            raise PonderError(f"--n must be >= 1, got {cfg.n}")
+        return make_problems(cfg.task, cfg.n, cfg.level, cfg.seed)
+    if not text:
         raise PonderError("nothing to solve: give a problem as text (e.g. '12+7*(3-1)') or --task NAME --n K")
-    p = detect_task(args.text)
+    p = detect_task(text)
     return [Problem(id="input", task=p.task, question=p.question, answer=p.answer, meta=p.meta, info=p.info)]
 
 
@@ -204,55 +209,70 @@ def _reference_free(task: str) -> bool:
     return task in TASKS and get_task(task).reference_free
 
 
-def main(argv: list[str]) -> int:
+def _search(cfg: SolveConfig, strategy: str, budget: int, scorer: str | None, options: dict, problems: list):
+    """run_search with a live line on stderr (generator calls, tokens, seconds) on a terminal."""
+    import sys
+    import time
+
+    from rich.console import Console
+
     from ponder.gen import load_generator
-    from ponder.gen.options import backend_kwargs
+    from ponder.gen.counting import CountingGenerator
+
+    gen = load_generator(cfg.model, backend=cfg.backend, model_params=cfg.model_params, **cfg.gen_options)
+    cap = think_tokens(cfg)
+    console = Console(stderr=True)
+    if cfg.quiet or not console.is_terminal or not sys.stderr.isatty():
+        return search_capped(strategy, problems, gen, cap, budget=budget, scorer=scorer, seed=cfg.seed,
+                          scorer_options=cfg.scorer_options or None, **options)  # fmt: skip
+    what = f"{strategy} · budget {budget} · {len(problems)} problem{'s' * (len(problems) != 1)}"
+    start = time.perf_counter()
+    with console.status(f"solving: {what}") as status:
+
+        def on_call(calls: int, tokens: int) -> None:
+            spent = time.perf_counter() - start
+            status.update(f"solving: {what} · {calls} generator calls · {tokens:,} tokens · {spent:.0f} s")
+
+        counted = CountingGenerator(gen, on_call)
+        return search_capped(strategy, problems, counted, cap, budget=budget, scorer=scorer, seed=cfg.seed,
+                          scorer_options=cfg.scorer_options or None, **options)  # fmt: skip
+
+
+def main(argv: list[str]) -> int:
     from ponder.io import write_json
     from ponder.verify import verify
 
-    args = _parser().parse_args(argv)
-    strategy, budget, options = resolve_plan(args)
+    cfg, text = parse_solve(argv)
+    strategy, budget, options = resolve_plan(cfg)
     scorer = options.pop("scorer", None)
-    scorer_options = {k.removeprefix("scorer."): options.pop(k) for k in list(options) if k.startswith("scorer.")}
+    scorer_options = dict(cfg.scorer_options)
     check_plan(strategy, budget, scorer, options)
-    cap = think_tokens(args)
-    problems = load_problems(args)
-    gen = load_generator(args.model, model_params=args.model_params, **backend_kwargs(args))
-    results = search_capped(
-        strategy,
-        problems,
-        gen,
-        cap,
-        budget=budget,
-        scorer=scorer,
-        scorer_options=scorer_options,
-        seed=args.seed,
-        **options,
-    )
+    problems = load_problems(cfg, text)
+    results = _search(cfg, strategy, budget, scorer, options, problems)
     known = [i for i, p in enumerate(problems) if p.answer is not None or _reference_free(p.task)]
     verdicts = verify([problems[i] for i in known], [results[i].response for i in known]) if known else []
     scores: list = [None] * len(problems)
     for i, s in zip(known, verdicts):
         scores[i] = s
     recs = records(problems, results, scores)
-    show(recs, args.quiet)
-    if args.json:
+    show(recs, cfg.quiet)
+    if cfg.json:
         write_json(
-            args.json,
+            cfg.json,
             {
                 "strategy": strategy,
                 "budget": budget,
                 "options": options,
                 "scorer": scorer,
                 "scorer_options": scorer_options,
-                "model": args.model,
-                "seed": args.seed,
+                "model": cfg.model,
+                "seed": cfg.seed,
                 "results": recs,
                 "trees": [[n.__dict__ for n in r.tree] for r in results],
             },
         )
-    if args.tree:
+    if cfg.tree:
         from ponder.search.html import write_tree_html
 
-        write_tree_html(args.tree, results, title=f"ponder solve · {strategy} · budget {budget}")
+        write_tree_html(cfg.tree, results, title=f"ponder solve · {strategy} · budget {budget}")
     return 0

@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ponder.answers import answer_of
 from ponder.search.tree import mark_chosen, path_text
-from ponder.steps import answer_of, split_response
+from ponder.steps import split_response
 from ponder.types import (
     Completion,
     Cost,

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ponder.answers import answer_of
 from ponder.search.aggregate import aggregate
 from ponder.search.calls import MAX_STEP_TOKENS, grow
 from ponder.search.engine import SearchContext
 from ponder.search.tree import Tree
-from ponder.steps import STEP_DELIMITER, answer_of, split_response
+from ponder.steps import STEP_DELIMITER, split_response
 from ponder.types import Completion, Node, Pick, Problem, Step
 
 NodeRef = tuple[int, int]  # (problem index, node id)

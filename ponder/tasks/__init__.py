@@ -4,9 +4,9 @@ humaneval, mbpp; see tasks/loaders.py)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
+from dataclasses import dataclass
 
 from ponder.registry import Registry
 from ponder.types import PonderError, Problem
@@ -60,26 +60,39 @@ def detect_task(text: str) -> Problem:
             return p
     raise PonderError(
         f"could not read {text!r} as a built-in task problem. Examples: '12+7*(3-1)', "
-        "'countdown 3 7 12 -> 45', 'solve 3x+7=22'; or use --task NAME --n K"
+        "'countdown 3 7 12 -> 57', 'solve 3x+7=22'; or use --task NAME --n K"
     )
 
 
+@dataclass
+class TasksConfig:
+    """`ponder tasks [TASK]`: list the tasks, or print problems of TASK as JSON lines.
+
+    n: problems to print
+    level: difficulty level (null: the task's default)
+    seed: seed for drawing problems
+    trace: also print a reference reasoning trace
+    """
+
+    n: int = 3
+    level: int | None = None
+    seed: int = 0
+    trace: bool = False
+
+
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="ponder tasks", description=__doc__)
-    ap.add_argument("task", nargs="?", help="sample problems from this task")
-    ap.add_argument("--n", type=int, default=3)
-    ap.add_argument("--level", type=int, default=None)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--trace", action="store_true", help="also print a reference reasoning trace")
-    args = ap.parse_args(argv)
-    if not args.task:
+    from ponder.cliargs import parse_cli
+
+    args, rest = parse_cli(TasksConfig, argv, prog="ponder tasks [TASK] [--key=value ...]",
+                           doc=TasksConfig.__doc__.split("\n")[0], max_positionals=1)  # fmt: skip
+    if not rest:
         for name in TASKS.names():
             t = get_task(name)
             print(f"{name:<11} levels {list(t.levels)}  default {t.default_level}  trained on {list(t.train_levels)}")
         return 0
-    t = get_task(args.task)
+    t = get_task(rest[0])
     rng = random.Random(args.seed)
-    for p in make_problems(args.task, args.n, args.level, args.seed):
+    for p in make_problems(rest[0], args.n, args.level, args.seed):
         rec = {"id": p.id, "question": p.question, "answer": p.answer}
         if args.trace:
             rec["trace"] = t.trace(p, rng)

@@ -1,14 +1,14 @@
 """Countdown: reach a target from 3-6 numbers with + - * /, each number used at most once.
 
-Question: `Use 3 7 12 to make 45`. Difficulty level = how many numbers (3-6); numbers 1-20, the
+Question: `Use 3 7 12 to make 57`. Difficulty level = how many numbers (3-6); numbers 1-20, the
 target (1-100) is built from all of them, so a solution always exists. Every intermediate result
 is a positive integer (subtraction larger-first, division only when exact).
 
 The trace is a search with backtracking, in the spirit of "stream of search": each line is one
 attempt from the start, a chain of operations whose last value is compared with the target in
-writing (`=81≠45 no`: it missed; `=45=45 yes`: it hit), so the verdict follows from two numbers
+writing (`=81≠57 no`: it missed; `=57=57 yes`: it hit), so the verdict follows from two numbers
 side by side; then the answer as one expression:
-`<think>7*12=84,84-3=81≠45 no\\n3+12=15,15*3=45=45 yes</think>\\n<answer>(3+12)*3</answer>`.
+`<think>7*12=84,84-3=81≠57 no\\n7+12=19,19*3=57=57 yes</think>\\n<answer>(7+12)*3</answer>`.
 `trace_with_slip` writes a trace whose right attempt first slips (a wrong last operation, so
 the comparison says no), then `wait ` and the attempt redone right: reflection in miniature.
 The checker parses the answer with a safe parser (never eval); the step checker recomputes each

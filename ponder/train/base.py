@@ -19,14 +19,12 @@ block-diagonal mask instead of length-bucketed padding (benchmarks/train_speed.p
 
 from __future__ import annotations
 
-import argparse
 import math
 import random
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ponder.config import load_config, split_overrides
 from ponder.train.common import ModelConfig, OptimConfig, RunConfig
 from ponder.types import PonderError
 
@@ -41,6 +39,20 @@ def _base_run() -> RunConfig:
 
 @dataclass
 class BaseConfig:
+    """Pre-training the tiny reasoner from scratch on the built-in tasks' traces.
+
+    tasks: task -> share of the training examples
+    batch_size: examples per optimiser step
+    bucket_batches: examples for this many batches are sorted by length together
+    layers: transformer layers
+    hidden: hidden size
+    reflect: share of traces with a slip caught by `wait` (tasks with trace_with_slip)
+    bf16: bf16 autocast for forward + backward
+    pack: pack examples into rows of pack_len tokens instead of padding
+    pack_len: tokens per packed row
+    init: start from this model's weights (name or folder) instead of random ones
+    """
+
     tasks: dict[str, float] = field(
         default_factory=lambda: {"arithmetic": 0.35, "countdown": 0.35, "equations": 0.15, "knights": 0.15}
     )
@@ -199,18 +211,17 @@ def install(ckpt: Path, target: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="ponder train base", description=__doc__.split("\n")[0])
-    ap.add_argument("recipe", nargs="?", help="YAML recipe (e.g. recipes/base.yaml)")
-    ap.add_argument(
-        "--install", action="store_true", help="copy the final model into the package as the default 'tiny'"
-    )
-    rest, overrides = split_overrides(argv)
-    args = ap.parse_args(rest)
-    cfg = load_config(BaseConfig, args.recipe, overrides)
+    """`ponder train base [RECIPE.yaml] [--key=value ...] [--install]`."""
+    from ponder.cliargs import parse_cli
+
+    install_it = "--install" in argv
+    doc = (__doc__ or "").split("\n")[0] + "\n--install copies the final model into the package as the default 'tiny'."
+    prog = "ponder train base [RECIPE.yaml] [--key=value ...] [--install]"
+    cfg, _ = parse_cli(BaseConfig, [a for a in argv if a != "--install"], prog=prog, doc=doc, recipe=True)
     summary = train_base(cfg)
     final = Path(cfg.run.out) / f"ckpt-{summary['steps']:06d}"
     print(f"model saved to {final}")
-    if args.install:
+    if install_it:
         from ponder.models import TINY_DIR
 
         install(final, TINY_DIR)

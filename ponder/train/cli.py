@@ -2,8 +2,9 @@
 
 Methods: base (the tiny reasoner from scratch; train/base.py), sft (also
 distillation), rft, star, grpo, dpo, and prm / orm (learned verifiers; ponder.rm.cli). The
-recipe is a YAML file of the method's config; `--a.b=value` overrides any key. Unknown keys and
-wrong types fail before the model is loaded. Prints the summary (before/after accuracy) at the end.
+recipe is a YAML file of the method's config; `--a.b=value` (or `--a.b value`) overrides any
+key; `ponder train METHOD --help` lists them. Unknown keys and wrong types fail before the model
+is loaded. Prints the summary (before/after accuracy) at the end.
 """
 
 from __future__ import annotations
@@ -34,19 +35,17 @@ USAGE = (
 
 
 def load_method_config(method: str, argv: list[str]):
-    """(config, train function) for a method from `[RECIPE.yaml] [--key=value ...]`."""
-    from ponder.config import load_config
+    """(config, train function) for a method from `[RECIPE.yaml] [--key=value ...]`; `--help`
+    lists the method's config keys (ponder.cliargs) and raises HelpShown."""
+    from ponder.cliargs import parse_cli
 
     if method not in METHODS:
         known = ", ".join([*METHODS, *ROUTES])
         raise PonderError(f"unknown training method {method!r}; known: {known}")
     module_name, cls_name, fn_name = METHODS[method]
     module = importlib.import_module(module_name)
-    overrides = [a for a in argv if a.startswith("--") or ("=" in a and not a.endswith((".yaml", ".yml")))]
-    paths = [a for a in argv if a not in overrides]
-    if len(paths) > 1:
-        raise PonderError(f"expected one recipe file, got {paths}")
-    cfg = load_config(vars(module)[cls_name], paths[0] if paths else None, overrides)
+    prog = f"ponder train {method} [RECIPE.yaml] [--key=value ...]"
+    cfg, _ = parse_cli(vars(module)[cls_name], argv, prog=prog, doc=__doc__, recipe=True)
     return cfg, vars(module)[fn_name]
 
 

@@ -23,6 +23,16 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class OptimConfig:
+    """AdamW and its schedule.
+
+    lr: peak learning rate
+    betas: AdamW's (beta1, beta2)
+    weight_decay: AdamW weight decay
+    warmup_steps: linear warm-up steps from 0 to lr
+    schedule: constant | cosine (decays to 10% of lr)
+    grad_clip: clip the gradient norm to this (0: no clipping)
+    """
+
     lr: float = 3e-5
     betas: tuple[float, float] = (0.9, 0.99)
     weight_decay: float = 0.0
@@ -33,6 +43,20 @@ class OptimConfig:
 
 @dataclass
 class RunConfig:
+    """Where a run writes, how long it goes, how it saves.
+
+    out: run folder (checkpoints, metrics.jsonl, summary.json)
+    seed: seed of everything random in the run
+    steps: optimiser steps
+    save_every: save a checkpoint every k steps (0: only at the end)
+    log_every: write a metrics line every k steps
+    resume: continue from out/latest when it exists
+    threads: torch CPU threads
+    device: torch device (cpu, cuda)
+    progress: show a progress bar
+    max_minutes: stop (and save) after this many minutes (0: no wall-clock cap)
+    """
+
     out: str = "runs/train"
     seed: int = 0
     steps: int = 100
@@ -47,6 +71,15 @@ class RunConfig:
 
 @dataclass
 class ModelConfig:
+    """The policy to train and its reference.
+
+    name: built-in model name, Hugging Face folder, or hub id
+    ref: reference model for KL / DPO (null: a frozen copy of the starting policy)
+    sampler: rollouts: hf samples the live policy; vllm a vLLM engine synced with it
+    sync_every: vllm sampler: push the weights after every k optimiser steps
+    engine: vllm sampler options (gen/options.py: max_model_len, ...)
+    """
+
     name: str = "tiny"  # built-in name, HF folder, or hub id
     ref: str | None = None  # reference model for KL / DPO; None: a frozen copy of the start
     sampler: str = "hf"  # rollouts: "hf" samples the live policy; "vllm" a vLLM engine synced with it

@@ -17,6 +17,15 @@ from ponder.types import PonderError, Problem
 
 @dataclass
 class DataConfig:
+    """Training problems.
+
+    task: built-in task to generate problems from (ignored when path is set)
+    level: difficulty level (null: the task's hardest training level)
+    n: number of training problems
+    seed: seed of the generated problems
+    path: jsonl of problems (id, task, question, answer, ...) instead of a task
+    """
+
     task: str = "countdown"  # built-in task to generate problems from (ignored when path is set)
     level: int | None = None  # None: the task's hardest training level
     n: int = 2000  # number of training problems

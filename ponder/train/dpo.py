@@ -30,6 +30,17 @@ from ponder.types import PonderError
 
 @dataclass
 class DPOConfig:
+    """DPO on pairs of verified-correct and wrong samples of the policy.
+
+    beta: DPO's inverse temperature
+    k: samples per problem to build pairs from
+    pairs_per_problem: (chosen, rejected) pairs kept per problem
+    temperature: sampling temperature
+    max_tokens: token limit of each sample
+    batch_size: pairs per optimiser step
+    micro_batch: pairs per forward/backward
+    """
+
     beta: float = 0.1
     k: int = 8  # samples per problem to build pairs from
     pairs_per_problem: int = 2

@@ -12,6 +12,15 @@ from ponder.types import Problem, SamplingParams
 
 @dataclass
 class EvalConfig:
+    """Held-out greedy accuracy during training.
+
+    n: held-out problems (0: no evaluation)
+    every: evaluate every k steps (0: only before and after)
+    level: difficulty level (null: the training level)
+    seed: seed of the held-out problems (differs from training's)
+    max_tokens: token limit of each greedy answer
+    """
+
     n: int = 0  # held-out problems (0: no evaluation)
     every: int = 0  # evaluate every k steps (0: only before and after)
     level: int | None = None  # None: the training level

@@ -46,6 +46,21 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RolloutConfig:
+    """How each GRPO step samples.
+
+    prompts_per_step: problems per step
+    group_size: samples per problem (the group GRPO normalises over)
+    temperature: sampling temperature
+    max_tokens: token limit of each sample
+    stop: extra stop strings
+    micro_batch: sequences per forward/backward (length-sorted)
+    tis: truncated importance sampling (null: on when the sampler is not the trainer, vllm)
+    tis_cap: the truncation C in min(pi_trainer / pi_sampler, C)
+    tis_mask: none | token | geo: also drop tokens / whole responses whose ratio is out of bounds
+    tis_mask_low: lower bound of the mask (null: 0.5 for token, 0.99 for geo)
+    tis_mask_high: upper bound of the mask (null: 2.0 for token, 1.01 for geo)
+    """
+
     prompts_per_step: int = 16
     group_size: int = 8
     temperature: float = 1.0
@@ -69,7 +84,16 @@ class RolloutConfig:
 
 @dataclass
 class GRPOConfig:
-    """What reproduces and number to reach live in the recipe's header comment."""
+    """GRPO and its variants; what a recipe reproduces lives in its header comment.
+
+    preset: grpo | dr_grpo | dapo | gspo | cispo | rloo | reinforce_pp | opd (presets.py); algo.* overrides its switches
+    algo: the preset's switches to change, e.g. --algo.kl_coef=0 (names: GRPOSwitches, presets.py)
+    reward: a verify/ reward name or path/to/file.py:function
+    teacher: on-policy distillation's teacher (algo.distill_coef > 0): a model with the student's tokenizer
+    log_rewards: extra rewards logged as reward/NAME
+    curriculum: none | easy_to_hard | weighted, by pass rate measured at the start
+    curriculum_k: samples per problem to measure pass rates
+    """
 
     preset: str = "grpo"
     algo: dict[str, Any] = field(default_factory=dict)  # switches changed from the preset (presets.py)

@@ -36,6 +36,27 @@ from ponder.types import PonderError
 
 @dataclass(frozen=True)
 class GRPOSwitches:
+    """One GRPO variant, every switch pinned (a recipe changes them under `algo:`).
+
+    advantage: advantage estimator: group_mean | rloo | batch_mean | zero | path/to/file.py:fn
+    adv_scale: group | batch | none: divide advantages by the std of the centred values
+    policy_loss: ppo | gspo | cispo | path/to/file.py:fn
+    loss_agg: token_mean | seq_mean_token_mean | seq_mean_token_sum_norm | prompt_mean | plug-in
+    eps_low: lower clip range of the probability ratio
+    eps_high: upper clip range of the probability ratio (DAPO's clip-higher)
+    dual_clip: > 1: dual-clip PPO's cap on the loss of negative advantages; 0: off
+    kl_coef: weight of the KL term to the reference (0: no reference loaded)
+    kl_estimator: k1 | k2 | k3 | path/to/file.py:fn estimator of the KL
+    kl_in_reward: subtract kl_coef * summed KL from the reward instead of adding it to the loss
+    entropy_coef: weight of the entropy bonus
+    distill_coef: weight of the reverse KL to the teacher (on-policy distillation)
+    overlong: none | mask | soft: how over-long samples are treated
+    overlong_cache: soft punishment window, as a fraction of max_tokens
+    dynamic_sampling: drop groups with all-equal rewards and refill the batch
+    max_refill: extra generation rounds allowed to refill a batch
+    epochs: optimisation passes over each batch of rollouts
+    """
+
     advantage: str  # advantages.ADVANTAGES name or path/to/file.py:fn
     adv_scale: Literal["group", "batch", "none"]
     policy_loss: str  # policy_losses.POLICY_LOSSES name or plug-in

@@ -30,6 +30,19 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RFTConfig:
+    """Rejection-sampling fine-tuning: sample, keep verified answers, fine-tune, repeat.
+
+    rounds: sample-then-train rounds
+    steps_per_round: optimiser steps per round
+    k: samples per problem
+    temperature: sampling temperature
+    max_tokens: token limit of each sample
+    batch_size: examples per optimiser step
+    micro_batch: examples per forward/backward
+    packing: pack several examples into one sequence
+    max_len: longest sequence in tokens
+    """
+
     rounds: int = 3
     steps_per_round: int = 50
     k: int = 8  # samples per problem

@@ -35,6 +35,18 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TeacherConfig:
+    """Distillation: sample traces from a teacher, keep the verified ones.
+
+    model: a generator (built-in, folder, hub id, http://...) to distil from (null: use data)
+    task: built-in task the teacher's problems come from
+    level: difficulty level (null: the task's hardest training level)
+    n: problems to sample
+    k: samples per problem
+    temperature: teacher sampling temperature
+    max_tokens: token limit of each teacher sample
+    seed: seed of the teacher's problems and samples
+    """
+
     model: str | None = None  # a generator name (built-in, folder, hub id, http://...) to distil from
     task: str = "countdown"
     level: int | None = None
@@ -47,12 +59,27 @@ class TeacherConfig:
 
 @dataclass
 class SFTDataConfig:
+    """SFT examples from a file.
+
+    path: jsonl of {"prompt"|"question", "response"} (or null with teacher.model set)
+    overlong: an example over max_len tokens: stop and name it (error), or drop it
+    """
+
     path: str | None = None  # jsonl of {"prompt"|"question", "response"}
     overlong: Literal["error", "drop"] = "error"  # an example over max_len tokens: stop and name it, or drop it
 
 
 @dataclass
 class SFTConfig:
+    """Supervised fine-tuning (and distillation) on prompt/response pairs.
+
+    batch_size: examples per optimiser step
+    micro_batch: examples per forward/backward
+    packing: pack several examples into one sequence
+    max_len: longest sequence in tokens
+    eval_task: greedy accuracy on held-out problems of this task (null: none)
+    """
+
     data: SFTDataConfig = field(default_factory=SFTDataConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     batch_size: int = 32  # examples per optimiser step

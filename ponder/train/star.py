@@ -19,6 +19,12 @@ from ponder.train.session import Session
 
 @dataclass
 class STaRConfig(RFTConfig):
+    """STaR: RFT plus rationalisation of failed problems.
+
+    rationalize: retry failed problems with the answer as a hint
+    hint_k: samples per failed problem with the answer as a hint
+    """
+
     rationalize: bool = True
     hint_k: int = 4  # samples per failed problem with the answer as a hint
 

@@ -21,12 +21,11 @@ import re
 import signal
 from dataclasses import dataclass
 
-from ponder.steps import parse_response
+from ponder.answers import extract_code
 from ponder.types import Problem, Score
 from ponder.verify import VERIFIERS
 from ponder.verify.sandbox import Limits, SandboxResult, run_jobs
 
-_FENCE_RE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
 _IMPORT_RE = re.compile(r"^(?:import|from)\s+\S.*$", re.MULTILINE)
 EXCERPT_CHARS = 300
 UNPARSED = ("empty response", "response is not valid text (cannot be encoded as UTF-8)")
@@ -42,20 +41,6 @@ class CodeResult:
     @property
     def passed(self) -> bool:
         return self.status == "passed"
-
-
-def extract_code(response: str, entry_point: str | None = None) -> str:
-    """The program text inside a response (see the module docstring for the order)."""
-    answer = parse_response(response).answer
-    text = answer if answer else response
-    blocks = _FENCE_RE.findall(text)
-    if not blocks:
-        return text.strip("\n")
-    if entry_point:
-        defining = [b for b in blocks if re.search(rf"^\s*def\s+{re.escape(entry_point)}\s*\(", b, re.MULTILINE)]
-        if defining:
-            return defining[-1]
-    return blocks[-1]
 
 
 def _defines(code: str, name: str) -> bool:

@@ -138,7 +138,8 @@ def test_unknown_strategy_is_refused_before_any_work(tmp_path):
 def test_vote_keys_never_come_from_the_verifier(tmp_path):
     """A verifier whose `extracted` is its verdict ('passed'/'failed', as the code verifier's is)
     must not decide the vote: 1 right and 3 distinct wrong untagged responses tie 1-1-1-1."""
-    from ponder.eval.sample_pool import answer_key, build_pool
+    from ponder.answers import answer_of as answer_key
+    from ponder.eval.sample_pool import build_pool
 
     def script(prompt, i):
         return f"the answer is {10 + i}"  # no <answer> tag; i = 0 is right
@@ -154,3 +155,20 @@ def test_vote_keys_never_come_from_the_verifier(tmp_path):
     assert [s.key for s in pool.samples] == ["10", "11", "12", "13"]
     assert answer_key("```python\ndef f():\n    return 1\n```", "humaneval") == "def f(): return 1"
     assert answer_key("no answer here", "toy") is None
+
+
+def test_pooled_and_searched_majority_vote_on_the_same_key():
+    """Eval's pooled majority/weighted and search's majority/weighted read the same answer from the
+    same samples, including untagged ones ("the answer is 7") and spacing ("1 2" vs "1  2")."""
+    from ponder.eval.cells import _first_k_choice
+    from ponder.eval.sample_pool import build_pool
+    from ponder.search import run_search
+
+    texts = ["the answer is 7", "<answer>5</answer>", "The answer is 7.", "<answer> 5 </answer>", "\\boxed{7}"]
+    gen = FakeGenerator(lambda prompt, i: texts[i % len(texts)])
+    problem = Problem("a", "toy", "q", "7")
+    (pool,) = build_pool([problem], gen, n=5, temperature=1.0, max_tokens=50, seed=0,
+                         verify_fn=lambda ps, rs: [Score(0.0) for _ in rs])  # fmt: skip
+    for strategy in ("majority", "weighted"):
+        searched = run_search(strategy, [problem], gen, budget=5, scorer="confidence", seed=0)[0]
+        assert pool.samples[_first_k_choice(strategy, pool, 5)].key == searched.answer == "7"

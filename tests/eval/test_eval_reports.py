@@ -10,6 +10,7 @@ from ponder.eval.cli import build_config
 from ponder.eval.compare import compare_runs
 from ponder.eval.finalize import finalize
 from ponder.eval.grid import run_grid
+from ponder.eval.grid_config import EvalConfig, validate
 from ponder.types import PonderError
 
 
@@ -67,13 +68,19 @@ def test_cli_flags_and_recipe(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("tasks: [countdown]\nbudgets: [1, 4]\nn_problems: 7\n")
     cfg = build_config(["--recipe", str(recipe), "--strategies", "greedy,best_of_n", "--budgets", "1,4,16",
-                        "--data", "gsm8k=x.jsonl", "temperature=0.5"])  # fmt: skip
+                        "--data", "gsm8k=x.jsonl", "--temperature=0.5"])  # fmt: skip
     assert cfg.tasks == ["countdown"] and cfg.n_problems == 7 and cfg.budgets == [1, 4, 16]
     assert cfg.strategies == ["greedy", "best_of_n"] and cfg.data == {"gsm8k": "x.jsonl"} and cfg.temperature == 0.5
-    with pytest.raises(PonderError, match="comma-separated ints"):
+    with pytest.raises(PonderError, match="'budgets' must be an integer"):
         build_config(["--budgets", "1,lots"])
-    with pytest.raises(PonderError, match="unknown config key"):
-        build_config(["n_problem=3"])
+    with pytest.raises(PonderError, match="unknown config key 'n_problem'. Did you mean 'n_problems'"):
+        build_config(["--n-problem=3"])
+    with pytest.raises(PonderError, match="unexpected argument 'n_problems=3' \\(options are written --key=value"):
+        build_config(["n_problems=3"])
+    argv = ["--task", "countdown", "--strategy", "best-of-n", "--data.gsm8k=a.jsonl", "--data", "m=b"]
+    assert validate(build_config(argv)) == validate(
+        EvalConfig(tasks=["countdown"], strategies=["best_of_n"], data={"gsm8k": "a.jsonl", "m": "b"})
+    )
 
 
 def test_two_seeds_pool_into_one_row_and_unpaired_compare(tmp_path):

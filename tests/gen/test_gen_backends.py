@@ -44,9 +44,12 @@ def test_missing_vllm_names_the_setup_command(monkeypatch):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["solve", "1+2", "--max-model-len", "256"], "--max-model-len is a vllm option"),
-        (["solve", "1+2", "--backend", "vllm", "--device", "cpu"], "--device is a hf option"),
-        (["label", "--out", "x.jsonl", "--gpu-memory-utilization", "0.5"], "--gpu-memory-utilization is a vllm"),
+        (["solve", "1+2", "--gen-options.max_model_len=256"], "--max-model-len is a vllm option"),
+        (["solve", "1+2", "--backend", "vllm", "--gen-options.device=cpu"], "--device is a hf option"),
+        (
+            ["label", "--out", "x.jsonl", "--gen-options.gpu_memory_utilization=0.5"],
+            "--gpu-memory-utilization is a vllm",
+        ),
         (["eval", "--models", "tiny", "--backend", "vlm", "--out", "OUT"], "unknown backend 'vlm'"),
     ],
 )

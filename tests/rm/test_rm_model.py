@@ -87,7 +87,7 @@ def test_scorer_registry_and_aggregation(backbone, tmp_path):
     from ponder.search import SCORERS
 
     fresh(backbone).save(tmp_path / "prm")
-    with pytest.raises(PonderError, match="scorer.path=FOLDER"):
+    with pytest.raises(PonderError, match="scorer-options.path=FOLDER"):
         SCORERS.build("prm", gen=None)
     s = SCORERS.build("prm", gen=None, path=str(tmp_path / "prm"), agg="product")
     per_step = s.score_steps([P], [split_steps(GOOD)])[0]

@@ -60,8 +60,7 @@ def test_solve_cli_on_a_fake_model(tmp_path, monkeypatch, capsys):
             "4",
             "--scorer",
             "check",
-            "-o",
-            "width=2",
+            "--options.width=2",
             "--json",
             str(out),
             "--tree",
@@ -94,6 +93,10 @@ def test_solve_cli_errors():
         ([], "nothing to solve"),
         (["1+1", "--task", "arithmetic"], "not both"),
         (["--effort", "low", "--strategy", "beam", "1+1"], "not both"),
+        (["1+1", "-o", "width=2"], "unknown option '-o'; options are --key=value"),
+        (["1+1", "--budjet=3"], "Did you mean 'budget'"),
+        (["1+1", "--options.widht=2", "--strategy=beam"], "widht"),
+        (["1+1", "2+2"], "unexpected argument '2\\+2'"),
     ]:
         with pytest.raises(PonderError, match=msg):
             cli.main(argv)

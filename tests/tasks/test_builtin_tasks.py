@@ -85,7 +85,7 @@ def test_expr_limits():
 
 def test_detect_task_free_text():
     assert detect_task("12 + 7*(30-4)").answer == "194"
-    assert detect_task("Use 3 7 12 to make 45").meta == {"numbers": [3, 7, 12], "target": 45, "level": 3}
+    assert detect_task("Use 3 7 12 to make 57").meta == {"numbers": [3, 7, 12], "target": 57, "level": 3}
     assert detect_task("solve 2(x+3)=14").answer == "4"
     with pytest.raises(PonderError, match="could not read"):
         detect_task("what is the meaning of life")

@@ -13,12 +13,12 @@ measurement behind that choice).
 
 from __future__ import annotations
 
+from ponder.answers import answer_of
 from ponder.search import STRATEGIES
 from ponder.search.aggregate import vote
 from ponder.search.calls import MAX_TOKENS, TEMPERATURE, call_seed
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest, NodeRef, top_distinct
-from ponder.steps import answer_of
 from ponder.types import Pick, PonderError, Problem
 
 PICKS = ("best", "vote")

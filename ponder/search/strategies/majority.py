@@ -4,12 +4,12 @@ has one, the result has no answer. The returned trace is the first response with
 
 from __future__ import annotations
 
+from ponder.answers import answer_of
 from ponder.search import STRATEGIES
 from ponder.search.aggregate import vote
 from ponder.search.calls import MAX_TOKENS, TEMPERATURE, sample_responses
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest
-from ponder.steps import answer_of
 from ponder.types import Pick, Problem
 
 
@@ -27,7 +27,7 @@ def majority(
     forest = Forest(ctx, problems)
     picks = []
     for i, group in enumerate(outputs):
-        answers = [answer_of(c.text) for c in group]
+        answers = [answer_of(c.text, problems[i].task) for c in group]
         winner, tally = vote(answers)
         forest.add_samples(i, group)
         chosen = None if winner is None else 1 + answers.index(winner)

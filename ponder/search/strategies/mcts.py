@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import math
 
+from ponder.answers import answer_of
 from ponder.search import STRATEGIES
 from ponder.search.aggregate import puct, softmax, uct, vote
 from ponder.search.calls import MAX_TOKENS, TEMPERATURE, call_seed, finish
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest, NodeRef
-from ponder.steps import STEP_DELIMITER, answer_of
+from ponder.steps import STEP_DELIMITER
 from ponder.types import Node, Pick, PonderError, Problem, Step
 
 RULES, EVALS, FINALS, ACTIONS = (

@@ -13,11 +13,12 @@ Left out: natural-language critiques fed back into the prompt (the tiny reasoner
 
 from __future__ import annotations
 
+from ponder.answers import answer_of
 from ponder.search import STRATEGIES
 from ponder.search.calls import MAX_TOKENS, TEMPERATURE, call_seed, finish
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest
-from ponder.steps import answer_of, split_response
+from ponder.steps import split_response
 from ponder.types import Pick, PonderError, Problem, Step
 
 REFLECTION = "Wait! Maybe I made some mistakes! I need to rethink from scratch."

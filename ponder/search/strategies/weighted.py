@@ -4,13 +4,13 @@ returned is that answer's best-scoring response."""
 
 from __future__ import annotations
 
+from ponder.answers import answer_of
 from ponder.search import STRATEGIES
 from ponder.search.aggregate import vote
 from ponder.search.calls import MAX_TOKENS, TEMPERATURE, sample_responses
 from ponder.search.engine import SearchContext
 from ponder.search.forest import Forest
 from ponder.search.strategies.best_of_n import score_groups
-from ponder.steps import answer_of
 from ponder.types import Pick, Problem
 
 
@@ -30,7 +30,7 @@ def weighted(
     forest = Forest(ctx, problems)
     picks = []
     for i, (group, s) in enumerate(zip(outputs, scores)):
-        answers = [answer_of(c.text) for c in group]
+        answers = [answer_of(c.text, problems[i].task) for c in group]
         winner, tally = vote(answers, s)
         forest.add_samples(i, group, s)
         chosen = None
