@@ -149,6 +149,18 @@ def rollout_metrics(ro: Rollouts, sess: Session, cfg: GRPOConfig) -> dict[str, f
     return m
 
 
+def advantages(sess: Session, cfg: GRPOConfig, sw, rewards: torch.Tensor, seqs, weights) -> torch.Tensor:
+    """rewards (P, G) -> advantages (P*G,) by the switched estimator; with a KL in the reward,
+    each response's reward first loses kl_coef * its summed per-token KL to the reference."""
+    if sw.kl_coef > 0 and sw.kl_in_reward:
+        pad = sess.tokenizer.pad_token_id
+        zeros = torch.zeros(len(seqs))
+        mbs = policy_update.make_micro_batches(seqs, zeros, weights, micro_batch=cfg.rollout.micro_batch, pad_id=pad)
+        kl = policy_update.sequence_kl(sess.model, sess.ref, mbs, len(seqs), sw.kl_estimator)  # (P*G,)
+        rewards = rewards - sw.kl_coef * kl.view_as(rewards)
+    return ADVANTAGES.get(sw.advantage)(rewards, scale=sw.adv_scale).flatten()
+
+
 def grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float]:
     """One step; the reward and the accuracy metric share one verdict per response."""
     with remembered_verdicts():
@@ -173,18 +185,7 @@ def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float
     )
     seqs, weights, sampler = build_sequences(sess.tokenizer, ro, mask_truncated=sw.overlong == "mask")
     groups = torch.arange(len(ro.problems)).repeat_interleave(cfg.rollout.group_size)  # (P*G,)
-    rewards = ro.rewards  # (P, G)
-    if sw.kl_coef > 0 and sw.kl_in_reward:
-        mbs = policy_update.make_micro_batches(
-            seqs,
-            torch.zeros(len(seqs)),
-            weights,
-            micro_batch=cfg.rollout.micro_batch,
-            pad_id=sess.tokenizer.pad_token_id,
-        )
-        kl = policy_update.sequence_kl(sess.model, sess.ref, mbs, len(seqs), sw.kl_estimator)  # (P*G,)
-        rewards = rewards - sw.kl_coef * kl.view_as(rewards)
-    adv = ADVANTAGES.get(sw.advantage)(rewards, scale=sw.adv_scale).flatten()  # (P*G,)
+    adv = advantages(sess, cfg, sw, ro.rewards, seqs, weights)  # (P*G,)
     tis = cfg.rollout.tis if cfg.rollout.tis is not None else not getattr(sess.gen, "sampler_is_trainer", True)
     t1 = time.perf_counter()
     stats = policy_update.update(

@@ -120,3 +120,21 @@ def test_cli_recipe_runs_on_the_tiny_reasoner(tmp_path, preset):
     end = load_file(str(tmp_path / "ckpt-000002" / "model.safetensors"))
     assert any(not torch.equal(start[k], end[k]) for k in start if k in end)
     assert all(torch.isfinite(torch.tensor(r["loss"])) for r in _rows(tmp_path))
+
+
+def test_sequence_kl_for_the_reward_matches_a_loop():
+    from ponder.train import policy_update
+    from ponder.train.batch import Seq, collate, forward_logprobs
+    from ponder.train.losses import kl_penalty
+
+    model, _ = small_model(seed=0)
+    ref, _ = small_model(seed=1)
+    seqs = [Seq(ids=[1, 5, 6, 7, 2], start=2), Seq(ids=[1, 9, 8], start=2), Seq(ids=[1, 4, 4, 4], start=2)]
+    mbs = policy_update.make_micro_batches(seqs, torch.zeros(3), torch.ones(3), micro_batch=2, pad_id=0)
+    got = policy_update.sequence_kl(model, ref, mbs, 3, "k3")
+    assert torch.equal(policy_update.sequence_kl(model, model, mbs, 3, "k3"), torch.zeros(3))
+    for i, s in enumerate(seqs):  # one sequence at a time, no padding
+        with torch.no_grad():
+            b = collate([s], 0)
+            kl = kl_penalty(forward_logprobs(model, b)[0], forward_logprobs(ref, b)[0], kind="k3")
+        assert got[i].item() == pytest.approx(float((kl * b.loss_mask).sum()), rel=1e-5)
