@@ -21,9 +21,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ponder.eval.metrics import wilson
 from serve_load import start_server, wait_ready
 
+from ponder.eval.estimators import wilson
 from ponder.search.effort import EFFORT_LEVELS
 from ponder.tasks import make_problems
 from ponder.verify import verify

@@ -107,17 +107,19 @@ def slip_segments(response: str, delimiter: str = STEP_DELIMITER) -> list[tuple[
 
 
 def split_response(text: str) -> list[str]:
-    """A response as steps. A Step's logprobs are shared out among its steps: exactly when there
-    is one token per character, else in proportion to each step's characters (an approximation
-    for multi-character tokens; the Generator protocol gives no token offsets)."""
+    """A response as steps. A Step's logprobs (and per-token stats) are shared out among its
+    steps: exactly when there is one token per character, else in proportion to each step's
+    characters (an approximation for multi-character tokens; the Generator protocol gives no
+    token offsets)."""
     steps = split_steps(text, STEP_DELIMITER)
     if not isinstance(text, Step) or text.logprobs is None or not text:
         return steps
-    lp, n_chars = text.logprobs, len(text)
+    n_tokens, n_chars = len(text.logprobs), len(text)
     out, start = [], 0
     for s in steps:
         end = start + len(s)
-        a, b = round(start * len(lp) / n_chars), round(end * len(lp) / n_chars)
-        out.append(Step(s, lp[a:b]))
+        a, b = round(start * n_tokens / n_chars), round(end * n_tokens / n_chars)
+        cut = [None if v is None else v[a:b] for v in (text.logprobs, text.entropies, text.certainties)]
+        out.append(Step(s, *cut))
         start = end
     return out

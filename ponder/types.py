@@ -54,6 +54,9 @@ class Completion:
     model's log-probability (temperature 1, before top-p/top-k) of `token_ids[i]`.
     `prompt_tokens` is the length of the prompt it continued; a prompt sampled n times is
     processed once, so cost counting charges it once per prompt (see search/engine.py).
+    With `SamplingParams.token_stats` a backend that sees the whole next-token distribution also
+    fills `entropies[i]` (nats) and `certainties[i]` (self-certainty: KL(uniform || p), nats) of
+    the distribution token i was drawn from (temperature 1); otherwise they stay None.
     """
 
     text: str
@@ -61,6 +64,8 @@ class Completion:
     logprobs: list[float] | None = None
     finish_reason: str = "length"  # "stop" (stop string) | "eos" | "length"
     prompt_tokens: int = 0
+    entropies: list[float] | None = None
+    certainties: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     logprobs: bool = True
+    token_stats: bool = False  # per-token entropy and self-certainty (Completion.entropies / certainties)
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -180,24 +186,37 @@ class SearchResult:
 class Step(str):
     """One generated piece of a trace (a step, a chunk, or a whole response) as a scorer receives
     it: a plain str that also carries the token logprobs the generator gave for it (None when the
-    backend gave none). Scorers that only read text treat it as the str it is."""
+    backend gave none), and, when asked for (SamplingParams.token_stats), each token's
+    distribution entropy and self-certainty. Scorers that only read text treat it as a str."""
 
     logprobs: list[float] | None
+    entropies: list[float] | None
+    certainties: list[float] | None
 
-    def __new__(cls, text: str, logprobs: list[float] | None = None) -> Step:
+    def __new__(
+        cls,
+        text: str,
+        logprobs: list[float] | None = None,
+        entropies: list[float] | None = None,
+        certainties: list[float] | None = None,
+    ) -> Step:
         obj = super().__new__(cls, text)
         obj.logprobs = logprobs
+        obj.entropies = entropies
+        obj.certainties = certainties
         return obj
 
     @classmethod
     def of(cls, completion: Completion) -> Step:
-        return cls(completion.text, completion.logprobs)
+        return cls(completion.text, completion.logprobs, completion.entropies, completion.certainties)
 
     def __add__(self, other: str) -> Step:
-        lp = None
-        if self.logprobs is not None and isinstance(other, Step) and other.logprobs is not None:
-            lp = self.logprobs + other.logprobs
-        return Step(str(self) + str(other), lp)
+        def joined(name: str) -> list[float] | None:
+            mine = getattr(self, name)
+            theirs = getattr(other, name) if isinstance(other, Step) else None
+            return mine + theirs if mine is not None and theirs is not None else None
+
+        return Step(str(self) + str(other), joined("logprobs"), joined("entropies"), joined("certainties"))
 
 
 @dataclass
@@ -251,6 +270,14 @@ class OutcomeScorer(Protocol):
     response is a `Step` (with its logprobs when the generator gave them)."""
 
     def score(self, problems: list[Problem], responses: list[Step]) -> list[float]: ...
+
+
+@runtime_checkable
+class NeedsTokenStats(Protocol):
+    """A scorer that reads Step.entropies / Step.certainties: the search asks the generator for
+    them (SamplingParams.token_stats) when `needs_token_stats` is True."""
+
+    needs_token_stats: bool
 
 
 @runtime_checkable

@@ -22,7 +22,10 @@ from ponder.types import Completion, Generator, SamplingParams
 
 def cache_key(model: str, prompt: str, params: SamplingParams, occurrence: int = 0) -> str:
     """Stable key of one prompt's completions under one set of sampling params."""
-    blob = json.dumps([model, prompt, dataclasses.asdict(params), occurrence], sort_keys=True, default=list)
+    fields = dataclasses.asdict(params)
+    if not fields["token_stats"]:
+        del fields["token_stats"]  # keys written before the field existed stay valid
+    blob = json.dumps([model, prompt, fields, occurrence], sort_keys=True, default=list)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -3,7 +3,8 @@
 The script maps (prompt, sample index) to the full continuation the "model" would write; the
 fake applies stop strings and max_tokens the way a real backend does, so step-level search over
 a fake works exactly as over a model. Tokens are characters; every token's logprob is
-`logprob` (or what a `logprob_fn(prompt, text)` returns per character).
+`logprob`, and with SamplingParams.token_stats every token's entropy is `entropy` and its
+self-certainty `certainty`.
 """
 
 from __future__ import annotations
@@ -36,11 +37,15 @@ class FakeGenerator:
         n_params: int = 1000,
         logprob: float = -0.1,
         template: str = "{question}\n",
+        entropy: float = 1.0,
+        certainty: float = 1.0,
     ):
         self.script = script
         self.n_params = n_params
         self.logprob = logprob
         self.template = template
+        self.entropy = entropy
+        self.certainty = certainty
         self.calls: list[tuple[list[str], SamplingParams]] = []
 
     def render(self, question: str) -> str:
@@ -68,6 +73,8 @@ class FakeGenerator:
                         logprobs=[self.logprob] * len(text) if params.logprobs else None,
                         finish_reason=reason,
                         prompt_tokens=len(prompt),
+                        entropies=[self.entropy] * len(text) if params.token_stats else None,
+                        certainties=[self.certainty] * len(text) if params.token_stats else None,
                     )
                 )
             out.append(group)

@@ -146,6 +146,8 @@ class HFGenerator:
             logprobs=list(row.logprobs) if params.logprobs else None,
             finish_reason=row.finish_reason,
             prompt_tokens=prompt_len,
+            entropies=row.entropies,
+            certainties=row.certainties,
         )
 
     def _rng(self, params: SamplingParams) -> torch.Generator | None:
@@ -183,6 +185,7 @@ class HFGenerator:
             stop=self._stop_checker(params.stop),
             generator=self._rng(params),
             check_every=1 if self.device.type == "cpu" else 8,  # host syncs are free on CPU only
+            token_stats=params.token_stats,
         )
         chunk = max(1, self.max_rows // params.n)
         out: list[list[Completion]] = []

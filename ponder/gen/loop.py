@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ponder.gen.sampling import choose_tokens
+from ponder.gen.sampling import choose_tokens, distribution_stats
 from ponder.gen.stops import StopChecker
 
 
@@ -26,6 +26,8 @@ class Row:
     token_ids: list[int]
     logprobs: list[float]
     finish_reason: str  # "stop" | "eos" | "length"
+    entropies: list[float] | None = None
+    certainties: list[float] | None = None
 
 
 @dataclass
@@ -36,6 +38,7 @@ class LoopState:
     logprobs: torch.Tensor  # (R, max_new)
     stop_len: dict[int, int]  # original row -> length (tokens) at its stop string
     all_rows: bool = True  # rows is still arange(R)
+    stats: torch.Tensor | None = None  # (R, max_new, 2) entropy, self-certainty; None: not asked
 
 
 def _record(state: LoopState, t: int, tok: torch.Tensor, lp: torch.Tensor, eos_table: torch.Tensor) -> None:
@@ -74,13 +77,17 @@ def _prune(state: LoopState, decoder, tok: torch.Tensor) -> tuple[torch.Tensor |
 
 def _finish(state: LoopState, steps: int, eos_ids: set[int]) -> list[Row]:
     out = []
+    stats = state.stats[:, :steps].tolist() if state.stats is not None else None
     for r, (toks, lps) in enumerate(zip(state.tokens[:, :steps].tolist(), state.logprobs[:, :steps].tolist())):
         if r in state.stop_len:
             n, reason = state.stop_len[r], "stop"
         else:
             n = next((i + 1 for i, x in enumerate(toks) if x in eos_ids), None)
             n, reason = (n, "eos") if n is not None else (steps, "length")
-        out.append(Row(token_ids=toks[:n], logprobs=lps[:n], finish_reason=reason))
+        row = Row(token_ids=toks[:n], logprobs=lps[:n], finish_reason=reason)
+        if stats is not None:
+            row.entropies, row.certainties = [s[0] for s in stats[r][:n]], [s[1] for s in stats[r][:n]]
+        out.append(row)
     return out
 
 
@@ -99,9 +106,12 @@ def sample_rows(
     stop: StopChecker | None,
     generator: torch.Generator | None,
     check_every: int = 1,
+    token_stats: bool = False,
 ) -> list[Row]:
     """Sample `copies` continuations of each left-padded prompt ids/mask (P, T): P * copies Rows,
-    the copies of prompt i at rows i * copies ... (i + 1) * copies - 1. eos_table: (V,) bool."""
+    the copies of prompt i at rows i * copies ... (i + 1) * copies - 1. eos_table: (V,) bool.
+    token_stats: also record each step's distribution entropy and self-certainty (one more
+    pass over the (B, V) logits per step)."""
     R, device = ids.shape[0] * copies, ids.device
     logits = decoder.start(ids, mask, copies, max_new)
     state = LoopState(
@@ -110,11 +120,14 @@ def sample_rows(
         tokens=torch.full((R, max_new), -1, dtype=torch.long, device=device),
         logprobs=torch.zeros(R, max_new, device=device),
         stop_len={},
+        stats=torch.zeros(R, max_new, 2, device=device) if token_stats else None,
     )
     steps = 0
     for t in range(max_new):
         tok, lp = choose_tokens(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
         _record(state, t, tok, lp, eos_table)
+        if state.stats is not None:
+            state.stats[state.rows, t] = torch.stack(distribution_stats(logits), dim=-1)
         steps = t + 1
         if stop is not None:
             _check_stops(state, t, tok, stop)

@@ -9,6 +9,8 @@ Left out: repetition / presence penalties, min-p, typical sampling, per-row para
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -39,6 +41,21 @@ def inverse_cdf_sample(probs: torch.Tensor, generator: torch.Generator | None) -
     cdf = probs.cumsum(dim=-1)  # (B, V)
     u = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device, dtype=cdf.dtype)
     return torch.searchsorted(cdf, u * cdf[:, -1:], right=True).squeeze(-1).clamp_(max=probs.shape[-1] - 1)
+
+
+def distribution_stats(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Entropy and self-certainty of each row's next-token distribution at temperature 1.
+
+    logits: (B, V) -> (entropy (B,), self_certainty (B,)), nats. Self-certainty (Kang et al. 2025,
+    "Scalable Best-of-N Selection via Self-Certainty") is KL(U || p) = -log V - mean_j log p_j:
+    0 for a uniform distribution, large for a peaked one. It equals DeepConf's token confidence
+    with k = V (minus log V). A token with probability 0 (a masked logit) would make the KL
+    infinite; its log-probability is floored at -100 so the value stays finite.
+    """
+    logp = torch.log_softmax(logits.float(), dim=-1)  # (B, V)
+    entropy = -(logp.exp() * logp).nan_to_num().sum(dim=-1)
+    certainty = -logp.clamp(min=-100.0).mean(dim=-1) - math.log(logits.shape[-1])
+    return entropy, certainty
 
 
 def choose_tokens(

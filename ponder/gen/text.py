@@ -28,5 +28,11 @@ def decode(tokenizer, ids: list[int]) -> str:
 
 def empty_completions(encoded: list[list[int]], params: SamplingParams) -> list[list[Completion]]:
     """params.n empty completions per prompt (max_tokens=0)."""
-    lps = [] if params.logprobs else None
-    return [[Completion(text="", prompt_tokens=len(e), logprobs=lps) for _ in range(params.n)] for e in encoded]
+
+    def empty(e: list[int]) -> Completion:
+        lps = [] if params.logprobs else None
+        if not params.token_stats:
+            return Completion(text="", prompt_tokens=len(e), logprobs=lps)
+        return Completion(text="", prompt_tokens=len(e), logprobs=lps, entropies=[], certainties=[])
+
+    return [[empty(e) for _ in range(params.n)] for e in encoded]

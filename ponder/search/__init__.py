@@ -20,9 +20,26 @@ from ponder.registry import Registry
 
 _STRATEGY_MODULES = [
     f"ponder.search.strategies.{m}"
-    for m in ("greedy", "majority", "best_of_n", "weighted", "beam", "dvts", "mcts", "refine", "budget_forcing")
+    for m in (
+        "greedy",
+        "majority",
+        "best_of_n",
+        "weighted",
+        "beam",
+        "dvts",
+        "mcts",
+        "refine",
+        "budget_forcing",
+        "deepconf",
+        "esc",
+        "adaptive_consistency",
+        "particle_filter",
+        "parallel_aggregate",
+        "revise_bon",
+        "route",
+    )
 ]
-_SCORER_MODULES = [f"ponder.search.scorers.{m}" for m in ("confidence", "judge", "check")]
+_SCORER_MODULES = [f"ponder.search.scorers.{m}" for m in ("confidence", "judge", "check", "self_certainty", "entropy")]
 
 
 def _optional(module: str) -> list[str]:

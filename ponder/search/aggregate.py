@@ -45,6 +45,13 @@ def vote(answers: list[str | None], weights: list[float] | None = None) -> tuple
     return winner, dict(tally)
 
 
+def borda_weights(scores: list[float], power: float = 1.0) -> list[float]:
+    """Borda-count vote weights from scores (N,) -> (N,): rank r (1 = best, ties share the better
+    rank) weighs (N - r + 1) ** power, as in Kang et al. 2025's self-certainty voting."""
+    n = len(scores)
+    return [float(n - sum(t > s for t in scores)) ** power for s in scores]
+
+
 def uct(value_sum: float, visits: int, parent_visits: int, c: float) -> float:
     """UCB1 applied to trees (Kocsis & Szepesvari 2006): Q + c * sqrt(ln N / n); unvisited = inf."""
     if visits == 0:

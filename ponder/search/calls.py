@@ -22,10 +22,18 @@ def call_seed(seed: int, *parts: object) -> int:
 
 
 def sample_responses(
-    problems: list[Problem], ctx: SearchContext, *, n: int, temperature: float, max_tokens: int, seed: int
+    problems: list[Problem],
+    ctx: SearchContext,
+    *,
+    n: int,
+    temperature: float,
+    max_tokens: int,
+    seed: int,
+    token_stats: bool = False,
 ) -> list[list[Completion]]:
-    """n whole responses per problem in ONE generator call (each prompt sent once with n samples)."""
-    params = SamplingParams(n=n, temperature=temperature, max_tokens=max_tokens, seed=seed)
+    """n whole responses per problem in ONE generator call (each prompt sent once with n samples);
+    token_stats asks for per-token entropy and self-certainty too."""
+    params = SamplingParams(n=n, temperature=temperature, max_tokens=max_tokens, seed=seed, token_stats=token_stats)
     return ctx.generate([ctx.prompt(p) for p in problems], params, owners=list(range(len(problems))))
 
 
@@ -48,11 +56,14 @@ def grow(
     seed: int,
     max_step_tokens: int = MAX_STEP_TOKENS,
     stop: tuple[str, ...] = (STEP_DELIMITER,),
+    token_stats: bool = False,
 ) -> list[list[Grown]]:
     """n next steps (or fixed-size chunks, with stop=()) for each (problem index, trace so far),
     all in ONE generator call."""
     prompts = [ctx.prompt(problems[i]) + prefix for i, prefix in frontier]
-    params = SamplingParams(n=n, temperature=temperature, max_tokens=max_step_tokens, stop=stop, seed=seed)
+    params = SamplingParams(
+        n=n, temperature=temperature, max_tokens=max_step_tokens, stop=stop, seed=seed, token_stats=token_stats
+    )
     outputs = ctx.generate(prompts, params, owners=[i for i, _ in frontier])
     return [[_grown(c) for c in group] for group in outputs]
 

@@ -13,6 +13,7 @@ inside one call is where throughput comes from here).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import time
@@ -27,6 +28,7 @@ from ponder.types import (
     Cost,
     Generator,
     Metered,
+    NeedsTokenStats,
     OutcomeScorer,
     Pick,
     PonderError,
@@ -72,14 +74,18 @@ class SearchContext:
         self.scorer = scorer
         self._scorer_spec = label or _scorer_name(scorer)
         self.costs = [Cost() for _ in range(n_problems)]
+        self.token_stats = isinstance(scorer, NeedsTokenStats) and scorer.needs_token_stats
 
     def prompt(self, problem: Problem) -> str:
         return self.gen.render(problem.question)
 
     def generate(self, prompts: list[str], params: SamplingParams, owners: list[int]) -> list[list[Completion]]:
-        """One generator call; prompt i's tokens are charged to problem owners[i]."""
+        """One generator call; prompt i's tokens are charged to problem owners[i]. Per-token
+        distribution stats are asked for when the scorer reads them."""
         if not prompts:
             return []
+        if self.token_stats and not params.token_stats:
+            params = dataclasses.replace(params, token_stats=True)
         outputs = self.gen.generate(prompts, params)
         if len(outputs) != len(prompts) or any(len(g) != params.n for g in outputs):
             raise PonderError(
@@ -138,6 +144,11 @@ class SearchContext:
         step_scores = self.score_steps(problems, [split_response(r) for r in responses], owners)
         return [aggregate(s, agg) for s in step_scores]
 
+    def subset(self, indices: list[int]) -> SubsetContext:
+        """A view for a strategy run on problems[indices] only: its problem j is charged to
+        problem indices[j] here (used to route problems to other strategies)."""
+        return SubsetContext(self, indices)
+
     def cost(self, i: int, seconds: float, policy_params: int | None) -> Cost:
         """The problem's cost; FLOPs are None (unknown) when the policy's or a metered scorer's size is."""
         c = self.costs[i]
@@ -146,6 +157,29 @@ class SearchContext:
         policy = flops_estimate(policy_params, c.prompt_tokens + c.generated_tokens)
         c.flops = add_flops(policy, flops_estimate(scorer_params, c.scorer_tokens))
         return c
+
+
+class SubsetContext:
+    """A SearchContext seen by a strategy that runs on some of the problems (see `subset`)."""
+
+    def __init__(self, parent: SearchContext, indices: list[int]):
+        self.parent, self.indices = parent, list(indices)
+        self.gen, self.scorer = parent.gen, parent.scorer
+
+    def _owners(self, owners: list[int]) -> list[int]:
+        return [self.indices[o] for o in owners]
+
+    def prompt(self, problem: Problem) -> str:
+        return self.parent.prompt(problem)
+
+    def generate(self, prompts: list[str], params: SamplingParams, owners: list[int]) -> list[list[Completion]]:
+        return self.parent.generate(prompts, params, self._owners(owners))
+
+    def score_steps(self, problems: list[Problem], steps: list[list[str]], owners: list[int]) -> list[list[float]]:
+        return self.parent.score_steps(problems, steps, self._owners(owners))
+
+    def score(self, problems: list[Problem], responses: list[Step], owners: list[int], agg: str = "min") -> list[float]:
+        return self.parent.score(problems, responses, self._owners(owners), agg=agg)
 
 
 def _finite(x: Any, scorer: Any) -> float:

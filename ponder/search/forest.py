@@ -95,6 +95,7 @@ class Forest:
         max_tokens: int,
         max_step_tokens: int = MAX_STEP_TOKENS,
         stop: tuple[str, ...] = (STEP_DELIMITER,),
+        token_stats: bool = False,
     ) -> list[list[NodeRef]]:
         """n children for every frontier node, from ONE generator call; children past
         max_tokens of trace are marked terminal (truncated)."""
@@ -108,6 +109,7 @@ class Forest:
             seed=seed,
             max_step_tokens=max_step_tokens,
             stop=stop,
+            token_stats=token_stats,
         )
         out = []
         for ref, group in zip(frontier, grown):

@@ -19,6 +19,7 @@ def _problems(n: int = 3):
 
 def test_every_issue_strategy_is_registered():
     want = {"greedy", "majority", "best_of_n", "weighted", "beam", "dvts", "mcts", "refine", "budget_forcing"}
+    want |= {"deepconf", "esc", "adaptive_consistency", "particle_filter", "parallel_aggregate", "revise_bon", "route"}
     assert want <= set(ALL)
 
 

@@ -2,7 +2,8 @@
 (no extra model call): `confidence` is exp(mean token logprob) of a step or response;
 `confidence_window` is exp of the lowest mean over any `window` consecutive tokens, which
 catches one shaky stretch in an otherwise confident trace (as in DeepConf, Fu et al. 2025).
-Scores lie in (0, 1]. Steps must come from the search (ponder.types.Step with logprobs);
+`perplexity` is the same number under the name the reward-free-selection papers use: 1 / PPL =
+exp(mean token logprob), so lower perplexity scores higher. Scores lie in (0, 1]. Steps must come from the search (ponder.types.Step with logprobs);
 a backend without logprobs is a clear error, not a silent constant."""
 
 from __future__ import annotations
@@ -18,16 +19,25 @@ def mean_confidence(logprobs: list[float]) -> float:
     return math.exp(sum(logprobs) / len(logprobs)) if logprobs else 1.0
 
 
+def lowest_window_mean(values: list[float], window: int) -> float:
+    """min over sliding windows of `window` consecutive values of their mean (T,) -> ();
+    the mean of the whole span if T <= window, 0.0 if T == 0. DeepConf's "lowest group
+    confidence" when the values are token confidences."""
+    if not values:
+        return 0.0
+    if len(values) <= window:
+        return sum(values) / len(values)
+    s = sum(values[:window])
+    lowest = s
+    for t in range(window, len(values)):
+        s += values[t] - values[t - window]
+        lowest = min(lowest, s)
+    return lowest / window
+
+
 def lowest_window_confidence(logprobs: list[float], window: int) -> float:
     """exp(min over sliding windows of the mean logprob) (T,) -> (); whole span if T <= window."""
-    if len(logprobs) <= window:
-        return mean_confidence(logprobs)
-    s = sum(logprobs[:window])
-    lowest = s
-    for t in range(window, len(logprobs)):
-        s += logprobs[t] - logprobs[t - window]
-        lowest = min(lowest, s)
-    return math.exp(lowest / window)
+    return math.exp(lowest_window_mean(logprobs, window))
 
 
 def _logprobs(text: str) -> list[float]:
@@ -54,6 +64,7 @@ class Confidence:
         return [self._one(r) for r in responses]
 
 
+@SCORERS.register("perplexity")
 @SCORERS.register("confidence")
 def confidence(gen: Generator | None = None) -> Confidence:
     return Confidence()
