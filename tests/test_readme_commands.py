@@ -4,7 +4,8 @@ The README keeps its real sizes; this test APPENDS size-reducing overrides (QUIC
 `--key=value` wins) so that every command finishes in seconds on the tiny reasoner. Commands run
 in a temporary folder holding a link to recipes/ and a small responses.jsonl (the input the
 README's `ponder verify` line names). Excluded: `bash scripts/setup.sh` (the setup command: it
-creates a venv and installs packages) and `python -m pytest` (the test suite itself). A command
+creates a venv and installs packages), `python -m pytest` (the test suite itself) and `ponder
+serve` (a server that runs until stopped; tests/serve starts it on a free port). A command
 of an `a && b` chain counts as a command of its own. Every output file a command names
 (--json, --tree, --output, --out) must exist afterwards.
 """
@@ -21,7 +22,7 @@ import pytest
 from ponder.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-EXCLUDED = ("bash scripts/setup.sh", "python -m pytest")
+EXCLUDED = ("bash scripts/setup.sh", "python -m pytest", "ponder serve")
 QUICK = {
     "solve": ["--n=1"],
     "eval": ["--n-problems=2", "--budgets=1,2", "--max-tokens=48"],

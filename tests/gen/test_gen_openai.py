@@ -159,7 +159,7 @@ def test_eval_grid_on_a_served_model_counts_flops_only_when_told_its_size(server
 
     url, _ = server
     base = ["--tasks", "arithmetic", "--models", url, "--strategies", "greedy", "--n-problems", "2"]
-    for out, extra, expect_known in [("unknown", [], False), ("known", [f'model_params={{"{url}": "7B"}}'], True)]:
+    for out, extra, expect_known in [("unknown", [], False), ("known", [f'--model-params={{"{url}": "7B"}}'], True)]:
         run(build_config([*base, "--out", str(tmp_path / out), *extra]))
         (row,) = json.loads((tmp_path / out / "summary.json").read_text())
         assert (row["mean_flops"] is not None) == expect_known
