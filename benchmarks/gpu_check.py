@@ -7,13 +7,20 @@ template with a system role, saves both as a Hugging Face folder, and runs the p
 model takes (`load_generator(FOLDER)`):
 
   solve   greedy on 8 arithmetic problems (run_search, as `ponder solve --model FOLDER`)
-  beam    beam search over 64 problems (budget 8, width 4, confidence scorer)
+  beam    beam search over 64 problems (budget 8, width 4, confidence scorer, at most 4 steps)
   grpo    one GRPO step (8 prompts x 8 samples) on the same weights, with a dense toy reward
+  train   one SFT step and one GRPO policy update of a fresh random model of the same shape in
+          bf16, with / without gradient checkpointing and LoRA, and pure bf16 (gpu_train.py;
+          a dry run covers one variant, bf16+lora+ckpt)
 
 Each phase records wall seconds, generated tokens, tokens/s and peak GPU memory; the JSON goes to
 benchmarks/results/gpu_check.json with the device named. A random model writes gibberish, so
-these are speed and memory numbers only, never accuracy. `--dry-run` runs the same code with a
-2-layer d=64 model on the CPU in seconds (the test suite runs it).
+these are speed and memory numbers only, never accuracy. Most ids it samples lie past the
+tokenizer's 4k tokens (the vocabulary is Qwen2's 151,936, for a true 0.5B cost profile) and decode
+to nothing, so a step rarely ends at a delimiter: beam is capped at 4 steps of up to 256 tokens.
+`--dry-run` runs the same code with a 2-layer d=64 model on the CPU in seconds (the test suite
+runs it). The full shape was checked on this CPU for a few tokens (494,032,768 parameters; build
+45 s, 1 greedy problem x 4 tokens, beam on 2 problems), not timed on a GPU.
 
 Run: PYTHONPATH=. python benchmarks/gpu_check.py            (on the GPU machine)
      PYTHONPATH=. python benchmarks/gpu_check.py --dry-run --out /tmp/gpu_check.json
@@ -154,8 +161,11 @@ def run(dry_run: bool, out: Path) -> dict:
         rec["solve"] = timed(device, lambda: search_phase(gen, "greedy", solve, max_tokens=tokens))
         beam = make_problems("arithmetic", n_beam, seed=1)
         rec["beam"] = timed(device, lambda: search_phase(gen, "beam", beam, budget=8, width=4, scorer="confidence",
-                                                         max_tokens=tokens))  # fmt: skip
+                                                         max_depth=4, max_tokens=tokens))  # fmt: skip
         rec["grpo"] = timed(device, lambda: grpo_phase(gen, Path(tmp) / "grpo", device, dry_run))
+    from benchmarks.gpu_train import train_section
+
+    rec["train"] = train_section(device, dry_run, ["bf16+lora+ckpt"] if dry_run else None)
     write_json(out, rec)
     return rec
 

@@ -29,6 +29,8 @@ from ponder.io import write_json
 from ponder.models.tiny.build import build_model
 from ponder.tasks import get_task
 from ponder.train.base import BaseConfig, _train_step, sample_examples
+from ponder.train.distributed import Dist
+from ponder.train.hardware import Engine
 
 OUT = Path(__file__).parent / "results" / "train_speed.json"
 
@@ -72,7 +74,8 @@ def setup(spec: dict, batch_size: int):
     cfg = BaseConfig(batch_size=batch_size, bf16=spec["bf16"], pack=spec["pack"], layers=spec["layers"])
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.98), weight_decay=0.1)
     model.train()
-    sess = SimpleNamespace(model=model, tokenizer=tok, opt=opt, step=200)  # what _train_step reads
+    engine = Engine.make("bf16" if spec["bf16"] else "fp32", Dist())  # what Session.open builds
+    sess = SimpleNamespace(model=model, tokenizer=tok, opt=opt, step=200, engine=engine)  # what _train_step reads
     return sess, cfg
 
 

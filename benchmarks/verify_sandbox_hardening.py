@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import json
 import os
 import platform
 import subprocess
@@ -93,6 +94,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--humaneval", type=int, default=5, help="real HumanEval problems for the hack comparison")
+    ap.add_argument("--skip-speed", action="store_true", help="keep the recorded speed rounds, redo the rest")
+    ap.add_argument("--skip-hacks", action="store_true", help="keep the recorded hack counts, redo the rest")
     args = ap.parse_args()
     he = load_dataset("humaneval")
     good = [p.info["canonical_solution"] for p in he]
@@ -101,18 +104,22 @@ def main() -> None:
         old_cv, old_sb = load_old(args.ref, Path(tmp))
         runs = {"old": old_cv.run_code_tests, "new": code_verifier.run_code_tests}
         out: dict = {"ref_old": args.ref, "workers": args.workers, "speed": {"old": [], "new": []}}
-        for _ in range(args.rounds):
+        if args.skip_speed:
+            keep = ("ref_old", "workers", "speed") + (("hacks",) if args.skip_hacks else ())
+            out = {k: v for k, v in json.loads(OUT.read_text()).items() if k in keep}
+        for _ in range(0 if args.skip_speed else args.rounds):
             for name, run in runs.items():
                 out["speed"][name].append(speed_round(run, he + he, good + broken, args.workers))
                 print(name, out["speed"][name][-1], flush=True)
-        for name in runs:
+        for name in runs if not args.skip_speed else ():
             rates = [r["programs_per_second"] for r in out["speed"][name]]
             out["speed"][f"{name}_mean_programs_per_second"] = round(sum(rates) / len(rates), 2)
-        out["speed"]["new_over_old"] = round(
+        out["speed"]["new_over_old"] = out["speed"].get("new_over_old") or round(
             out["speed"]["new_mean_programs_per_second"] / out["speed"]["old_mean_programs_per_second"], 3
         )
         problems = audit.synthetic_problems() + audit.humaneval_problems(args.humaneval)
-        out["hacks"] = {name: hack_counts(run, problems) for name, run in runs.items()}
+        if not args.skip_hacks:
+            out["hacks"] = {name: hack_counts(run, problems) for name, run in runs.items()}
         print("hacks", {k: (v["passed"], v["programs"]) for k, v in out["hacks"].items()}, flush=True)
         out["escapes"] = {}
         for name, fn in (("old", old_runner(old_sb)), ("new", sandbox.run_program)):

@@ -52,16 +52,17 @@ class HFGenerator:
         dtype: str | torch.dtype | None = None,
         name: str | None = None,
     ):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
+
+        from ponder.models.load import load_causal_lm
 
         hf_logging.disable_progress_bar()  # a loading bar per model load drowns the CLI's own output
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if isinstance(dtype, str):
             dtype = getattr(torch, dtype)
         dtype = dtype or (torch.bfloat16 if str(device).startswith("cuda") else torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(path_or_hub_id)
-        model = AutoModelForCausalLM.from_pretrained(path_or_hub_id, dtype=dtype).to(device).eval()
+        model, tokenizer = load_causal_lm(path_or_hub_id, dtype=dtype, device=device)
+        model.eval()
         self._setup(model, tokenizer, name or str(path_or_hub_id))
 
     @classmethod

@@ -1,6 +1,7 @@
 """Where models come from: the built-in tiny reasoner (shipped inside the package), a local
-Hugging Face folder, or a hub id (from the local cache, or downloaded where the hub is reachable;
-an unreachable hub is one error line after a few seconds). `ponder models` lists them."""
+Hugging Face folder, a LoRA adapter folder naming its base (models/load.py merges it), or a hub
+id (from the local cache, or downloaded where the hub is reachable; an unreachable hub is one
+error line after a few seconds). `ponder models` lists them."""
 
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def portable_tokenizer_config(folder: str | Path) -> None:
 def check_model_dir(path: Path) -> None:
     if not path.is_dir():
         raise PonderError(f"model path {path} is not a folder (expected a Hugging Face model folder)")
-    if not (path / "config.json").is_file():
+    if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
         raise PonderError(f"model folder {path} has no config.json (save it with save_pretrained)")
     if not any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")):
         raise PonderError(

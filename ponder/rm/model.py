@@ -93,12 +93,9 @@ def from_backbone(
     if isinstance(backbone, tuple):
         model, tok = backbone
     else:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from ponder.models.load import load_causal_lm
 
-        from ponder.models import resolve_model
-
-        where = resolve_model(backbone)
-        model, tok = AutoModelForCausalLM.from_pretrained(where), AutoTokenizer.from_pretrained(where)
+        model, tok = load_causal_lm(backbone)
     return RewardModel(model, tok, kind=kind, delimiter=delimiter)
 
 

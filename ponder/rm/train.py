@@ -9,12 +9,14 @@ The loop, optimiser, schedule, checkpoints (each one a loadable reward-model fol
 metrics are the shared ones of train/ (Session), with two parameter groups: the backbone at
 optim.lr, the head at head_lr.
 
-Left out: gradient accumulation, mixed precision, and class re-weighting (the held-out metrics
+`train.precision` and `train.grad_checkpointing` (of the backbone) apply as for every trainer.
+Left out: gradient accumulation, LoRA, data parallelism, and class re-weighting (the held-out metrics
 report both classes so imbalance is visible).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -26,7 +28,7 @@ import torch
 
 from ponder.rm.labels import LabeledTrace
 from ponder.rm.model import RewardModel
-from ponder.train.common import OptimConfig, RunConfig
+from ponder.train.common import OptimConfig, RunConfig, TrainConfig
 from ponder.types import PonderError
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class RMTrainConfig:
     val_every: int = 20  # held-out loss every k steps (and at the end)
     optim: OptimConfig = field(default_factory=_rm_optim)
     run: RunConfig = field(default_factory=_rm_run)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 @dataclass
@@ -134,12 +137,11 @@ def _check(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig) -> t
 def rm_step(sess, train: list[LabeledTrace], cfg: RMTrainConfig, step: int) -> dict[str, float]:
     """One optimiser step on a batch drawn with a seed derived from (run seed, step), so a
     resumed run draws the same batches."""
-    from ponder.train.common import grad_step
-
     batch = random.Random(cfg.run.seed * 1_000_003 + step).sample(train, min(cfg.batch_size, len(train)))
-    loss = batch_loss(sess.model, batch, cfg.kind, cfg.hard_labels)
-    loss.backward()
-    grad_norm = grad_step(sess.model, sess.opt, sess.sched, cfg.optim.grad_clip)
+    with sess.engine.autocast():
+        loss = batch_loss(sess.model, batch, cfg.kind, cfg.hard_labels)
+    sess.engine.backward(loss.float())
+    grad_norm = sess.engine.step(sess.model, sess.opt, sess.sched, cfg.optim.grad_clip)
     return {"loss": loss.item(), "grad_norm": grad_norm, "lr": sess.sched.get_last_lr()[0]}
 
 
@@ -154,13 +156,18 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
     from ponder.train.session import Session
 
     train, val = _check(rm, traces, cfg)
+    if cfg.train.grad_checkpointing:
+        from ponder.train.hardware import enable_checkpointing
+
+        enable_checkpointing(rm.backbone)
     groups = [
         {"params": list(rm.backbone.parameters()), "lr": cfg.optim.lr},
         {"params": list(rm.head.parameters()), "lr": cfg.head_lr},
     ]
     sess = Session.open(
         ModelConfig(), cfg.optim, cfg.run, total_steps=cfg.run.steps, model=rm, tokenizer=rm.tokenizer,
-        need_gen=False, param_groups=groups,
+        need_gen=False, param_groups=groups, data_parallel=False,
+        train=dataclasses.replace(cfg.train, grad_checkpointing=False),  # set on the backbone above
     )  # fmt: skip
     sess.save_model = rm.save
     sess.load_model = lambda folder: (load_hf_weights(rm.backbone, folder), _load_head(rm, folder))

@@ -11,21 +11,24 @@ the data position (the sampler's RNG and the queued batches) rides in the checkp
 
 A share `reflect` of the traces of tasks that can write one (`trace_with_slip`) make a slip and
 catch it (`wait` + the step redone); the slipped step gets no loss (steps.slip_segments).
-`bf16` runs forward and backward under bf16 autocast (the AMX units pay from hidden 256 up;
-weights and optimizer stay fp32); `pack` packs examples into rows of `pack_len` tokens with a
-block-diagonal mask instead of length-bucketed padding (benchmarks/train_speed.py measures both).
+`bf16: true` is the older spelling of `train.precision=bf16` (autocast; the AMX units pay from
+hidden 256 up; weights and optimizer stay fp32); `train.*` applies as for every trainer. `pack`
+packs examples into rows of `pack_len` tokens with a block-diagonal mask instead of
+length-bucketed padding (benchmarks/train_speed.py measures both).
 `init` starts from an existing model's weights (its vocabulary grown to today's tokenizer).
+Left out: data parallelism (the sampler state is per process), LoRA (nothing to adapt).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ponder.train.common import ModelConfig, OptimConfig, RunConfig
+from ponder.train.common import ModelConfig, OptimConfig, RunConfig, TrainConfig
 from ponder.types import PonderError
 
 
@@ -47,7 +50,7 @@ class BaseConfig:
     layers: transformer layers
     hidden: hidden size
     reflect: share of traces with a slip caught by `wait` (tasks with trace_with_slip)
-    bf16: bf16 autocast for forward + backward
+    bf16: the older spelling of train.precision=bf16 (bf16 autocast)
     pack: pack examples into rows of pack_len tokens instead of padding
     pack_len: tokens per packed row
     init: start from this model's weights (name or folder) instead of random ones
@@ -61,12 +64,13 @@ class BaseConfig:
     layers: int = 4
     hidden: int = 128
     reflect: float = 0.0  # share of traces with a slip caught by `wait` (tasks with trace_with_slip)
-    bf16: bool = False  # bf16 autocast for forward + backward
+    bf16: bool = False  # the older spelling of train.precision=bf16
     pack: bool = False  # pack examples into rows of pack_len tokens instead of padding
     pack_len: int = 512
     init: str | None = None  # start from this model's weights (name or folder) instead of random ones
     optim: OptimConfig = field(default_factory=_base_optim)  # schedule: always budget-aware cosine
     run: RunConfig = field(default_factory=_base_run)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 def level_weights(n_levels: int, progress: float) -> list[float]:
@@ -114,8 +118,6 @@ def _bucketed(pairs: list, batch_size: int, rng: random.Random) -> list:
 
 def _train_step(sess, pairs: list, cfg: BaseConfig, progress: float) -> tuple[float, int]:
     """One optimiser step on (question, response) pairs; loss on the response tokens (+ eos)."""
-    import torch
-
     from ponder.steps import slip_segments
     from ponder.train.batch import encode_segments
     from ponder.train.common import render_prompt
@@ -127,17 +129,16 @@ def _train_step(sess, pairs: list, cfg: BaseConfig, progress: float) -> tuple[fl
         g["lr"] = cfg.optim.lr * lr_factor(sess.step, progress, cfg.optim.warmup_steps)
     sess.opt.zero_grad(set_to_none=True)
     longest = max(len(s.ids) for s in seqs)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-        loss, n_tok = sft_loss_backward(
-            sess.model,
-            seqs,
-            micro_batch=len(seqs),
-            packing=cfg.pack,
-            max_len=max(cfg.pack_len, longest) if cfg.pack else longest,
-            pad_id=tok.pad_token_id,
-        )
-    torch.nn.utils.clip_grad_norm_(sess.model.parameters(), cfg.optim.grad_clip)
-    sess.opt.step()
+    loss, n_tok = sft_loss_backward(
+        sess.model,
+        seqs,
+        micro_batch=len(seqs),
+        packing=cfg.pack,
+        max_len=max(cfg.pack_len, longest) if cfg.pack else longest,
+        pad_id=tok.pad_token_id,
+        engine=sess.engine,
+    )
+    sess.engine.step(sess.model, sess.opt, None, cfg.optim.grad_clip)
     return loss, n_tok
 
 
@@ -181,9 +182,12 @@ def train_base(cfg: BaseConfig) -> dict:
         model, tok = build_model(
             seed=cfg.run.seed, num_hidden_layers=cfg.layers, hidden_size=cfg.hidden, intermediate_size=4 * cfg.hidden
         )
+    if cfg.train.lora.r:
+        raise PonderError("train.lora does not apply to training from scratch (there is no base to adapt)")
     sess = Session.open(
-        ModelConfig(), cfg.optim, cfg.run, total_steps=cfg.run.steps, model=model, tokenizer=tok, need_gen=False
-    )
+        ModelConfig(), cfg.optim, cfg.run, total_steps=cfg.run.steps, model=model, tokenizer=tok, need_gen=False,
+        train=dataclasses.replace(cfg.train, precision="bf16") if cfg.bf16 else cfg.train, data_parallel=False,
+    )  # fmt: skip
     sess.resume(to_dict(cfg))
     tasks = {name: (get_task(name), w) for name, w in cfg.tasks.items()}
     rng, queue = _data_state(sess, cfg.run.seed)

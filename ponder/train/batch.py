@@ -44,6 +44,12 @@ class Batch:
     loss_mask: torch.Tensor  # (B, L-1) float: 1 on response targets
     position_ids: torch.Tensor | None = None  # (B, L), packed rows only
 
+    def to(self, device: str | torch.device) -> Batch:
+        """The same batch with every tensor on `device` (the model's)."""
+        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        return Batch(*(move(t) for t in (self.input_ids, self.attention_mask, self.targets, self.loss_mask)),
+                     position_ids=move(self.position_ids))  # fmt: skip
+
 
 def encode_example(tokenizer, prompt: str, response: str, *, eos: bool) -> Seq:
     """Token ids of prompt + response (+ eos), loss from the first response token."""

@@ -1,7 +1,8 @@
 """Checkpoints that a killed run resumes from exactly, and that fail loud when damaged.
 
 A checkpoint `out/ckpt-STEP/` is a Hugging Face model folder (`config.json`, `model.safetensors`,
-tokenizer files: loadable with `from_pretrained` and by `ponder solve --model`) plus
+tokenizer files: loadable with `from_pretrained` and by `ponder solve --model`; with LoRA, the
+adapters and a config naming their base, which `--model` accepts too) plus
 `trainer_state.pt` (optimiser, scheduler, torch/python/numpy RNG states), `trainer_state.json`
 (step, data position and whatever the loop needs to continue, human-readable) and
 `checksums.json` (sha256 of every other file). Writing: the files go to a temporary folder, each
@@ -17,7 +18,10 @@ intact one. States a healthy run never leaves (`latest` missing, empty or naming
 while checkpoints or metrics exist; no intact checkpoint at all) stop with an error saying what
 to do; nothing is deleted and nothing restarts from step 0 in silence.
 
-Left out: sharded/distributed checkpoints, keeping only the last k checkpoints, checksums of
+Under torchrun only rank 0 writes (the replicas are identical), and the data position is stored
+as a global position, so a checkpoint resumes at any world size.
+
+Left out: sharded (FSDP) checkpoints, keeping only the last k checkpoints, checksums of
 multi-GB weights in a background thread (they are read once on load; fine at laptop sizes).
 """
 
@@ -161,7 +165,7 @@ def load_hf_weights(model, folder: Path) -> None:
 
 
 def save_checkpoint(
-    out: str | Path, step: int, save_model: Callable[[Path], None], opt, sched, state: dict[str, Any]
+    out: str | Path, step: int, save_model: Callable[[Path], None], opt, sched, state: dict[str, Any], scaler=None
 ) -> Path:
     """Write out/ckpt-STEP (`save_model(folder)` writes the model; then the trainer state, sealed
     with checksums) and then point out/latest at it."""
@@ -174,6 +178,8 @@ def save_checkpoint(
     tmp.mkdir(parents=True)
     save_model(tmp)
     blob = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": _rng_state()}
+    if scaler is not None:
+        blob["scaler"] = scaler.state_dict()  # fp16 loss scale
     torch.save(blob, tmp / STATE_PT)
     write_json(tmp / STATE_JSON, {"step": step, **state})
     seal(tmp)
@@ -223,7 +229,7 @@ def find_resume_point(out: str | Path) -> Path | None:
     )
 
 
-def load_checkpoint(ckpt: str | Path, load_model: Callable[[Path], None], opt, sched) -> dict[str, Any]:
+def load_checkpoint(ckpt: str | Path, load_model: Callable[[Path], None], opt, sched, scaler=None) -> dict[str, Any]:
     """Restore weights (`load_model(folder)`), optimiser, scheduler and RNG in place; returns the
     json state (with step)."""
     ckpt = Path(ckpt)
@@ -232,4 +238,6 @@ def load_checkpoint(ckpt: str | Path, load_model: Callable[[Path], None], opt, s
     opt.load_state_dict(blob["optimizer"])
     sched.load_state_dict(blob["scheduler"])
     _set_rng_state(blob["rng"])
+    if scaler is not None and "scaler" in blob:
+        scaler.load_state_dict(blob["scaler"])
     return json.loads((ckpt / STATE_JSON).read_text())

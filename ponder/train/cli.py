@@ -5,6 +5,10 @@ distillation), rft, star, grpo, dpo, and prm / orm (learned verifiers; ponder.rm
 recipe is a YAML file of the method's config; `--a.b=value` (or `--a.b value`) overrides any
 key; `ponder train METHOD --help` lists them. Unknown keys and wrong types fail before the model
 is loaded. Prints the summary (before/after accuracy) at the end.
+`ponder train merge ADAPTERS OUT` merges a LoRA run's adapters into its base (train/lora.py).
+
+Data parallel: the same command under torchrun, e.g.
+`torchrun --nproc_per_node=2 -m ponder.cli train sft RECIPE.yaml --run.threads=1`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import sys
 
 from ponder.types import PonderError
@@ -20,6 +25,7 @@ ROUTES = {
     "base": "ponder.train.base:main",
     "prm": "ponder.rm.cli:train_prm_main",
     "orm": "ponder.rm.cli:train_orm_main",
+    "merge": "ponder.train.lora:main",
 }
 METHODS = {  # name -> (module, config class, train function)
     "sft": ("ponder.train.sft", "SFTConfig", "train_sft"),
@@ -30,6 +36,7 @@ METHODS = {  # name -> (module, config class, train function)
 }
 USAGE = (
     "usage: ponder train {base|sft|rft|star|grpo|dpo|prm|orm} [RECIPE.yaml] [--key=value ...]\n"
+    "       ponder train merge ADAPTER_FOLDER OUT_FOLDER\n"
     "  e.g. ponder train grpo recipes/grpo_countdown_tiny.yaml --run.steps=50 --optim.lr=3e-5"
 )
 
@@ -58,9 +65,16 @@ def main(argv: list[str]) -> int:
     if method in ROUTES:
         module_name, fn = ROUTES[method].split(":")
         return int(vars(importlib.import_module(module_name))[fn](rest) or 0)
+    from ponder.train.distributed import shutdown
+
     cfg, train = load_method_config(method, rest)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    summary = train(cfg)
+    try:
+        summary = train(cfg)
+    finally:
+        shutdown()
+    if summary.get("world_size", 1) > 1 and os.environ.get("RANK", "0") != "0":
+        return 0  # rank 0 reports
     brief = {k: summary[k] for k in ("steps", "before", "after", "warnings") if k in summary}
     print(json.dumps(brief, indent=2, default=str))
     print(f"checkpoints and metrics in {cfg.run.out}")

@@ -2,8 +2,8 @@
 policy and its tokenizer with clear errors, the optimiser and LR schedule, seeding, and prompt
 rendering. Loops stay in their own files; this file holds no algorithm.
 
-Left out: mixed precision, distributed data parallel, LoRA (a transformers/peft model works
-as the policy, but nothing here sets one up).
+How the loop runs on the hardware (precision, gradient checkpointing, LoRA) is the `train:`
+block (`TrainConfig`), applied by hardware.py, lora.py and distributed.py for every trainer.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import math
 import os
 import random
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 
@@ -87,6 +88,36 @@ class ModelConfig:
     engine: dict = field(default_factory=dict)  # vllm sampler options (gen/options.py: max_model_len, ...)
 
 
+@dataclass
+class LoRAConfig:
+    """LoRA adapters through peft (train/lora.py).
+
+    r: adapter rank (0: full fine-tuning, no adapters)
+    alpha: LoRA scaling numerator (the update is scaled by alpha / r)
+    dropout: dropout on the adapter input
+    targets: module names to adapt, or [all-linear]
+    """
+
+    r: int = 0  # adapter rank; 0: full fine-tuning
+    alpha: float = 16.0
+    dropout: float = 0.0
+    targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])  # or ["all-linear"]
+
+
+@dataclass
+class TrainConfig:
+    """How the loop runs on the hardware; the same keys for every trainer (`--train.precision=bf16`).
+
+    precision: fp32 | bf16 (autocast, fp32 master weights) | bf16-pure | fp16 (autocast + loss scaling)
+    grad_checkpointing: recompute activations in backward (less memory, more compute)
+    lora: LoRA adapters (train.lora.r > 0 turns them on)
+    """
+
+    precision: Literal["fp32", "bf16", "bf16-pure", "fp16"] = "fp32"  # bf16/fp16: autocast, fp32 master weights
+    grad_checkpointing: bool = False  # recompute activations in backward (less memory, ~1/3 more compute)
+    lora: LoRAConfig = field(default_factory=LoRAConfig)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
@@ -104,16 +135,9 @@ def set_threads(n: int) -> None:
 
 def load_policy(name: str, device: str = "cpu"):
     """(model, tokenizer) from a built-in name, folder or hub id; a missing tokenizer is an error."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from ponder.models.load import load_causal_lm
 
-    from ponder.models import resolve_model
-
-    path = resolve_model(name)
-    try:
-        tok = AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as e:
-        raise PonderError(f"model {name!r} has no usable tokenizer ({e}); save one beside the weights") from None
-    model = AutoModelForCausalLM.from_pretrained(path).to(device)
+    model, tok = load_causal_lm(name, device=device)
     check_tokenizer(tok, name)
     return model, tok
 
@@ -167,13 +191,3 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg: OptimConfig, total_steps: in
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t))
 
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
-
-
-def grad_step(model, opt, sched, grad_clip: float) -> float:
-    """Clip, step, zero; returns the pre-clip gradient norm."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else float("inf"))
-    opt.step()
-    sched.step()
-    opt.zero_grad(set_to_none=True)
-    return float(norm)

@@ -3,6 +3,8 @@ starting model, pair verified-correct traces (chosen) with failed ones (rejected
 problem, and optimise the DPO loss against a frozen copy of the starting model (the reference).
 Pairs are built once (offline DPO) and written to run.out/pairs.jsonl, read back on resume.
 
+Under torchrun rank 0 builds the pairs, each rank trains on batch_size / W of every batch.
+
 Left out: online/iterative DPO, IPO/KTO losses, label smoothing (conservative DPO).
 """
 
@@ -18,7 +20,7 @@ import torch
 from ponder.config import to_dict
 from ponder.io import read_jsonl, write_jsonl
 from ponder.train.batch import collate, encode_example, forward_logprobs, sequence_logprob
-from ponder.train.common import ModelConfig, OptimConfig, RunConfig, grad_step, render_prompt
+from ponder.train.common import ModelConfig, OptimConfig, RunConfig, TrainConfig, render_prompt
 from ponder.train.data import DataConfig, load_problems
 from ponder.train.distill import failed_traces
 from ponder.train.evaluate import EvalConfig, held_out_problems
@@ -53,6 +55,7 @@ class DPOConfig:
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-5))
     run: RunConfig = field(default_factory=RunConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 def make_pairs(
@@ -90,9 +93,12 @@ def _pairs(sess: Session, cfg: DPOConfig) -> list[dict]:
 
 
 def dpo_step(sess: Session, cfg: DPOConfig, pairs: list[dict]) -> dict[str, float]:
+    """One optimiser step on the next batch_size pairs (this rank's share under torchrun); the
+    loss is the mean over the global batch."""
     t0 = time.perf_counter()
-    picked = [pairs[sess.stream.at(i)] for i in range(sess.cursor, sess.cursor + cfg.batch_size)]
-    sess.cursor += cfg.batch_size
+    eng, local = sess.engine, sess.dist.split(cfg.batch_size, "batch_size")
+    picked = [pairs[sess.stream.at(i)] for i in range(sess.cursor, sess.cursor + local)]
+    sess.cursor += local
     tot = {"loss": 0.0, "margin": 0.0, "pref_acc": 0.0}
     for i in range(0, len(picked), cfg.micro_batch):
         chunk = picked[i : i + cfg.micro_batch]
@@ -102,28 +108,32 @@ def dpo_step(sess: Session, cfg: DPOConfig, pairs: list[dict]) -> dict[str, floa
             for key in ("chosen", "rejected")
             for p, r in zip(prompts, chunk)
         ]
-        batch = collate(seqs, sess.tokenizer.pad_token_id)
-        logp = sequence_logprob(forward_logprobs(sess.model, batch)[0], batch.loss_mask)  # (2b,)
-        with torch.no_grad():
-            ref = sequence_logprob(forward_logprobs(sess.ref, batch)[0], batch.loss_mask)
-        b = len(chunk)
-        loss, margin = dpo_loss(logp[:b], logp[b:], ref[:b], ref[b:], beta=cfg.beta)  # (b,)
-        (loss.sum() / len(picked)).backward()
-        tot["loss"] += float(loss.detach().sum()) / len(picked)
-        tot["margin"] += float(margin.sum()) / len(picked)
-        tot["pref_acc"] += float((margin > 0).float().sum()) / len(picked)
-    tot["grad_norm"] = grad_step(sess.model, sess.opt, sess.sched, cfg.optim.grad_clip)
+        batch = collate(seqs, sess.tokenizer.pad_token_id).to(sess.dist.device)
+        with eng.accumulating(sess.model, last=i + cfg.micro_batch >= len(picked)):
+            with eng.autocast():
+                logp = sequence_logprob(forward_logprobs(sess.model, batch)[0], batch.loss_mask)  # (2b,) fp32
+                with torch.no_grad():
+                    ref = sequence_logprob(forward_logprobs(sess.ref, batch)[0], batch.loss_mask)
+            b = len(chunk)
+            loss, margin = dpo_loss(logp[:b], logp[b:], ref[:b], ref[b:], beta=cfg.beta)  # (b,)
+            eng.backward(loss.sum() / cfg.batch_size)
+        tot["loss"] += float(loss.detach().sum()) / cfg.batch_size
+        tot["margin"] += float(margin.sum()) / cfg.batch_size
+        tot["pref_acc"] += float((margin > 0).float().sum()) / cfg.batch_size
+    tot = sess.dist.all_sum(tot)
+    tot["grad_norm"] = eng.step(sess.model, sess.opt, sess.sched, cfg.optim.grad_clip)
     tot["step_s"] = time.perf_counter() - t0
     return tot
 
 
 def train_dpo(cfg: DPOConfig, **session_kwargs) -> dict:
     """Offline DPO on verified pairs; session_kwargs as in train_grpo."""
-    sess = Session.open(cfg.model, cfg.optim, cfg.run, total_steps=cfg.run.steps, **session_kwargs)
+    sess = Session.open(cfg.model, cfg.optim, cfg.run, total_steps=cfg.run.steps, train=cfg.train, **session_kwargs)
     sess.ref = sess.load_ref(cfg.model)
     sess.resume(to_dict(cfg))
-    pairs = _pairs(sess, cfg)
-    sess.stream = IndexStream(len(pairs), cfg.run.seed)
+    with sess.dist.main_first():  # rank 0 samples and writes the pairs, the others read them
+        pairs = _pairs(sess, cfg)
+    sess.stream = sess.shard(IndexStream(len(pairs), cfg.run.seed))
     summary = {"config": to_dict(cfg), "pairs": len(pairs), "start_step": sess.step}
     held_out = held_out_problems(cfg.data.task, cfg.eval, cfg.data.level)
     return sess.train_and_report(

@@ -11,8 +11,12 @@ Rollouts come from `sess.gen`: the live policy on the hf backend, or a vLLM engi
 with it (`model.sampler: vllm`); then the sampler's logprobs weigh the loss by truncated
 importance sampling (`rollout.tis`, on by default when the sampler is not the trainer).
 
-Left out: value models (PPO), reward models, asynchronous rollouts, sequence packing of rollouts,
-multi-GPU. Responses are re-tokenised from text (see batch.py).
+Under torchrun each rank samples prompts_per_step / W problems (its share of the stream), the
+advantages stay per group (a group never spans ranks), and the loss normalisers are global
+(hardware.py), so W ranks take the step one process would on the same problems.
+
+Left out: value models (PPO), reward models, asynchronous rollouts, sequence packing of rollouts.
+Responses are re-tokenised from text (see batch.py).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from ponder.gen.groups import Groups
 from ponder.train import policy_update
 from ponder.train.advantages import ADVANTAGES, nanstd
 from ponder.train.batch import encode_example
-from ponder.train.common import ModelConfig, OptimConfig, RunConfig
+from ponder.train.common import ModelConfig, OptimConfig, RunConfig, TrainConfig
 from ponder.train.data import DataConfig, ProblemStream, load_problems
 from ponder.train.evaluate import EvalConfig, held_out_problems
 from ponder.train.objective import Correction
@@ -108,6 +112,7 @@ class GRPOConfig:
     data: DataConfig = field(default_factory=DataConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
         sw = resolve_switches(self.preset, self.algo)  # unknown preset or switch fails at load time
@@ -155,7 +160,9 @@ def advantages(sess: Session, cfg: GRPOConfig, sw, rewards: torch.Tensor, seqs, 
     if sw.kl_coef > 0 and sw.kl_in_reward:
         pad = sess.tokenizer.pad_token_id
         zeros = torch.zeros(len(seqs))
-        mbs = policy_update.make_micro_batches(seqs, zeros, weights, micro_batch=cfg.rollout.micro_batch, pad_id=pad)
+        mbs = policy_update.make_micro_batches(
+            seqs, zeros, weights, micro_batch=cfg.rollout.micro_batch, pad_id=pad, device=sess.dist.device
+        )
         kl = policy_update.sequence_kl(sess.model, sess.ref, mbs, len(seqs), sw.kl_estimator)  # (P*G,)
         rewards = rewards - sw.kl_coef * kl.view_as(rewards)
     return ADVANTAGES.get(sw.advantage)(rewards, scale=sw.adv_scale).flatten()
@@ -170,7 +177,7 @@ def grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float]
 def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float]:
     t0 = time.perf_counter()
     spec = RolloutSpec(
-        prompts_per_step=cfg.rollout.prompts_per_step,
+        prompts_per_step=sess.dist.split(cfg.rollout.prompts_per_step, "rollout.prompts_per_step"),
         group_size=cfg.rollout.group_size,
         temperature=cfg.rollout.temperature,
         max_tokens=cfg.rollout.max_tokens,
@@ -180,9 +187,9 @@ def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float
         dynamic_sampling=sw.dynamic_sampling,
         max_refill=sw.max_refill,
     )
-    ro, sess.cursor = collect(
-        sess.gen, sess.stream, sess.cursor, spec, sess.reward, sess.reward_label, seed=cfg.run.seed * 1_000_003 + step
-    )
+    seed = cfg.run.seed * 1_000_003 + step + 7_919_000_003 * sess.dist.rank  # ranks sample independently
+    ro, cursor = collect(sess.gen, sess.stream, sess.cursor, spec, sess.reward, sess.reward_label, seed=seed)
+    sess.cursor = sess.dist.all_max(cursor)  # dynamic sampling may refill more on one rank
     seqs, weights, sampler = build_sequences(sess.tokenizer, ro, mask_truncated=sw.overlong == "mask")
     groups = torch.arange(len(ro.problems)).repeat_interleave(cfg.rollout.group_size)  # (P*G,)
     adv = advantages(sess, cfg, sw, ro.rewards, seqs, weights)  # (P*G,)
@@ -205,6 +212,7 @@ def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float
         correction=cfg.rollout.correction(tis),
         groups=groups,
         teacher=sess.teacher,
+        engine=sess.engine,
     )
     t2 = time.perf_counter()
     dt = t2 - t0
@@ -226,11 +234,14 @@ def train_grpo(cfg: GRPOConfig, *, reward_fn=None, **session_kwargs) -> dict:
     session_kwargs (model, tokenizer, generator, accuracy_fn) replace what the config would load."""
     sw = resolve_switches(cfg.preset, cfg.algo)
     problems = load_problems(cfg.data)
-    sess = Session.open(cfg.model, cfg.optim, cfg.run, total_steps=cfg.run.steps * sw.epochs, **session_kwargs)
+    sess = Session.open(
+        cfg.model, cfg.optim, cfg.run, total_steps=cfg.run.steps * sw.epochs, train=cfg.train, **session_kwargs
+    )
     sess.set_reward(reward_fn or cfg.reward, reward_name(reward_fn or cfg.reward), problems)
     sess.ref = sess.load_ref(cfg.model) if sw.kl_coef > 0 else None
     sess.teacher = load_teacher(cfg.teacher, sess) if sw.distill_coef > 0 else None
-    sess.stream = make_stream(sess, cfg, problems)
+    with sess.dist.main_first():  # rank 0 measures curriculum pass rates, the others read them
+        sess.stream = sess.shard(make_stream(sess, cfg, problems))
     sess.resume(to_dict(cfg))
     summary = {"config": to_dict(cfg), "switches": to_dict(sw), "start_step": sess.step}
     held_out = held_out_problems(cfg.data.task, cfg.eval, cfg.data.level)
@@ -250,7 +261,7 @@ def load_teacher(name: str, sess: Session):
     (the reverse KL compares the two distributions token by token)."""
     from ponder.train.common import frozen_copy, load_policy
 
-    teacher, tok = load_policy(name, sess.run.device)
+    teacher, tok = load_policy(name, sess.dist.device)
     if tok.get_vocab() != sess.tokenizer.get_vocab():
         raise PonderError(f"teacher {name!r} has another tokenizer than the student; on-policy distillation needs one")
     return frozen_copy(teacher)

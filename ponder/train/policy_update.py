@@ -8,6 +8,9 @@ When the rollouts came from another engine (vLLM), the sampler's logprobs travel
 and each token's loss is weighted by truncated importance sampling, optionally masked
 (objective.Correction); `tis_clip_frac` is the share of tokens whose ratio hit the cap and
 `tis_mask_frac` the share masked out.
+Forward passes run under the engine's autocast; log-probs are fp32 (losses.token_logprobs).
+Under torchrun the normalisers and token statistics are summed over ranks (hardware.py); a
+prompt group never spans ranks, so prompt_mean's group token counts stay local.
 
 `accumulate` does forward + backward only (the invariance test compares its gradients for one
 batch of 8 against 4 micro-batches of 2); `update` adds the optimiser step and the metrics.
@@ -22,7 +25,7 @@ import torch
 
 from ponder.train.aggregation import BatchCounts, aggregate
 from ponder.train.batch import Seq, collate, forward_logprobs
-from ponder.train.common import grad_step
+from ponder.train.hardware import PLAIN, Engine
 from ponder.train.losses import kl_penalty
 from ponder.train.objective import Correction, token_objective
 from ponder.train.presets import GRPOSwitches
@@ -60,6 +63,7 @@ def make_micro_batches(
     pad_id: int,
     sampler: list[list[float] | None] | None = None,
     groups: torch.Tensor | None = None,
+    device: str = "cpu",
 ) -> list[MicroBatch]:
     """seqs (N,), adv (N,), weights (N,) in {0, 1} -> micro-batches of at most micro_batch sequences,
     grouped by length to cut padding (the loss normalisers are batch-global, so order is free).
@@ -72,35 +76,47 @@ def make_micro_batches(
         idx = order[i : i + micro_batch]
         b = collate([seqs[j] for j in idx], pad_id)
         w = weights[idx].unsqueeze(1)  # (b, 1)
-        mb = MicroBatch(b, adv[idx], b.loss_mask * w, group=groups[idx], rows=torch.tensor(idx))
+        mb = MicroBatch(b.to(device), adv[idx].to(device), (b.loss_mask * w).to(device))
+        mb.group, mb.rows = groups[idx], torch.tensor(idx)
         if sampler is not None:
-            mb.sampler = sampler_rows([seqs[j] for j in idx], [sampler[j] for j in idx], b.loss_mask.shape[1])
+            rows = sampler_rows([seqs[j] for j in idx], [sampler[j] for j in idx], b.loss_mask.shape[1])
+            mb.sampler = rows.to(device)
         out.append(mb)
     return out
 
 
 @torch.no_grad()
-def fill_old_and_ref(model, ref_model, mbs: list[MicroBatch], *, need_old: bool, teacher=None) -> None:
-    for mb in mbs:
-        if need_old:
-            mb.old = forward_logprobs(model, mb.batch)[0]
-        if ref_model is not None:
-            mb.ref = forward_logprobs(ref_model, mb.batch)[0]
-        if teacher is not None:
-            mb.teacher = forward_logprobs(teacher, mb.batch)[0]
+def fill_old_and_ref(
+    model, ref_model, mbs: list[MicroBatch], *, need_old: bool, teacher=None, engine: Engine = PLAIN
+) -> None:
+    with engine.autocast():
+        for mb in mbs:
+            if need_old:
+                mb.old = forward_logprobs(model, mb.batch)[0]
+            if ref_model is not None:
+                mb.ref = forward_logprobs(ref_model, mb.batch)[0]
+            if teacher is not None:
+                mb.teacher = forward_logprobs(teacher, mb.batch)[0]
 
 
-def batch_counts(mbs: list[MicroBatch], max_tokens: int) -> BatchCounts:
-    """Normalisers over the whole batch, and the token count of every row's prompt group."""
+def batch_counts(mbs: list[MicroBatch], max_tokens: int, engine: Engine = PLAIN) -> BatchCounts:
+    """Normalisers over the whole (global) batch, and the token count of every row's prompt group."""
     n_groups = 1 + max(int(mb.group.max()) for mb in mbs) if mbs else 0
     totals = torch.zeros(n_groups)
     for mb in mbs:
-        totals.index_add_(0, mb.group, mb.mask.sum(1).float())
+        totals.index_add_(0, mb.group, mb.mask.sum(1).float().cpu())
+    counts = engine.dist.all_sum(
+        {
+            "seqs": sum(int((mb.mask.sum(1) > 0).sum()) for mb in mbs),
+            "tokens": float(sum(mb.mask.sum() for mb in mbs)),
+            "groups": float((totals > 0).sum()),
+        }
+    )
     return BatchCounts(
-        n_seqs=sum(int((mb.mask.sum(1) > 0).sum()) for mb in mbs),
-        n_tokens=int(sum(mb.mask.sum() for mb in mbs)),
+        n_seqs=int(counts["seqs"]),
+        n_tokens=int(counts["tokens"]),
         max_tokens=max_tokens,
-        n_groups=int((totals > 0).sum()),
+        n_groups=int(counts["groups"]),
         group_tokens=totals,
     )
 
@@ -112,29 +128,41 @@ def sequence_kl(model, ref_model, mbs: list[MicroBatch], n: int, kind: str) -> t
     out = torch.zeros(n)
     for mb in mbs:
         kl = kl_penalty(forward_logprobs(model, mb.batch)[0], forward_logprobs(ref_model, mb.batch)[0], kind=kind)
-        out[mb.rows] = (kl * mb.mask).sum(1)
+        out[mb.rows] = (kl * mb.mask).sum(1).float().cpu()
     return out
 
 
 def accumulate(
-    model, mbs: list[MicroBatch], sw: GRPOSwitches, *, max_tokens: int, correction: Correction | None = None
+    model,
+    mbs: list[MicroBatch],
+    sw: GRPOSwitches,
+    *,
+    max_tokens: int,
+    correction: Correction | None = None,
+    engine: Engine = PLAIN,
 ) -> dict[str, float]:
-    """Forward + backward over all micro-batches; returns summed token statistics. With a
-    correction, micro-batches that carry sampler logprobs weigh each token's loss by TIS."""
-    counts = batch_counts(mbs, max_tokens)
-    tot = {"loss": 0.0, "entropy": 0.0, "tokens": float(counts.n_tokens)}
-    for mb in mbs:
-        logp, ent = forward_logprobs(model, mb.batch, entropy=True, entropy_grad=sw.entropy_coef > 0)  # (b, L-1)
-        old = mb.old if mb.old is not None else logp.detach()
-        per_tok, stats = token_objective(logp, old, ent, mb, sw, correction)
-        rows = dataclasses.replace(counts, group_tokens=counts.group_tokens[mb.group])
-        loss = aggregate(per_tok, mb.mask, mode=sw.loss_agg, counts=rows)
-        loss.backward()
+    """Forward + backward over all micro-batches; returns token statistics summed over the
+    global batch. With a correction, micro-batches that carry sampler logprobs weigh each
+    token's loss by TIS (objective.py)."""
+    counts = batch_counts(mbs, max_tokens, engine)
+    tot = {"loss": 0.0, "entropy": 0.0, "clipped": 0.0, "kl": 0.0, "teacher_kl": 0.0}
+    tot.update({"tis_truncated": 0.0, "tis_masked": 0.0})
+    for i, mb in enumerate(mbs):
+        with engine.accumulating(model, last=i == len(mbs) - 1):
+            with engine.autocast():
+                logp, ent = forward_logprobs(model, mb.batch, entropy=True, entropy_grad=sw.entropy_coef > 0)
+            old = mb.old if mb.old is not None else logp.detach()
+            per_tok, stats = token_objective(logp, old, ent, mb, sw, correction)
+            group_tokens = counts.group_tokens[mb.group].to(per_tok.device)
+            loss = aggregate(
+                per_tok, mb.mask, mode=sw.loss_agg, counts=dataclasses.replace(counts, group_tokens=group_tokens)
+            )
+            engine.backward(loss)
         tot["loss"] += float(loss.detach())
         tot["entropy"] += float((ent.detach() * mb.mask).sum())
         for k, v in stats.items():
-            tot[k] = tot.get(k, 0.0) + float(v)
-    return tot
+            tot[k] += float(v)
+    return {**engine.dist.all_sum(tot), "tokens": float(counts.n_tokens)}
 
 
 def update(
@@ -155,6 +183,7 @@ def update(
     correction: Correction | None = None,
     groups: torch.Tensor | None = None,
     teacher=None,
+    engine: Engine = PLAIN,
 ) -> dict[str, float]:
     """`sw.epochs` optimiser steps on one batch; metrics averaged over them. sampler (N,): the
     rollout engine's response logprobs; with a correction they weigh the loss (TIS) and
@@ -162,17 +191,24 @@ def update(
     (prompt_mean); teacher: a model for on-policy distillation (sw.distill_coef)."""
     tis = correction is not None and sampler is not None
     mbs = make_micro_batches(
-        seqs, adv, weights, micro_batch=micro_batch, pad_id=pad_id, sampler=sampler if tis else None, groups=groups
+        seqs,
+        adv,
+        weights,
+        micro_batch=micro_batch,
+        pad_id=pad_id,
+        sampler=sampler if tis else None,
+        groups=groups,
+        device=engine.dist.device,
     )
     use_ref = ref_model if sw.kl_coef > 0 and not sw.kl_in_reward else None
     use_teacher = teacher if sw.distill_coef > 0 else None
-    fill_old_and_ref(model, use_ref, mbs, need_old=sw.epochs > 1, teacher=use_teacher)
+    fill_old_and_ref(model, use_ref, mbs, need_old=sw.epochs > 1, teacher=use_teacher, engine=engine)
     keys = {"clipped": "clip_frac", "kl": "kl", "entropy": "entropy", "teacher_kl": "teacher_kl"}
     keys.update({"tis_truncated": "tis_clip_frac", "tis_masked": "tis_mask_frac"} if tis else {})
     sums = {"loss": 0.0, "grad_norm": 0.0, **{v: 0.0 for v in keys.values()}}
     for _ in range(sw.epochs):
-        tot = accumulate(model, mbs, sw, max_tokens=max_tokens, correction=correction if tis else None)
-        sums["grad_norm"] += grad_step(model, opt, sched, grad_clip)
+        tot = accumulate(model, mbs, sw, max_tokens=max_tokens, correction=correction if tis else None, engine=engine)
+        sums["grad_norm"] += engine.step(model, opt, sched, grad_clip)
         sums["loss"] += tot["loss"]
         for k, name in keys.items():
             sums[name] += tot.get(k, 0.0) / max(tot["tokens"], 1.0)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ponder.config import to_dict
 from ponder.io import read_jsonl, write_jsonl
-from ponder.train.common import ModelConfig, OptimConfig, RunConfig, render_prompt
+from ponder.train.common import ModelConfig, OptimConfig, RunConfig, TrainConfig, render_prompt
 from ponder.train.data import DataConfig, Example, load_problems
 from ponder.train.distill import sample_verified
 from ponder.train.evaluate import EvalConfig, held_out_problems
@@ -57,6 +57,7 @@ class RFTConfig:
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-4))
     run: RunConfig = field(default_factory=RunConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 def round_data(sess: Session, cfg: RFTConfig, problems, rnd: int) -> tuple[list[dict], dict[str, float]]:
@@ -95,17 +96,18 @@ def run_rounds(cfg, make_round: Callable, label: str, **session_kwargs) -> dict:
     """The shared outer loop of RFT and STaR: sample a round's data, fine-tune, repeat."""
     cfg.run.steps = cfg.rounds * cfg.steps_per_round
     problems = load_problems(cfg.data)
-    sess = Session.open(cfg.model, cfg.optim, cfg.run, total_steps=cfg.run.steps, **session_kwargs)
+    sess = Session.open(cfg.model, cfg.optim, cfg.run, total_steps=cfg.run.steps, train=cfg.train, **session_kwargs)
     sess.resume(to_dict(cfg))
     state = {"examples": []}
 
     def step_fn(step: int) -> dict:
         rnd = (step - 1) // cfg.steps_per_round
         if (step - 1) % cfg.steps_per_round == 0 or not state["examples"]:
-            state["examples"] = _round_examples(sess, cfg, problems, rnd, make_round)
+            with sess.dist.main_first():  # rank 0 samples the round, the others read it
+                state["examples"] = _round_examples(sess, cfg, problems, rnd, make_round)
             if not state["examples"]:
                 raise PonderError(f"{label} round {rnd}: no verified traces to train on; raise k or lower the level")
-            sess.stream = IndexStream(len(state["examples"]), cfg.run.seed + rnd)
+            sess.stream = sess.shard(IndexStream(len(state["examples"]), cfg.run.seed + rnd))
         m = sft_step(
             sess,
             state["examples"],

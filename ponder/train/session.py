@@ -4,6 +4,12 @@ latest checkpoint, periodic checkpoints, metrics + health check + progress bar, 
 cap. A trainer supplies only `step_fn(step) -> metrics`; state it needs to resume goes in
 `Session.cursor` (the data position) or `Session.extra` (saved in trainer_state.json).
 
+The `train:` block (precision, gradient checkpointing, LoRA) is applied here for every trainer
+(hardware.py); under torchrun the session is one rank of a data-parallel job (distributed.py):
+`model` is the DDP wrapper trainers run forward/backward through, `module` the plain model
+(generation, saving), the data stream is this rank's share, metrics are reduced across ranks and
+only rank 0 writes, evaluates and shows progress.
+
 Left out: early stopping on a metric (the health check only warns).
 """
 
@@ -29,6 +35,7 @@ from ponder.train.common import (
     ModelConfig,
     OptimConfig,
     RunConfig,
+    TrainConfig,
     check_tokenizer,
     frozen_copy,
     load_policy,
@@ -37,7 +44,9 @@ from ponder.train.common import (
     seed_everything,
     set_threads,
 )
+from ponder.train.distributed import Dist
 from ponder.train.evaluate import greedy_accuracy
+from ponder.train.hardware import Engine, prepare_model
 from ponder.train.health import HealthCheck
 from ponder.train.rewards import accuracy, preflight, resolve_reward
 from ponder.train.runlog import MetricsLog, Progress
@@ -71,6 +80,9 @@ class Session:
     _clock: float | None = None
     save_model: Callable | None = None  # folder -> None; default: a Hugging Face folder
     load_model: Callable | None = None  # folder -> None; default: Hugging Face weights in place
+    module: Any = None  # the plain (unwrapped) model; `model` is its DDP wrapper under torchrun
+    engine: Engine = field(default_factory=Engine)
+    lora: bool = False
 
     @classmethod
     def open(
@@ -80,27 +92,57 @@ class Session:
         run: RunConfig,
         *,
         total_steps: int,
+        train: TrainConfig | None = None,
         model=None,
         tokenizer=None,
         generator=None,
         accuracy_fn=None,
         need_gen: bool = True,
         param_groups: list[dict] | None = None,
+        data_parallel: bool = True,
     ) -> Session:
+        train = train or TrainConfig()
         set_threads(run.threads)
+        dist = Dist.from_env(run.device)
+        if dist.world > 1 and not data_parallel:
+            raise PonderError("this trainer does not run under torchrun (data parallel); start it as one process")
         seed_everything(run.seed)
         if model is None:
-            model, tokenizer = load_policy(mcfg.name, run.device)
+            model, tokenizer = load_policy(mcfg.name, dist.device)
         check_tokenizer(tokenizer, mcfg.name)
+        if param_groups is not None and train.lora.r > 0:
+            raise PonderError("train.lora is not supported by this trainer (it sets its own parameter groups)")
+        model = prepare_model(model.to(dist.device), train, base=mcfg.name)
         model.train()
         opt = make_optimizer(model, ocfg, param_groups)
-        sess = cls(model, tokenizer, opt, make_scheduler(opt, ocfg, total_steps), run)
-        sess.save_model = lambda folder: save_hf(model, tokenizer, folder)
-        sess.load_model = lambda folder: load_hf_weights(model, folder)
+        sess = cls(dist.wrap(model), tokenizer, opt, make_scheduler(opt, ocfg, total_steps), run)
+        sess.module, sess.engine, sess.lora = model, Engine.make(train.precision, dist), train.lora.r > 0
+        if sess.lora:
+            from ponder.train.lora import load_adapter_weights, save_adapters
+
+            sess.save_model = lambda folder: save_adapters(model, tokenizer, folder)
+            sess.load_model = lambda folder: load_adapter_weights(model, folder)
+        else:
+            sess.save_model = lambda folder: save_hf(model, tokenizer, folder)
+            sess.load_model = lambda folder: load_hf_weights(model, folder)
         sess.accuracy_fn = accuracy_fn or accuracy
         if need_gen:
             sess.gen = generator or _live_generator(model, tokenizer, mcfg, run.seed)
+            if sess.lora and generator is None:
+                if mcfg.sampler != "hf":
+                    raise PonderError(
+                        "train.lora samples with model.sampler=hf only (a vLLM engine would need adapter sync)"
+                    )
+                sess.gen.fast = False  # the fast Llama decoder reads base weights directly, not adapters
         return sess
+
+    @property
+    def dist(self) -> Dist:
+        return self.engine.dist
+
+    def shard(self, stream):
+        """This rank's share of a data stream (the stream itself on one process)."""
+        return self.dist.shard(stream)
 
     def set_reward(self, spec, label: str, problems) -> None:
         self.reward, self.reward_label = resolve_reward(spec), label
@@ -110,11 +152,16 @@ class Session:
         return resolve_reward(name)
 
     def load_ref(self, mcfg: ModelConfig):
-        """The frozen reference: `model.ref` when given, else a copy of the starting weights
-        (taken before any checkpoint is loaded, so a resumed run keeps the true start)."""
+        """The frozen reference: `model.ref` when given; with LoRA the policy with its adapters
+        off (the base, no copy); else a copy of the starting weights (taken before any
+        checkpoint is loaded, so a resumed run keeps the true start)."""
         if mcfg.ref:
-            return frozen_copy(load_policy(mcfg.ref, self.run.device)[0])
-        return frozen_copy(self.model)
+            return frozen_copy(load_policy(mcfg.ref, self.dist.device)[0])
+        if self.lora:
+            from ponder.train.lora import AdaptersOff
+
+            return AdaptersOff(self.module)
+        return frozen_copy(self.module)
 
     def resume(self, config: dict) -> None:
         """Continue from the newest intact checkpoint in run.out (checkpoint.find_resume_point);
@@ -128,26 +175,30 @@ class Session:
                 f"run.resume is off but {self.run.out} holds an earlier run; choose a new run.out (nothing was changed)"
             )
         if ck is not None:
-            state = load_checkpoint(ck, self.load_model, self.opt, self.sched)
-            self.step, self.cursor, self.extra = state["step"], state.get("cursor", 0), state.get("extra", {})
+            state = load_checkpoint(ck, self.load_model, self.opt, self.sched, self.engine.scaler)
+            self.step, self.extra = state["step"], state.get("extra", {})
+            self.cursor = self.dist.to_local(state.get("cursor", 0))  # saved as a global position
             self.before, self.elapsed_s = state.get("before"), state.get("elapsed_s", 0.0)
             log.info("resumed from %s at step %d", ck, self.step)
-        self.log = MetricsLog(self.run.out, resume_step=self.step if ck is not None else None)
+        if self.dist.is_main:
+            self.log = MetricsLog(self.run.out, resume_step=self.step if ck is not None else None)
+        else:
+            self.log = _NoLog()
 
     def save(self) -> None:
+        """A checkpoint of this step (rank 0 writes it; the replicas are identical)."""
+        if not self.dist.is_main:
+            return
+        state = {
+            "cursor": self.dist.to_global(self.cursor),
+            "world_size": self.dist.world,
+            "extra": self.extra,
+            "config": self.config,
+            "before": self.before,
+            "elapsed_s": self.elapsed(),
+        }
         save_checkpoint(
-            self.run.out,
-            self.step,
-            self.save_model,
-            self.opt,
-            self.sched,
-            {
-                "cursor": self.cursor,
-                "extra": self.extra,
-                "config": self.config,
-                "before": self.before,
-                "elapsed_s": self.elapsed(),
-            },
+            self.run.out, self.step, self.save_model, self.opt, self.sched, state, scaler=self.engine.scaler
         )
 
     def run_steps(
@@ -159,20 +210,22 @@ class Session:
         every_eval: int = 0,
         eval_fn: Callable[[], dict] | None = None,
     ) -> None:
-        bar = Progress(self.run.steps, self.step, label, enabled=self.run.progress)
+        bar = Progress(self.run.steps, self.step, label, enabled=self.run.progress and self.dist.is_main)
         self._clock = time.perf_counter()
         try:
             while self.step < self.run.steps:
-                metrics = step_fn(self.step + 1)
+                metrics = self.dist.reduce_metrics(step_fn(self.step + 1))
+                metrics["world_size"] = self.dist.world
                 self.step += 1
                 metrics["warnings"] = self.health.update(metrics)
-                if eval_fn is not None and every_eval and self.step % every_eval == 0:
+                due = eval_fn is not None and every_eval and self.step % every_eval == 0
+                if due and self.dist.is_main:
                     metrics.update({f"eval/{k}": v for k, v in eval_fn().items()})
                 if self.step % max(self.run.log_every, 1) == 0 or metrics["warnings"]:
                     self.log.write(self.step, metrics)
                 self.last_metrics = metrics
                 bar.update(self.step, f"{status_key} {metrics.get(status_key, float('nan')):.3f}")
-                timed_out = self.run.max_minutes and self.elapsed() > 60 * self.run.max_minutes
+                timed_out = bool(self.run.max_minutes) and self.dist.any(self.elapsed() > 60 * self.run.max_minutes)
                 if (self.run.save_every and self.step % self.run.save_every == 0) or timed_out:
                     self.save()
                 if timed_out:
@@ -203,6 +256,7 @@ class Session:
         def evaluate() -> dict:
             return greedy_accuracy(self.gen, held_out, self.accuracy_fn, max_tokens=max_tokens)
 
+        held_out = held_out if self.dist.is_main else []  # rank 0 evaluates, the others train on
         if held_out and self.step == 0:
             self.before = evaluate()
             self.log.write(0, {f"eval/{k}": v for k, v in self.before.items()})
@@ -215,7 +269,10 @@ class Session:
             summary["after"] = evaluate()
             self.log.write(self.step, {f"eval/{k}": v for k, v in summary["after"].items()})
         summary.update(self.finish())
-        write_json(f"{self.run.out}/summary.json", summary)
+        summary["world_size"] = self.dist.world
+        if self.dist.is_main:
+            write_json(f"{self.run.out}/summary.json", summary)
+        self.dist.barrier()
         return summary
 
     def finish(self) -> dict:
@@ -227,6 +284,16 @@ class Session:
             "final_metrics": {k: v for k, v in self.last_metrics.items() if k != "warnings"},
             "warnings": sorted({w for m in self.health.history for w in m.get("warnings", [])}),
         }
+
+
+class _NoLog:
+    """The metrics log of ranks other than 0 (rank 0 writes the reduced metrics)."""
+
+    def write(self, step: int, metrics: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _live_generator(model, tokenizer, mcfg: ModelConfig, seed: int):

@@ -10,7 +10,8 @@ traces sampled from a teacher Generator on a task's problems and kept when verif
 EOS) stops the run before training with its record number, or with `data.overlong=drop` is
 dropped and counted (`overlong_dropped` in the summary).
 
-Left out: multi-turn chat data, loss on the prompt, NEFTune and other regularisers.
+Precision, gradient checkpointing, LoRA and data parallelism come from the shared session
+(`train:` block, hardware.py). Left out: multi-turn chat data, loss on the prompt, NEFTune and other regularisers.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from typing import Literal
 from ponder.config import to_dict
 from ponder.io import write_jsonl
 from ponder.train.batch import Seq, collate, encode_example, forward_logprobs, pack
-from ponder.train.common import ModelConfig, OptimConfig, RunConfig, grad_step
+from ponder.train.common import ModelConfig, OptimConfig, RunConfig, TrainConfig
 from ponder.train.data import Example, load_sft
 from ponder.train.evaluate import EvalConfig, held_out_problems
+from ponder.train.hardware import PLAIN, Engine
 from ponder.train.session import Session
 from ponder.types import PonderError
 
@@ -91,22 +93,26 @@ class SFTConfig:
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3))
     run: RunConfig = field(default_factory=RunConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 def sft_loss_backward(
-    model, seqs: list[Seq], *, micro_batch: int, packing: bool, max_len: int, pad_id: int
+    model, seqs: list[Seq], *, micro_batch: int, packing: bool, max_len: int, pad_id: int, engine: Engine = PLAIN
 ) -> tuple[float, int]:
-    """Forward + backward of the response-token NLL over all micro-batches -> (loss, tokens)."""
-    n_tokens = sum(len(s.ids) - max(s.start, 1) for s in seqs)
+    """Forward + backward of the response-token NLL over all micro-batches -> (loss, tokens),
+    normalised by the response tokens of the global batch (all ranks)."""
+    n_tokens = int(engine.dist.all_sum({"n": sum(len(s.ids) - max(s.start, 1) for s in seqs)})["n"])
     total = 0.0
     for i in range(0, len(seqs), micro_batch):
         chunk = seqs[i : i + micro_batch]
-        batch = pack(chunk, pad_id, max_len) if packing else collate(chunk, pad_id)
-        logp, _ = forward_logprobs(model, batch)  # (b, L-1)
-        loss = -(logp * batch.loss_mask).sum() / max(n_tokens, 1)
-        loss.backward()
+        batch = (pack(chunk, pad_id, max_len) if packing else collate(chunk, pad_id)).to(engine.dist.device)
+        with engine.accumulating(model, last=i + micro_batch >= len(seqs)):
+            with engine.autocast():
+                logp, _ = forward_logprobs(model, batch)  # (b, L-1), fp32
+            loss = -(logp * batch.loss_mask).sum() / max(n_tokens, 1)
+            engine.backward(loss)
         total += float(loss.detach())
-    return total, n_tokens
+    return engine.dist.all_sum({"loss": total})["loss"], n_tokens
 
 
 def sft_step(
@@ -119,21 +125,29 @@ def sft_step(
     max_len: int,
     grad_clip: float,
 ) -> dict[str, float]:
-    """One optimiser step on the next `batch_size` examples of the session's stream."""
+    """One optimiser step on the next `batch_size` examples of the session's stream (this rank's
+    share of them under torchrun)."""
     t0 = time.perf_counter()
-    picked = [examples[sess.stream.at(i)] for i in range(sess.cursor, sess.cursor + batch_size)]
-    sess.cursor += batch_size
+    local = sess.dist.split(batch_size, "batch_size")
+    picked = [examples[sess.stream.at(i)] for i in range(sess.cursor, sess.cursor + local)]
+    sess.cursor += local
     seqs = [encode_example(sess.tokenizer, e.prompt, e.response, eos=True) for e in picked]
     loss, ntok = sft_loss_backward(
-        sess.model, seqs, micro_batch=micro_batch, packing=packing, max_len=max_len, pad_id=sess.tokenizer.pad_token_id
+        sess.model,
+        seqs,
+        micro_batch=micro_batch,
+        packing=packing,
+        max_len=max_len,
+        pad_id=sess.tokenizer.pad_token_id,
+        engine=sess.engine,
     )
-    gn = grad_step(sess.model, sess.opt, sess.sched, grad_clip)
+    gn = sess.engine.step(sess.model, sess.opt, sess.sched, grad_clip)
     dt = time.perf_counter() - t0
     return {
         "loss": loss,
         "grad_norm": gn,
         "lr": sess.sched.get_last_lr()[0],
-        "epoch": sess.cursor / len(examples),
+        "epoch": sess.dist.to_global(sess.cursor) / len(examples),
         "tokens_per_s": sum(len(s.ids) for s in seqs) / dt,
         "response_tokens": ntok,
         "step_s": dt,
@@ -184,8 +198,8 @@ def teacher_traces(cfg: SFTConfig, sess: Session) -> str:
 
     t = cfg.teacher
     path = Path(cfg.run.out) / "teacher_traces.jsonl"
-    if path.is_file() and cfg.run.resume:
-        return str(path)  # a resumed run trains on the traces it started with
+    if path.is_file() and (cfg.run.resume or not sess.dist.is_main):
+        return str(path)  # a resumed run trains on the traces it started with; rank 0 wrote them
     teacher = load_generator(t.model)
     problems = make_problems(t.task, t.n, t.level, t.seed)
     records, rates = sample_verified(
@@ -205,15 +219,18 @@ def teacher_traces(cfg: SFTConfig, sess: Session) -> str:
 def train_sft(cfg: SFTConfig, *, examples: list[Example] | None = None, **session_kwargs) -> dict:
     """SFT (or distillation when teacher.model is set); session_kwargs as in train_grpo."""
     need_gen = bool(cfg.eval.n) or session_kwargs.get("generator") is not None
-    sess = Session.open(cfg.model, cfg.optim, cfg.run, total_steps=cfg.run.steps, need_gen=need_gen, **session_kwargs)
+    sess = Session.open(
+        cfg.model, cfg.optim, cfg.run, total_steps=cfg.run.steps, train=cfg.train, need_gen=need_gen, **session_kwargs
+    )
     source = "the given examples"
     if examples is None:
-        source = cfg.data.path or (teacher_traces(cfg, sess) if cfg.teacher.model else None)
+        with sess.dist.main_first():  # rank 0 samples teacher traces, the others read them
+            source = cfg.data.path or (teacher_traces(cfg, sess) if cfg.teacher.model else None)
         if not source:
             raise PonderError("SFT needs data: set data.path=PATH.jsonl or teacher.model=NAME to distil")
         examples = load_sft(source, sess.tokenizer)
     examples, dropped = fit_to_length(examples, sess.tokenizer, cfg.max_len, cfg.data.overlong, source)
-    sess.stream = IndexStream(len(examples), cfg.run.seed)
+    sess.stream = sess.shard(IndexStream(len(examples), cfg.run.seed))
     sess.resume(to_dict(cfg))
     task = cfg.eval_task or (cfg.teacher.task if cfg.teacher.model else None)
     held_out = held_out_problems(task, cfg.eval, cfg.teacher.level)

@@ -85,35 +85,45 @@ import threading; threading.settrace(tracer)
 """
     + _WRONG,
     "marker_from_own_source": """
-import re, sys
-for path in [sys.argv[0], "program.py", __file__]:
+import os, re, sys
+for path in [sys.argv[0], "program.py"]:
     try:
-        for m in re.findall(r"__ponder_tests_passed_[0-9a-f]+__|PASS\\w*", open(path).read()):
-            print(m)
+        found = re.findall(r"__ponder_tests_passed_[0-9a-f]+__", open(path).read())
     except OSError:
-        pass
-print("__ponder_tests_passed_0123456789abcdef__")
+        found = []
+    if found:
+        print(found[-1], flush=True)
+        os._exit(0)
 """
     + _WRONG,
     "marker_from_code_constants": """
-import gc, sys
-for obj in gc.get_objects():
-    if type(obj).__name__ == "code":
-        for c in obj.co_consts:
-            if isinstance(c, str) and ("passed" in c or "marker" in c):
-                print(c)
+import gc, os
+def forge():
+    for obj in gc.get_objects():
+        if type(obj).__name__ == "code":
+            for c in obj.co_consts:
+                if isinstance(c, str) and c.startswith("__ponder_tests_passed_"):
+                    print(c, flush=True)
+                    os._exit(0)
+forge()
+import sys
 frame = sys._getframe()
 while frame:
     for c in frame.f_code.co_consts:
-        if isinstance(c, str):
-            print(c)
+        if isinstance(c, str) and c.startswith("__ponder"):
+            print(c, flush=True)
+            os._exit(0)
     frame = frame.f_back
 """
     + _WRONG,
     "marker_from_exception_hook": """
-import sys, os, json
+import json, os, re, sys
 def hook(*exc):
-    print("__ponder_tests_passed_0000000000000000__")
+    try:
+        for m in re.findall(r"__ponder_tests_passed_[0-9a-f]+__", open(sys.argv[0]).read()):
+            print(m)
+    except OSError:
+        pass
     print(json.dumps({{"status": "passed", "reason": "all tests passed"}}))
     sys.stdout.flush()
     os._exit(0)

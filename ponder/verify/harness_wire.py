@@ -8,8 +8,10 @@ subclass, a lying `__bool__`) ever reaches the judge. Anything else is sent as a
 opaque reference the judge can pass back, call, or read attributes of, but that compares equal
 only to itself and has no truth value.
 
-Messages are length-prefixed JSON, capped in size and depth. Stdlib only: this file is loaded by
-the sandbox launcher and inside the sandbox, where `ponder` is not importable.
+Messages are length-prefixed and capped in size and depth: JSON from the candidate (written by
+hand here, read by the judge with the json module), marshal from the judge (trusted data, read
+without importing anything). Stdlib only: this file is loaded by the sandbox launcher and inside
+the sandbox, where `ponder` is not importable; it imports nothing slow.
 
 Left out: preserving object identity or aliasing across the pipe, and in-place mutation of
 arguments (a test that checks a list the candidate sorted in place sees its own copy unchanged).
@@ -18,14 +20,12 @@ arguments (a test that checks a list the candidate sorted in place sees its own 
 from __future__ import annotations
 
 import builtins
-import json
+import marshal
 import math
 import os
-import struct
 
 MAX_MESSAGE = 8 << 20
 MAX_DEPTH = 200
-_HEADER = struct.Struct(">I")
 
 
 class WireError(Exception):
@@ -130,15 +130,49 @@ def decode(obj, depth: int = 0, from_ref=None):
     raise WireError(f"malformed value (tag {tag!r})")
 
 
-def send(fd: int, message: dict) -> None:
-    data = json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode()
+def to_json(obj) -> str:
+    """JSON text of an `encode` result, without importing json (whose import pulls in `re` and
+    costs tens of milliseconds in every sandboxed program)."""
+    t = type(obj)
+    if obj is None:
+        return "null"
+    if t is bool:
+        return "true" if obj else "false"
+    if t is int or t is float:
+        return repr(obj)
+    if t is str:
+        return _json_string(obj)
+    if t is list:
+        return "[" + ",".join(to_json(v) for v in obj) + "]"
+    if t is dict:
+        return "{" + ",".join(_json_string(k) + ":" + to_json(v) for k, v in obj.items()) + "}"
+    raise WireError(f"cannot write a {t.__name__} as JSON")
+
+
+def _json_string(s: str) -> str:
+    if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
+        return '"' + s + '"'
+    out = []
+    for ch in s:
+        o = ord(ch)
+        if 32 <= o < 127 and ch != '"' and ch != "\\":
+            out.append(ch)
+        elif o < 0x10000:
+            out.append(f"\\u{o:04x}")
+        else:
+            o -= 0x10000
+            out.append(f"\\u{0xD800 + (o >> 10):04x}\\u{0xDC00 + (o & 0x3FF):04x}")
+    return '"' + "".join(out) + '"'
+
+
+def _send(fd: int, data: bytes) -> None:
     if len(data) > MAX_MESSAGE:
         raise WireError(f"message of {len(data)} bytes exceeds {MAX_MESSAGE}")
-    data = _HEADER.pack(len(data)) + data
+    data = len(data).to_bytes(4, "big") + data
     while data:
         try:
             n = os.write(fd, data)
-        except (BrokenPipeError, OSError) as e:
+        except OSError as e:
             raise PeerGone(str(e)) from None
         data = data[n:]
 
@@ -154,14 +188,35 @@ def _read_exact(fd: int, n: int) -> bytes:
     return b"".join(parts)
 
 
-def recv(fd: int) -> dict:
-    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size))
+def _recv(fd: int) -> bytes:
+    size = int.from_bytes(_read_exact(fd, 4), "big")
     if size > MAX_MESSAGE:
         raise WireError(f"message of {size} bytes exceeds {MAX_MESSAGE}")
+    return _read_exact(fd, size)
+
+
+def send_to_judge(fd: int, message: dict) -> None:
+    """The candidate's side writes JSON (parsed by the judge with the json module)."""
+    _send(fd, to_json(message).encode("ascii"))
+
+
+def recv_from_candidate(fd: int) -> dict:
+    """The judge reads the candidate's JSON; anything malformed is a WireError."""
+    import json
+
     try:
-        message = json.loads(_read_exact(fd, size))
+        message = json.loads(_recv(fd))
     except (ValueError, RecursionError) as e:
         raise WireError(f"malformed message: {type(e).__name__}") from None
     if type(message) is not dict:
         raise WireError("malformed message")
     return message
+
+
+def send_to_candidate(fd: int, message: dict) -> None:
+    """The judge writes marshal (fast to read without imports; the judge's data is trusted)."""
+    _send(fd, marshal.dumps(message))
+
+
+def recv_from_judge(fd: int) -> dict:
+    return marshal.loads(_recv(fd))

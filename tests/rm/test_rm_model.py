@@ -192,3 +192,14 @@ def test_prm_plugs_into_search(backbone, strategy):
     scorer = PRMScorer(fresh(backbone))
     (res,) = run_search(strategy, [P], gen, budget=4, scorer=scorer, **({"width": 2} if strategy == "beam" else {}))
     assert res.response and res.cost.scorer_tokens > 0
+
+
+def test_prm_trains_in_bf16_with_checkpointing(backbone, tmp_path):
+    """The shared train: block reaches reward-model training: bf16 autocast + checkpointing on
+    the backbone, loss falls, head weights stay fp32."""
+    rm = fresh(backbone, "prm")
+    cfg = _rm_cfg(tmp_path, kind="prm", batch_size=8, head_lr=2e-2, val_frac=0.25, val_every=20)
+    cfg.train.precision, cfg.train.grad_checkpointing = "bf16", True
+    log = train_reward_model(rm, _traces(), cfg)
+    assert sum(log.losses[-5:]) / 5 < sum(log.losses[:5]) / 5
+    assert rm.backbone.is_gradient_checkpointing and next(rm.head.parameters()).dtype == torch.float32

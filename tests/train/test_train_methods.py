@@ -102,3 +102,38 @@ def test_curriculum_orders_easy_to_hard_and_weights_learnability():
     assert easy_to_hard(rates, seed=0) == [3, 1, 2, 0]
     w = learnability_weights(rates)
     assert w[2] == 0.25 and w[1] == pytest.approx(0.1875) and w[0] == w[3] == 0.02
+
+
+def test_dpo_with_lora_bf16_and_checkpointing_uses_the_adapter_off_reference(tmp_path):
+    """The train: block on DPO: the loss starts at log 2 (the adapter-off reference is the
+    policy before training) and falls; only adapters change."""
+    pytest.importorskip("peft")
+    model, tok = small_model()
+    base = {n: p.detach().clone() for n, p in model.named_parameters()}
+    train = ["train.lora.r=4", "train.precision=bf16", "train.grad_checkpointing=true"]
+    cfg = load_config(DPOConfig, None, [*_common(tmp_path), "run.steps=3", "optim.lr=0.03", *train])
+
+    def acc(problems, responses):
+        return [r.endswith("<answer>!</answer>") for r in responses]
+
+    train_dpo(cfg, model=model, tokenizer=tok, generator=FakeGenerator(_script), accuracy_fn=acc)
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert rows[0]["loss"] == pytest.approx(0.6931, abs=1e-3)
+    assert rows[-1]["loss"] < rows[0]["loss"]
+    for n, p in model.named_parameters():  # peft wrapped the layers in place; base weights unchanged
+        if "lora_" not in n:
+            assert torch.equal(p, base[n.replace(".base_layer", "")]), n
+
+
+def test_rft_runs_in_bf16_with_checkpointing(tmp_path):
+    model, tok = small_model()
+    over = ["rounds=1", "steps_per_round=2", "train.precision=bf16", "train.grad_checkpointing=true"]
+    cfg = load_config(RFTConfig, None, [*_common(tmp_path), *over])
+
+    def acc(problems, responses):
+        return [r.endswith("<answer>!</answer>") for r in responses]
+
+    summary = train_rft(cfg, model=model, tokenizer=tok, generator=FakeGenerator(_script), accuracy_fn=acc)
+    assert summary["steps"] == 2 and summary["world_size"] == 1
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(torch.isfinite(torch.tensor(r["loss"])) for r in rows)
