@@ -51,6 +51,7 @@ def prompts_for(gen: HFGenerator, batch: int, seed: int) -> list[str]:
 
 def time_ponder(gen: HFGenerator, prompts: list[str], fast: bool, seed: int) -> float:
     gen.fast = None if fast else False
+    gen.prefix_cache = None  # repeats send the same prompts; generate() re-encodes them, so must we
     params = SamplingParams(temperature=1.0, top_p=1.0, top_k=0, max_tokens=NEW, seed=seed, logprobs=True)
     t0 = time.perf_counter()
     out = gen.generate(prompts, params, ignore_eos=True)

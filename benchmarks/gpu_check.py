@@ -9,6 +9,9 @@ model takes (`load_generator(FOLDER)`):
   solve   greedy on 8 arithmetic problems (run_search, as `ponder solve --model FOLDER`)
   beam    beam search over 64 problems (budget 8, width 4, confidence scorer, at most 4 steps)
   grpo    one GRPO step (8 prompts x 8 samples) on the same weights, with a dense toy reward
+  vllm    where vLLM is installed (bash scripts/setup.sh --vllm): the same folder on vLLM's engine,
+          sampling 64 prompts x 256 tokens (EOS off) against the hf backend (target on a GPU:
+          vLLM >= 5x the hf backend's tokens/s), and the same beam search on vLLM
   train   one SFT step and one GRPO policy update of a fresh random model of the same shape in
           bf16, with / without gradient checkpointing and LoRA, and pure bf16 (gpu_train.py;
           a dry run covers one variant, bf16+lora+ckpt)
@@ -40,7 +43,8 @@ import torch
 
 QWEN2_05B = dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
                  num_key_value_heads=2, vocab_size=151936, max_position_embeddings=4096, tie_word_embeddings=True)  # fmt: skip
-TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+# TINY: head_dim 32, the smallest that vLLM's CPU attention takes (16 is refused)
+TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
             max_position_embeddings=1024, tie_word_embeddings=True)  # fmt: skip
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<answer>", "</answer>"]
 CHAT_TEMPLATE = (
@@ -134,6 +138,38 @@ def grpo_phase(gen, out_dir: Path, device: str, dry_run: bool) -> dict:
     return {"steps": summary["steps"], "rollouts": p * g, "max_tokens": t}
 
 
+def vllm_phase(folder: Path, hf_gen, device: str, dry_run: bool) -> dict:
+    """Sampling at batch 64 on vLLM and on the hf backend, and beam search on vLLM (if installed)."""
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        return {"skipped": "vLLM is not installed (bash scripts/setup.sh --vllm)"}
+    from ponder.gen import load_generator
+    from ponder.tasks import make_problems
+    from ponder.types import SamplingParams
+
+    opts = {"gpu_memory_utilization": 0.5} if device.startswith("cuda") else {}
+    vgen = load_generator(str(folder), backend="vllm", dtype="bfloat16" if device.startswith("cuda") else "float32",
+                          max_model_len=1024, **opts)  # fmt: skip
+    n, tokens = (4, 16) if dry_run else (64, 256)
+    prompts = [vgen.render(p.question) for p in make_problems("arithmetic", n, seed=2)]
+    params = SamplingParams(temperature=1.0, max_tokens=tokens, seed=0)
+
+    def sample(gen) -> dict:
+        out = gen.generate(prompts, params, ignore_eos=True)
+        return {"prompts": n, "generated_tokens": sum(len(c.token_ids) for g in out for c in g)}
+
+    sample(vgen), sample(hf_gen)  # warm-up
+    rec = {"sample_vllm": timed(device, lambda: sample(vgen)), "sample_hf": timed(device, lambda: sample(hf_gen))}
+    rec["speedup_vllm_vs_hf"] = rec["sample_vllm"]["tokens_per_s"] / rec["sample_hf"]["tokens_per_s"]
+    beam = make_problems("arithmetic", 4 if dry_run else 64, seed=1)
+    rec["beam_vllm"] = timed(device, lambda: search_phase(vgen, "beam", beam, budget=8, width=4, scorer="confidence",
+                                                          max_tokens=tokens))  # fmt: skip
+    rec["beam_vllm"]["prompt_tokens_cached"] = vgen.prefix_stats["cached_tokens"]
+    vgen.close()
+    return rec
+
+
 def device_name(device: str) -> str:
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(0)
@@ -163,6 +199,7 @@ def run(dry_run: bool, out: Path) -> dict:
         rec["beam"] = timed(device, lambda: search_phase(gen, "beam", beam, budget=8, width=4, scorer="confidence",
                                                          max_depth=4, max_tokens=tokens))  # fmt: skip
         rec["grpo"] = timed(device, lambda: grpo_phase(gen, Path(tmp) / "grpo", device, dry_run))
+        rec["vllm"] = vllm_phase(folder, gen, device, dry_run)
     from benchmarks.gpu_train import train_section
 
     rec["train"] = train_section(device, dry_run, ["bf16+lora+ckpt"] if dry_run else None)

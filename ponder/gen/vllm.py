@@ -93,6 +93,8 @@ class VLLMGenerator:
             engine_args["max_model_len"] = max_model_len
         if block_size is not None or not cuda:  # CPU default 128: no prompt shorter than that is ever cached
             engine_args["block_size"] = block_size or 32
+        if not cuda:  # a seeded request split across steps crashes the CPU build ("CPU Generator does not use offset")
+            engine_args["enable_chunked_prefill"] = False
         if gpu_memory_utilization is not None:
             engine_args["gpu_memory_utilization"] = gpu_memory_utilization
         self.llm = vllm.LLM(**engine_args)

@@ -152,13 +152,17 @@ def _data_state(sess, seed: int) -> tuple[random.Random, list]:
 
 
 def warm_start(init: str):
-    """An existing model with today's tokenizer: embedding rows added for tokens it lacks (`≠` for
-    tiny-v1; the ids of the tokens it has are unchanged, since new tokens are appended)."""
+    """An existing model (built-in name, HF folder, or a run folder: its latest checkpoint) with
+    today's tokenizer: embedding rows added for tokens it lacks (`≠` for tiny-v1; the ids of the
+    tokens it has are unchanged, since new tokens are appended)."""
     from transformers import AutoModelForCausalLM
 
     from ponder.models import resolve_model
     from ponder.models.tiny.build import build_tokenizer
 
+    run_latest = Path(init) / "latest"  # a run folder: its latest checkpoint
+    if run_latest.is_file():
+        init = str(Path(init) / run_latest.read_text().strip())
     model = AutoModelForCausalLM.from_pretrained(resolve_model(init))
     tok = build_tokenizer()
     if model.get_input_embeddings().weight.shape[0] < len(tok):

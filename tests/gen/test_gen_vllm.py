@@ -67,6 +67,13 @@ def test_n_samples_distinct_and_repeatable(engines):
     assert [c.text for c in other] != texts[:6]
 
 
+def test_seeded_call_larger_than_one_scheduler_step(engines):
+    vgen, _ = engines  # > 4096 prompt tokens: vLLM's CPU build crashed when it split a seeded prefill
+    prompts = [vgen.render(f"Q:{i}+{i * 7}*{i % 9}=") for i in range(320)]
+    out = vgen.generate(prompts, SamplingParams(n=1, temperature=1.0, max_tokens=4, seed=0), ignore_eos=True)
+    assert sum(len(e) for e in vgen._encode(prompts)) > 4096 and all(len(g[0].token_ids) == 4 for g in out)
+
+
 def test_stop_strings_end_steps_exactly(engines):
     vgen, hgen = engines
     prompts = [vgen.render(q) for q in ("countdown 3 7 12 -> 45", "countdown 2 9 25 -> 52", "Q:12+34*2=")]
@@ -146,3 +153,15 @@ def test_search_runs_on_vllm(engines, strategy):
     assert len(results) == 4 and all(r.cost.generated_tokens > 0 and r.tree for r in results)
     scores = verify(problems, [r.response for r in results])
     assert sum(s.parsed for s in scores) >= 2  # the tiny reasoner writes answers on its own tasks
+
+
+def test_gpu_check_vllm_rows_dry_run(tmp_path):
+    pytest.importorskip("vllm")
+    import json
+
+    from benchmarks.gpu_check import main
+
+    main(["--dry-run", "--out", str(tmp_path / "g.json")])
+    rec = json.loads((tmp_path / "g.json").read_text())["vllm"]
+    assert rec["sample_vllm"]["generated_tokens"] == rec["sample_hf"]["generated_tokens"] == 4 * 16
+    assert rec["beam_vllm"]["problems"] == 4

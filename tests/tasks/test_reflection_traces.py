@@ -45,7 +45,12 @@ def test_slip_traces_check_except_the_slip_and_answer_right(name):
         checks = [task.check_step(p, s) for s in steps]
         bad = [i for i, ok in enumerate(checks) if ok is False]
         assert len(bad) == 1 and strip_wait(steps[bad[0] + 1].strip()) != steps[bad[0] + 1].strip()
-        assert [s for s, trained in slip_segments(resp) if not trained] == [steps[bad[0]].replace("<think>", "")]
+        untrained = [s for s, trained in slip_segments(resp) if not trained]
+        slip = steps[bad[0]].replace("<think>", "")
+        if name == "countdown":  # the comparison `≠T no` of the slipped line stays trained
+            assert untrained == [slip[: slip.rindex("≠")]]
+        else:
+            assert untrained == [slip]
         if name == "countdown":
             assert all(verdict_lines(p, resp))
         plain = task.trace(p, rng)

@@ -124,13 +124,16 @@ def test_cannot_kill_parent_or_see_its_environment(monkeypatch):
     assert "no environ" in res.stdout  # and we are still alive to assert it
 
 
-def test_temporary_directories_are_removed():
+def test_temporary_directories_are_removed(tmp_path, monkeypatch):
+    """In a private temp folder, so other processes' sandboxes on the machine cannot race it."""
     import tempfile
 
-    before = {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("ponder-sbx-")}
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    assert tempfile.gettempdir() == str(tmp_path)
     run_many(["print(1)", "open('junk', 'w').write('x' * 1000)"], TINY, workers=2)
-    after = {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("ponder-sbx-")}
-    assert after <= before
+    assert tempfile.gettempdir() == str(tmp_path)
+    assert [p for p in os.listdir(tmp_path) if p.startswith("ponder-sbx-")] == []
 
 
 def test_run_many_keeps_order_in_parallel():
