@@ -25,6 +25,8 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ponder.stats import wilson  # noqa: F401  (re-exported: eval's callers read it here)
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -164,14 +166,3 @@ def agreement_rate(keys: Sequence[str | None]) -> float:
         if key is not None:
             counts[key] = counts.get(key, 0) + 1
     return max(counts.values(), default=0) / len(keys)
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for k successes out of n (Wilson 1927); (0, 1) when n = 0."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, centre - half), min(1.0, centre + half))

@@ -21,14 +21,17 @@ DEFAULT_MODEL = "tiny"
 
 
 def resolve_model(name: str | None) -> str:
-    """Name -> a local folder (checked to hold a config and a tokenizer) or a hub id."""
+    """Name -> a local folder (checked to hold a config and a tokenizer) or a hub id. A training
+    run's `RUN/latest` or `RUN/best` names one of its checkpoints (models/aliases.py)."""
     name = name or DEFAULT_MODEL
     if name in BUILTIN:
         path = BUILTIN[name]
         if not (path / "config.json").is_file():
             raise PonderError(f"built-in model {name!r} has no weights at {path}; train it with `ponder train base`")
         return str(path)
-    path = Path(name).expanduser()
+    from ponder.models.aliases import resolve_alias
+
+    path = resolve_alias(name) or Path(name).expanduser()
     if path.exists():
         check_model_dir(path)
         return str(path)

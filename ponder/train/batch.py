@@ -135,8 +135,11 @@ def pack(seqs: list[Seq], pad_id: int, max_len: int) -> Batch:
     return Batch(ids, additive.unsqueeze(1), ids[:, 1:], lmask, position_ids=pos)
 
 
-def forward_logprobs(model, batch: Batch, *, entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """-> (log p(targets) (B, L-1), entropy (B, L-1) or None). Gradients flow unless under no_grad."""
+def forward_logprobs(
+    model, batch: Batch, *, entropy: bool = False, entropy_grad: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """-> (log p(targets) (B, L-1), entropy (B, L-1) or None). Gradients flow unless under
+    no_grad; through the entropy only with entropy_grad (an entropy bonus)."""
     kwargs = {"attention_mask": batch.attention_mask}
     if batch.position_ids is not None:
         kwargs["position_ids"] = batch.position_ids
@@ -144,7 +147,7 @@ def forward_logprobs(model, batch: Batch, *, entropy: bool = False) -> tuple[tor
     logp = token_logprobs(logits, batch.targets)
     ent = None
     if entropy:
-        with torch.no_grad():
+        with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
             ent = token_entropy(logits)
     return logp, ent
 

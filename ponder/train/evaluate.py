@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ponder.eval.estimators import wilson
+from ponder.stats import wilson
 from ponder.types import Problem, SamplingParams
 
 

@@ -32,15 +32,17 @@ import torch
 from ponder.config import to_dict
 from ponder.gen.groups import Groups
 from ponder.train import policy_update
-from ponder.train.advantages import group_advantages, nanstd
+from ponder.train.advantages import ADVANTAGES, nanstd
 from ponder.train.batch import encode_example
 from ponder.train.common import ModelConfig, OptimConfig, RunConfig, TrainConfig
 from ponder.train.data import DataConfig, ProblemStream, load_problems
 from ponder.train.evaluate import EvalConfig, held_out_problems
+from ponder.train.objective import Correction
 from ponder.train.presets import resolve_switches
 from ponder.train.rewards import compute_rewards, reward_name
 from ponder.train.rollout import Rollouts, RolloutSpec, collect
 from ponder.train.session import Session
+from ponder.types import PonderError
 from ponder.verify import remembered_verdicts
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,9 @@ class RolloutConfig:
     micro_batch: sequences per forward/backward (length-sorted)
     tis: truncated importance sampling (null: on when the sampler is not the trainer, vllm)
     tis_cap: the truncation C in min(pi_trainer / pi_sampler, C)
+    tis_mask: none | token | geo: also drop tokens / whole responses whose ratio is out of bounds
+    tis_mask_low: lower bound of the mask (null: 0.5 for token, 0.99 for geo)
+    tis_mask_high: upper bound of the mask (null: 2.0 for token, 1.01 for geo)
     """
 
     prompts_per_step: int = 16
@@ -68,15 +73,27 @@ class RolloutConfig:
     micro_batch: int = 16  # sequences per forward/backward (length-sorted: small ones cut padding on CPU)
     tis: bool | None = None  # truncated importance sampling; None: on when the sampler is not the trainer (vllm)
     tis_cap: float = 2.0  # the truncation C in min(pi_trainer / pi_sampler, C)
+    tis_mask: Literal["none", "token", "geo"] = "none"  # also drop tokens / sequences outside the bounds
+    tis_mask_low: float | None = None  # None: 0.5 (token) or 0.99 (geo)
+    tis_mask_high: float | None = None  # None: 2.0 (token) or 1.01 (geo)
+
+    def correction(self, on: bool) -> Correction | None:
+        if not on:
+            return None
+        lo, hi = (0.99, 1.01) if self.tis_mask == "geo" else (0.5, 2.0)
+        low = lo if self.tis_mask_low is None else self.tis_mask_low
+        high = hi if self.tis_mask_high is None else self.tis_mask_high
+        return Correction(cap=self.tis_cap, mask=self.tis_mask, low=low, high=high)
 
 
 @dataclass
 class GRPOConfig:
     """GRPO and its variants; what a recipe reproduces lives in its header comment.
 
-    preset: grpo | dr_grpo | dapo (ponder/train/presets.py); algo.* overrides its switches
+    preset: grpo | dr_grpo | dapo | gspo | cispo | rloo | reinforce_pp | opd (presets.py); algo.* overrides its switches
     algo: the preset's switches to change, e.g. --algo.kl_coef=0 (names: GRPOSwitches, presets.py)
     reward: a verify/ reward name or path/to/file.py:function
+    teacher: on-policy distillation's teacher (algo.distill_coef > 0): a model with the student's tokenizer
     log_rewards: extra rewards logged as reward/NAME
     curriculum: none | easy_to_hard | weighted, by pass rate measured at the start
     curriculum_k: samples per problem to measure pass rates
@@ -85,6 +102,7 @@ class GRPOConfig:
     preset: str = "grpo"
     algo: dict[str, Any] = field(default_factory=dict)  # switches changed from the preset (presets.py)
     reward: str = "accuracy"  # a verify/ reward name or path/to/file.py:function
+    teacher: str = ""  # on-policy distillation (algo.distill_coef > 0): a model with the student's tokenizer
     log_rewards: list[str] = field(default_factory=list)  # extra rewards logged as reward/NAME
     curriculum: Literal["none", "easy_to_hard", "weighted"] = "none"  # by pass rate measured at the start
     curriculum_k: int = 4  # samples per problem to measure pass rates
@@ -97,7 +115,9 @@ class GRPOConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        resolve_switches(self.preset, self.algo)  # unknown preset or switch fails at load time
+        sw = resolve_switches(self.preset, self.algo)  # unknown preset or switch fails at load time
+        if sw.distill_coef > 0 and not self.teacher:
+            raise PonderError(f"preset {self.preset!r} distils from a teacher: set teacher=MODEL (a name or folder)")
 
 
 def build_sequences(tokenizer, ro: Rollouts, *, mask_truncated: bool):
@@ -134,6 +154,20 @@ def rollout_metrics(ro: Rollouts, sess: Session, cfg: GRPOConfig) -> dict[str, f
     return m
 
 
+def advantages(sess: Session, cfg: GRPOConfig, sw, rewards: torch.Tensor, seqs, weights) -> torch.Tensor:
+    """rewards (P, G) -> advantages (P*G,) by the switched estimator; with a KL in the reward,
+    each response's reward first loses kl_coef * its summed per-token KL to the reference."""
+    if sw.kl_coef > 0 and sw.kl_in_reward:
+        pad = sess.tokenizer.pad_token_id
+        zeros = torch.zeros(len(seqs))
+        mbs = policy_update.make_micro_batches(
+            seqs, zeros, weights, micro_batch=cfg.rollout.micro_batch, pad_id=pad, device=sess.dist.device
+        )
+        kl = policy_update.sequence_kl(sess.model, sess.ref, mbs, len(seqs), sw.kl_estimator)  # (P*G,)
+        rewards = rewards - sw.kl_coef * kl.view_as(rewards)
+    return ADVANTAGES.get(sw.advantage)(rewards, scale=sw.adv_scale).flatten()
+
+
 def grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float]:
     """One step; the reward and the accuracy metric share one verdict per response."""
     with remembered_verdicts():
@@ -156,8 +190,9 @@ def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float
     seed = cfg.run.seed * 1_000_003 + step + 7_919_000_003 * sess.dist.rank  # ranks sample independently
     ro, cursor = collect(sess.gen, sess.stream, sess.cursor, spec, sess.reward, sess.reward_label, seed=seed)
     sess.cursor = sess.dist.all_max(cursor)  # dynamic sampling may refill more on one rank
-    adv = group_advantages(ro.rewards, scale_std=sw.scale_std).flatten()  # (P*G,)
     seqs, weights, sampler = build_sequences(sess.tokenizer, ro, mask_truncated=sw.overlong == "mask")
+    groups = torch.arange(len(ro.problems)).repeat_interleave(cfg.rollout.group_size)  # (P*G,)
+    adv = advantages(sess, cfg, sw, ro.rewards, seqs, weights)  # (P*G,)
     tis = cfg.rollout.tis if cfg.rollout.tis is not None else not getattr(sess.gen, "sampler_is_trainer", True)
     t1 = time.perf_counter()
     stats = policy_update.update(
@@ -174,7 +209,9 @@ def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float
         pad_id=sess.tokenizer.pad_token_id,
         grad_clip=cfg.optim.grad_clip,
         sampler=sampler,
-        tis_cap=cfg.rollout.tis_cap if tis else None,
+        correction=cfg.rollout.correction(tis),
+        groups=groups,
+        teacher=sess.teacher,
         engine=sess.engine,
     )
     t2 = time.perf_counter()
@@ -202,6 +239,7 @@ def train_grpo(cfg: GRPOConfig, *, reward_fn=None, **session_kwargs) -> dict:
     )
     sess.set_reward(reward_fn or cfg.reward, reward_name(reward_fn or cfg.reward), problems)
     sess.ref = sess.load_ref(cfg.model) if sw.kl_coef > 0 else None
+    sess.teacher = load_teacher(cfg.teacher, sess) if sw.distill_coef > 0 else None
     with sess.dist.main_first():  # rank 0 measures curriculum pass rates, the others read them
         sess.stream = sess.shard(make_stream(sess, cfg, problems))
     sess.resume(to_dict(cfg))
@@ -216,6 +254,17 @@ def train_grpo(cfg: GRPOConfig, *, reward_fn=None, **session_kwargs) -> dict:
         max_tokens=cfg.eval.max_tokens,
         every_eval=cfg.eval.every,
     )
+
+
+def load_teacher(name: str, sess: Session):
+    """The frozen teacher for on-policy distillation; it must share the student's vocabulary
+    (the reverse KL compares the two distributions token by token)."""
+    from ponder.train.common import frozen_copy, load_policy
+
+    teacher, tok = load_policy(name, sess.dist.device)
+    if tok.get_vocab() != sess.tokenizer.get_vocab():
+        raise PonderError(f"teacher {name!r} has another tokenizer than the student; on-policy distillation needs one")
+    return frozen_copy(teacher)
 
 
 def make_stream(sess: Session, cfg: GRPOConfig, problems) -> ProblemStream:

@@ -3,30 +3,29 @@
 - `token_logprobs`, `token_entropy`: per-token log-probabilities of the targets and the policy's
   entropy from logits.
 - `clipped_policy_loss`: PPO's clipped surrogate (Schulman et al. 2017, eq. 7) with separate
-  lower/upper clip ranges ("clip-higher", DAPO eq. 10), per token.
-- `kl_penalty`: the k1 (log-ratio) and k3 ((r - 1) - log r, Schulman 2020 "Approximating KL
-  divergence") estimators of KL(pi || pi_ref), per token; GRPO uses k3 (DeepSeekMath eq. 4).
-- `aggregate`: how per-token losses become one number. "seq_mean" is GRPO's 1/G sum_i 1/|o_i|
-  sum_t; "token_mean" is DAPO's token-level sum_i sum_t / sum_i |o_i|; "constant" is Dr. GRPO's
-  sum / (n_seqs * max_tokens). Each divides by a normaliser counted over the whole optimiser
-  batch, so summing the results of micro-batches equals the full-batch value (gradient
-  accumulation is exact).
-- `dpo_loss`: Direct Preference Optimisation (Rafailov et al. 2023, eq. 7).
+  lower/upper clip ranges ("clip-higher", DAPO eq. 10), per token; the registered policy losses
+  (PPO with dual clip, GSPO, CISPO) are in policy_losses.py, aggregations in aggregation.py.
+- `KL_ESTIMATORS` / `kl_penalty`: k1 (log-ratio), k2 (half squared log-ratio) and k3
+  ((r - 1) - log r) estimators of KL(pi || pi_ref) from samples of pi (Schulman 2020,
+  "Approximating KL divergence"); GRPO uses k3 (DeepSeekMath eq. 4).
+- `reverse_kl_policy_loss`: on-policy distillation's per-token reverse KL to a teacher.
 - `truncated_importance_weights`: truncated importance sampling (TIS; Yao et al. 2025, "Your
   Efficient RL Framework Secretly Brings You Off-Policy RL Training") for rollouts sampled by a
-  different engine (vLLM) than the trainer: per token min(pi_trainer / pi_sampler, cap).
+  different engine (vLLM) than the trainer: per token min(pi_trainer / pi_sampler, cap);
+  `mismatch_token_mask` / `mismatch_geo_mask` are its masked variants (drop tokens, or whole
+  sequences by their geometric-mean ratio, outside [low, high]; as in SkyRL's off-policy
+  correction and Liu et al. 2025, "When Speed Kills Stability").
+- `dpo_loss`: Direct Preference Optimisation (Rafailov et al. 2023, eq. 7).
 
-Left out: value losses, entropy bonuses, dual-clip PPO, IPO/KTO variants of DPO.
+Left out: value losses, IPO/KTO variants of DPO.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 
-Aggregation = Literal["seq_mean", "token_mean", "constant"]
+from ponder.registry import Registry
 
 
 def token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -61,36 +60,41 @@ def clipped_policy_loss(
     return loss, clipped < unclipped
 
 
-def kl_penalty(logp: torch.Tensor, ref_logp: torch.Tensor, *, kind: Literal["k1", "k3"]) -> torch.Tensor:
-    """logp, ref_logp (B, T) -> per-token estimate of KL(pi || pi_ref) (B, T) from samples of pi."""
-    log_ratio = ref_logp - logp  # (B, T), log(pi_ref / pi)
-    if kind == "k1":
-        return -log_ratio
-    if kind == "k3":
-        return torch.exp(log_ratio) - log_ratio - 1.0
-    raise ValueError(f"unknown KL estimator {kind!r}; known: k1, k3")
+KL_ESTIMATORS = Registry("KL estimator")  # fn(logp (B, T), ref_logp (B, T)) -> (B, T)
 
 
-def aggregate(
-    per_token: torch.Tensor,
-    mask: torch.Tensor,
-    *,
-    mode: Aggregation,
-    n_seqs: int,
-    n_tokens: int,
-    max_tokens: int,
-) -> torch.Tensor:
-    """per_token, mask (B, T) -> scalar. n_seqs / n_tokens count the whole optimiser batch
-    (all micro-batches), so micro-batch results add up to the full-batch loss."""
-    masked = per_token * mask  # (B, T)
-    if mode == "seq_mean":
-        lengths = mask.sum(1).clamp(min=1)  # (B,)
-        return (masked.sum(1) / lengths).sum() / max(n_seqs, 1)
-    if mode == "token_mean":
-        return masked.sum() / max(n_tokens, 1)
-    if mode == "constant":
-        return masked.sum() / max(n_seqs * max_tokens, 1)
-    raise ValueError(f"unknown loss aggregation {mode!r}; known: seq_mean, token_mean, constant")
+@KL_ESTIMATORS.register("k1")
+def kl_k1(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
+    """logp, ref_logp (B, T) -> log(pi / pi_ref) (B, T): unbiased, high variance, can be < 0."""
+    return logp - ref_logp
+
+
+@KL_ESTIMATORS.register("k2")
+def kl_k2(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
+    """logp, ref_logp (B, T) -> 0.5 * log(pi / pi_ref)^2 (B, T): biased, low variance, >= 0."""
+    return 0.5 * (logp - ref_logp) ** 2
+
+
+@KL_ESTIMATORS.register("k3")
+def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
+    """logp, ref_logp (B, T) -> (r - 1) - log r with r = pi_ref / pi (B, T): unbiased, >= 0."""
+    log_ratio = ref_logp - logp
+    return torch.exp(log_ratio) - log_ratio - 1.0
+
+
+def kl_penalty(logp: torch.Tensor, ref_logp: torch.Tensor, *, kind: str) -> torch.Tensor:
+    """logp, ref_logp (B, T) -> per-token estimate of KL(pi || pi_ref) (B, T) from samples of pi,
+    by the registered estimator `kind` (k1, k2, k3 or a plug-in path/to/file.py:fn)."""
+    return KL_ESTIMATORS.get(kind)(logp, ref_logp)
+
+
+def reverse_kl_policy_loss(logp: torch.Tensor, teacher_logp: torch.Tensor) -> torch.Tensor:
+    """logp, teacher_logp (B, T) -> per-token loss (B, T) on the student's own samples: its value
+    is the k1 estimate log(pi / pi_teacher) and its gradient (log pi - log pi_teacher) * grad
+    log pi, the score-function gradient of the reverse KL(pi || pi_teacher) (on-policy
+    distillation: Agarwal et al. 2024, "GKD"; Thinking Machines 2025, "On-Policy Distillation")."""
+    gap = (logp - teacher_logp).detach()  # (B, T)
+    return gap * (logp - logp.detach()) + gap
 
 
 def truncated_importance_weights(
@@ -107,6 +111,31 @@ def truncated_importance_weights(
     ratio = torch.exp(trainer - torch.where(known, sampler_logp, trainer))  # (B, T)
     truncated = known & (ratio > cap)
     return ratio.clamp(max=cap), truncated
+
+
+def mismatch_token_mask(
+    trainer_logp: torch.Tensor, sampler_logp: torch.Tensor, *, low: float, high: float
+) -> torch.Tensor:
+    """trainer_logp, sampler_logp (B, T) -> float mask (B, T): 0 for tokens whose ratio
+    pi_trainer / pi_sampler lies outside [low, high] (masked importance sampling, token level),
+    1 elsewhere and where the sampler's logprob is unknown (NaN)."""
+    ratio = torch.exp(trainer_logp.detach() - sampler_logp)  # NaN where unknown
+    outside = (ratio < low) | (ratio > high)  # NaN compares False
+    return (~outside).float()
+
+
+def mismatch_geo_mask(
+    trainer_logp: torch.Tensor, sampler_logp: torch.Tensor, mask: torch.Tensor, *, low: float, high: float
+) -> torch.Tensor:
+    """trainer_logp, sampler_logp, mask (B, T) -> float mask (B, T): 0 on every token of a
+    sequence whose geometric-mean ratio exp(mean_t log(pi_trainer / pi_sampler)) over its known
+    response tokens lies outside [low, high] (geometric sequence mask), else 1."""
+    log_ratio = trainer_logp.detach() - sampler_logp  # (B, T)
+    known = (~log_ratio.isnan()) & (mask > 0)
+    n = known.sum(1).clamp(min=1)  # (B,)
+    geo = torch.exp(torch.where(known, log_ratio, 0.0).sum(1) / n)  # (B,), 1 with nothing known
+    keep = (geo >= low) & (geo <= high)  # (B,)
+    return keep.float().unsqueeze(1).expand_as(mask).contiguous()
 
 
 def dpo_loss(

@@ -65,6 +65,7 @@ class Session:
     gen: Any = None
     accuracy_fn: Callable = accuracy
     ref: Any = None
+    teacher: Any = None  # on-policy distillation (grpo.load_teacher)
     reward: Callable | None = None
     reward_label: str = ""
     stream: Any = None

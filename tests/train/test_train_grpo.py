@@ -89,13 +89,15 @@ def test_no_reference_model_when_kl_is_zero(tmp_path):
 
 def _grads(model, seqs, adv, sw, micro):
     model.zero_grad()
-    mbs = policy_update.make_micro_batches(seqs, adv, torch.ones(len(seqs)), micro_batch=micro, pad_id=0)
+    mbs = policy_update.make_micro_batches(
+        seqs, adv, torch.ones(len(seqs)), micro_batch=micro, pad_id=0, groups=torch.arange(len(seqs)) // 4
+    )
     policy_update.fill_old_and_ref(model, model if sw.kl_coef else None, mbs, need_old=True)
     policy_update.accumulate(model, mbs, sw, max_tokens=16)
     return [p.grad.detach().clone() for p in model.parameters()]
 
 
-@pytest.mark.parametrize("agg", ["seq_mean", "token_mean", "constant"])
+@pytest.mark.parametrize("agg", ["seq_mean_token_mean", "token_mean", "seq_mean_token_sum_norm", "prompt_mean"])
 def test_batch_of_8_equals_4_micro_batches_of_2(agg):
     model, _ = small_model()
     g = torch.Generator().manual_seed(0)
@@ -144,7 +146,7 @@ def test_kill_and_resume_matches_unbroken_run(tmp_path):
 
 def test_presets_are_pinned_and_unknown_lists_known():
     assert PRESETS.get("dapo").eps_high == 0.28 and PRESETS.get("dapo").dynamic_sampling
-    assert not PRESETS.get("dr_grpo").scale_std and PRESETS.get("dr_grpo").loss_agg == "constant"
+    assert PRESETS.get("dr_grpo").adv_scale == "none" and PRESETS.get("dr_grpo").loss_agg == "seq_mean_token_sum_norm"
     assert dataclasses.replace(PRESETS.get("grpo")).kl_coef == 0.04
     with pytest.raises(PonderError, match="dapo"):
         resolve_switches("dapoo")

@@ -1,12 +1,14 @@
 """Golden numbers and reference loops for the pure advantage / loss functions."""
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
 from ponder.train.advantages import group_advantages, soft_overlong_penalty, zero_variance_groups
-from ponder.train.losses import aggregate, clipped_policy_loss, dpo_loss, kl_penalty, token_entropy, token_logprobs
+from ponder.train.aggregation import BatchCounts, aggregate
+from ponder.train.losses import clipped_policy_loss, dpo_loss, kl_penalty, token_entropy, token_logprobs
 
 
 def test_grpo_advantages_golden():
@@ -78,20 +80,31 @@ def test_aggregation_modes_golden():
     per_tok = torch.tensor([[1.0, 1.0, 0.0], [3.0, 0.0, 0.0]])
     mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
     kw = dict(n_seqs=2, n_tokens=3, max_tokens=4)
-    assert aggregate(per_tok, mask, mode="seq_mean", **kw).item() == pytest.approx((1.0 + 3.0) / 2)
-    assert aggregate(per_tok, mask, mode="token_mean", **kw).item() == pytest.approx(5.0 / 3)
-    assert aggregate(per_tok, mask, mode="constant", **kw).item() == pytest.approx(5.0 / 8)
+    counts = BatchCounts(**kw, n_groups=2, group_tokens=torch.tensor([2.0, 1.0]))
+    assert aggregate(per_tok, mask, mode="seq_mean_token_mean", counts=counts).item() == pytest.approx((1.0 + 3.0) / 2)
+    assert aggregate(per_tok, mask, mode="token_mean", counts=counts).item() == pytest.approx(5.0 / 3)
+    assert aggregate(per_tok, mask, mode="seq_mean_token_sum_norm", counts=counts).item() == pytest.approx(5.0 / 8)
+    # one prompt per row here: prompt_mean = seq_mean_token_mean
+    assert aggregate(per_tok, mask, mode="prompt_mean", counts=counts).item() == pytest.approx(2.0)
+    # both rows one prompt (3 tokens): the prompt's token mean, 5 / 3
+    one = BatchCounts(**kw, n_groups=1, group_tokens=torch.tensor([3.0, 3.0]))
+    assert aggregate(per_tok, mask, mode="prompt_mean", counts=one).item() == pytest.approx(5.0 / 3)
 
 
 def test_micro_batch_aggregation_adds_up():
     g = torch.Generator().manual_seed(1)
     per_tok = torch.rand(8, 6, generator=g)
     mask = (torch.rand(8, 6, generator=g) > 0.3).float()
-    for mode in ("seq_mean", "token_mean", "constant"):
-        kw = dict(mode=mode, n_seqs=8, n_tokens=int(mask.sum()), max_tokens=6)
-        full = aggregate(per_tok, mask, **kw)
-        parts = sum(aggregate(per_tok[i : i + 2], mask[i : i + 2], **kw) for i in range(0, 8, 2))
-        assert full.item() == pytest.approx(parts.item(), rel=1e-6)
+    group = torch.arange(8) // 3
+    totals = torch.zeros(3).index_add_(0, group, mask.sum(1))
+    for mode in ("seq_mean_token_mean", "token_mean", "seq_mean_token_sum_norm", "prompt_mean"):
+        counts = BatchCounts(n_seqs=8, n_tokens=int(mask.sum()), max_tokens=6, n_groups=3, group_tokens=totals[group])
+        full = aggregate(per_tok, mask, mode=mode, counts=counts)
+        parts = 0.0
+        for i in range(0, 8, 2):
+            part = dataclasses.replace(counts, group_tokens=totals[group[i : i + 2]])
+            parts += aggregate(per_tok[i : i + 2], mask[i : i + 2], mode=mode, counts=part).item()
+        assert full.item() == pytest.approx(parts, rel=1e-6)
 
 
 def test_dpo_loss_golden():

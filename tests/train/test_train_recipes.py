@@ -8,7 +8,13 @@ import pytest
 from ponder.train.cli import load_method_config
 
 RECIPES = sorted(p for p in (Path(__file__).parents[2] / "recipes").glob("*.yaml") if p.name != "base.yaml")
-METHOD = {"grpo": "grpo", "dapo": "grpo", "dr": "grpo", "sft": "sft", "rft": "rft", "star": "star", "dpo": "dpo"}
+METHOD = {
+    **{k: "grpo" for k in ("grpo", "dapo", "dr", "gspo", "cispo", "rloo", "reinforce", "opd")},
+    "sft": "sft",
+    "rft": "rft",
+    "star": "star",
+    "dpo": "dpo",
+}
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)

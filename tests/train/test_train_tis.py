@@ -11,6 +11,7 @@ from ponder.gen.synced import SyncedEngine
 from ponder.train import policy_update
 from ponder.train.batch import Seq
 from ponder.train.losses import truncated_importance_weights
+from ponder.train.objective import Correction
 from ponder.train.presets import resolve_switches
 
 
@@ -40,7 +41,9 @@ def _update_grads(model, seqs, adv, sampler, cap):
     model.zero_grad()
     sw = resolve_switches("grpo", {})
     mbs = policy_update.make_micro_batches(seqs, adv, torch.ones(len(seqs)), micro_batch=8, pad_id=0, sampler=sampler)
-    tot = policy_update.accumulate(model, mbs, sw, max_tokens=8, tis_cap=cap)
+    tot = policy_update.accumulate(
+        model, mbs, sw, max_tokens=8, correction=None if cap is None else Correction(cap=cap)
+    )
     return [p.grad.clone() for p in model.parameters()], tot
 
 

@@ -1,0 +1,110 @@
+"""The `ponder data` run: rollouts (resumable) -> pass rates and difficulty labels -> filters in
+order -> OUT/data.jsonl, the data card, and optionally a Hugging Face `datasets` folder.
+Left out: streaming the filters over a data set larger than memory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from ponder.io import write_jsonl
+
+log = logging.getLogger(__name__)
+
+
+def _rollout_fn(cfg, gen):
+    from ponder.data.rollouts import sample_chunk, search_chunk
+
+    if cfg.strategy == "sample":
+        return lambda chunk: sample_chunk(gen, chunk, cfg.k, cfg.temperature, cfg.max_tokens, cfg.seed)
+    return lambda chunk: search_chunk(gen, chunk, cfg.k, cfg.strategy, cfg.seed, budget=cfg.budget, scorer=cfg.scorer,
+                                      scorer_options=cfg.scorer_options or None, **cfg.options)  # fmt: skip
+
+
+def _step_scorer(cfg, problems: dict):
+    """records -> per-step scores, from the PRM at --prm or the executable step checker."""
+    from ponder.steps import split_steps
+
+    if cfg.prm:
+        from ponder.search import SCORERS
+
+        scorer = SCORERS.build("prm", path=cfg.prm)
+    else:
+        from ponder.search.scorers.check import StepChecker
+
+        scorer = StepChecker()
+
+    def score(recs: list[dict]) -> list[list[float]]:
+        return scorer.score_steps([problems[r["problem_id"]] for r in recs], [split_steps(r["response"]) for r in recs])
+
+    return score
+
+
+def label_pass_rates(rollouts: list[dict]) -> None:
+    """Set meta.pass_rate (share of the problem's rollouts that verified) and meta.difficulty."""
+    from ponder.data.filters import difficulty
+
+    tally: dict[str, list[int]] = {}
+    for r in rollouts:
+        t = tally.setdefault(r["problem_id"], [0, 0])
+        t[0] += bool(r["correct"])
+        t[1] += 1
+    for r in rollouts:
+        ok, n = tally[r["problem_id"]]
+        r["meta"]["pass_rate"] = ok / n
+        r["meta"]["difficulty"] = difficulty(ok / n)
+
+
+def _progress(total: int, done: int, quiet: bool):
+    """(callback per chunk, close) — a rich bar on stderr unless quiet."""
+    if quiet:
+        return (lambda n: None), (lambda: None)
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    bar.start()
+    task = bar.add_task("rollouts", total=total, completed=done)
+    return (lambda n: bar.advance(task, n)), bar.stop
+
+
+def export_hf(out: Path, records: list[dict]) -> bool:
+    """OUT/hf as a `datasets` folder; False (with a warning) when `datasets` is not installed."""
+    try:
+        import datasets
+    except ImportError:
+        log.warning("--hf: the `datasets` package is not installed; wrote JSONL only")
+        return False
+    flat = [{**r, "cost": dict(r["cost"]), "meta": {k: str(v) for k, v in r["meta"].items()}} for r in records]
+    datasets.Dataset.from_list(flat).save_to_disk(str(out / "hf"))
+    return True
+
+
+def build(cfg, problems: list, out: Path, source: dict[str, Any]) -> dict[str, Any]:
+    """Run it all; returns the data card."""
+    from ponder.data.card import build_card, write_card
+    from ponder.data.filters import FilterContext, apply_filters
+    from ponder.data.rollouts import collect, read_done
+    from ponder.gen import load_generator
+
+    path = out / "rollouts.jsonl"
+    have = {r["problem_id"] for r in read_done(path, cfg.k)}
+    todo = sum(p.id not in have for p in problems)
+    gen = load_generator(cfg.model, backend=cfg.backend, **cfg.gen_options) if todo else None
+    advance, close = _progress(len(problems), len(problems) - todo, cfg.quiet)
+    try:
+        rollouts = collect(path, problems, cfg.k, _rollout_fn(cfg, gen), batch=cfg.batch, on_chunk=advance)
+    finally:
+        close()
+    label_pass_rates(rollouts)
+    by_id = {p.id: p for p in problems}
+    ctx = FilterContext(min_pass_rate=cfg.min_pass_rate, max_pass_rate=cfg.max_pass_rate, min_chars=cfg.min_chars,
+                        max_chars=cfg.max_chars, near_dup=cfg.near_dup, step_threshold=cfg.step_threshold,
+                        score_steps=_step_scorer(cfg, by_id))  # fmt: skip
+    kept, counts = apply_filters([dict(r) for r in rollouts], cfg.filters, ctx)
+    write_jsonl(out / "data.jsonl", kept)
+    card = build_card(source, rollouts, kept, counts)
+    if cfg.hf:
+        card["hf"] = export_hf(out, kept)
+    write_card(out, card)
+    return card
