@@ -56,7 +56,7 @@ def check_options(backend: str, kwargs: dict) -> None:
         if key in OPTIONS[backend]:
             continue
         owners = [b for b in BACKENDS if key in OPTIONS[b]]
-        flag = FLAGS.get(key, ("--no-prefix-caching" if key == "prefix_caching" else key,))[0]
+        flag = f"--gen-options.{key}"  # how every ponder command takes backend options
         if owners:
             raise PonderError(f"{flag} is a {owners[0]} option, not a {backend} one; add --backend {owners[0]}")
         raise PonderError(f"the {backend} backend has no option {key!r}; it takes {sorted(OPTIONS[backend])}")

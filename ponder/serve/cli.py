@@ -6,61 +6,89 @@ ponder serve --model path/to/model --backend vllm --port 9000 --api-key secret
 
 from __future__ import annotations
 
-import argparse
 import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from ponder.gen.options import add_backend_args
-from ponder.search.effort import EFFORT_LEVELS
 from ponder.serve.schema import Limits
 
 LIMIT_FLAGS = ("max_body_bytes", "max_messages", "max_prompts", "max_n", "max_tokens", "max_concurrent", "max_queue")
+_LIMITS = Limits()
 
 
-def _parser() -> argparse.ArgumentParser:
-    d = Limits()
-    ap = argparse.ArgumentParser(
-        prog="ponder serve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--model", default="tiny", help="model name or folder (default: the tiny reasoner)")
-    ap.add_argument("--served-name", default=None, help="model id in the API (default: --model)")
-    ap.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
-    ap.add_argument("--port", type=int, default=8000)
-    ap.add_argument("--api-key", default=None, help="require Authorization: Bearer KEY")
-    ap.add_argument("--default-effort", choices=list(EFFORT_LEVELS), default="low", help="when a request names none")
-    ap.add_argument(
-        "--batch-wait-ms", type=float, default=50.0, help="longest the batcher waits for running requests' calls"
-    )
-    ap.add_argument("--max-batch-prompts", type=int, default=256, help="prompts per merged call (1: no merging)")
-    for name in LIMIT_FLAGS:
-        ap.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
-    ap.add_argument("--log-level", default="info")
-    add_backend_args(ap)
-    return ap
+@dataclass
+class ServeConfig:
+    """What `ponder serve` runs, and the limits it enforces.
+
+    model: model name or folder (default: the tiny reasoner)
+    served_name: model id in the API (null: the model's name)
+    host: address to bind (default loopback only)
+    port: port to listen on
+    api_key: require Authorization: Bearer KEY (null: no auth)
+    default_effort: reasoning_effort for a request that names none
+    batch_wait_ms: longest the batcher waits for running requests' calls, in milliseconds
+    max_batch_prompts: prompts per merged generator call (1: no merging)
+    max_body_bytes: largest request body (413 above it)
+    max_messages: most messages in a chat request (400 above it)
+    max_prompts: most prompts in a completions request (400 above it)
+    max_n: largest n (400 above it)
+    max_tokens: largest max_tokens (400 above it)
+    max_concurrent: requests running at once (more wait for a slot)
+    max_queue: requests waiting at once (429 above it)
+    log_level: uvicorn and ponder log level (debug, info, warning, error)
+    backend: hf | vllm for the model (a "vllm:" model prefix does the same)
+    gen_options: backend options (gen/options.py), e.g. --gen-options.dtype=bfloat16
+    """
+
+    model: str = "tiny"
+    served_name: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str | None = None
+    default_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] = "low"
+    batch_wait_ms: float = 50.0
+    max_batch_prompts: int = 256
+    max_body_bytes: int = _LIMITS.max_body_bytes
+    max_messages: int = _LIMITS.max_messages
+    max_prompts: int = _LIMITS.max_prompts
+    max_n: int = _LIMITS.max_n
+    max_tokens: int = _LIMITS.max_tokens
+    max_concurrent: int = _LIMITS.max_concurrent
+    max_queue: int = _LIMITS.max_queue
+    log_level: str = "info"
+    backend: str | None = None
+    gen_options: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_serve(argv: list[str]) -> ServeConfig:
+    from ponder.cliargs import parse_cli
+
+    cfg, _ = parse_cli(ServeConfig, argv, prog="ponder serve [--key=value ...]", doc=__doc__ or "")
+    return cfg
 
 
 def main(argv: list[str]) -> int:
     import uvicorn
 
     from ponder.gen import load_generator
-    from ponder.gen.options import backend_kwargs
     from ponder.serve.app import build_app
     from ponder.serve.engine import ServeEngine
 
-    args = _parser().parse_args(argv)
-    limits = Limits(**{k: getattr(args, k) for k in LIMIT_FLAGS})
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    gen = load_generator(args.model, **backend_kwargs(args))
+    cfg = parse_serve(argv)
+    limits = Limits(**{k: getattr(cfg, k) for k in LIMIT_FLAGS})
+    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    gen = load_generator(cfg.model, backend=cfg.backend, **cfg.gen_options)
     engine = ServeEngine(
         gen,
-        args.served_name or args.model,
-        default_effort=args.default_effort,
-        wait_ms=args.batch_wait_ms,
-        max_prompts=args.max_batch_prompts,
+        cfg.served_name or cfg.model,
+        default_effort=cfg.default_effort,
+        wait_ms=cfg.batch_wait_ms,
+        max_prompts=cfg.max_batch_prompts,
     )
-    app = build_app(engine, limits, api_key=args.api_key)
-    print(f"ponder serve: {engine.model_id} ({gen.name}) on http://{args.host}:{args.port}/v1")
+    app = build_app(engine, limits, api_key=cfg.api_key)
+    print(f"ponder serve: {engine.model_id} ({gen.name}) on http://{cfg.host}:{cfg.port}/v1")
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5)
+        uvicorn.run(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level, timeout_graceful_shutdown=5)
     finally:
         engine.close()
     return 0

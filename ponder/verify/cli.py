@@ -78,19 +78,21 @@ def _verifier_kwargs(verifier: str, workers: int | None, timeout: float | None) 
     return kwargs
 
 
+class _HelpFormat(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The docstring as written, and every option's default (as the cliargs commands show them)."""
+
+
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="ponder verify", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = argparse.ArgumentParser(prog="ponder verify", description=__doc__, formatter_class=_HelpFormat)
     ap.add_argument(
         "--verifier", default="auto", help="math | code | game24 | arithmetic | ... | auto (per record task)"
     )
     ap.add_argument("--input", required=True, help="jsonl(.gz) of records with a `response`")
     ap.add_argument("--output", required=True, help="jsonl to write (the records plus scores); resumed if present")
     ap.add_argument("--batch", type=_positive_int, default=256, help="records per verifier call (and per write)")
-    ap.add_argument("--workers", type=_positive_int, default=None, help="parallel worker processes (default 2)")
+    ap.add_argument("--workers", type=_positive_int, default=None, help="parallel worker processes (null: 2)")
     ap.add_argument("--timeout", type=_positive_seconds, default=None, help="seconds per item (math) or program (code)")
-    ap.add_argument("--on-error", choices=("stop", "skip"), default="stop", help="on a bad input line (default stop)")
+    ap.add_argument("--on-error", choices=("stop", "skip"), default="stop", help="on a bad input line")
     return ap
 
 

@@ -22,11 +22,13 @@ def test_backend_prefix_and_flag():
 
 
 def test_options_of_the_other_backend_are_errors():
-    with pytest.raises(PonderError, match="--max-model-len is a vllm option, not a hf one; add --backend vllm"):
+    with pytest.raises(
+        PonderError, match="--gen-options.max_model_len is a vllm option, not a hf one; add --backend vllm"
+    ):
         load_generator("tiny", max_model_len=256)
-    with pytest.raises(PonderError, match="--no-prefix-caching is a vllm option"):
+    with pytest.raises(PonderError, match="--gen-options.prefix_caching is a vllm option"):
         load_generator("tiny", backend="hf", prefix_caching=False)
-    with pytest.raises(PonderError, match="--device is a hf option, not a vllm one; add --backend hf"):
+    with pytest.raises(PonderError, match="--gen-options.device is a hf option, not a vllm one; add --backend hf"):
         load_generator("vllm:tiny", device="cpu")
     with pytest.raises(PonderError, match="no option 'temperature'"):
         load_generator("tiny", backend="vllm", temperature=0.5)
@@ -44,11 +46,11 @@ def test_missing_vllm_names_the_setup_command(monkeypatch):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["solve", "1+2", "--gen-options.max_model_len=256"], "--max-model-len is a vllm option"),
-        (["solve", "1+2", "--backend", "vllm", "--gen-options.device=cpu"], "--device is a hf option"),
+        (["solve", "1+2", "--gen-options.max_model_len=256"], "--gen-options.max_model_len is a vllm option"),
+        (["solve", "1+2", "--backend", "vllm", "--gen-options.device=cpu"], "--gen-options.device is a hf option"),
         (
             ["label", "--out", "x.jsonl", "--gen-options.gpu_memory_utilization=0.5"],
-            "--gpu-memory-utilization is a vllm",
+            "--gen-options.gpu_memory_utilization is a vllm",
         ),
         (["eval", "--models", "tiny", "--backend", "vlm", "--out", "OUT"], "unknown backend 'vlm'"),
     ],
