@@ -6,7 +6,14 @@ import json
 
 import pytest
 import torch
-from train_fixtures import answer_is_one, contains_seven, script_half_right, small_model
+from train_fixtures import (
+    accuracy_is_one,
+    answer_is_one,
+    contains_seven,
+    grpo_config,
+    script_half_right,
+    small_model,
+)
 
 from ponder.config import load_config
 from ponder.gen.fake import FakeGenerator
@@ -17,38 +24,18 @@ from ponder.train.presets import PRESETS, resolve_switches
 from ponder.types import PonderError
 
 
-def _cfg(tmp_path, **over):
-    base = [
-        f"run.out={tmp_path}",
-        "run.steps=3",
-        "run.progress=false",
-        "run.save_every=0",
-        "data.task=arithmetic",
-        "data.n=16",
-        "rollout.prompts_per_step=2",
-        "rollout.group_size=4",
-        "rollout.max_tokens=48",
-        "optim.lr=1e-3",
-    ]
-    return load_config(GRPOConfig, None, base + [f"{k}={v}" for k, v in over.items()])
-
-
-def _acc(problems, responses):
-    return [r == 1.0 for r in answer_is_one(prompts=[p.question for p in problems], completions=responses)]
-
-
 @pytest.mark.parametrize("preset", ["grpo", "dr_grpo", "dapo"])
 def test_grpo_smoke_changes_params(tmp_path, preset):
     model, tok = small_model()
     before = [p.detach().clone() for p in model.parameters()]
-    cfg = _cfg(tmp_path, preset=preset)
+    cfg = grpo_config(tmp_path, preset=preset)
     summary = train_grpo(
         cfg,
         model=model,
         tokenizer=tok,
         generator=FakeGenerator(script_half_right),
         reward_fn=answer_is_one,
-        accuracy_fn=_acc,
+        accuracy_fn=accuracy_is_one,
     )
     assert summary["steps"] == 3
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
@@ -75,12 +62,12 @@ def test_no_reference_model_when_kl_is_zero(tmp_path):
     grpo_mod.policy_update.update = spy
     try:
         train_grpo(
-            _cfg(tmp_path, preset="dr_grpo", **{"run.steps": 1}),
+            grpo_config(tmp_path, preset="dr_grpo", **{"run.steps": 1}),
             model=model,
             tokenizer=tok,
             generator=FakeGenerator(script_half_right),
             reward_fn=answer_is_one,
-            accuracy_fn=_acc,
+            accuracy_fn=accuracy_is_one,
         )
     finally:
         grpo_mod.policy_update.update = orig
@@ -125,11 +112,11 @@ def _live_run(tmp_path, steps, fail_at=None):
 
         gen.calls = 0
         gen.generate = generate
-    cfg = _cfg(
+    cfg = grpo_config(
         tmp_path,
         **{"run.steps": steps, "run.save_every": 2, "rollout.max_tokens": 8, "optim.lr": 1e-2, "algo.epochs": 2},
     )
-    train_grpo(cfg, model=model, tokenizer=tok, generator=gen, reward_fn=contains_seven, accuracy_fn=_acc)
+    train_grpo(cfg, model=model, tokenizer=tok, generator=gen, reward_fn=contains_seven, accuracy_fn=accuracy_is_one)
     return model
 
 
@@ -170,7 +157,7 @@ def test_each_response_is_verified_once_per_step(tmp_path, monkeypatch):
 
     monkeypatch.setattr(verify_mod, "get_verifier", counting)
     model, tok = small_model()
-    cfg = _cfg(tmp_path, **{"run.steps": 1, "reward": "accuracy", "eval.n": 0})
+    cfg = grpo_config(tmp_path, **{"run.steps": 1, "reward": "accuracy", "eval.n": 0})
     gen = FakeGenerator(script_half_right)
     inner = gen.generate
 

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from train_fixtures import answer_is_one, script_half_right, small_model
+from train_fixtures import accuracy_is_one, answer_is_one, grpo_config, script_half_right, small_model
 
-from ponder.config import load_config
 from ponder.gen.fake import FakeGenerator
-from ponder.train.grpo import GRPOConfig, train_grpo
+from ponder.train.grpo import train_grpo
 from ponder.types import PonderError
 
 PRESETS = ["grpo", "dr_grpo", "dapo", "gspo", "cispo", "rloo", "reinforce_pp"]
@@ -19,24 +18,8 @@ RECIPES = Path(__file__).parents[2] / "recipes"
 
 
 def _cfg(tmp_path, **over):
-    base = [
-        f"run.out={tmp_path}",
-        "run.steps=2",
-        "run.progress=false",
-        "run.save_every=0",
-        "data.task=arithmetic",
-        "data.n=16",
-        "rollout.prompts_per_step=2",
-        "rollout.group_size=4",
-        "rollout.max_tokens=48",
-        "optim.lr=1e-3",
-        "algo.epochs=2",
-    ]
-    return load_config(GRPOConfig, None, base + [f"{k}={v}" for k, v in over.items()])
-
-
-def _acc(problems, responses):
-    return [r == 1.0 for r in answer_is_one(prompts=[p.question for p in problems], completions=responses)]
+    """The shared small GRPO config at two steps of two epochs (so ratios move off 1)."""
+    return grpo_config(tmp_path, steps=2, **{"algo.epochs": 2, **over})
 
 
 def _rows(path):
@@ -56,7 +39,7 @@ def test_every_preset_changes_params_with_finite_loss(tmp_path, preset):
     before = [p.detach().clone() for p in model.parameters()]
     cfg = _cfg(tmp_path, preset=name, **extra)
     gen = FakeGenerator(script_half_right)
-    train_grpo(cfg, model=model, tokenizer=tok, generator=gen, reward_fn=answer_is_one, accuracy_fn=_acc)
+    train_grpo(cfg, model=model, tokenizer=tok, generator=gen, reward_fn=answer_is_one, accuracy_fn=accuracy_is_one)
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
     rows = _rows(tmp_path)
     assert len(rows) == 2 and all(torch.isfinite(torch.tensor([r["loss"], r["grad_norm"]])).all() for r in rows)
@@ -67,7 +50,9 @@ def test_zero_variance_filter_on_an_all_equal_batch_does_not_crash(tmp_path):
     before = [p.detach().clone() for p in model.parameters()]
     gen = FakeGenerator(lambda prompt, i: "<think>1</think>\n<answer>1</answer>")  # every reward 1
     cfg = _cfg(tmp_path, preset="dapo", **{"algo.max_refill": 2})
-    summary = train_grpo(cfg, model=model, tokenizer=tok, generator=gen, reward_fn=answer_is_one, accuracy_fn=_acc)
+    summary = train_grpo(
+        cfg, model=model, tokenizer=tok, generator=gen, reward_fn=answer_is_one, accuracy_fn=accuracy_is_one
+    )
     assert summary["steps"] == 2
     rows = _rows(tmp_path)
     assert [r["gen_rounds"] for r in rows] == [3, 3]  # one round plus at most max_refill extra
@@ -82,7 +67,12 @@ def test_zero_variance_filter_refills_with_groups_that_carry_signal(tmp_path):
     model, tok = small_model()
     cfg = _cfg(tmp_path, preset="dapo", **{"run.steps": 1, "data.n": 40})
     train_grpo(
-        cfg, model=model, tokenizer=tok, generator=FakeGenerator(script), reward_fn=answer_is_one, accuracy_fn=_acc
+        cfg,
+        model=model,
+        tokenizer=tok,
+        generator=FakeGenerator(script),
+        reward_fn=answer_is_one,
+        accuracy_fn=accuracy_is_one,
     )
     row = _rows(tmp_path)[0]
     assert row["accuracy"] == 0.5  # every kept group is half right: the all-equal ones were refilled
@@ -98,7 +88,7 @@ def test_on_policy_distillation_pulls_the_student_to_the_teacher(tmp_path):
     model, _ = small_model(seed=0)
     cfg = _cfg(tmp_path / "run", preset="opd", teacher=str(tmp_path / "teacher"), **{"run.steps": 4, "algo.epochs": 1})
     gen = FakeGenerator(script_half_right)
-    train_grpo(cfg, model=model, tokenizer=tok, generator=gen, reward_fn=answer_is_one, accuracy_fn=_acc)
+    train_grpo(cfg, model=model, tokenizer=tok, generator=gen, reward_fn=answer_is_one, accuracy_fn=accuracy_is_one)
     kl = [r["teacher_kl"] for r in _rows(tmp_path / "run")]
     assert kl[0] > 0 and kl[-1] < kl[0]  # the reverse KL on the same scripted responses falls
 

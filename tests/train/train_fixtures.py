@@ -3,8 +3,10 @@ writer for FakeGenerator, and rule rewards written as plain callables."""
 
 from __future__ import annotations
 
+from ponder.config import load_config
 from ponder.models.tiny.build import build_model
 from ponder.steps import parse_response
+from ponder.train.grpo import GRPOConfig
 
 
 def small_model(seed: int = 0):
@@ -21,6 +23,29 @@ def small_model(seed: int = 0):
 def answer_is_one(prompts, completions, **columns):
     """A reward under TRL's contract: 1.0 when the answer is "1"."""
     return [1.0 if parse_response(r).answer == "1" else 0.0 for r in completions]
+
+
+def accuracy_is_one(problems, responses):
+    """An accuracy_fn for train_grpo: correct when answer_is_one rewards the response."""
+    return [r == 1.0 for r in answer_is_one(prompts=[p.question for p in problems], completions=responses)]
+
+
+def grpo_config(out, *, steps: int = 3, **over):
+    """A small GRPO config on arithmetic (2 prompts x 4 samples, 48 tokens, no checkpoints)
+    writing to `out`; `over` are dotted keys laid on top."""
+    base = [
+        f"run.out={out}",
+        f"run.steps={steps}",
+        "run.progress=false",
+        "run.save_every=0",
+        "data.task=arithmetic",
+        "data.n=16",
+        "rollout.prompts_per_step=2",
+        "rollout.group_size=4",
+        "rollout.max_tokens=48",
+        "optim.lr=1e-3",
+    ]
+    return load_config(GRPOConfig, None, base + [f"{k}={v}" for k, v in over.items()])
 
 
 def contains_seven(prompts, completions, **columns):
