@@ -21,7 +21,10 @@ to do; nothing is deleted and nothing restarts from step 0 in silence.
 Under torchrun only rank 0 writes (the replicas are identical), and the data position is stored
 as a global position, so a checkpoint resumes at any world size.
 
-Left out: sharded (FSDP) checkpoints, keeping only the last k checkpoints, checksums of
+Under FSDP (train.parallel=fsdp) the full weights and optimiser state are gathered onto rank 0
+first (train/fsdp.py), so the files are the same as one process's.
+
+Left out: sharded (per-rank) checkpoint files, keeping only the last k checkpoints, checksums of
 multi-GB weights in a background thread (they are read once on load; fine at laptop sizes).
 """
 
@@ -144,11 +147,12 @@ def _set_aside(path: Path) -> None:
     log.warning("kept the earlier %s as %s.replaced-%d", path.name, path.name, n)
 
 
-def save_hf(model, tokenizer, folder: Path) -> None:
-    """A causal LM's weights and tokenizer as a Hugging Face folder (the default model writer)."""
+def save_hf(model, tokenizer, folder: Path, state_dict: dict | None = None) -> None:
+    """A causal LM's weights and tokenizer as a Hugging Face folder (the default model writer);
+    `state_dict`: the weights to write instead of the model's own (FSDP: the gathered full ones)."""
     from ponder.models import portable_tokenizer_config
 
-    model.save_pretrained(folder, safe_serialization=True)
+    model.save_pretrained(folder, safe_serialization=True, state_dict=state_dict)
     tokenizer.save_pretrained(folder)
     portable_tokenizer_config(folder)  # loads on every transformers version pyproject allows
 

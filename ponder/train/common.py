@@ -111,11 +111,13 @@ class TrainConfig:
     precision: fp32 | bf16 (autocast, fp32 master weights) | bf16-pure | fp16 (autocast + loss scaling)
     grad_checkpointing: recompute activations in backward (less memory, more compute)
     lora: LoRA adapters (train.lora.r > 0 turns them on)
+    parallel: under torchrun: ddp (a full replica per rank) | fsdp (parameters, gradients and optimiser state sharded)
     """
 
     precision: Literal["fp32", "bf16", "bf16-pure", "fp16"] = "fp32"  # bf16/fp16: autocast, fp32 master weights
     grad_checkpointing: bool = False  # recompute activations in backward (less memory, ~1/3 more compute)
     lora: LoRAConfig = field(default_factory=LoRAConfig)
+    parallel: Literal["ddp", "fsdp"] = "ddp"  # under torchrun: replicas (ddp) or shards (fsdp, FSDP2)
 
 
 def seed_everything(seed: int) -> None:

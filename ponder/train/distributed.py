@@ -11,8 +11,13 @@ is global position j*W + r). Checkpoints store the global position (`to_global`)
 at one world size resumes at another where it stopped (`to_local` rounds up: at most W-1
 examples are skipped, none repeated).
 
-Left out: FSDP2 (parameters sharded across devices for models that do not fit one; not
-implemented), tensor and pipeline parallelism, multi-node launch beyond what torchrun does.
+`train.parallel=fsdp` shards the parameters instead of replicating them (fsdp.py, FSDP2's
+`fully_shard`); everything else here is the same for both.
+
+Group statistics that are not averages (a standard deviation over the whole batch) are computed
+from sums over ranks (`moments`), never as the mean of per-rank values.
+
+Left out: tensor and pipeline parallelism, multi-node launch beyond what torchrun does.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +35,7 @@ from ponder.types import PonderError
 
 log = logging.getLogger(__name__)
 
-SUMMED = frozenset({"tokens_per_s", "gen_tokens", "response_tokens", "tokens"})  # totals, not averages
+SUMMED = frozenset({"tokens_per_s", "gen_tokens", "response_tokens", "tokens", "sampled_groups"})  # totals, not averages
 
 
 @dataclass
@@ -38,13 +43,20 @@ class Dist:
     rank: int = 0
     world: int = 1
     device: str = "cpu"
+    parallel: str = "ddp"  # ddp | fsdp (train.parallel)
+    gather: Any = None  # fsdp: a context manager factory that unshards the policy (fsdp.Gather)
 
     @property
     def is_main(self) -> bool:
         return self.rank == 0
 
+    @property
+    def sharded(self) -> bool:
+        """FSDP on more than one rank (one process ignores train.parallel)."""
+        return self.parallel == "fsdp" and self.world > 1
+
     @classmethod
-    def from_env(cls, device: str) -> Dist:
+    def from_env(cls, device: str, parallel: str = "ddp") -> Dist:
         """One process (no WORLD_SIZE), or a rank of a torchrun job: joins the process group."""
         import torch.distributed as dist
 
@@ -58,7 +70,7 @@ class Dist:
         if not dist.is_initialized():
             dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
         log.info("rank %d of %d on %s", rank, world, device)
-        return cls(rank=rank, world=world, device=device)
+        return cls(rank=rank, world=world, device=device, parallel=parallel)
 
     def split(self, n: int, what: str) -> int:
         """The per-rank share of a global count, which must divide evenly."""
@@ -76,6 +88,18 @@ class Dist:
         t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=self.device)
         dist.all_reduce(t)
         return dict(zip(keys, t.tolist()))
+
+    def moments(self, x: torch.Tensor) -> tuple[float, float]:
+        """x (any shape; NaN = missing) -> (mean, unbiased std) over the non-NaN entries of every
+        rank: the global count and sum give the mean, then the summed squared deviations from it
+        give the std (two passes, as exact as one process's). NaN where too few values."""
+        v = x.detach().double().flatten().cpu()
+        v = v[~v.isnan()]
+        s = self.all_sum({"n": float(v.numel()), "s": float(v.sum())})
+        n = s["n"]
+        mean = s["s"] / n if n else float("nan")
+        sq = self.all_sum({"q": float(((v - mean) ** 2).sum()) if v.numel() else 0.0})["q"]
+        return mean, (sq / (n - 1)) ** 0.5 if n > 1 else float("nan")
 
     def all_max(self, x: int) -> int:
         if self.world == 1:
@@ -110,15 +134,28 @@ class Dist:
     def main_first(self) -> Iterator[None]:
         """Rank 0 runs the block first (e.g. samples data and writes it), the others after it
         (and find the file written)."""
-        if not self.is_main:
-            self.barrier()
-        yield
-        if self.is_main:
-            self.barrier()
+        with self.gathered():  # fsdp: every rank gathers the policy, so rank 0 may sample alone
+            if not self.is_main:
+                self.barrier()
+            yield
+            if self.is_main:
+                self.barrier()
+
+    def gathered(self):
+        """fsdp: the policy's full parameters on every rank for the block (a collective: every
+        rank enters); a no-op otherwise."""
+        return self.gather() if self.gather is not None else nullcontext()
 
     def wrap(self, model):
-        """The model in DDP on more than one rank (gradients all-reduced in backward)."""
+        """The model in DDP on more than one rank (gradients all-reduced in backward); with
+        parallel=fsdp the model sharded in place (fsdp.shard_model) and returned."""
         if self.world == 1:
+            return model
+        if self.parallel == "fsdp":
+            from ponder.train.fsdp import Gather, shard_model
+
+            shard_model(model, self)
+            self.gather = Gather(model)
             return model
         from torch.nn.parallel import DistributedDataParallel
 

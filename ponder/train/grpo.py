@@ -22,6 +22,7 @@ Responses are re-tokenised from text (see batch.py).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ import torch
 from ponder.config import to_dict
 from ponder.gen.groups import Groups
 from ponder.train import policy_update
-from ponder.train.advantages import ADVANTAGES, nanstd
+from ponder.train.advantages import ADVANTAGES
 from ponder.train.batch import encode_example
 from ponder.train.common import ModelConfig, OptimConfig, RunConfig, TrainConfig
 from ponder.train.data import DataConfig, ProblemStream, load_problems
@@ -139,18 +140,22 @@ def rollout_metrics(ro: Rollouts, sess: Session, cfg: GRPOConfig) -> dict[str, f
     groups = Groups(ro.problems, ro.completions)
     flat_p, comps = groups.flat_owners, groups.flat
     texts = [c.text for c in comps]
+    d = sess.dist
+    mean, std = d.moments(ro.raw_rewards)  # over the global batch, not a mean of per-rank values
     m = {
-        "reward_mean": float(ro.raw_rewards.nanmean()),
-        "reward_std": float(nanstd(ro.raw_rewards.flatten())),
+        "reward_mean": mean,
+        "reward_std": std,
         "reward_none_frac": float(ro.raw_rewards.isnan().float().mean()),
         "accuracy": sum(map(bool, sess.accuracy_fn(flat_p, texts))) / len(texts),
         "response_len": sum(len(c.token_ids) for c in comps) / len(comps),
         "truncation_rate": sum(c.finish_reason == "length" for c in comps) / len(comps),
         **ro.stats,
     }
+    groups_sum = d.all_sum({"n": ro.stats["sampled_groups"], "z": ro.stats["zero_var_frac"] * ro.stats["sampled_groups"]})
+    m["zero_var_frac"] = groups_sum["z"] / max(groups_sum["n"], 1.0)  # refills may differ by rank
     for name in cfg.log_rewards:
-        vals = [v for v in compute_rewards(sess.resolve(name), name, flat_p, texts) if v is not None]
-        m[f"reward/{name}"] = sum(vals) / len(vals) if vals else float("nan")
+        vals = [math.nan if v is None else v for v in compute_rewards(sess.resolve(name), name, flat_p, texts)]
+        m[f"reward/{name}"] = d.moments(torch.tensor(vals, dtype=torch.float64))[0]
     return m
 
 

@@ -57,7 +57,7 @@ class Engine:
     @contextmanager
     def accumulating(self, model, *, last: bool) -> Iterator[None]:
         """Wrap a micro-batch's forward + backward: DDP syncs gradients only on the last one."""
-        if self.dist.world > 1 and not last:
+        if self.dist.world > 1 and not last and not self.dist.sharded:  # fsdp reduce-scatters every micro-batch
             with model.no_sync():
                 yield
         else:
@@ -85,7 +85,7 @@ class Engine:
         if sched is not None:
             sched.step()
         opt.zero_grad(set_to_none=True)
-        return float(norm)
+        return float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)  # fsdp: a DTensor
 
 
 PLAIN = Engine()  # fp32, one process: what a trainer function uses when called without a session

@@ -102,6 +102,7 @@ def collect(
         "gen_s": time.perf_counter() - t0,
         "gen_tokens": n_gen_tokens,
         "zero_var_frac": n_zero / max(n_groups, 1),
+        "sampled_groups": n_groups,  # prompt groups drawn, refills included
         "gen_rounds": rounds,
     }
     ro = Rollouts(keep_p, keep_prompts, keep_out, torch.stack(keep_shaped), torch.stack(keep_raw), stats)

@@ -103,7 +103,7 @@ class Session:
     ) -> Session:
         train = train or TrainConfig()
         set_threads(run.threads)
-        dist = Dist.from_env(run.device)
+        dist = Dist.from_env(run.device, train.parallel)
         if dist.world > 1 and not data_parallel:
             raise PonderError("this trainer does not run under torchrun (data parallel); start it as one process")
         seed_everything(run.seed)
@@ -112,12 +112,21 @@ class Session:
         check_tokenizer(tokenizer, mcfg.name)
         if param_groups is not None and train.lora.r > 0:
             raise PonderError("train.lora is not supported by this trainer (it sets its own parameter groups)")
+        if dist.sharded:
+            from ponder.train.fsdp import check_supported
+
+            check_supported(train, param_groups)
         model = prepare_model(model.to(dist.device), train, base=mcfg.name)
         model.train()
+        wrapped = dist.wrap(model)  # DDP wrapper, or (fsdp) the model sharded in place: before the optimiser
         opt = make_optimizer(model, ocfg, param_groups)
-        sess = cls(dist.wrap(model), tokenizer, opt, make_scheduler(opt, ocfg, total_steps), run)
+        sess = cls(wrapped, tokenizer, opt, make_scheduler(opt, ocfg, total_steps), run)
         sess.module, sess.engine, sess.lora = model, Engine.make(train.precision, dist), train.lora.r > 0
-        if sess.lora:
+        if dist.sharded:
+            from ponder.train.fsdp import load_full_weights
+
+            sess.load_model = lambda folder: load_full_weights(model, folder)
+        elif sess.lora:
             from ponder.train.lora import load_adapter_weights, save_adapters
 
             sess.save_model = lambda folder: save_adapters(model, tokenizer, folder)
@@ -128,6 +137,10 @@ class Session:
         sess.accuracy_fn = accuracy_fn or accuracy
         if need_gen:
             sess.gen = generator or _live_generator(model, tokenizer, mcfg, run.seed)
+            if dist.sharded and generator is None:
+                from ponder.train.fsdp import GatheredSampler
+
+                sess.gen = GatheredSampler(sess.gen, dist.gather)
             if sess.lora and generator is None:
                 if mcfg.sampler != "hf":
                     raise PonderError(
@@ -157,6 +170,10 @@ class Session:
         checkpoint is loaded, so a resumed run keeps the true start)."""
         if mcfg.ref:
             return frozen_copy(load_policy(mcfg.ref, self.dist.device)[0])
+        if self.dist.sharded:
+            from ponder.train.fsdp import sharded_copy
+
+            return sharded_copy(self.module, self.dist)
         if self.lora:
             from ponder.train.lora import AdaptersOff
 
@@ -175,7 +192,12 @@ class Session:
                 f"run.resume is off but {self.run.out} holds an earlier run; choose a new run.out (nothing was changed)"
             )
         if ck is not None:
-            state = load_checkpoint(ck, self.load_model, self.opt, self.sched, self.engine.scaler)
+            opt = self.opt
+            if self.dist.sharded:
+                from ponder.train.fsdp import ShardedOptimizer
+
+                opt = ShardedOptimizer(self.module, self.opt)
+            state = load_checkpoint(ck, self.load_model, opt, self.sched, self.engine.scaler)
             self.step, self.extra = state["step"], state.get("extra", {})
             self.cursor = self.dist.to_local(state.get("cursor", 0))  # saved as a global position
             self.before, self.elapsed_s = state.get("before"), state.get("elapsed_s", 0.0)
@@ -186,7 +208,15 @@ class Session:
             self.log = _NoLog()
 
     def save(self) -> None:
-        """A checkpoint of this step (rank 0 writes it; the replicas are identical)."""
+        """A checkpoint of this step (rank 0 writes it; the replicas are identical; fsdp: every
+        rank first helps gather the full state onto rank 0)."""
+        save_model, opt = self.save_model, self.opt
+        if self.dist.sharded:
+            from ponder.train.fsdp import ShardedOptimizer, full_state
+
+            weights, optim = full_state(self.module, self.opt)
+            opt = ShardedOptimizer(self.module, self.opt, optim)
+            save_model = lambda folder: save_hf(self.module, self.tokenizer, folder, state_dict=weights)  # noqa: E731
         if not self.dist.is_main:
             return
         state = {
@@ -197,9 +227,7 @@ class Session:
             "before": self.before,
             "elapsed_s": self.elapsed(),
         }
-        save_checkpoint(
-            self.run.out, self.step, self.save_model, self.opt, self.sched, state, scaler=self.engine.scaler
-        )
+        save_checkpoint(self.run.out, self.step, save_model, opt, self.sched, state, scaler=self.engine.scaler)
 
     def run_steps(
         self,
@@ -218,9 +246,9 @@ class Session:
                 metrics["world_size"] = self.dist.world
                 self.step += 1
                 metrics["warnings"] = self.health.update(metrics)
-                due = eval_fn is not None and every_eval and self.step % every_eval == 0
-                if due and self.dist.is_main:
-                    metrics.update({f"eval/{k}": v for k, v in eval_fn().items()})
+                due = every_eval and self.step % every_eval == 0
+                if due:
+                    metrics.update(self._evaluate(eval_fn))
                 if self.step % max(self.run.log_every, 1) == 0 or metrics["warnings"]:
                     self.log.write(self.step, metrics)
                 self.last_metrics = metrics
@@ -234,6 +262,10 @@ class Session:
         finally:
             self.elapsed_s, self._clock = self.elapsed(), None
             bar.close()
+
+    @staticmethod
+    def _evaluate(eval_fn: Callable[[], dict] | None) -> dict:
+        return {f"eval/{k}": v for k, v in eval_fn().items()} if eval_fn is not None else {}
 
     def elapsed(self) -> float:
         """Seconds spent in training steps, over every resume of this run."""
@@ -254,9 +286,12 @@ class Session:
         checkpoint, and run.out/summary.json; returns the summary."""
 
         def evaluate() -> dict:
-            return greedy_accuracy(self.gen, held_out, self.accuracy_fn, max_tokens=max_tokens)
+            """Rank 0 measures ({} on the others); fsdp: every rank gathers the weights first."""
+            with self.dist.gathered():
+                if not self.dist.is_main:
+                    return {}
+                return greedy_accuracy(self.gen, held_out, self.accuracy_fn, max_tokens=max_tokens)
 
-        held_out = held_out if self.dist.is_main else []  # rank 0 evaluates, the others train on
         if held_out and self.step == 0:
             self.before = evaluate()
             self.log.write(0, {f"eval/{k}": v for k, v in self.before.items()})
