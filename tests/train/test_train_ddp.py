@@ -27,10 +27,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _run(method: str, out: Path, steps: int, procs: int) -> None:
+def _run(method: str, out: Path, steps: int, procs: int, keys: list[str] = ()) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     env.pop("WORLD_SIZE", None)
-    cmd = [sys.executable, str(WORKER), method, str(out), str(steps)]
+    cmd = [sys.executable, str(WORKER), method, str(out), str(steps), *keys]
     if procs > 1:
         launch = ["-m", "torch.distributed.run", f"--nproc_per_node={procs}", "--master_addr=127.0.0.1"]
         cmd = [sys.executable, *launch, f"--master_port={_free_port()}", *cmd[1:]]
@@ -54,7 +54,7 @@ def test_two_processes_match_one(tmp_path, method):
     _run(method, tmp_path / "two", steps, 2)
     one, two = _rows(tmp_path / "one"), _rows(tmp_path / "two")
     assert [r["world_size"] for r in two] == [2] * steps and [r["world_size"] for r in one] == [1] * steps
-    extra = {"grpo": ("kl", "entropy", "reward_mean"), "dpo": ("margin", "pref_acc"), "sft": ()}[method]
+    extra = {"grpo": ("kl", "entropy", "reward_mean", "reward_std"), "dpo": ("margin", "pref_acc"), "sft": ()}[method]
     for key in ("loss", "grad_norm", *extra):
         assert _close([r[key] for r in one], [r[key] for r in two]), (key, one, two)
     state = json.loads((tmp_path / "two" / f"ckpt-{steps:06d}" / "trainer_state.json").read_text())
