@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,7 +214,14 @@ def train_main(argv: list[str]) -> int:
         raise PonderError("no training data: set --data=PATH to a step-label jsonl (write one with `ponder label`)")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     traces, rm = read_labels(cfg.data), _build_model(cfg)
-    tlog = train_reward_model(rm, traces, cfg)
+    from ponder.train.distributed import shutdown
+
+    try:
+        tlog = train_reward_model(rm, traces, cfg)
+    finally:
+        shutdown()
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun rank 0 reports
     _, val = split_train_val(traces, cfg.val_frac, cfg.run.seed)
     summary = {
         "config": to_dict(cfg),

@@ -10,8 +10,11 @@ metrics are the shared ones of train/ (Session), with two parameter groups: the 
 optim.lr, the head at head_lr.
 
 `train.precision` and `train.grad_checkpointing` (of the backbone) apply as for every trainer.
-Left out: gradient accumulation, LoRA, data parallelism, and class re-weighting (the held-out metrics
-report both classes so imbalance is visible).
+Under torchrun (DDP) every rank draws the same global batch (seeded by run seed and step) and
+trains on its rank-strided share `batch[rank::world]`, with the BCE normalised by the labelled
+steps of the whole batch, so W ranks take the single-process step; only rank 0 validates.
+Left out: gradient accumulation, LoRA, FSDP (its own parameter groups), and class re-weighting
+(the held-out metrics report both classes so imbalance is visible).
 """
 
 from __future__ import annotations
@@ -86,20 +89,32 @@ def targets_of(trace: LabeledTrace, kind: str, hard: bool) -> list[float | None]
     return [None if v is None else (float(v >= 0.5) if hard else float(v)) for v in labels]
 
 
-def masked_bce(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean binary cross-entropy over labelled positions. logits, targets, mask: (N,) -> ()."""
+def masked_bce(
+    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, total: float | None = None
+) -> torch.Tensor:
+    """Mean binary cross-entropy over labelled positions (summed and divided by `total`, the
+    labelled positions of the global batch, when given). logits, targets, mask: (N,) -> ()."""
     loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")  # (N,)
-    return (loss * mask).sum() / mask.sum().clamp(min=1)
+    return (loss * mask).sum() / (max(total, 1.0) if total is not None else mask.sum().clamp(min=1))
 
 
-def batch_loss(rm: RewardModel, traces: list[LabeledTrace], kind: str, hard: bool) -> torch.Tensor:
-    """One forward pass over a batch of traces and the masked BCE over all their labelled steps."""
-    enc = [rm.encode(t.problem.question, t.steps, where=f"trace {t.id!r}") for t in traces]
+def labelled(traces: list[LabeledTrace], kind: str, hard: bool) -> int:
+    """How many positions of these traces carry a target."""
+    return sum(v is not None for t in traces for v in targets_of(t, kind, hard))
+
+
+def batch_loss(
+    rm: RewardModel, traces: list[LabeledTrace], kind: str, hard: bool, total: float | None = None
+) -> torch.Tensor:
+    """One forward pass over a batch of traces and the masked BCE over all their labelled steps
+    (normalised by `total` labelled steps when this batch is one rank's share of a larger one)."""
+    plain = getattr(rm, "module", rm)  # under DDP `rm` is the wrapper; encoding is the model's
+    enc = [plain.encode(t.problem.question, t.steps, where=f"trace {t.id!r}") for t in traces]
     logits = torch.cat(rm(enc))  # (sum S,)
     raw = [v for t in traces for v in targets_of(t, kind, hard)]
     targets = torch.tensor([0.0 if v is None else v for v in raw])
     mask = torch.tensor([0.0 if v is None else 1.0 for v in raw])
-    return masked_bce(logits, targets.to(logits.device), mask.to(logits.device))
+    return masked_bce(logits, targets.to(logits.device), mask.to(logits.device), total)
 
 
 def split_train_val(traces: list[LabeledTrace], val_frac: float, seed: int) -> tuple[list, list]:
@@ -137,12 +152,17 @@ def _check(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig) -> t
 def rm_step(sess, train: list[LabeledTrace], cfg: RMTrainConfig, step: int) -> dict[str, float]:
     """One optimiser step on a batch drawn with a seed derived from (run seed, step), so a
     resumed run draws the same batches."""
+    d = sess.dist
     batch = random.Random(cfg.run.seed * 1_000_003 + step).sample(train, min(cfg.batch_size, len(train)))
+    d.split(len(batch), "batch_size (capped at the training traces)")
+    mine = batch[d.rank :: d.world]  # this rank's share of the global batch
+    total = d.all_sum({"n": labelled(mine, cfg.kind, cfg.hard_labels)})["n"]
     with sess.engine.autocast():
-        loss = batch_loss(sess.model, batch, cfg.kind, cfg.hard_labels)
+        loss = batch_loss(sess.model, mine, cfg.kind, cfg.hard_labels, total=total)
     sess.engine.backward(loss.float())
     grad_norm = sess.engine.step(sess.model, sess.opt, sess.sched, cfg.optim.grad_clip)
-    return {"loss": loss.item(), "grad_norm": grad_norm, "lr": sess.sched.get_last_lr()[0]}
+    loss_all = d.all_sum({"loss": loss.item()})["loss"]  # the global batch's mean
+    return {"loss": loss_all, "grad_norm": grad_norm, "lr": sess.sched.get_last_lr()[0]}
 
 
 def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig) -> TrainLog:
@@ -166,7 +186,7 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
     ]
     sess = Session.open(
         ModelConfig(), cfg.optim, cfg.run, total_steps=cfg.run.steps, model=rm, tokenizer=rm.tokenizer,
-        need_gen=False, param_groups=groups, data_parallel=False,
+        need_gen=False, param_groups=groups, unused_params=True,  # the backbone's lm_head gets no gradient
         train=dataclasses.replace(cfg.train, grad_checkpointing=False),  # set on the backbone above
     )  # fmt: skip
     sess.save_model = rm.save
@@ -174,7 +194,9 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
     sess.resume(to_dict(cfg))
 
     def validate() -> dict:
-        return {"val_loss": val_loss(rm, val, cfg.kind, cfg.hard_labels, cfg.batch_size)} if val else {}
+        if not val or not sess.dist.is_main:  # rank 0 validates
+            return {}
+        return {"val_loss": val_loss(rm, val, cfg.kind, cfg.hard_labels, cfg.batch_size)}
 
     t0 = time.perf_counter()
     sess.run_steps(
@@ -184,6 +206,7 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
     if val and sess.step % max(cfg.val_every, 1):
         sess.log.write(sess.step, {f"eval/{k}": v for k, v in validate().items()})
     sess.finish()
+    sess.dist.barrier()  # the metrics file below is rank 0's
     rm.eval()
     rows = read_jsonl(Path(cfg.run.out) / "metrics.jsonl")
     return TrainLog(

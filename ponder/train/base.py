@@ -16,13 +16,18 @@ hidden 256 up; weights and optimizer stay fp32); `train.*` applies as for every 
 packs examples into rows of `pack_len` tokens with a block-diagonal mask instead of
 length-bucketed padding (benchmarks/train_speed.py measures both).
 `init` starts from an existing model's weights (its vocabulary grown to today's tokenizer).
-Left out: data parallelism (the sampler state is per process), LoRA (nothing to adapt).
+Under torchrun every rank draws the same global batches (the sampler's RNG and queue are the
+same on every rank, and so is the curriculum's progress: the ranks agree on it each step) and
+trains on the rank-strided share `batch[rank::world]`, so the data position in the checkpoint is
+global and resumes at any world size.
+Left out: LoRA (nothing to adapt).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import random
 import shutil
 from dataclasses import dataclass, field
@@ -190,18 +195,20 @@ def train_base(cfg: BaseConfig) -> dict:
         raise PonderError("train.lora does not apply to training from scratch (there is no base to adapt)")
     sess = Session.open(
         ModelConfig(), cfg.optim, cfg.run, total_steps=cfg.run.steps, model=model, tokenizer=tok, need_gen=False,
-        train=dataclasses.replace(cfg.train, precision="bf16") if cfg.bf16 else cfg.train, data_parallel=False,
+        train=dataclasses.replace(cfg.train, precision="bf16") if cfg.bf16 else cfg.train,
     )  # fmt: skip
+    sess.dist.split(cfg.batch_size, "batch_size")  # every rank trains on an equal share
     sess.resume(to_dict(cfg))
     tasks = {name: (get_task(name), w) for name, w in cfg.tasks.items()}
     rng, queue = _data_state(sess, cfg.run.seed)
 
     def step_fn(step: int) -> dict:
-        progress = budget_progress(sess.step, sess.elapsed(), cfg.run)
+        d = sess.dist
+        progress = d.all_sum({"p": budget_progress(sess.step, sess.elapsed(), cfg.run)})["p"] / d.world  # agreed
         if not queue:
             pairs = sample_examples(rng, tasks, cfg.batch_size * cfg.bucket_batches, progress, cfg.reflect)
             queue.extend(_bucketed(pairs, cfg.batch_size, rng))
-        loss, n_tok = _train_step(sess, queue.pop(), cfg, progress)
+        loss, n_tok = _train_step(sess, queue.pop()[d.rank :: d.world], cfg, progress)
         sess.extra.update(rng=rng.getstate(), queue=queue)
         lr = sess.opt.param_groups[0]["lr"]
         return {"loss": loss, "lr": lr, "tokens": n_tok, "progress": progress, "elapsed": sess.elapsed()}
@@ -226,7 +233,14 @@ def main(argv: list[str]) -> int:
     doc = (__doc__ or "").split("\n")[0] + "\n--install copies the final model into the package as the default 'tiny'."
     prog = "ponder train base [RECIPE.yaml] [--key=value ...] [--install]"
     cfg, _ = parse_cli(BaseConfig, [a for a in argv if a != "--install"], prog=prog, doc=doc, recipe=True)
-    summary = train_base(cfg)
+    from ponder.train.distributed import shutdown
+
+    try:
+        summary = train_base(cfg)
+    finally:
+        shutdown()
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun rank 0 reports and installs
     final = Path(cfg.run.out) / f"ckpt-{summary['steps']:06d}"
     print(f"model saved to {final}")
     if install_it:

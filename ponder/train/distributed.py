@@ -35,7 +35,9 @@ from ponder.types import PonderError
 
 log = logging.getLogger(__name__)
 
-SUMMED = frozenset({"tokens_per_s", "gen_tokens", "response_tokens", "tokens", "sampled_groups"})  # totals, not averages
+# per-rank totals, added up (counts trainers already sum over ranks, e.g. SFT's response_tokens,
+# are the same on every rank and so are averaged like everything else)
+SUMMED = frozenset({"tokens_per_s", "gen_tokens", "sampled_groups"})
 
 
 @dataclass
@@ -146,7 +148,7 @@ class Dist:
         rank enters); a no-op otherwise."""
         return self.gather() if self.gather is not None else nullcontext()
 
-    def wrap(self, model):
+    def wrap(self, model, find_unused: bool = False):
         """The model in DDP on more than one rank (gradients all-reduced in backward); with
         parallel=fsdp the model sharded in place (fsdp.shard_model) and returned."""
         if self.world == 1:
@@ -160,7 +162,7 @@ class Dist:
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [torch.device(self.device).index] if self.device.startswith("cuda") else None
-        return DistributedDataParallel(model, device_ids=ids)
+        return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=find_unused)
 
     def shard(self, stream):
         return stream if self.world == 1 else RankStream(stream, self.rank, self.world)

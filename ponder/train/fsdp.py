@@ -212,7 +212,9 @@ def load_full_weights(model, folder: Path) -> None:
     keys = set_model_state_dict(model, weights, options=StateDictOptions(full_state_dict=True, strict=False))
     missing = [k for k in keys.missing_keys if "lm_head" not in k]
     if keys.unexpected_keys or missing:
-        raise PonderError(f"checkpoint {folder} does not match the model: missing {missing}, unexpected {keys.unexpected_keys}")
+        raise PonderError(
+            f"checkpoint {folder} does not match the model: missing {missing}, unexpected {keys.unexpected_keys}"
+        )
 
 
 def check_supported(train, param_groups) -> None:
@@ -220,6 +222,8 @@ def check_supported(train, param_groups) -> None:
     if train.lora.r > 0:
         raise PonderError("train.parallel=fsdp does not support train.lora (use parallel=ddp with LoRA)")
     if train.precision == "fp16":
-        raise PonderError("train.parallel=fsdp supports precision fp32, bf16 and bf16-pure (fp16's loss scaling is not wired to shards)")
+        raise PonderError(
+            "train.parallel=fsdp supports precision fp32, bf16 and bf16-pure (fp16's loss scaling is not wired to shards)"
+        )
     if param_groups is not None:
         raise PonderError("train.parallel=fsdp is not supported by this trainer (it sets its own parameter groups)")

@@ -151,7 +151,9 @@ def rollout_metrics(ro: Rollouts, sess: Session, cfg: GRPOConfig) -> dict[str, f
         "truncation_rate": sum(c.finish_reason == "length" for c in comps) / len(comps),
         **ro.stats,
     }
-    groups_sum = d.all_sum({"n": ro.stats["sampled_groups"], "z": ro.stats["zero_var_frac"] * ro.stats["sampled_groups"]})
+    groups_sum = d.all_sum(
+        {"n": ro.stats["sampled_groups"], "z": ro.stats["zero_var_frac"] * ro.stats["sampled_groups"]}
+    )
     m["zero_var_frac"] = groups_sum["z"] / max(groups_sum["n"], 1.0)  # refills may differ by rank
     for name in cfg.log_rewards:
         vals = [math.nan if v is None else v for v in compute_rewards(sess.resolve(name), name, flat_p, texts)]

@@ -100,7 +100,10 @@ class Session:
         need_gen: bool = True,
         param_groups: list[dict] | None = None,
         data_parallel: bool = True,
+        unused_params: bool = False,
     ) -> Session:
+        """unused_params: some trainable parameters get no gradient (a reward model's lm_head);
+        DDP then looks for them each step."""
         train = train or TrainConfig()
         set_threads(run.threads)
         dist = Dist.from_env(run.device, train.parallel)
@@ -118,7 +121,9 @@ class Session:
             check_supported(train, param_groups)
         model = prepare_model(model.to(dist.device), train, base=mcfg.name)
         model.train()
-        wrapped = dist.wrap(model)  # DDP wrapper, or (fsdp) the model sharded in place: before the optimiser
+        wrapped = dist.wrap(
+            model, find_unused=unused_params
+        )  # DDP wrapper, or (fsdp) the model sharded in place: before the optimiser
         opt = make_optimizer(model, ocfg, param_groups)
         sess = cls(wrapped, tokenizer, opt, make_scheduler(opt, ocfg, total_steps), run)
         sess.module, sess.engine, sess.lora = model, Engine.make(train.precision, dist), train.lora.r > 0
