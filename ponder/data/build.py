@@ -100,6 +100,7 @@ def build(cfg, problems: list, out: Path, source: dict[str, Any]) -> dict[str, A
     by_id = {p.id: p for p in problems}
     ctx = FilterContext(min_pass_rate=cfg.min_pass_rate, max_pass_rate=cfg.max_pass_rate, min_chars=cfg.min_chars,
                         max_chars=cfg.max_chars, near_dup=cfg.near_dup, step_threshold=cfg.step_threshold,
+                        language=cfg.language, min_language=cfg.min_language,
                         score_steps=_step_scorer(cfg, by_id))  # fmt: skip
     kept, counts = apply_filters([dict(r) for r in rollouts], cfg.filters, ctx)
     write_jsonl(out / "data.jsonl", kept)
