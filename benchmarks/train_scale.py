@@ -8,6 +8,8 @@ shared Session), each measurement in a fresh process so its peak memory is its o
              thread, on the tiny shape (hidden 128) and a hidden-256 / 6-layer Llama (where
              AMX-BF16 pays); the precisions alternate step by step in one process (same batches,
              same starting weights), so a load that drifts hits them alike; median step
+  fsdp       SFT and GRPO on the tiny reasoner: 1 process, 2 processes DDP, 2 processes FSDP2
+             (train.parallel=fsdp); tokens/s and the parameter elements rank 0 holds
   memory     one SFT step of the hidden-256 model on long rows: peak RSS and s/step with and
              without gradient checkpointing and LoRA
 
@@ -16,7 +18,7 @@ GRPO: generated tokens + tokens scored in the update), from metrics.jsonl, mean 
 after the first. The machine is shared: `uptime` load is recorded before and after each section,
 and numbers under load are what they are.
 
-Run: PYTHONPATH=. python benchmarks/train_scale.py [--sections dp,precision,memory] [--quick]
+Run: PYTHONPATH=. python benchmarks/train_scale.py [--sections dp,fsdp,precision,memory] [--quick]
 Writes benchmarks/results/train_scale.json and train_scale.md.
 """
 
@@ -81,6 +83,7 @@ def worker(spec: dict) -> dict:
     run = [f"run.out={out}", f"run.steps={spec['steps']}", "run.progress=false", "run.save_every=0", "run.threads=1"]
     train = [f"train.precision={spec.get('precision', 'fp32')}"]
     train += [f"train.grad_checkpointing={str(spec.get('ckpt', False)).lower()}"]
+    train += [f"train.parallel={spec.get('parallel', 'ddp')}"]
     if spec.get("lora"):
         train += [f"train.lora.r={spec['lora']}", "train.lora.targets=[all-linear]"]
     model, tok = _model(spec["shape"])
@@ -101,6 +104,9 @@ def worker(spec: dict) -> dict:
     shutdown()
     if os.environ.get("RANK", "0") != "0":
         return {}
+    from ponder.train.fsdp import local_numel
+
+    params_rank0 = local_numel(model)  # sharded in place under FSDP
     rows = [json.loads(x) for x in (Path(out) / "metrics.jsonl").read_text().splitlines()]
     rows = [r for r in rows if "tokens_per_s" in r][1:]  # the first step warms up
     mean = lambda k: sum(r[k] for r in rows) / len(rows)  # noqa: E731
@@ -109,6 +115,7 @@ def worker(spec: dict) -> dict:
         res["train_s"] = mean("train_s")
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     res["loss_last"] = rows[-1]["loss"]
+    res["params_rank0"] = params_rank0
     return res
 
 
@@ -214,17 +221,27 @@ def section_precision(quick: bool) -> list[dict]:
     return rows
 
 
+def section_fsdp(quick: bool) -> list[dict]:
+    sft = dict(method="sft", shape="tiny", steps=4 if quick else 8, batch=64)
+    grpo = dict(method="grpo", shape="tiny", steps=3 if quick else 5, prompts=8)
+    runs = [(spec, 1) for spec in (sft, grpo)] + [
+        ({**spec, "parallel": p}, 2) for spec in (sft, grpo) for p in ("ddp", "fsdp")
+    ]
+    return [measure(spec, procs) for spec, procs in runs]
+
+
 def section_memory(quick: bool) -> list[dict]:
     base = dict(method="sft", shape="h256", steps=3 if quick else 4, batch=16, long=True)
     variants = [dict(), dict(ckpt=True), dict(lora=16), dict(lora=16, ckpt=True), dict(precision="bf16", ckpt=True)]
     return [measure({**base, **v}) for v in variants]
 
 
-SECTIONS = {"dp": section_dp, "precision": section_precision, "memory": section_memory}
+SECTIONS = {"dp": section_dp, "fsdp": section_fsdp, "precision": section_precision, "memory": section_memory}
 
 
 def table(rows: list[dict]) -> str:
-    cols = ["method", "shape", "procs", "precision", "ckpt", "lora", "tokens_per_s", "step_s", "peak_rss_mb"]
+    cols = ["method", "shape", "procs", "parallel", "precision", "ckpt", "lora", "tokens_per_s", "step_s"]
+    cols += ["peak_rss_mb", "params_rank0"]
     if rows and "sft_tokens_per_s" in rows[0]:
         cols = ["shape", "precision", "sft_tokens_per_s", "grpo_update_tokens_per_s", "max_rel_loss_diff_vs_fp32"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
