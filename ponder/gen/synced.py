@@ -9,6 +9,9 @@ the base weights serves a resumed checkpoint. With every > 1 the sampler lags th
 to every - 1 optimiser steps; the trainer corrects the mismatch with truncated importance
 sampling on the sampler's logprobs (train/losses.py), which every Completion carries.
 
+`weights` says what is pushed: the model's state dict, or (LoRA training) the base weights with
+the adapters merged in (train/lora.merged_weights), since the engine serves a plain model.
+
 `sampler_is_trainer = False` tells trainers that these samples come from another engine.
 Left out: pushing only changed tensors, pushing asynchronously while the trainer runs.
 """
@@ -26,12 +29,13 @@ log = logging.getLogger(__name__)
 class SyncedEngine:
     sampler_is_trainer = False
 
-    def __init__(self, model, engine, every: int = 1):
+    def __init__(self, model, engine, every: int = 1, weights=None):
         if every < 1:
             from ponder.types import PonderError
 
             raise PonderError(f"sync_every must be >= 1, got {every}")
         self.model, self.engine, self.every = model, engine, every
+        self.weights = weights or (lambda m: m.state_dict())  # model -> {name: tensor} to push
         self.name, self.n_params = engine.name, engine.n_params
         self._seen: tuple[int, ...] | None = None
         self._pending = 0  # parameter changes seen since the last push
@@ -54,7 +58,7 @@ class SyncedEngine:
         if not force and self._pending < self.every:
             return False
         t0 = time.perf_counter()
-        self.engine.load_weights(self.model.state_dict().items())
+        self.engine.load_weights(self.weights(self.model).items())
         self.push_seconds += time.perf_counter() - t0
         self.pushes, self._pending = self.pushes + 1, 0
         log.debug("pushed weights into %s (%d pushes)", self.name, self.pushes)

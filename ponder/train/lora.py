@@ -8,7 +8,9 @@ frozen.
   the tokenizer; the adapter config names its base (a built-in name, an absolute folder or a
   hub id), so a checkpoint is accepted wherever `--model` is (ponder.models.load merges it
   into its base on load).
-- `merge` writes base + adapters as one plain Hugging Face folder (`ponder train merge`).
+- `merge` writes base + adapters as one plain Hugging Face folder (`ponder train merge`);
+  `merged_weights` gives the same weights in memory (W + scale * B A per adapted layer, under the
+  plain model's names), which is what a vLLM sampler is sent during training (gen/synced.py).
 
 Left out: QLoRA (4-bit base weights), DoRA and other peft variants, several adapters at once.
 """
@@ -64,6 +66,21 @@ class AdaptersOff:
     def __call__(self, **inputs):
         with self.model.disable_adapter():
             return self.model(**inputs)
+
+
+@torch.no_grad()
+def merged_weights(peft_model) -> dict[str, torch.Tensor]:
+    """The plain model's state dict with every adapter merged in (new tensors; the live model
+    is untouched): `name.base_layer.weight` + its delta as `name.weight`, adapter tensors dropped."""
+    from peft.tuners.lora import LoraLayer
+
+    inner = peft_model.get_base_model()
+    out = {k.replace(".base_layer", ""): v for k, v in inner.state_dict().items() if ".lora_" not in k}
+    for name, mod in inner.named_modules():
+        if isinstance(mod, LoraLayer):
+            delta = sum(mod.get_delta_weight(a) for a in mod.active_adapters if a in mod.lora_A)
+            out[f"{name}.weight"] = mod.get_base_layer().weight + delta
+    return out
 
 
 def save_adapters(peft_model, tokenizer, folder: Path) -> None:

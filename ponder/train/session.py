@@ -146,11 +146,7 @@ class Session:
                 from ponder.train.fsdp import GatheredSampler
 
                 sess.gen = GatheredSampler(sess.gen, dist.gather)
-            if sess.lora and generator is None:
-                if mcfg.sampler != "hf":
-                    raise PonderError(
-                        "train.lora samples with model.sampler=hf only (a vLLM engine would need adapter sync)"
-                    )
+            if sess.lora and generator is None and mcfg.sampler == "hf":
                 sess.gen.fast = False  # the fast Llama decoder reads base weights directly, not adapters
         return sess
 
@@ -353,4 +349,7 @@ def _live_generator(model, tokenizer, mcfg: ModelConfig, seed: int):
 
     engine = VLLMGenerator(resolve_model(mcfg.name), name=mcfg.name, **mcfg.engine)
     seed_everything(seed)  # the in-process engine re-seeds the global RNGs when it starts
-    return SyncedEngine(model, engine, every=mcfg.sync_every)
+    weights = None
+    if hasattr(model, "peft_config"):  # LoRA: the engine serves the base; push base + adapters merged
+        from ponder.train.lora import merged_weights as weights
+    return SyncedEngine(model, engine, every=mcfg.sync_every, weights=weights)

@@ -21,11 +21,8 @@ for key, value in {"VLLM_HOST_IP": "127.0.0.1", "VLLM_ENABLE_V1_MULTIPROCESSING"
     os.environ.setdefault(key, value)
 
 
-def test_grpo_with_vllm_rollouts_updates_the_engine(tmp_path, monkeypatch):
-    pytest.importorskip("vllm")
-    from ponder.gen import load_generator
-    from ponder.gen.hf import HFGenerator
-    from ponder.tasks import make_problems
+def _train_on_vllm(tmp_path, monkeypatch, steps: int, keys: list[str]):
+    """GRPO on the tiny reasoner with model.sampler=vllm -> (summary, the SyncedEngine it made)."""
     from ponder.train import session
     from ponder.train.grpo import GRPOConfig, train_grpo
 
@@ -36,15 +33,23 @@ def test_grpo_with_vllm_rollouts_updates_the_engine(tmp_path, monkeypatch):
     cfg = load_config(
         GRPOConfig,
         None,
-        [f"run.out={tmp_path}", "run.steps=3", "run.progress=false", "run.save_every=0", "data.task=countdown",
+        [f"run.out={tmp_path}", f"run.steps={steps}", "run.progress=false", "run.save_every=0", "data.task=countdown",
          "data.n=32", "rollout.prompts_per_step=4", "rollout.group_size=4", "rollout.max_tokens=96",
-         "optim.lr=3e-3", "model.sampler=vllm"],
+         "model.sampler=vllm", *keys],
     )  # fmt: skip
-    summary = train_grpo(cfg)
+    return train_grpo(cfg), made[0]
+
+
+def test_grpo_with_vllm_rollouts_updates_the_engine(tmp_path, monkeypatch):
+    pytest.importorskip("vllm")
+    from ponder.gen import load_generator
+    from ponder.gen.hf import HFGenerator
+    from ponder.tasks import make_problems
+
+    summary, engine = _train_on_vllm(tmp_path, monkeypatch, 3, ["optim.lr=3e-3"])
     assert summary["steps"] == 3
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert all(0.0 <= r["tis_clip_frac"] < 0.5 for r in rows)  # logged, and the engines agree closely
-    engine = made[0]
     assert engine.pushes >= 3  # the start, then after steps 1 and 2 (before the rollouts of 2 and 3)
     engine.sync(force=True)  # step 3's update has not been sampled from yet
     prompts = [engine.render(p.question) for p in make_problems("countdown", 8, seed=5)]
@@ -54,4 +59,29 @@ def test_grpo_with_vllm_rollouts_updates_the_engine(tmp_path, monkeypatch):
     trained = HFGenerator.from_model(engine.model, engine.engine.tokenizer)
     assert after == [g[0].token_ids for g in trained.generate(prompts, greedy)]
     assert after != base
+    engine.engine.close()
+
+
+def test_lora_grpo_pushes_merged_adapters_into_vllm(tmp_path, monkeypatch):
+    """train.lora with model.sampler=vllm: the engine serves the base, and each push sends base +
+    adapters merged (train/lora.merged_weights); afterwards the engine's greedy output equals the
+    live adapted model's on the hf backend and differs from the base's."""
+    pytest.importorskip("vllm")
+    pytest.importorskip("peft")
+    from ponder.gen import load_generator
+    from ponder.gen.hf import HFGenerator
+    from ponder.tasks import make_problems
+
+    summary, engine = _train_on_vllm(
+        tmp_path, monkeypatch, 2, ["optim.lr=2e-2", "train.lora.r=8", "train.lora.alpha=32"]
+    )
+    assert summary["steps"] == 2
+    engine.sync(force=True)
+    prompts = [engine.render(p.question) for p in make_problems("countdown", 8, seed=5)]
+    greedy = SamplingParams(temperature=0, max_tokens=96)
+    after = [g[0].token_ids for g in engine.generate(prompts, greedy)]
+    live = HFGenerator.from_model(engine.model.eval(), engine.engine.tokenizer)
+    live.fast = False  # the generic loop runs the adapters
+    assert after == [g[0].token_ids for g in live.generate(prompts, greedy)]
+    assert after != [g[0].token_ids for g in load_generator("tiny").generate(prompts, greedy)]
     engine.engine.close()

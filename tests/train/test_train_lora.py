@@ -146,3 +146,32 @@ def test_unknown_lora_target_is_a_clear_error(tmp_path, base_dir):
 
     with pytest.raises(PonderError, match="linear modules here"):
         _grpo(base_dir, tmp_path / "x", extra=["train.lora.targets=[nope]"])
+
+
+def test_merged_weights_are_the_adapted_model_under_plain_names(tmp_path, base_dir):
+    """What a vLLM sampler is sent during LoRA training: base + adapters merged, plain names,
+    the live model untouched; a plain model loading them computes what the adapted one does."""
+    from ponder.gen.synced import SyncedEngine
+    from ponder.train.lora import merged_weights
+
+    _grpo(base_dir, tmp_path / "run")
+    sess = _live(tmp_path / "run")
+    peft_model = sess.module.eval()
+    weights = merged_weights(peft_model)
+    plain, _ = load_causal_lm(str(base_dir))
+    assert set(weights) == set(plain.state_dict())  # no lora_ or base_layer names
+    assert any(not torch.equal(weights[k], plain.state_dict()[k]) for k in weights)  # adapters moved something
+    plain.load_state_dict(weights)
+    ids = torch.tensor([[1, 5, 9, 12, 7]])
+    with torch.no_grad():
+        assert torch.allclose(plain(input_ids=ids).logits, peft_model(input_ids=ids).logits, atol=1e-5)
+
+    class Engine:  # records what SyncedEngine pushes
+        name, n_params, pushed = "fake", 0, []
+
+        def load_weights(self, items):
+            self.pushed.append(dict(items))
+
+    synced = SyncedEngine(peft_model, Engine(), weights=merged_weights)
+    synced.sync(force=True)
+    assert set(Engine.pushed[0]) == set(plain.state_dict())
