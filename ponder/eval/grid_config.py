@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ponder.executor import ExecutorOptions
 from ponder.types import PonderError, Problem
 
 POOL_STRATEGIES = ("majority", "best_of_n", "weighted", "pass")
@@ -32,7 +33,7 @@ IDENTITY_KEYS = ("n_problems", "temperature", "max_tokens", "scorer", "data", "p
 
 
 @dataclass
-class EvalConfig:
+class EvalConfig(ExecutorOptions):
     """One evaluation grid (`ponder eval`): tasks x models x strategies x budgets x seeds.
 
     tasks: built-in tasks (`countdown`, `arithmetic:4` for level 4) or data sets read from files

@@ -19,9 +19,11 @@ import json
 import logging
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from ponder.executor import ExecutorOptions, make_executor
 from ponder.types import PonderError, Problem, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ def sample_traces(gen, problems: list[Problem], samples: int, temperature: float
 
 
 @dataclass
-class LabelConfig:
+class LabelConfig(ExecutorOptions):
     """What `ponder label` samples and labels, or which file it converts (--import FORMAT FILE).
 
     model: policy that writes and completes traces
@@ -149,9 +151,20 @@ def main(argv: list[str]) -> int:
             traces_per_call=args.traces_per_call,
         )
         bar, tid = _progress(len(traces), "labelling")
-        with bar:
+        with bar, make_executor(args) as ex:
+            policy = (
+                gen
+                if ex.name == "local"
+                else partial(load_generator, args.model, backend=args.backend, **args.gen_options)
+            )
             recs = label_traces(
-                gen, traces, params, out=args.out, verifier=verify, progress=lambda n: bar.advance(tid, n)
+                policy,
+                traces,
+                params,
+                out=args.out,
+                verifier=verify,
+                progress=lambda n: bar.advance(tid, n),
+                executor=ex,
             )
         write_jsonl(args.out, (r.to_dict() for r in with_exact(recs, task)))
     solved = sum(r.outcome == 1.0 for r in recs)
