@@ -108,6 +108,9 @@ def test_ponder_data_same_on_ray_as_local(tmp_path, ray_executor):  # noqa: F811
         args = ["data", "--task=arithmetic", "--level=1", "--n=4", "--k=2", "--batch=2", "--max-tokens=40",
                 "--max-pass-rate=1", "--quiet", f"--out={tmp_path / name}", f"--executor={name}"]  # fmt: skip
         assert main(args) == 0  # the ray run joins the module's Ray (already initialised)
-    for file in ("rollouts.jsonl", "data.jsonl"):
-        assert _read(tmp_path / "ray" / file) == _read(tmp_path / "local" / file)
+    by_problem = lambda rows: sorted(rows, key=lambda r: r["problem_id"])  # noqa: E731 (stable: keeps each problem's k in order)
+    for file in ("rollouts.jsonl", "data.jsonl"):  # rollouts.jsonl: problems in the order their chunks finished
+        assert by_problem(_read(tmp_path / "ray" / file)) == by_problem(_read(tmp_path / "local" / file))
+    assert _read(tmp_path / "ray" / "data.jsonl") == _read(tmp_path / "local" / "data.jsonl")
     assert len(_read(tmp_path / "ray" / "rollouts.jsonl")) == 8
+
