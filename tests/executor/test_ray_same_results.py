@@ -113,4 +113,3 @@ def test_ponder_data_same_on_ray_as_local(tmp_path, ray_executor):  # noqa: F811
         assert by_problem(_read(tmp_path / "ray" / file)) == by_problem(_read(tmp_path / "local" / file))
     assert _read(tmp_path / "ray" / "data.jsonl") == _read(tmp_path / "local" / "data.jsonl")
     assert len(_read(tmp_path / "ray" / "rollouts.jsonl")) == 8
-
