@@ -47,7 +47,7 @@ def _grid(out: str, n: int, ex) -> tuple[list, list]:
     from ponder.eval.grid import default_backends, run_grid
     from ponder.eval.grid_config import EvalConfig
 
-    cfg = EvalConfig(tasks=["arithmetic:2"], strategies=["greedy", "majority", "beam", "mcts"], budgets=[2, 4],
+    cfg = EvalConfig(tasks=["arithmetic:2"], strategies=["greedy", "majority", "beam"], budgets=[2, 4],
                      seeds=[0, 1], n_problems=n, max_tokens=48, out=out)  # fmt: skip
     rows = run_grid(cfg, default_backends(), ex)
     recs = [json.loads(line) for line in (Path(out) / "results.jsonl").read_text().splitlines()]
@@ -103,7 +103,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="small workloads (a smoke run, not the recorded numbers)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    sizes = {"eval_grid": 4 if args.quick else 20, "labels": 4 if args.quick else 24}
+    sizes = {"eval_grid": 4 if args.quick else 12, "labels": 4 if args.quick else 12}
     load_before, report = os.getloadavg(), {}
     with tempfile.TemporaryDirectory() as tmp:
         for work, n in sizes.items():
