@@ -72,9 +72,21 @@ def default_prompt(model: str, task: str | None) -> str:
     HumanEval/MBPP, r1 for everything else."""
     from ponder.models import BUILTIN
 
-    if model in BUILTIN or str(model).startswith("hf:tiny"):
+    name = str(model).split(":", 1)[1] if str(model).startswith(("hf:", "vllm:")) else str(model)
+    if name in BUILTIN:
         return "tiny"
     return TASK_DEFAULTS.get(task or "", "r1")
+
+
+def prompted(gen: Generator, model: str, task: str | None, name: str | None = None) -> PromptedGenerator:
+    """`gen` rendering with format `name`, else the documented default for (model, task); a
+    generator that cannot render a format (no tokenizer, not a server: a test fake) keeps its own
+    rendering when no format was asked for."""
+    if name is None:
+        name = default_prompt(model, task)
+        if getattr(gen, "tokenizer", None) is None and not hasattr(gen, "render_messages"):
+            name = "tiny"
+    return PromptedGenerator(gen, name)
 
 
 def render(fmt: PromptFormat, tokenizer, question: str) -> str:

@@ -111,8 +111,10 @@ def test_max_tokens_reaches_greedy_and_beam(tmp_path):
     from ponder.search import cli as solve_cli
     from ponder.types import PonderError
 
-    with pytest.raises(PonderError, match="strategy 'greedy' has no top_p knob; it takes --max-tokens"):
-        solve_cli.main(["1+1", "--top-p", "0.9"])
+    with pytest.raises(PonderError, match="strategy 'greedy' has no temperature knob; it takes --max-tokens, --top-p"):
+        solve_cli.main(["1+1", "--temperature", "0.5"])
+    assert main([*argv, "--strategy", "majority", "--top-p", "0.9", "--temperature", "0.5"]) == 0
+    assert all(r["meta"]["top_p"] == 0.9 and r["meta"]["options"]["temperature"] == 0.5 for r in _lines(out))
 
 
 def test_scorer_check_needs_a_step_checker_and_game24_uses_countdowns():
