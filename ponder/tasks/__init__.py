@@ -69,14 +69,13 @@ def step_checker_task(name: str) -> str | None:
 NO_CHECK_SCORERS = "confidence, entropy, self_certainty, judge, prm or orm"
 
 
-def require_step_checker(tasks: Iterable[str]) -> None:
-    """`--scorer check` on a task without a step checker is an error naming the scorers that apply."""
+def require_step_checker(tasks: Iterable[str], what: str = "--scorer check", instead: str = "") -> None:
+    """`--scorer check` (or `what`) on a task without a step checker is an error naming what
+    applies instead (by default the other scorers)."""
     lacking = sorted({t for t in tasks if step_checker_task(t) is None})
     if lacking:
-        raise PonderError(
-            f"task {', '.join(lacking)} has no step checker, so --scorer check cannot judge it; use --scorer "
-            f"{NO_CHECK_SCORERS}, or a sample-pool strategy (majority, best_of_n)"
-        )
+        instead = instead or f"use --scorer {NO_CHECK_SCORERS}, or a sample-pool strategy (majority, best_of_n)"
+        raise PonderError(f"task {', '.join(lacking)} has no step checker, so {what} cannot judge it; {instead}")
 
 
 def task_names() -> list[str]:
@@ -149,17 +148,20 @@ def detect_task(text: str) -> Problem:
 
 @dataclass
 class TasksConfig:
-    """`ponder tasks [TASK]`: list the tasks, or print problems of TASK as JSON lines (the record
-    schema of ponder/records.py: `ponder solve`, `verify` and `train` read them back).
+    """`ponder tasks [TASK]`: list the tasks, or print problems of TASK (a task name, a problems
+    .jsonl, or hf:PATH_OR_ID) as JSON lines (the record schema of ponder/records.py: `ponder solve`,
+    `verify` and `train` read them back).
 
     n: problems to print
     level: difficulty level (null: the task's default)
+    split: the data set's split, for a data-set task (null: its default)
     seed: seed for drawing problems
-    trace: also write a reference reasoning trace as each record's `response` (SFT data)
+    trace: also write a reference reasoning trace as each record's `response` (SFT data; generator tasks)
     """
 
     n: int = 3
     level: int | None = None
+    split: str | None = None
     seed: int = 0
     trace: bool = False
 
@@ -171,12 +173,17 @@ def main(argv: list[str]) -> int:
     args, rest = parse_cli(TasksConfig, argv, prog="ponder tasks [TASK] [--key=value ...]",
                            doc=TasksConfig.__doc__.split("\n")[0], max_positionals=1)  # fmt: skip
     if not rest:
+        from ponder.tasks.loaders import DATASETS
+
         for name in TASKS.names():
             t = get_task(name)
             print(f"{name:<11} levels {list(t.levels)}  default {t.default_level}  trained on {list(t.train_levels)}")
+        for name in [*DATASETS.names(), *ALIASES]:
+            print(f"{name:<11} data set, read from $PONDER_DATA_DIR (tasks/loaders.py)")
         return 0
-    t = get_task(rest[0])
+    if args.trace and rest[0] not in TASKS.names():
+        raise PonderError(f"--trace writes a generator task's reference trace; {rest[0]!r} has none")
     rng = random.Random(args.seed)
-    for p in make_problems(rest[0], args.n, args.level, args.seed):
-        print(json.dumps(make_record(p, response=t.trace(p, rng) if args.trace else None)))
+    for p in load_task(rest[0], args.n, args.level, args.seed, args.split):
+        print(json.dumps(make_record(p, response=get_task(p.task).trace(p, rng) if args.trace else None)))
     return 0
