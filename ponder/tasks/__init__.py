@@ -112,8 +112,12 @@ def load_task(
         if not problems:
             raise PonderError(f"{source} has no problems at level {level}")
         return problems if n is None else problems[:n]
+    import difflib
+
+    close = difflib.get_close_matches(source, task_names(), n=1)
+    hint = f". Did you mean {close[0]!r}?" if close else ""
     raise PonderError(
-        f"unknown task {source!r}; known: {', '.join(task_names())}, a problems .jsonl file, or hf:PATH_OR_ID"
+        f"unknown task {source!r}; known: {', '.join(task_names())}, a problems .jsonl file, or hf:PATH_OR_ID{hint}"
     )
 
 
