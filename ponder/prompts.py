@@ -57,6 +57,7 @@ for _fmt in (
     PromptFormat(
         "code", "", "{question}\nWrite your solution as one Python code block: ```python ... ```.", answer="code"
     ),  # fmt: skip
+    PromptFormat("r1-think", R1_SYSTEM, "{question}", prefill="<think>"),  # families that start thinking in the prompt
     PromptFormat("plain", "", "{question}", answer="free"),
     PromptFormat("tiny", "", "{question}"),  # rendered by the tiny reasoner's own generator
 ):
@@ -65,6 +66,19 @@ for _fmt in (
 
 def get_prompt(name: str) -> PromptFormat:
     return PROMPTS.get(name)
+
+
+def answer_style_of(prompt: str) -> str:
+    """How the answer is marked (answer | boxed | code | free) in a response to `prompt`, read
+    off the registered formats' instructions in the rendered prompt; `answer` (R1 tags: the tiny
+    reasoner's and r1's layout) when none is found. `plain` leaves no trace in its prompt, so a
+    caller that used it passes style="free" itself."""
+    for fmt in PROMPTS.names():
+        f = PROMPTS.get(fmt)
+        marker = f.user.replace("{question}", "").strip() if f.answer in ("boxed", "code") else ""
+        if marker and marker.replace("{{}}", "{}") in str(prompt):
+            return f.answer
+    return "answer"
 
 
 def default_prompt(model: str, task: str | None) -> str:

@@ -113,9 +113,7 @@ def sampling_options(strategy: str, cfg: SolveConfig) -> dict[str, Any]:
     for key in given:
         if key not in knobs:
             has = [f"--{k.replace('_', '-')}" for k in ("max_tokens", "temperature") if k in knobs]
-            raise PonderError(
-                f"strategy {strategy!r} has no {key} knob; it takes {', '.join(has + ['--top-p'])}"
-            )
+            raise PonderError(f"strategy {strategy!r} has no {key} knob; it takes {', '.join(has + ['--top-p'])}")
     return given
 
 
@@ -202,14 +200,17 @@ def records(
 ) -> list[dict[str, Any]]:
     """One record per problem in the shared schema (ponder/records.py); the model's own answer,
     the verdict and the strategy ride in `meta`."""
+    from ponder.answers import answer_in_style
+    from ponder.prompts import get_prompt
     from ponder.records import make_record
 
+    style = get_prompt(fmt).answer if fmt else None
     out = []
     for p, r, s, prompt in zip(problems, results, scores, prompts):
         meta = {
             **r.meta,
             "prompt_format": fmt,
-            "parsed": r.answer,
+            "parsed": answer_in_style(r.response, style, p.task) if style and r.response else r.answer,
             "verdict": None if s is None else s.reason,
             "strategy": r.strategy,
         }
@@ -314,9 +315,8 @@ def _run(cfg: SolveConfig, gen, strategy: str, budget: int, scorer: str | None, 
 
 def main(argv: list[str]) -> int:
     from ponder.io import write_json, write_jsonl
-    from ponder.verify import verify
-
     from ponder.tasks import require_step_checker, step_checker_task
+    from ponder.verify import verify
 
     cfg, text = parse_solve(argv)
     resolve_plan(cfg)  # bad flags fail before the problems are read

@@ -108,7 +108,9 @@ def load_task(
     if name in DATASETS.names():
         if level is None:
             return load_dataset(name, limit=n, split=split)
-        problems = [p for p in load_dataset(name, split=split) if (p.meta or {}).get("level") in (level, f"Level {level}")]
+        problems = [
+            p for p in load_dataset(name, split=split) if (p.meta or {}).get("level") in (level, f"Level {level}")
+        ]
         if not problems:
             raise PonderError(f"{source} has no problems at level {level}")
         return problems if n is None else problems[:n]
