@@ -112,6 +112,18 @@ def _import(fmt: str, path: str | None, out: str) -> int:
     return 0
 
 
+def label_problems(args: LabelConfig) -> list[Problem]:
+    """--task's problems (any source load_task reads); --exact needs a task with a step checker."""
+    from ponder.tasks import load_task, require_step_checker
+
+    problems = load_task(args.task, args.n, args.level, args.seed, args.split)
+    if not problems:
+        raise PonderError(f"--task {args.task} gave no problems")
+    if args.exact:
+        require_step_checker((p.task for p in problems), "--exact", "label by Monte-Carlo rollouts (drop --exact)")
+    return problems
+
+
 def with_exact(recs: list, task) -> list:
     """Attach exact labels (meta.exact) to Monte-Carlo labelled traces of a built-in task."""
     from ponder.rm.exact import exact_labels
@@ -131,14 +143,10 @@ def main(argv: list[str]) -> int:
     from ponder.io import write_jsonl
     from ponder.prompts import prompted
     from ponder.rm.mc import MCParams, label_traces
-    from ponder.tasks import get_task, load_task, require_step_checker, step_checker_task
+    from ponder.tasks import get_task, step_checker_task
     from ponder.verify import verify
 
-    problems = load_task(args.task, args.n, args.level, args.seed, args.split)
-    if not problems:
-        raise PonderError(f"--task {args.task} gave no problems")
-    if args.exact:
-        require_step_checker((p.task for p in problems), "--exact", "label by Monte-Carlo rollouts (drop --exact)")
+    problems = label_problems(args)
     checker = step_checker_task(problems[0].task)
     task = get_task(checker) if checker else None  # exact labels only where a step checker exists
     gen = load_generator(args.model, backend=args.backend, **args.gen_options)

@@ -23,9 +23,23 @@ SUFFIX_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".c
 
 
 def _records(rows: Any, src: str, split: str) -> list[Problem]:
+    """Ponder records; `meta` / `info` may be JSON text (as integrations.trl.problems_dataset
+    writes them: arrow tables want one type per column)."""
+    import json
+
     from ponder.records import problem_of
 
-    return [problem_of(dict(r), f"{src}:{i}") for i, r in rows]
+    out = []
+    for i, row in rows:
+        rec = dict(row)
+        for key in ("meta", "info"):
+            if isinstance(rec.get(key), str):
+                try:
+                    rec[key] = json.loads(rec[key])
+                except ValueError:
+                    raise PonderError(f"{src}:{i}: column {key!r} is neither an object nor JSON text") from None
+        out.append(problem_of(rec, f"{src}:{i}"))
+    return out
 
 
 SCHEMAS: list[tuple[set[str], Any]] = [  # (columns that identify it, row reader), first match wins
