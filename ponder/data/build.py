@@ -15,6 +15,14 @@ from ponder.io import write_jsonl
 log = logging.getLogger(__name__)
 
 
+def _prompted_generator(cfg, task: str | None):
+    """The policy with the prompt the run asks for (built where the executor runs a chunk)."""
+    from ponder.gen import load_generator
+    from ponder.prompts import prompted
+
+    return prompted(load_generator(cfg.model, backend=cfg.backend, **cfg.gen_options), cfg.model, task, cfg.prompt)
+
+
 def _rollout(chunk, cache: dict, cfg, make_gen):
     """One chunk's rollouts where the executor runs it; the generator is built once per worker."""
     from ponder.data.rollouts import sample_chunk, search_chunk
@@ -91,12 +99,11 @@ def build(cfg, problems: list, out: Path, source: dict[str, Any]) -> dict[str, A
     from ponder.data.filters import FilterContext, apply_filters
     from ponder.data.rollouts import collect, read_done
     from ponder.executor import make_executor
-    from ponder.gen import load_generator
 
     path = out / "rollouts.jsonl"
     have = {r["problem_id"] for r in read_done(path, cfg.k)}
     todo = sum(p.id not in have for p in problems)
-    make_gen = partial(load_generator, cfg.model, backend=cfg.backend, **cfg.gen_options)
+    make_gen = partial(_prompted_generator, cfg, problems[0].task if problems else None)
     advance, close = _progress(len(problems), len(problems) - todo, cfg.quiet)
     try:
         with make_executor(cfg) if todo else nullcontext(None) as ex:

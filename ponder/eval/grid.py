@@ -22,7 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from ponder.eval import cells as C
-from ponder.eval.grid_config import POOL_STRATEGIES, Cell, EvalConfig, cells, load_problems, pool_size, validate
+from ponder.eval.grid_config import (
+    POOL_STRATEGIES,
+    Cell,
+    EvalConfig,
+    cells,
+    load_problems,
+    pool_size,
+    search_options,
+    split_task,
+    validate,
+)
 from ponder.eval.grid_work import CellError, WorkItem, WorkResult, for_workers, run_item
 from ponder.eval.sample_pool import ProblemPool, ScoreFn, VerifyFn, load_pool, named_scorer, save_pool
 from ponder.eval.store import RunStore
@@ -95,6 +105,20 @@ def _refs(cells_: Sequence[Cell], store: RunStore) -> dict[str, tuple[str, str]]
                     str(store.tree_path(c).relative_to(store.out))) for c in cells_}  # fmt: skip
 
 
+def _knobs(be: Backends, strategy: str) -> Any:
+    """The strategy's parameter names (which of --max-tokens / --temperature it takes)."""
+    import inspect
+
+    fn = be.check_strategy(strategy)
+    return inspect.signature(fn).parameters if callable(fn) else ("max_tokens", "temperature")
+
+
+def _options(cells_: Sequence[Cell], cfg: EvalConfig, be: Backends) -> dict[str, dict[str, Any] | None]:
+    """Each search strategy's run_search options, settled in the driver (it has the registry)."""
+    names = {c.strategy for c in cells_ if not c.pooled}
+    return {name: search_options(name, _knobs(be, name), cfg) for name in names}
+
+
 def _save(item: WorkItem, result: WorkResult, store: RunStore, be: Backends) -> None:
     """In the driver: the item's new pool, then each cell's output or error."""
     if result.new_pools is not None:
@@ -115,6 +139,16 @@ def run_grid(cfg: EvalConfig, be: Backends, executor: Executor | None = None) ->
     cfg = validate(cfg)
     if cfg.scorer:
         be.check_scorer(cfg.scorer)
+    if cfg.scorer == "check":  # named tasks fail here; files and hf: sources when their problems are read
+        from ponder.tasks import ALIASES, is_source, require_step_checker
+
+        names = [split_task(t)[0] for t in cfg.tasks]
+        require_step_checker(ALIASES.get(n, n) for n in names if is_source(n) and not n.startswith("hf:")
+                             and not n.endswith((".jsonl", ".jsonl.gz")))  # fmt: skip
+    if cfg.prompt is not None:
+        from ponder.prompts import get_prompt
+
+        get_prompt(cfg.prompt)
     for name in cfg.strategies:
         if name not in POOL_STRATEGIES:
             be.check_strategy(name)
@@ -126,7 +160,7 @@ def run_grid(cfg: EvalConfig, be: Backends, executor: Executor | None = None) ->
     with make_executor(cfg) if executor is None else nullcontext(executor) as ex:
         items = _items(todo, cfg, store, be)
         worker_be = be if ex.name == "local" else for_workers(be)
-        fn = partial(run_item, cfg=cfg, be=worker_be, refs=_refs(todo, store))
+        fn = partial(run_item, cfg=cfg, be=worker_be, refs=_refs(todo, store), options=_options(todo, cfg, be))
         ex.map(fn, items, on_result=lambda i, result: _save(items[i], result, store, be))
     return write_summary(store)
 
