@@ -26,6 +26,8 @@ OPTIONS: dict[str, set[str]] = {
         "prefix_caching",
         "enforce_eager",
         "block_size",
+        "max_num_seqs",
+        "max_num_batched_tokens",
     },
 }
 FLAGS = {  # option -> (flag, type, help); prefix_caching is the --no-prefix-caching switch
