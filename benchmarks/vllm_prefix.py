@@ -138,6 +138,9 @@ def main() -> None:
     ap.add_argument("--shots", type=int, nargs="+", default=[0, 6], help="few-shot examples before each question")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--max-num-seqs", type=int, default=None, help="vLLM scheduler: sequences per step")
+    ap.add_argument(
+        "--text-stops", action="store_true", help="vLLM checks stop strings on text (the path before stop ids)"
+    )
     ap.add_argument("--profile", action="store_true", help="add one cProfile'd run per engine and setting")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
@@ -153,6 +156,9 @@ def main() -> None:
         "on": load_generator("tiny", backend="vllm", prefix_caching=True, **opts),
         "off": load_generator("tiny", backend="vllm", prefix_caching=False, **opts),
     }
+    if args.text_stops:
+        for g in engines.values():
+            g.stop_ids = lambda stops: None
     problems = make_problems("countdown", args.n, seed=2024)
     result = {"settings": [setting(engines, problems, k, args) for k in args.shots]}
     result["meta"] = {
@@ -160,6 +166,7 @@ def main() -> None:
         "n_problems": args.n,
         "strategy": f"beam budget={args.budget} width={args.width} scorer=check",
         "engine_options": opts,
+        "stop_check": "text (vLLM detokenizes)" if args.text_stops else "stop token ids, detokenizing off",
         "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, no GPU",
         "torch_threads": args.threads,
         "torch": torch.__version__,
