@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import os
-import platform
 import pstats
 import statistics
 import time
@@ -145,8 +144,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    import vllm
-
+    from benchmarks.vllm_vs_hf import run_meta
     from ponder.gen import load_generator
     from ponder.tasks import make_problems
 
@@ -161,21 +159,16 @@ def main() -> None:
             g.stop_ids = lambda stops: None
     problems = make_problems("countdown", args.n, seed=2024)
     result = {"settings": [setting(engines, problems, k, args) for k in args.shots]}
-    result["meta"] = {
-        "task": "countdown",
-        "n_problems": args.n,
-        "strategy": f"beam budget={args.budget} width={args.width} scorer=check",
-        "engine_options": opts,
-        "stop_check": "text (vLLM detokenizes)" if args.text_stops else "stop token ids, detokenizing off",
-        "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, no GPU",
-        "torch_threads": args.threads,
-        "torch": torch.__version__,
-        "vllm": vllm.__version__,
-        "loadavg_before": load_before,
-        "loadavg_after": os.getloadavg(),
-        "note": "other agents shared the 2-core machine; see loadavg (1, 5, 15 min) and load1_before per run",
-        "when_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-    }
+    result["meta"] = run_meta(
+        args.threads,
+        load_before,
+        task="countdown",
+        n_problems=args.n,
+        strategy=f"beam budget={args.budget} width={args.width} scorer=check",
+        engine_options=opts,
+        stop_check="text (vLLM detokenizes)" if args.text_stops else "stop token ids, detokenizing off",
+        load1_note="load1_before per run: the 1-minute load average when that run started",
+    )
     write_json(args.out, result)
     print(result["meta"])
 
