@@ -48,18 +48,21 @@ def unsupported_reason(model, total_len: int) -> str | None:
     return None
 
 
+PACK_MAX_PARAMS = 50_000_000  # models up to this size get contiguous (in, out) weight copies per call
+
+
 @dataclass
 class LayerWeights:
+    """One layer's weights as (in, out) matrices for x @ W: q/k/v doubled (see read_layer), gate/up fused."""
+
     ln1: torch.Tensor
-    win: torch.Tensor  # (2 M, d): q/k/v rows, then their rotate_half partners (zeros for v)
+    win: torch.Tensor  # (d, 2 M): q/k/v columns, then their rotate_half partners (zeros for v)
     bin: torch.Tensor | None
     wo: torch.Tensor
-    woT: torch.Tensor  # (in, out) view, for addmm
     bo: torch.Tensor | None
     ln2: torch.Tensor
     wgu: torch.Tensor
     wd: torch.Tensor
-    wdT: torch.Tensor
 
 
 def _cat_bias(*linears) -> torch.Tensor | None:
@@ -75,26 +78,47 @@ def rotate_rows(w: torch.Tensor, n_rotary: int, head_dim: int) -> torch.Tensor:
     return torch.cat([-x[:, 1:], x[:, :1]], dim=1).flatten(0, 2)
 
 
-def read_layer(layer, n_rotary: int, head_dim: int) -> LayerWeights:
+def read_layer(layer, n_rotary: int, head_dim: int, pack: bool) -> LayerWeights:
     """The live weights of one decoder layer with gate/up fused and q/k/v fused and doubled:
-    rows [q; k; v; rotate_half(q); rotate_half(k); 0 for v], so one matmul gives both halves of
-    RoPE's q * cos + rotate_half(q) * sin (see rope_table)."""
+    outputs [q; k; v; rotate_half(q); rotate_half(k); 0 for v], so one matmul gives both halves of
+    RoPE's q * cos + rotate_half(q) * sin (see rope_table). pack: contiguous (in, out) copies, which
+    small matmuls run about twice as fast as on a transposed view (measured at 1 row)."""
     att, mlp = layer.self_attn, layer.mlp
     wqkv = torch.cat([att.q_proj.weight, att.k_proj.weight, att.v_proj.weight])
     n_v = att.v_proj.out_features
     bqkv = _cat_bias(att.q_proj, att.k_proj, att.v_proj)
+    win = torch.cat([wqkv, rotate_rows(wqkv, n_rotary, head_dim), wqkv.new_zeros(n_v, wqkv.shape[1])])
     return LayerWeights(
         ln1=layer.input_layernorm.weight,
-        win=torch.cat([wqkv, rotate_rows(wqkv, n_rotary, head_dim), wqkv.new_zeros(n_v, wqkv.shape[1])]),
+        win=transposed(win, pack),
         bin=None if bqkv is None else torch.cat([bqkv, rotate_rows(bqkv, n_rotary, head_dim), bqkv.new_zeros(n_v)]),
-        wo=att.o_proj.weight,
-        woT=att.o_proj.weight.t(),
+        wo=transposed(att.o_proj.weight, pack),
         bo=att.o_proj.bias,
         ln2=layer.post_attention_layernorm.weight,
-        wgu=torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]),
-        wd=mlp.down_proj.weight,
-        wdT=mlp.down_proj.weight.t(),
+        wgu=transposed(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]), pack),
+        wd=transposed(mlp.down_proj.weight, pack),
     )
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """Llama's RMSNorm over the last dim, op for op as transformers computes it; in-place steps make
+    it cheaper than torch.rms_norm for a few rows on CPU (measured 880 vs 950 us per decode step)."""
+    if x.dtype != torch.float32:
+        return torch.rms_norm(x, (x.shape[-1],), weight, eps)
+    r = x.mul(x).mean(-1, keepdim=True).add_(eps).rsqrt_()
+    return torch.mul(x, r).mul_(weight)
+
+
+def transposed(w: torch.Tensor, pack: bool) -> torch.Tensor:
+    """(out, in) weight -> (in, out), a contiguous copy when pack, else a view."""
+    return w.t().contiguous() if pack else w.t()
+
+
+def matmul(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+    """x (..., in) @ w (in, out) (+ b)."""
+    if x.dim() == 2:
+        return torch.mm(x, w) if b is None else torch.addmm(b, x, w)
+    return x @ w if b is None else torch.addmm(b, x.flatten(0, -2), w).unflatten(0, x.shape[:-1])
 
 
 def rope_table(inv_freq: torch.Tensor, scaling: float, length: int, n_heads: int, n_v: int) -> torch.Tensor:
@@ -127,10 +151,10 @@ class FastLlama:
         for max_new more tokens, and return the next-token logits of every row (P * copies, V)."""
         inner = self.model.model
         n_rotary = (self.n_heads + self.n_kv) * self.head_dim
-        self.layers = [read_layer(layer, n_rotary, self.head_dim) for layer in inner.layers]
+        pack = sum(p.numel() for p in self.model.parameters()) <= PACK_MAX_PARAMS
+        self.layers = [read_layer(layer, n_rotary, self.head_dim, pack) for layer in inner.layers]
         self.embed, self.final_norm = inner.embed_tokens.weight, inner.norm.weight
-        self.dim = (self.embed.shape[1],)
-        self.lm_head = self.model.lm_head.weight
+        self.lm_head = transposed(self.model.lm_head.weight, pack)
         seqs = []
         if self.prefix_cache is not None:
             self.prefix_cache.check_weights(self.model)
@@ -202,8 +226,8 @@ class FastLlama:
         for k, v in self.cache:
             P, H, T, D = k.shape
             kv = k.new_empty(2, P * copies * H, cap, D)
-            kv[0].view(P * copies, H, cap, D)[:, :, :T] = k.repeat_interleave(copies, dim=0)
-            kv[1].view(P * copies, H, cap, D)[:, :, :T] = v.repeat_interleave(copies, dim=0)
+            kv[0].view(P, copies, H, cap, D)[:, :, :, :T] = k[:, None]  # each prompt's copies, no repeat
+            kv[1].view(P, copies, H, cap, D)[:, :, :, :T] = v[:, None]
             filled.append(kv)
         self.cache = filled
 
@@ -223,8 +247,8 @@ class FastLlama:
         x = F.embedding(tokens, self.embed)  # (R, d)
         for i, w in enumerate(self.layers):
             x = self._decode_attention(x, w, i, cs, L, bias)
-            gate, up = F.linear(torch.rms_norm(x, self.dim, w.ln2, self.eps), w.wgu).chunk(2, dim=-1)
-            x = torch.addmm(x, F.silu(gate).mul_(up), w.wdT)  # residual fused into the down matmul
+            gate, up = torch.mm(rms_norm(x, w.ln2, self.eps), w.wgu).chunk(2, dim=-1)
+            x = torch.addmm(x, F.silu(gate).mul_(up), w.wd)  # residual fused into the down matmul
         self.col, self.pos = L, self.pos + 1
         return self._logits(x)
 
@@ -236,11 +260,11 @@ class FastLlama:
         self._flat_views()
 
     def _logits(self, h: torch.Tensor) -> torch.Tensor:
-        return F.linear(torch.rms_norm(h, self.dim, self.final_norm, self.eps), self.lm_head)
+        return matmul(rms_norm(h, self.final_norm, self.eps), self.lm_head)
 
     def _qkv(self, x: torch.Tensor, w: LayerWeights, cs: torch.Tensor) -> torch.Tensor:
         """Normed x (..., d) through the doubled q/k/v projection, RoPE applied: (..., M)."""
-        y = F.linear(torch.rms_norm(x, self.dim, w.ln1, self.eps), w.win, w.bin)
+        y = matmul(rms_norm(x, w.ln1, self.eps), w.win, w.bin)
         return (y.unflatten(-1, (2, -1)) * cs).sum(-2)
 
     def _prefill(self, ids, cs, attn, prefix=None) -> torch.Tensor:
@@ -256,9 +280,9 @@ class FastLlama:
                 k, v = torch.cat([prefix[i][0], k], dim=2), torch.cat([prefix[i][1], v], dim=2)
             self.cache[i] = (k, v)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn, scale=self.scale, enable_gqa=Hkv != H)
-            x = x + F.linear(out.transpose(1, 2).reshape(B, S, H * D), w.wo, w.bo)
-            gate, up = F.linear(torch.rms_norm(x, self.dim, w.ln2, self.eps), w.wgu).chunk(2, dim=-1)
-            x = x + F.linear(F.silu(gate) * up, w.wd)
+            x = x + matmul(out.transpose(1, 2).reshape(B, S, H * D), w.wo, w.bo)
+            gate, up = matmul(rms_norm(x, w.ln2, self.eps), w.wgu).chunk(2, dim=-1)
+            x = x + matmul(F.silu(gate) * up, w.wd)
         return x
 
     def _decode_attention(self, x, w: LayerWeights, i: int, cs, L: int, bias) -> torch.Tensor:
@@ -274,5 +298,5 @@ class FastLlama:
         probs = scores.softmax(dim=-1) if scores.dtype == torch.float32 else scores.float().softmax(-1).to(vf.dtype)
         out = torch.bmm(probs, vf.narrow(1, 0, L)).view(R, H * D)
         if w.bo is None:
-            return torch.addmm(x, out, w.woT)  # residual fused into the output matmul
-        return x + F.linear(out, w.wo, w.bo)
+            return torch.addmm(x, out, w.wo)  # residual fused into the output matmul
+        return x + torch.addmm(w.bo, out, w.wo)
