@@ -130,7 +130,9 @@ def rope_table(inv_freq: torch.Tensor, scaling: float, length: int, n_heads: int
     freqs = pos[:, None] * inv_freq.float()[None, :]  # (T, D/2)
     emb = torch.cat([freqs, freqs], dim=-1)  # (T, D)
     cos, sin = (emb.cos() * scaling).repeat(1, n_heads), (emb.sin() * scaling).repeat(1, n_heads)
-    return torch.stack([torch.cat([cos, cos.new_ones(length, n_v)], 1), torch.cat([sin, sin.new_zeros(length, n_v)], 1)], 1)
+    return torch.stack(
+        [torch.cat([cos, cos.new_ones(length, n_v)], 1), torch.cat([sin, sin.new_zeros(length, n_v)], 1)], 1
+    )
 
 
 class FastLlama:
@@ -163,7 +165,9 @@ class FastLlama:
         (P, S), C = ids.shape, done.shape[1]
         cap = C + S + max_new
         rot = inner.rotary_emb
-        self.rope = rope_table(rot.inv_freq, rot.attention_scaling, cap, self.n_heads + self.n_kv, self.n_kv * self.head_dim)
+        self.rope = rope_table(
+            rot.inv_freq, rot.attention_scaling, cap, self.n_heads + self.n_kv, self.n_kv * self.head_dim
+        )
         self.rope = self.rope.to(self.embed.dtype)
         # (P, S) rotary positions under left padding, after each row's reused prefix
         pos = done.sum(-1, keepdim=True) + (mask.long().cumsum(-1) - 1).clamp(min=0)
