@@ -135,12 +135,29 @@ def rope_table(inv_freq: torch.Tensor, scaling: float, length: int, n_heads: int
     )
 
 
+class PackedWeights:
+    """The decoder's derived weights (fused, transposed copies), rebuilt only when a parameter
+    changed: keyed on every parameter's storage address and in-place version counter, so a model
+    trained between calls is still read live, while repeated calls on fixed weights copy nothing."""
+
+    def __init__(self):
+        self.key: tuple | None = None
+        self.value = None
+
+    def get(self, model, build):
+        key = tuple((p.data_ptr(), p._version) for p in model.parameters())
+        if key != self.key:
+            self.value, self.key = build(), key
+        return self.value
+
+
 class FastLlama:
     """Prefill once, then one call per decoding step over a static cache of `rows` sequences."""
 
-    def __init__(self, model, prefix_cache=None):
+    def __init__(self, model, prefix_cache=None, packed: PackedWeights | None = None):
         cfg = model.config
         self.model = model
+        self.packed = packed or PackedWeights()
         self.prefix_cache = prefix_cache  # a gen.prefix_cache.PrefixCache, or None
         self.n_heads = cfg.num_attention_heads
         self.n_kv = cfg.num_key_value_heads
@@ -152,11 +169,8 @@ class FastLlama:
         """Encode left-padded prompts ids/mask (P, T) once, give each `copies` rows of cache with room
         for max_new more tokens, and return the next-token logits of every row (P * copies, V)."""
         inner = self.model.model
-        n_rotary = (self.n_heads + self.n_kv) * self.head_dim
-        pack = sum(p.numel() for p in self.model.parameters()) <= PACK_MAX_PARAMS
-        self.layers = [read_layer(layer, n_rotary, self.head_dim, pack) for layer in inner.layers]
+        self.layers, self.lm_head = self.packed.get(self.model, self._read_weights)
         self.embed, self.final_norm = inner.embed_tokens.weight, inner.norm.weight
-        self.lm_head = transposed(self.model.lm_head.weight, pack)
         seqs = []
         if self.prefix_cache is not None:
             self.prefix_cache.check_weights(self.model)
@@ -188,6 +202,12 @@ class FastLlama:
         self.pos = (pos[:, -1] + 1).repeat_interleave(copies)  # (R,) next rotary position per row
         self.col = T
         return self._logits(x[:, -1]).repeat_interleave(copies, dim=0)
+
+    def _read_weights(self) -> tuple[list[LayerWeights], torch.Tensor]:
+        pack = sum(p.numel() for p in self.model.parameters()) <= PACK_MAX_PARAMS
+        n_rotary = (self.n_heads + self.n_kv) * self.head_dim
+        layers = [read_layer(layer, n_rotary, self.head_dim, pack) for layer in self.model.model.layers]
+        return layers, transposed(self.model.lm_head.weight, pack)
 
     def _reuse_prefixes(self, ids, mask, seqs: list[list[int]]):
         """-> (suffix ids (P, S), suffix mask, done (P, C) bool: reused cache columns, per-layer
