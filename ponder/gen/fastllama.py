@@ -55,12 +55,12 @@ PACK_MAX_PARAMS = 50_000_000  # models up to this size get contiguous (in, out) 
 class LayerWeights:
     """One layer's weights as (in, out) matrices for x @ W: q/k/v doubled (see read_layer), gate/up fused."""
 
-    ln1: torch.Tensor
+    ln1: torch.Tensor | None  # None: folded into win's rows (packed fp32 weights)
     win: torch.Tensor  # (d, 2 M): q/k/v columns, then their rotate_half partners (zeros for v)
     bin: torch.Tensor | None
     wo: torch.Tensor
     bo: torch.Tensor | None
-    ln2: torch.Tensor
+    ln2: torch.Tensor | None  # None: folded into wgu
     wgu: torch.Tensor
     wd: torch.Tensor
 
@@ -88,25 +88,34 @@ def read_layer(layer, n_rotary: int, head_dim: int, pack: bool) -> LayerWeights:
     n_v = att.v_proj.out_features
     bqkv = _cat_bias(att.q_proj, att.k_proj, att.v_proj)
     win = torch.cat([wqkv, rotate_rows(wqkv, n_rotary, head_dim), wqkv.new_zeros(n_v, wqkv.shape[1])])
+    ln1, ln2 = layer.input_layernorm.weight, layer.post_attention_layernorm.weight
+    fold = pack and win.dtype == torch.float32
     return LayerWeights(
-        ln1=layer.input_layernorm.weight,
-        win=transposed(win, pack),
+        ln1=None if fold else ln1,
+        win=folded(transposed(win, pack), ln1 if fold else None),
         bin=None if bqkv is None else torch.cat([bqkv, rotate_rows(bqkv, n_rotary, head_dim), bqkv.new_zeros(n_v)]),
         wo=transposed(att.o_proj.weight, pack),
         bo=att.o_proj.bias,
-        ln2=layer.post_attention_layernorm.weight,
-        wgu=transposed(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]), pack),
+        ln2=None if fold else ln2,
+        wgu=folded(transposed(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]), pack), ln2 if fold else None),
         wd=transposed(mlp.down_proj.weight, pack),
     )
 
 
-def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """Llama's RMSNorm over the last dim, op for op as transformers computes it; in-place steps make
-    it cheaper than torch.rms_norm for a few rows on CPU (measured 880 vs 950 us per decode step)."""
+def folded(w: torch.Tensor, norm: torch.Tensor | None) -> torch.Tensor:
+    """(in, out) w with an RMSNorm weight (in,) folded into its rows: (x * n) @ w == x @ (n * w),
+    up to rounding; one multiply less per norm at decode time. None: w as is."""
+    return w if norm is None else w * norm[:, None]
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor | None, eps: float) -> torch.Tensor:
+    """Llama's RMSNorm over the last dim, op for op as transformers computes it (weight None: folded
+    into the next matmul); in-place steps make it cheaper than torch.rms_norm for a few rows on CPU
+    (measured 880 vs 950 us per decode step)."""
     if x.dtype != torch.float32:
         return torch.rms_norm(x, (x.shape[-1],), weight, eps)
     r = x.mul(x).mean(-1, keepdim=True).add_(eps).rsqrt_()
-    return torch.mul(x, r).mul_(weight)
+    return torch.mul(x, r) if weight is None else torch.mul(x, r).mul_(weight)
 
 
 def transposed(w: torch.Tensor, pack: bool) -> torch.Tensor:
@@ -169,8 +178,8 @@ class FastLlama:
         """Encode left-padded prompts ids/mask (P, T) once, give each `copies` rows of cache with room
         for max_new more tokens, and return the next-token logits of every row (P * copies, V)."""
         inner = self.model.model
-        self.layers, self.lm_head = self.packed.get(self.model, self._read_weights)
-        self.embed, self.final_norm = inner.embed_tokens.weight, inner.norm.weight
+        self.layers, self.lm_head, self.final_norm = self.packed.get(self.model, self._read_weights)
+        self.embed = inner.embed_tokens.weight
         seqs = []
         if self.prefix_cache is not None:
             self.prefix_cache.check_weights(self.model)
@@ -203,11 +212,15 @@ class FastLlama:
         self.col = T
         return self._logits(x[:, -1]).repeat_interleave(copies, dim=0)
 
-    def _read_weights(self) -> tuple[list[LayerWeights], torch.Tensor]:
+    def _read_weights(self) -> tuple[list[LayerWeights], torch.Tensor, torch.Tensor | None]:
+        """Per-layer weights, the (d, V) output head and the final norm's weight (None: folded)."""
         pack = sum(p.numel() for p in self.model.parameters()) <= PACK_MAX_PARAMS
         n_rotary = (self.n_heads + self.n_kv) * self.head_dim
         layers = [read_layer(layer, n_rotary, self.head_dim, pack) for layer in self.model.model.layers]
-        return layers, transposed(self.model.lm_head.weight, pack)
+        head, norm = transposed(self.model.lm_head.weight, pack), self.model.model.norm.weight
+        if layers[0].ln1 is None:  # folded like the layers' norms
+            return layers, folded(head, norm), None
+        return layers, head, norm
 
     def _reuse_prefixes(self, ids, mask, seqs: list[list[int]]):
         """-> (suffix ids (P, S), suffix mask, done (P, C) bool: reused cache columns, per-layer
@@ -260,7 +273,7 @@ class FastLlama:
         for the column write, its keys and values (R * Hkv, cap, D), and the mask (R * Hkv, 1, cap)."""
         R = self.bias.shape[0]
         self.write = [kv.view(2, R, self.n_kv, -1, self.head_dim) for kv in self.cache]
-        self.flat = [(kv[0], kv[1]) for kv in self.cache]
+        self.flat = [(kv[0].transpose(1, 2), kv[1]) for kv in self.cache]  # keys as (R * Hkv, D, cap)
         self.bias_flat = self.bias.flatten(0, 1)
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -317,7 +330,7 @@ class FastLlama:
         self.write[i].select(3, self.col).copy_(qkv[:, H * D :].view(R, 2, Hkv, D).transpose(0, 1))
         kf, vf = self.flat[i]
         scores = torch.baddbmm(
-            bias, qkv[:, : H * D].reshape(R * Hkv, H // Hkv, D), kf.narrow(1, 0, L).transpose(1, 2), alpha=self.scale
+            bias, qkv[:, : H * D].reshape(R * Hkv, H // Hkv, D), kf.narrow(2, 0, L), alpha=self.scale
         )  # (R * Hkv, G, L): query heads j*G..(j+1)*G-1 read kv head j
         probs = scores.softmax(dim=-1) if scores.dtype == torch.float32 else scores.float().softmax(-1).to(vf.dtype)
         out = torch.bmm(probs, vf.narrow(1, 0, L)).view(R, H * D)
