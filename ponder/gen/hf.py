@@ -23,7 +23,7 @@ from contextlib import contextmanager
 
 import torch
 
-from ponder.gen.fastllama import PackedWeights
+from ponder.gen.fast_weights import PackedWeights
 from ponder.gen.loop import Row, sample_rows
 from ponder.gen.prefix_cache import PrefixCache
 from ponder.gen.stops import StopChecker, completion_text
