@@ -14,8 +14,10 @@ held-out greedy accuracy is measured before the first round and after each one (
 rows `eval/accuracy` at steps R x steps_per_round; the summary's `rounds` table, with each
 round's pass rate and what each filter removed).
 
-Left out: DPO on chosen / rejected paths of the search tree (the kept traces train by SFT only),
-re-starting from the base model each round, mixing in earlier SFT data.
+With `learn: dpo` the round learns by DPO on chosen (verified, filtered) against rejected (wrong)
+paths of the search trees instead (expert_dpo.py).
+
+Left out: re-starting from the base model each round, mixing in earlier SFT data.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ponder.train.evaluate import EvalConfig
 from ponder.train.rft import RFTConfig, run_rounds
@@ -52,6 +54,9 @@ class ExpertConfig(RFTConfig):
     step_threshold: the steps filter drops a trace with a step scored below this
     language: the language filter's target script
     min_language: the language filter's minimum share of words in that script
+    learn: sft (fine-tune on the kept traces) | dpo (chosen vs rejected paths of the search trees)
+    beta: DPO's inverse temperature (learn: dpo)
+    pairs_per_problem: (chosen, rejected) pairs per problem and round (learn: dpo)
     """
 
     strategy: str = "beam"
@@ -65,6 +70,9 @@ class ExpertConfig(RFTConfig):
     step_threshold: float = 0.5
     language: str = "en"
     min_language: float = 0.9
+    learn: Literal["sft", "dpo"] = "sft"
+    beta: float = 0.1
+    pairs_per_problem: int = 2
     eval: EvalConfig = field(default_factory=lambda: EvalConfig(n=100))
 
     def __post_init__(self) -> None:
@@ -143,7 +151,12 @@ def train_expert(cfg: ExpertConfig, **session_kwargs) -> dict:
     from ponder.io import write_json
 
     every = cfg.eval.every or cfg.steps_per_round
-    summary = run_rounds(cfg, expert_round_data, "expert", every_eval=every, **session_kwargs)
+    if cfg.learn == "dpo":
+        from ponder.data.expert_dpo import train_expert_dpo
+
+        summary = train_expert_dpo(cfg, every, **session_kwargs)
+    else:
+        summary = run_rounds(cfg, expert_round_data, "expert", every_eval=every, **session_kwargs)
     summary["round_accuracy"] = round_table(cfg.run.out, cfg.steps_per_round, summary.get("rounds", {}))
     if os.environ.get("RANK", "0") == "0":  # under torchrun rank 0 writes, as Session does
         write_json(f"{cfg.run.out}/summary.json", summary)

@@ -47,7 +47,7 @@ def read_done(path: Path, k: int) -> list[Record]:
     return done
 
 
-def _record(p: Problem, prompt: str, text: str, cost: dict, meta: dict) -> Record:
+def rollout_record(p: Problem, prompt: str, text: str, cost: dict, meta: dict) -> Record:
     from ponder.answers import answer_of
     from ponder.records import make_record
 
@@ -65,7 +65,9 @@ def sample_chunk(gen, chunk: Sequence[Problem], k: int, temperature: float, max_
     for p, prompt, group in zip(chunk, prompts, groups.outputs):
         for c in group:
             cost = {"generated_tokens": len(c.token_ids), "gen_calls": 1}
-            out.append(_record(p, prompt, c.text, cost, {"strategy": "sample", "finish_reason": c.finish_reason}))
+            out.append(
+                rollout_record(p, prompt, c.text, cost, {"strategy": "sample", "finish_reason": c.finish_reason})
+            )
     return out
 
 
@@ -78,7 +80,7 @@ def search_chunk(gen, chunk: Sequence[Problem], k: int, strategy: str, seed: int
     for i, p in enumerate(chunk):
         for j in range(k):
             r = runs[j][i]
-            out.append(_record(p, gen.render(p.question), r.response, r.cost.to_dict(), {"strategy": strategy}))
+            out.append(rollout_record(p, gen.render(p.question), r.response, r.cost.to_dict(), {"strategy": strategy}))
     return out
 
 

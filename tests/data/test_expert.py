@@ -61,3 +61,24 @@ def test_round_table_joins_eval_rows_and_round_stats(tmp_path):
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     table = round_table(tmp_path, 2, {"round_0": {"kept": 3, "removed": {"correct": 1}}})
     assert table == [{"round": 0, "accuracy": 0.5, "n": 4}, {"round": 1, "accuracy": 0.75, "n": 4, "kept": 3}]
+
+
+@pytest.mark.slow  # ~15 s on the tiny reasoner
+def test_expert_iteration_by_dpo_on_search_tree_paths(tmp_path):
+    from ponder.tasks import make_problems
+    from ponder.verify import verify
+
+    out = tmp_path / "dpo"
+    drop = ("--data.level", "--options.width", "--options.max-tokens", "--budget", "--k=")
+    args = [a for a in _args(out, 1) if not a.startswith(drop)]
+    args += ["--learn=dpo", "--data.level=4", "--options.width=4", "--budget=8", "--k=1", "--pairs-per-problem=2"]
+    assert main(args) == 0
+    pairs = read_jsonl(out / "pairs-0.jsonl")
+    assert pairs and all(p["chosen"] != p["rejected"] for p in pairs)
+    by_id = {p.id: p for p in make_problems("arithmetic", 4, 4, 0)}
+    good = verify([by_id[p["id"]] for p in pairs], [p["chosen"] for p in pairs])
+    bad = verify([by_id[p["id"]] for p in pairs], [p["rejected"] for p in pairs])
+    assert all(s.correct for s in good) and not any(s.correct for s in bad)
+    summary = json.loads((out / "summary.json").read_text())
+    assert [r["round"] for r in summary["round_accuracy"]] == [0, 1]
+    assert summary["round_accuracy"][1]["pairs"] == len(pairs)
