@@ -125,9 +125,15 @@ class GatheredSampler:
             setattr(self._gen, name, value)
 
     def _fresh(self) -> None:
+        """Gathered tensors may reuse the addresses (and version counters) of the last gather's
+        while holding new values: drop what the hf backend keys on them (prefix K/V, the fast
+        decoder's packed weight copies)."""
         cache = getattr(self._gen, "prefix_cache", None)
         if cache is not None:
-            cache.clear()  # gathered tensors are new each time; never reuse K/V across gathers
+            cache.clear()
+        packed = getattr(self._gen, "_packed", None)
+        if packed is not None:
+            packed.key = None  # fast_weights.PackedWeights rebuilds on the next call
 
     def generate(self, prompts, params):
         with self._gather():
