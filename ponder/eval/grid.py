@@ -89,12 +89,13 @@ def _pool_for(
     def on_batch(done: int) -> None:
         be.progress(f"{what}: {done}/{len(problems)} problems", 0, None)
 
+    from ponder.answers import answering
     from ponder.gen.nucleus import with_top_p
 
-    pools = build_pool(problems, with_top_p(gen, cfg.top_p), n=n, temperature=pool_temperature(cfg),
-                       max_tokens=pool_max_tokens(cfg),
-                       seed=group[0].seed, verify_fn=be.verify_fn, score_fn=score_fn, batch_size=cfg.batch_size,
-                       on_batch=on_batch)  # fmt: skip
+    with answering(getattr(getattr(gen, "format", None), "answer", None)):
+        pools = build_pool(problems, with_top_p(gen, cfg.top_p), n=n, temperature=pool_temperature(cfg),
+                           max_tokens=pool_max_tokens(cfg), seed=group[0].seed, verify_fn=be.verify_fn,
+                           score_fn=score_fn, batch_size=cfg.batch_size, on_batch=on_batch)  # fmt: skip
     save_pool(path, pools)
     return pools
 
