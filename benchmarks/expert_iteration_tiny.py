@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps-per-round", type=int, default=20)
+    ap.add_argument("--lr", type=float, default=1e-4, help="SFT learning rate (constant)")
     ap.add_argument("--eval-n", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default="/tmp/ponder_expert_tiny")
@@ -50,13 +51,13 @@ def main() -> None:
 
     from ponder.data.expert import ExpertConfig, train_expert
 
-    out = Path(a.work) / f"{a.task}-{a.strategy}-n{a.n}-s{a.steps_per_round}"
+    out = Path(a.work) / f"{a.task}-{a.strategy}-n{a.n}-s{a.steps_per_round}-lr{a.lr:g}"
     search = [f"budget={a.budget}", "scorer=check", f"options.width={a.width}", "options.max_tokens=256"]
     search = search if a.strategy == "beam" else ["temperature=1.0", "max_tokens=256"]
     level = [f"data.level={a.level}", f"eval.level={a.level}"] if a.level is not None else []
     cfg = load_config(ExpertConfig, None, [
         f"data.task={a.task}", f"data.n={a.n}", f"k={a.k}", f"strategy={a.strategy}", *search, f"rounds={a.rounds}",
-        f"steps_per_round={a.steps_per_round}", "batch_size=32", "micro_batch=32", f"eval.n={a.eval_n}",
+        f"steps_per_round={a.steps_per_round}", f"optim.lr={a.lr}", "batch_size=32", "micro_batch=32", f"eval.n={a.eval_n}",
         "eval.max_tokens=256", f"run.out={out}", f"run.threads={a.threads}", "run.progress=false", *level,
     ])  # fmt: skip
     before, t0 = uptime(), time.perf_counter()
