@@ -81,3 +81,21 @@ def test_a_slip_is_still_masked_when_a_confirmation_is_not():
     assert [t for t, trained in slip_segments(slipped) if not trained] == ["7*26=172,12+172\n"]
     confirmed = "<think>7*26=182,12+182\nwait 7*26=182,12+182\n12+182=194</think>\n<answer>194</answer>"
     assert all(trained for _, trained in slip_segments(confirmed))
+
+
+def test_base_training_mixes_slip_and_confirmation_traces_in_their_shares():
+    from ponder.train.base import sample_examples
+
+    tasks = {name: (get_task(name), 1.0) for name in ("arithmetic", "countdown", "equations")}
+    pairs = sample_examples(random.Random(0), tasks, 600, 0.5, reflect=0.25, confirm=0.25)
+    kinds = {"slip": 0, "check": 0, "plain": 0}
+    for _, resp in pairs:
+        steps = [step_body(s) for s in split_steps(resp)]
+        waits = [i for i, s in enumerate(steps) if s.startswith("wait ")]
+        if not waits:
+            kinds["plain"] += 1
+        else:
+            same = strip_wait(steps[waits[0]]) == steps[waits[0] - 1]
+            kinds["check" if same else "slip"] += 1
+    # equations (a third) write neither; of the other two thirds, a quarter each
+    assert 0.12 < kinds["slip"] / 600 < 0.22 and 0.12 < kinds["check"] / 600 < 0.22, kinds
