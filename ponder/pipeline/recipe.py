@@ -76,6 +76,7 @@ class PipelineConfig:
     model: the starting model (evaluated as the first row of the table)
     eval: held-out evaluation after every stage
     stages: stage name -> {type, steps, evaluate, ...the stage type's config keys}
+    until: run the stages up to this one only (null: all); the whole recipe is still checked
     threads: torch CPU threads for the evaluations
     quiet: no progress bars
     """
@@ -84,6 +85,7 @@ class PipelineConfig:
     model: str = "tiny"
     eval: PipelineEval = field(default_factory=PipelineEval)
     stages: dict[str, Any] = field(default_factory=dict)
+    until: str | None = None
     threads: int = 1
     quiet: bool = False
 
@@ -227,4 +229,8 @@ def check_stages(cfg: PipelineConfig) -> list[Stage]:
             raise PonderError(f"stage {name!r}: evaluate must be true or false, got {evaluate!r}")
         config = build_config(cls, _stage_data(name, spec, folder, paths), prefix=f"stages.{name}.")
         stages.append(Stage(name, spec["type"], config, needs[name], evaluate and kind.trains, folder))
-    return stages
+    if cfg.until is None:
+        return stages
+    if cfg.until not in specs:
+        raise PonderError(f"until: no stage {cfg.until!r}; stages: {', '.join(specs)}")
+    return stages[: order.index(cfg.until) + 1]

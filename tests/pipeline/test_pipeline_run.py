@@ -67,7 +67,7 @@ def test_r1_zero_tiny_runs_reports_and_skips_when_done(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["r1_tiny", "distill_tiny"])
+@pytest.mark.parametrize("name", ["r1_tiny", "distill_tiny", "r1_zero_mixed_tiny"])
 def test_every_shipped_recipe_runs_with_tiny_steps(tmp_path, name):
     out = tmp_path / name
     assert main(shrink(name, out)) == 0

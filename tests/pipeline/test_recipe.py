@@ -91,6 +91,15 @@ def test_unknown_top_level_keys_and_eval_tasks_fail(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_until_runs_a_prefix_but_checks_the_whole_recipe(tmp_path):
+    assert [s.name for s in check_stages(_load(tmp_path, TWO, "--until=d"))] == ["first", "d"]
+    with pytest.raises(PonderError, match="until: no stage 'nope'"):
+        check_stages(_load(tmp_path, TWO, "--until=nope"))
+    bad = TWO + "  e: {type: sft, colour: red}\n"
+    with pytest.raises(PonderError, match="colour"):
+        check_stages(_load(tmp_path, bad, "--until=first"))
+
+
 def test_run_order_keeps_recipe_order_among_independent_stages():
     assert run_order({"a": [], "b": [], "c": ["a"]}) == ["a", "b", "c"]
     assert run_order({"c": ["b"], "b": ["a"], "a": []}) == ["a", "b", "c"]
@@ -104,5 +113,6 @@ def test_shipped_recipes_are_checked_and_found_by_name():
         assert check_stages(load([name]))
     kinds = [s.kind for s in check_stages(load(["r1_tiny"]))]
     assert kinds == ["data", "sft", "grpo", "data", "data", "mix", "sft", "grpo"]
+    assert {"r1_zero_mixed_tiny"} <= set(recipe_names())
     with pytest.raises(PonderError, match="no recipe 'nope'"):
         find_recipe("nope")
