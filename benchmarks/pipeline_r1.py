@@ -62,12 +62,13 @@ def staged(recipe: str, out: Path, plan: list[tuple[str, list[str]]], a, extra: 
     return summary
 
 
-def seed_start(root: Path, name: str) -> None:
-    """The start model's evaluation is the same for every contender: made once, copied."""
-    done = sorted(root.glob("*/start.stage.json"))
-    if done and not (root / name / "start.stage.json").exists():
-        (root / name).mkdir(parents=True, exist_ok=True)
-        (root / name / "start.stage.json").write_text(done[0].read_text())
+def seed_start(root: Path, folder: Path) -> None:
+    """The start model's evaluation is the same for every run here: made once, copied (the
+    pipeline re-evaluates anyway if the model or the eval block differ)."""
+    done = sorted(root.rglob("start.stage.json"))
+    if done and not (folder / "start.stage.json").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "start.stage.json").write_text(done[0].read_text())
 
 
 def contenders(a) -> dict:
@@ -100,7 +101,7 @@ def contenders(a) -> dict:
     }
     for name in a.contenders:
         recipe, plan = plans[name]
-        seed_start(root, name)
+        seed_start(root, root / name)
         t0 = time.perf_counter()
         summary = staged(recipe, root / name, plan, a, [])
         final = summary["stages"][-1]
@@ -156,6 +157,7 @@ def filtered_sets(a) -> dict:
             f"  sft: {{type: sft, steps: {a.filter_steps}, data: {{path: '{work / name}.jsonl', overlong: drop}},"
             " batch_size: 16, micro_batch: 16, optim: {lr: 1.0e-4}, run: {save_every: 0, threads: 1}}\n"
         )
+        seed_start(Path(a.work), work / f"run_{name}")
         summary = run(str(recipe), work / f"run_{name}", [], a)
         out[name] = {"final": summary["stages"][-1]["eval"], "seconds": summary["stages"][-1]["seconds"]}
         say(f"filters {name}: {json.dumps(out[name])}")

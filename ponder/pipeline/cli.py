@@ -54,7 +54,10 @@ def load(argv: list[str]):
     specs = ([parsed.recipe] if parsed.recipe else []) + parsed.positionals
     if len(specs) != 1:
         raise PonderError(f"give one recipe (a YAML file or one of {', '.join(recipe_names())}), got {specs or 'none'}")
-    return with_overrides(PipelineConfig, load_yaml(find_recipe(specs[0])), parsed.overrides)
+    cfg = with_overrides(PipelineConfig, load_yaml(find_recipe(specs[0])), parsed.overrides)
+    if cfg.quiet:
+        quiet_stages(cfg.stages)
+    return cfg
 
 
 def quiet_stages(stages: dict) -> None:
@@ -73,8 +76,6 @@ def main(argv: list[str]) -> int:
 
     cfg = load(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if cfg.quiet:
-        quiet_stages(cfg.stages)
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

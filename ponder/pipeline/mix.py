@@ -3,7 +3,7 @@ tasks, shuffled with a seed — R1's "reasoning data plus other data" SFT set, o
 problem file for GRPO (`data.path`) so that training on one task keeps another.
 
 Records pass through unchanged; task problems are written as problem records (problem_id, task,
-question, answer, info), which every trainer's `data.path` reads. Left out: weighting or
+question, answer, info, meta), which every trainer's `data.path` reads. Left out: weighting or
 deduplicating across inputs (use `ponder data` filters upstream).
 """
 
@@ -45,7 +45,8 @@ def task_records(spec: str, n: int, seed: int) -> list[dict[str, Any]]:
     if level and not level.isdigit():
         raise PonderError(f"mix task {spec!r}: the part after ':' is a difficulty level (an integer)")
     problems = make_problems(name, n, int(level) if level else None, seed)
-    return [{"problem_id": p.id, "task": p.task, "question": p.question, "answer": p.answer, "info": p.info}
+    return [{"problem_id": p.id, "task": p.task, "question": p.question, "answer": p.answer, "info": p.info,
+             "meta": p.meta}
             for p in problems]  # fmt: skip
 
 
