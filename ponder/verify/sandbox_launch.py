@@ -25,13 +25,13 @@ import fcntl
 import json
 import os
 import resource
-import select
 import signal
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sandbox_root  # noqa: E402 - a sibling file, found through the path set just above
+from sandbox_wait import MemoryWatch, read_all, reap_all, sweep, wait_for  # noqa: E402 - a sibling too
 
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
@@ -188,94 +188,6 @@ def _host_workdir(cfg: dict, job: dict, owner: int | None) -> str:
     return workdir
 
 
-class MemoryWatch:
-    """Without a memory cgroup: poll the resident memory of every process in the program's PID
-    namespace (through its own /proc) and kill the namespace when the sum passes the cap. A
-    burst between two polls (20 ms) can overshoot; each process stays under RLIMIT_AS anyway."""
-
-    PAGE = os.sysconf("SC_PAGE_SIZE")
-
-    def __init__(self, pid: int, cap_mb: int) -> None:
-        self.pid, self.cap, self.tripped = pid, cap_mb << 20, False
-
-    def resident(self) -> int:
-        proc, total = f"/proc/{self.pid}/root/proc", 0
-        try:
-            names = [n for n in os.listdir(proc) if n.isdigit()]
-        except OSError:
-            return 0
-        for name in names:
-            try:
-                with open(f"{proc}/{name}/statm", "rb") as f:
-                    total += int(f.read().split()[1]) * self.PAGE
-            except (OSError, IndexError, ValueError):
-                pass
-        return total
-
-    def check(self) -> None:
-        if not self.tripped and self.resident() > self.cap:
-            self.tripped = True
-            os.kill(self.pid, signal.SIGKILL)
-
-
-def _wait(pid: int, deadline: float, watch: MemoryWatch | None = None) -> tuple[int, object, bool]:
-    """wait4 with a deadline; on timeout kill the process. Returns (status, rusage, timed_out)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        fd = None
-    while True:
-        done, status, usage = os.wait4(pid, os.WNOHANG)
-        if done:
-            return status, usage, False
-        left = deadline - time.monotonic()
-        if left <= 0:
-            os.kill(pid, signal.SIGKILL)
-            _, status, usage = os.wait4(pid, 0)
-            return status, usage, True
-        step = min(left, 0.02) if watch else left
-        if fd is not None:
-            select.select([fd], [], [], step)
-        else:
-            time.sleep(min(step, 0.005))
-        if watch:
-            watch.check()
-
-
-def _reap_all(seconds: float = 2.0) -> None:
-    """Reap the orphans this launcher adopted as subreaper (killed ones become zombies here)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            time.sleep(0.005)
-
-
-def _sweep(uid: int) -> None:
-    """Kill every process still running as the sandbox uid (escaped its process group)."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setgid(uid)
-            os.setuid(uid)
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
-        os._exit(0)
-    os.waitpid(pid, 0)
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 1 << 16):
-        chunks.append(chunk)
-    os.close(fd)
-    return b"".join(chunks)
-
-
 def _isolate(cfg: dict, libc: ctypes.CDLL) -> dict:
     for path in cfg.get("cgroup_procs", []):
         with open(path, "w") as f:
@@ -315,19 +227,19 @@ def _run(cfg: dict, job: dict, libc: ctypes.CDLL, status_fd: int) -> dict:
         _child(cfg, job, libc, fds, iso)
     for name in ("req_r", "req_w", "rep_r", "rep_w", "report_w"):
         os.close(fds[name])
-    state = json.loads(_read_all(report_r) or b"{}")
+    state = json.loads(read_all(report_r) or b"{}")
     iso["mount"], iso["private_proc"] = bool(state.get("root")), bool(state.get("proc"))
     deadline = start + float(cfg["wall_seconds"])
     watch = MemoryWatch(pid, int(cfg["total_memory_mb"])) if not cfg.get("cgroup_kind") and iso["pid"] else None
     judge_timed_out = False
     if judge is not None:
-        _, _, judge_timed_out = _wait(judge, deadline, watch)
+        _, _, judge_timed_out = wait_for(judge, deadline, watch)
         os.kill(pid, signal.SIGKILL)  # the tests are over; with a PID namespace this ends them all
-    status, usage, timed_out = _wait(pid, deadline, watch)
+    status, usage, timed_out = wait_for(pid, deadline, watch)
     if not iso["pid"] and not cfg["userns"]:
-        _sweep(int(cfg["uid"]))
-    _reap_all()
-    verdict = json.loads(_read_all(fds["verdict_r"]) or b"null")
+        sweep(int(cfg["uid"]))
+    reap_all()
+    verdict = json.loads(read_all(fds["verdict_r"]) or b"null")
     return {
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
