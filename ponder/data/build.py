@@ -22,14 +22,14 @@ def _rollout_fn(cfg, gen):
                                       scorer_options=cfg.scorer_options or None, **cfg.options)  # fmt: skip
 
 
-def _step_scorer(cfg, problems: dict):
-    """records -> per-step scores, from the PRM at --prm or the executable step checker."""
+def step_scorer(prm: str | None, problems: dict):
+    """records -> per-step scores, from the PRM folder `prm` or the executable step checker."""
     from ponder.steps import split_steps
 
-    if cfg.prm:
+    if prm:
         from ponder.search import SCORERS
 
-        scorer = SCORERS.build("prm", path=cfg.prm)
+        scorer = SCORERS.build("prm", path=prm)
     else:
         from ponder.search.scorers.check import StepChecker
 
@@ -100,7 +100,8 @@ def build(cfg, problems: list, out: Path, source: dict[str, Any]) -> dict[str, A
     by_id = {p.id: p for p in problems}
     ctx = FilterContext(min_pass_rate=cfg.min_pass_rate, max_pass_rate=cfg.max_pass_rate, min_chars=cfg.min_chars,
                         max_chars=cfg.max_chars, near_dup=cfg.near_dup, step_threshold=cfg.step_threshold,
-                        score_steps=_step_scorer(cfg, by_id))  # fmt: skip
+                        language=cfg.language, min_language=cfg.min_language,
+                        score_steps=step_scorer(cfg.prm, by_id))  # fmt: skip
     kept, counts = apply_filters([dict(r) for r in rollouts], cfg.filters, ctx)
     write_jsonl(out / "data.jsonl", kept)
     card = build_card(source, rollouts, kept, counts)

@@ -9,7 +9,7 @@ filters in the declared order, counting what each removes; difficulty labels fro
 Writes OUT/rollouts.jsonl (every verified rollout, appended as computed: a rerun skips the
 problems already there), OUT/data.jsonl (the kept records), OUT/data_card.json and .md, and
 OUT/hf/ (a Hugging Face `datasets` folder) with --hf when `datasets` is installed.
-Left out: language-consistency filtering (see ponder/data/filters.py).
+Left out: semantic near-duplicates (see ponder/data/filters.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from ponder.types import PonderError
 
-DEFAULT_FILTERS = ["correct", "pass_rate", "length", "exact_dup", "near_dup", "format", "steps"]
+DEFAULT_FILTERS = ["correct", "pass_rate", "length", "exact_dup", "near_dup", "format", "language", "steps"]
 
 
 @dataclass
@@ -50,6 +50,8 @@ class DataConfig:
     min_chars: drop shorter responses
     max_chars: drop longer responses
     near_dup: drop a response this Jaccard-similar (character 3-grams) to a kept one of its problem
+    language: the language filter's target (en, zh, ja, ko, ru, el, ar, ...; by script)
+    min_language: the language filter drops a response with a smaller share of words in that script
     prm: a trained PRM folder for the steps filter (null: the executable step checker)
     step_threshold: the steps filter drops a response with a step scored below this
     out: output folder
@@ -80,6 +82,8 @@ class DataConfig:
     min_chars: int = 1
     max_chars: int = 4000
     near_dup: float = 0.9
+    language: str = "en"
+    min_language: float = 0.9
     prm: str | None = None
     step_threshold: float = 0.5
     out: str = "data_out"
@@ -114,6 +118,10 @@ def _check(cfg: DataConfig) -> None:
         )
     for name in cfg.filters:
         FILTERS.get(name)
+    if "language" in cfg.filters:
+        from ponder.verify.rewards import get_reward
+
+        get_reward("language", target=cfg.language)  # an unknown target lists the known ones
     if cfg.strategy != "sample":
         from ponder.search.cli import check_plan
 

@@ -3,8 +3,10 @@ registered by name and applied in the order the config declares. A record is one
 rollout (problem_id, task, question, answer, prompt, response, correct, score, cost, meta);
 `meta.pass_rate` (the share of its problem's K samples that verified) is set before filtering.
 
-Left out: language-consistency filtering (the tiny reasoner writes one language), semantic
-(embedding) near-duplicates — near duplicates here are character-shingle Jaccard matches.
+Language consistency reuses verify's `language` reward (DeepSeek-R1's: the share of the
+reasoning's words in the target language's script); a response with no words is kept.
+Left out: semantic (embedding) near-duplicates — near duplicates here are character-shingle
+Jaccard matches; telling apart languages that share a script (see verify/rewards/language.py).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class FilterContext:
     max_chars: int = 4000
     near_dup: float = 0.9
     step_threshold: float = 0.5
+    language: str = "en"
+    min_language: float = 0.9
     score_steps: Callable[[list[Record]], list[list[float]]] | None = None
 
 
@@ -98,6 +102,19 @@ def format_ok(records: list[Record], ctx: FilterContext) -> list[Record]:
         if p.think is not None and p.answer and p.answer.strip() and r["response"].count("<answer>") == 1:
             out.append(r)
     return out
+
+
+@FILTERS.register("language")
+def language(records: list[Record], ctx: FilterContext) -> list[Record]:
+    """Keep responses whose reasoning has at least min_language of its words in the target
+    language's script (R1's language-consistency reward), and those with no words at all."""
+    from ponder.verify.rewards import call_reward, get_reward
+
+    if not records:
+        return records
+    fn = get_reward("language", target=ctx.language)
+    shares = call_reward(fn, [r["prompt"] for r in records], [r["response"] for r in records], name="language")
+    return [r for r, s in zip(records, shares) if s is None or s >= ctx.min_language]
 
 
 @FILTERS.register("steps")

@@ -3,8 +3,10 @@ any search strategy run K times with different seeds), each verified, appended t
 `rollouts.jsonl` one problem at a time so that a killed run resumes where it stopped: problems
 with all K records on file are skipped, a problem cut short by the kill is sampled again.
 
-Records: problem_id, task, question, answer (the response's final answer), prompt, response,
-correct, score, cost, meta (reference answer, pass rate filled later, finish reason, strategy).
+Records follow the one schema of ponder/records.py: problem_id, task, question, answer (the
+reference), prompt, response, correct, score, cost, meta (the response's final answer as
+`parsed`, the problem's own meta and checker data, pass rate filled later, finish reason,
+strategy), so `ponder verify` and `ponder train sft` read the output as they read any record.
 Left out: sharding one problem's K samples over several runs.
 """
 
@@ -45,12 +47,11 @@ def read_done(path: Path, k: int) -> list[Record]:
     return done
 
 
-def _record(p: Problem, prompt: str, text: str, cost: dict, meta: dict) -> Record:
+def rollout_record(p: Problem, prompt: str, text: str, cost: dict, meta: dict) -> Record:
     from ponder.answers import answer_of
+    from ponder.records import make_record
 
-    return {"problem_id": p.id, "task": p.task, "question": p.question, "answer": answer_of(text, p.task),
-            "prompt": prompt, "response": text, "correct": None, "score": None, "cost": cost,
-            "meta": {"reference": p.answer, **meta}}  # fmt: skip
+    return make_record(p, prompt=prompt, response=text, cost=cost, meta={"parsed": answer_of(text, p.task), **meta})
 
 
 def sample_chunk(gen, chunk: Sequence[Problem], k: int, temperature: float, max_tokens: int, seed: int) -> list[Record]:
@@ -64,7 +65,9 @@ def sample_chunk(gen, chunk: Sequence[Problem], k: int, temperature: float, max_
     for p, prompt, group in zip(chunk, prompts, groups.outputs):
         for c in group:
             cost = {"generated_tokens": len(c.token_ids), "gen_calls": 1}
-            out.append(_record(p, prompt, c.text, cost, {"strategy": "sample", "finish_reason": c.finish_reason}))
+            out.append(
+                rollout_record(p, prompt, c.text, cost, {"strategy": "sample", "finish_reason": c.finish_reason})
+            )
     return out
 
 
@@ -77,7 +80,7 @@ def search_chunk(gen, chunk: Sequence[Problem], k: int, strategy: str, seed: int
     for i, p in enumerate(chunk):
         for j in range(k):
             r = runs[j][i]
-            out.append(_record(p, gen.render(p.question), r.response, r.cost.to_dict(), {"strategy": strategy}))
+            out.append(rollout_record(p, gen.render(p.question), r.response, r.cost.to_dict(), {"strategy": strategy}))
     return out
 
 

@@ -7,7 +7,7 @@
 - model.py    RewardModel: any causal LM backbone + a linear head at step boundaries; save / load
 - train.py    BCE training of a PRM (every step) or an ORM (the outcome)
 - scorers.py  PRMScorer / ORMScorer for search (SCORERS "prm", "orm"), step aggregation
-- reward.py   rejection-sampling filter, PRM reward and process advantages for GRPO
+- reward.py   rejection-sampling filter; the `prm` / `orm` rewards (verify REWARDS) for GRPO
 - critic.py   generative verifier: critique then verdict (SCORERS "critic")
 - quality.py  step agreement, error-step F1, ProcessBench first-error accuracy
 - cli.py      `ponder label` and `ponder train prm|orm`

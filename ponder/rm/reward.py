@@ -1,29 +1,35 @@
-"""A learned PRM in training: a filter for rejection sampling and rewards for GRPO.
+"""A learned PRM / ORM in training: a filter for rejection sampling and rewards for GRPO, the
+same trained folder that search scores with (rm/scorers.py) and `ponder data` filters with.
 
 - `keep_mask`: the data recipe's filter — drop traces whose mean (or min, ...) step score is
   below a threshold, on top of (or instead of) the outcome check.
 - `PRMReward`: a reward under TRL's contract `fn(prompts, completions, **columns)` (see
-  verify/rewards/contract.py) = outcome reward + `weight` x aggregated PRM score.
-- `process_advantages`: DeepSeekMath's process supervision (Shao et al. 2024, sec. 4.1.3): step
-  rewards are normalised over the whole group (mean and std of all steps of all G samples), and a
-  token's advantage is the sum of the normalised rewards of the steps that end at or after it.
-  A pure function over one group; `step_token_ends` maps steps to token positions.
+  verify/rewards/contract.py) = outcome reward + `weight` x aggregated PRM score; its
+  `step_scores` gives GRPO's process advantages (train/process.py) each response's steps and scores.
+- `ORMReward`: outcome reward + `weight` x the ORM's P(correct).
+- Registered in verify's REWARDS as `prm` and `orm`, built from a folder:
+  `get_reward("prm", path="runs/prm", outcome="accuracy", weight=0.5)`, or in GRPO
+  `--reward=prm --reward-options.path=runs/prm`.
+- `process_advantages`, `step_token_ends`: DeepSeekMath's process supervision, pure functions
+  (they live in train/process.py, where GRPO uses them; re-exported here).
 
-Left out: wiring `process_advantages` into ponder.train.grpo (its loop takes one reward per
-sample); a trainer that wants dense rewards calls it on the group's step scores.
+Left out: rewards from a judge model (rm/critic.py scores search only).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
 from typing import Any
-
-import torch
 
 from ponder.search.aggregate import aggregate
 from ponder.steps import split_steps
+from ponder.train.process import process_advantages, step_token_ends
 from ponder.types import PonderError, Problem
+from ponder.verify.rewards import REWARDS, get_reward
 from ponder.verify.rewards.contract import RewardFn, call_reward, completion_text, problems_from_columns
+
+log = logging.getLogger(__name__)
+__all__ = ["ORMReward", "PRMReward", "keep_mask", "process_advantages", "step_token_ends"]
 
 
 def keep_mask(
@@ -44,47 +50,71 @@ class PRMReward:
         self.scorer, self.outcome, self.weight, self.agg = scorer, outcome, weight, agg
         self.__name__ = f"prm_{agg}"
 
-    def __call__(self, prompts: list[Any], completions: list[Any], **columns: Any) -> list[float | None]:
+    def step_scores(
+        self, prompts: list[Any], completions: list[Any], **columns: Any
+    ) -> list[tuple[list[str], list[float]]]:
+        """Each completion's steps (at the PRM's delimiter; joined, they are the completion) and
+        the PRM's score of each; no scores for a response the PRM cannot read (too long for it)."""
         responses = [completion_text(c) for c in completions]
         problems = problems_from_columns(len(responses), columns, prompts)
         steps = [split_steps(r, self.scorer.model.delimiter) or [r] for r in responses]
-        dense = [aggregate(s, self.agg) for s in self.scorer.score_steps(problems, steps)]
-        if self.outcome is None:
-            return [self.weight * d for d in dense]
-        base = call_reward(self.outcome, prompts, completions, **columns)
-        return [None if b is None else b + self.weight * d for b, d in zip(base, dense)]
+        return list(zip(steps, _each(self.scorer.score_steps, problems, steps)))
+
+    def __call__(self, prompts: list[Any], completions: list[Any], **columns: Any) -> list[float | None]:
+        dense = [aggregate(s, self.agg) if s else None for _, s in self.step_scores(prompts, completions, **columns)]
+        return _plus_outcome(self.outcome, self.weight, dense, prompts, completions, columns)
 
 
-def step_token_ends(steps: list[str], char_to_token: Callable[[int], int]) -> list[int]:
-    """Token index of each step's last character in the response; `char_to_token` maps a
-    character offset of the response to its token (for a char-level tokenizer, the identity)."""
-    ends, pos = [], 0
-    for s in steps:
-        pos += len(s)
-        ends.append(char_to_token(pos - 1))
-    return ends
+class ORMReward:
+    """outcome + weight * the ORM's P(correct) of each response: a reward under TRL's contract."""
+
+    def __init__(self, scorer, outcome: RewardFn | None = None, *, weight: float = 1.0):
+        self.scorer, self.outcome, self.weight = scorer, outcome, weight
+        self.__name__ = "orm"
+
+    def __call__(self, prompts: list[Any], completions: list[Any], **columns: Any) -> list[float | None]:
+        responses = [completion_text(c) for c in completions]
+        problems = problems_from_columns(len(responses), columns, prompts)
+        dense = [s[0] if s else None for s in _each(lambda ps, rs: [[x] for x in self.scorer.score(ps, rs)],
+                                                    problems, responses)]  # fmt: skip
+        return _plus_outcome(self.outcome, self.weight, dense, prompts, completions, columns)
 
 
-def process_advantages(
-    step_rewards: list[list[float]], step_ends: list[list[int]], lengths: list[int], eps: float = 1e-6
-) -> torch.Tensor:
-    """Per-token advantages of one group (G samples) from step rewards; (G, T_max), zero-padded.
+def _each(score, problems: list[Problem], items: list) -> list[list[float]]:
+    """score(problems, items) in one batch; when the model refuses one (a response longer than
+    its context), item by item, with no scores for the refused ones — a reward never raises on
+    model output."""
+    try:
+        return score(problems, items)
+    except PonderError:
+        out = []
+        for p, item in zip(problems, items):
+            try:
+                out += score([p], [item])
+            except PonderError as e:
+                log.debug("reward model cannot score a response: %s", e)
+                out.append([])
+        return out
 
-    r~ = (r - mean(all r)) / (std(all r) + eps) over every step of every sample (DeepSeekMath eq. in
-    4.1.3); A[g, t] = sum of r~[g, j] over steps j with end_j >= t.
-    """
-    if len(step_rewards) != len(step_ends) or len(step_ends) != len(lengths):
-        raise PonderError("process_advantages needs one step-reward list, step-end list and length per sample")
-    for g, (r, e) in enumerate(zip(step_rewards, step_ends)):
-        if len(r) != len(e):
-            raise PonderError(f"sample {g} has {len(r)} step rewards but {len(e)} step ends")
-    flat = torch.tensor([x for r in step_rewards for x in r], dtype=torch.float32)  # (N,)
-    std = flat.std() if flat.numel() > 1 else torch.tensor(0.0)
-    norm = (flat - flat.mean()) / (std + eps)  # (N,)
-    adv = torch.zeros(len(lengths), max(lengths, default=0))  # (G, T)
-    i = 0
-    for g, ends in enumerate(step_ends):
-        for end in ends:
-            adv[g, : min(end, lengths[g] - 1) + 1] += norm[i]
-            i += 1
-    return adv
+
+def _plus_outcome(outcome, weight: float, dense: list, prompts, completions, columns) -> list[float | None]:
+    """weight * dense, plus the outcome reward where there is one; None where either is None."""
+    base = call_reward(outcome, prompts, completions, **columns) if outcome else [0.0] * len(dense)
+    return [None if b is None or d is None else b + weight * d for b, d in zip(base, dense)]
+
+
+@REWARDS.register("prm")
+def prm(path: str | None = None, agg: str = "min", weight: float = 1.0, outcome: str | None = None) -> PRMReward:
+    """A trained PRM folder as a reward: weight x aggregate(step scores) (+ the `outcome` reward)."""
+    from ponder.rm.scorers import PRMScorer, rm_folder
+
+    scorer = PRMScorer.load(rm_folder(path, "prm"), agg=agg)
+    return PRMReward(scorer, get_reward(outcome) if outcome else None, weight=weight, agg=agg)
+
+
+@REWARDS.register("orm")
+def orm(path: str | None = None, weight: float = 1.0, outcome: str | None = None) -> ORMReward:
+    """A trained ORM folder as a reward: weight x P(correct) (+ the `outcome` reward)."""
+    from ponder.rm.scorers import ORMScorer, rm_folder
+
+    return ORMReward(ORMScorer.load(rm_folder(path, "orm")), get_reward(outcome) if outcome else None, weight=weight)

@@ -92,20 +92,22 @@ class ORMScorer(_Scoring):
         return [s[-1] for s in self._step_probs(problems, [self._split(r) for r in responses])]
 
 
-def _folder(path: str | None, kind: str) -> str:
+def rm_folder(path: str | None, kind: str) -> str:
+    """The trained folder a `prm` / `orm` scorer or reward is built from; none is one clear error."""
     if not path:
         raise PonderError(
-            f"scorer {kind!r} needs a trained {kind.upper()} folder (train one with `ponder train {kind}`): "
-            f"scorer_options={{'path': FOLDER}} in run_search, or `--scorer-options.path=FOLDER` in `ponder solve`"
+            f"{kind!r} needs a trained {kind.upper()} folder (train one with `ponder train {kind}`): "
+            f"scorer_options={{'path': FOLDER}} in run_search, `--scorer-options.path=FOLDER` in `ponder solve`, "
+            f"`--reward-options.path=FOLDER` in `ponder train grpo`"
         )
     return path
 
 
 @SCORERS.register("prm")
 def prm(gen: Generator | None = None, path: str | None = None, agg: str = "min") -> PRMScorer:
-    return PRMScorer.load(_folder(path, "prm"), agg=agg)
+    return PRMScorer.load(rm_folder(path, "prm"), agg=agg)
 
 
 @SCORERS.register("orm")
 def orm(gen: Generator | None = None, path: str | None = None) -> ORMScorer:
-    return ORMScorer.load(_folder(path, "orm"))
+    return ORMScorer.load(rm_folder(path, "orm"))

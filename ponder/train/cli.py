@@ -1,7 +1,8 @@
 """`ponder train METHOD RECIPE.yaml --key=value ...`
 
 Methods: base (the tiny reasoner from scratch; train/base.py), sft (also
-distillation), rft, star, grpo, dpo, and prm / orm (learned verifiers; ponder.rm.cli). The
+distillation), rft, star, grpo, dpo, expert (expert iteration: search -> learn; data/expert.py),
+and prm / orm (learned verifiers; ponder.rm.cli). The
 recipe is a YAML file of the method's config; `--a.b=value` (or `--a.b value`) overrides any
 key; `ponder train METHOD --help` lists them. Unknown keys and wrong types fail before the model
 is loaded. Prints the summary (before/after accuracy) at the end.
@@ -33,9 +34,10 @@ METHODS = {  # name -> (module, config class, train function)
     "star": ("ponder.train.star", "STaRConfig", "train_star"),
     "grpo": ("ponder.train.grpo", "GRPOConfig", "train_grpo"),
     "dpo": ("ponder.train.dpo", "DPOConfig", "train_dpo"),
+    "expert": ("ponder.data.expert", "ExpertConfig", "train_expert"),  # search -> verify -> filter -> SFT
 }
 USAGE = (
-    "usage: ponder train {base|sft|rft|star|grpo|dpo|prm|orm} [RECIPE.yaml] [--key=value ...]\n"
+    "usage: ponder train {base|sft|rft|star|grpo|dpo|expert|prm|orm} [RECIPE.yaml] [--key=value ...]\n"
     "       ponder train merge ADAPTER_FOLDER OUT_FOLDER\n"
     "  e.g. ponder train grpo recipes/grpo_countdown_tiny.yaml --run.steps=50 --optim.lr=3e-5"
 )

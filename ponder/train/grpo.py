@@ -15,7 +15,10 @@ Under torchrun each rank samples prompts_per_step / W problems (its share of the
 advantages stay per group (a group never spans ranks), and the loss normalisers are global
 (hardware.py), so W ranks take the step one process would on the same problems.
 
-Left out: value models (PPO), reward models, asynchronous rollouts, sequence packing of rollouts.
+`algo.process_coef > 0` adds PRM process advantages per token (process.py); a learned PRM / ORM
+can be the reward itself (`--reward=prm --reward-options.path=FOLDER`, rm/reward.py).
+
+Left out: value models (PPO), asynchronous rollouts, sequence packing of rollouts.
 Responses are re-tokenised from text (see batch.py).
 """
 
@@ -39,11 +42,13 @@ from ponder.train.data import DataConfig, ProblemStream, load_problems
 from ponder.train.evaluate import EvalConfig, held_out_problems
 from ponder.train.objective import Correction
 from ponder.train.presets import resolve_switches
+from ponder.train.process import with_process
 from ponder.train.rewards import compute_rewards, reward_name
 from ponder.train.rollout import Rollouts, RolloutSpec, collect
 from ponder.train.session import Session
 from ponder.types import PonderError
 from ponder.verify import remembered_verdicts
+from ponder.verify.rewards import get_reward
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +98,8 @@ class GRPOConfig:
     preset: grpo | dr_grpo | dapo | gspo | cispo | rloo | reinforce_pp | opd (presets.py); algo.* overrides its switches
     algo: the preset's switches to change, e.g. --algo.kl_coef=0 (names: GRPOSwitches, presets.py)
     reward: a verify/ reward name or path/to/file.py:function
+    reward_options: options of the named reward, e.g. --reward=prm --reward-options.path=runs/prm
+    prm: a trained PRM folder for process advantages (algo.process_coef > 0)
     teacher: on-policy distillation's teacher (algo.distill_coef > 0): a model with the student's tokenizer
     log_rewards: extra rewards logged as reward/NAME
     curriculum: none | easy_to_hard | weighted, by pass rate measured at the start
@@ -102,6 +109,8 @@ class GRPOConfig:
     preset: str = "grpo"
     algo: dict[str, Any] = field(default_factory=dict)  # switches changed from the preset (presets.py)
     reward: str = "accuracy"  # a verify/ reward name or path/to/file.py:function
+    reward_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"path": "runs/prm"} for reward prm
+    prm: str = ""  # a trained PRM folder: process advantages (algo.process_coef > 0)
     teacher: str = ""  # on-policy distillation (algo.distill_coef > 0): a model with the student's tokenizer
     log_rewards: list[str] = field(default_factory=list)  # extra rewards logged as reward/NAME
     curriculum: Literal["none", "easy_to_hard", "weighted"] = "none"  # by pass rate measured at the start
@@ -118,6 +127,8 @@ class GRPOConfig:
         sw = resolve_switches(self.preset, self.algo)  # unknown preset or switch fails at load time
         if sw.distill_coef > 0 and not self.teacher:
             raise PonderError(f"preset {self.preset!r} distils from a teacher: set teacher=MODEL (a name or folder)")
+        if sw.process_coef > 0 and not self.prm:
+            raise PonderError("algo.process_coef > 0 scores steps with a PRM: set prm=FOLDER (`ponder train prm`)")
 
 
 def build_sequences(tokenizer, ro: Rollouts, *, mask_truncated: bool):
@@ -168,13 +179,13 @@ def advantages(sess: Session, cfg: GRPOConfig, sw, rewards: torch.Tensor, seqs, 
     return ADVANTAGES.get(sw.advantage)(rewards, scale=sw.adv_scale).flatten()
 
 
-def grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float]:
-    """One step; the reward and the accuracy metric share one verdict per response."""
+def grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int, process=None) -> dict[str, float]:
+    """One step; reward and accuracy share one verdict per response. `process`: the PRM reward (process.py)."""
     with remembered_verdicts():
-        return _grpo_step(sess, cfg, sw, step)
+        return _grpo_step(sess, cfg, sw, step, process)
 
 
-def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float]:
+def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int, process=None) -> dict[str, float]:
     t0 = time.perf_counter()
     spec = RolloutSpec(
         prompts_per_step=sess.dist.split(cfg.rollout.prompts_per_step, "rollout.prompts_per_step"),
@@ -193,6 +204,9 @@ def _grpo_step(sess: Session, cfg: GRPOConfig, sw, step: int) -> dict[str, float
     seqs, weights, sampler = build_sequences(sess.tokenizer, ro, mask_truncated=sw.overlong == "mask")
     groups = torch.arange(len(ro.problems)).repeat_interleave(cfg.rollout.group_size)  # (P*G,)
     adv = advantages(sess, cfg, sw, ro.rewards, seqs, weights)  # (P*G,)
+    if sw.process_coef > 0:
+        sampled = Groups(ro.problems, ro.completions)
+        adv = with_process(adv, process, sess.tokenizer, sampled, seqs, coef=sw.process_coef)  # (P*G, R)
     tis = cfg.rollout.tis if cfg.rollout.tis is not None else not getattr(sess.gen, "sampler_is_trainer", True)
     t1 = time.perf_counter()
     stats = policy_update.update(
@@ -237,7 +251,9 @@ def train_grpo(cfg: GRPOConfig, *, reward_fn=None, **session_kwargs) -> dict:
     sess = Session.open(
         cfg.model, cfg.optim, cfg.run, total_steps=cfg.run.steps * sw.epochs, train=cfg.train, **session_kwargs
     )
-    sess.set_reward(reward_fn or cfg.reward, reward_name(reward_fn or cfg.reward), problems)
+    reward = reward_fn or (get_reward(cfg.reward, **cfg.reward_options) if cfg.reward_options else cfg.reward)
+    sess.set_reward(reward, reward_name(reward_fn or cfg.reward), problems)
+    process = get_reward("prm", path=cfg.prm) if sw.process_coef > 0 else None
     sess.ref = sess.load_ref(cfg.model) if sw.kl_coef > 0 else None
     sess.teacher = load_teacher(cfg.teacher, sess) if sw.distill_coef > 0 else None
     with sess.dist.main_first():  # rank 0 measures curriculum pass rates, the others read them
@@ -246,7 +262,7 @@ def train_grpo(cfg: GRPOConfig, *, reward_fn=None, **session_kwargs) -> dict:
     summary = {"config": to_dict(cfg), "switches": to_dict(sw), "start_step": sess.step}
     held_out = held_out_problems(cfg.data.task, cfg.eval, cfg.data.level)
     return sess.train_and_report(
-        lambda step: grpo_step(sess, cfg, sw, step),
+        lambda step: grpo_step(sess, cfg, sw, step, process),
         summary,
         label="grpo",
         status_key="reward_mean",

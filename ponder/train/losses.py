@@ -40,6 +40,12 @@ def token_entropy(logits: torch.Tensor) -> torch.Tensor:
     return -(logp.exp() * logp).sum(-1)
 
 
+def per_token(adv: torch.Tensor) -> torch.Tensor:
+    """Advantages (B,) -> (B, 1), broadcasting over tokens; per-token advantages (B, T) as they are
+    (process supervision, train/process.py)."""
+    return adv if adv.dim() == 2 else adv.unsqueeze(1)
+
+
 def clipped_policy_loss(
     logp: torch.Tensor,
     old_logp: torch.Tensor,
@@ -48,12 +54,12 @@ def clipped_policy_loss(
     eps_low: float,
     eps_high: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """logp, old_logp (B, T), advantages (B,) -> (loss (B, T), clipped (B, T) bool).
+    """logp, old_logp (B, T), advantages (B,) or per token (B, T) -> (loss (B, T), clipped (B, T) bool).
 
     loss = -min(r A, clip(r, 1 - eps_low, 1 + eps_high) A) with r = exp(logp - old_logp).
     `clipped` marks tokens where the clipped branch was taken (the clip fraction metric)."""
     ratio = torch.exp(logp - old_logp)  # (B, T)
-    adv = advantages.unsqueeze(1)  # (B, 1)
+    adv = per_token(advantages)  # (B, 1) or (B, T)
     unclipped = ratio * adv
     clipped = ratio.clamp(1.0 - eps_low, 1.0 + eps_high) * adv
     loss = -torch.minimum(unclipped, clipped)  # (B, T)

@@ -2,7 +2,7 @@
 log-probability when sampled ("old"), and its response's advantage become a per-token loss.
 
 Every entry is `fn(logp, old, adv, mask, *, eps_low, eps_high, dual_clip) -> (loss, clipped)`
-with logp, old, mask (B, T), adv (B,), loss (B, T) and clipped (B, T) bool (the tokens where a
+with logp, old, mask (B, T), adv (B,) (or (B, T) per token: process supervision), loss (B, T) and clipped (B, T) bool (the tokens where a
 clip bound was active, for the clip-fraction metric). A user adds one as `path/to/file.py:fn`.
 
 - `ppo`: PPO's clipped surrogate with separate eps_low / eps_high ("clip-higher", DAPO eq. 10)
@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 
 from ponder.registry import Registry
-from ponder.train.losses import clipped_policy_loss
+from ponder.train.losses import clipped_policy_loss, per_token
 
 POLICY_LOSSES = Registry("policy loss")
 
@@ -43,8 +43,8 @@ def ppo_loss(
     """logp, old, mask (B, T), adv (B,) -> (loss (B, T), clipped (B, T) bool)."""
     loss, clipped = clipped_policy_loss(logp, old, adv, eps_low=eps_low, eps_high=eps_high)
     if dual_clip > 1.0:
-        cap = -dual_clip * adv.unsqueeze(1)  # (B, 1), positive where A < 0
-        capped = (adv.unsqueeze(1) < 0) & (loss > cap)  # (B, T)
+        cap = -dual_clip * per_token(adv)  # (B, 1) or (B, T), positive where A < 0
+        capped = (per_token(adv) < 0) & (loss > cap)  # (B, T)
         loss = torch.where(capped, cap.expand_as(loss), loss)
         clipped = clipped | capped
     return loss, clipped
@@ -68,7 +68,7 @@ def gspo_loss(
     log_s = ((logp - old) * mask).sum(1) / n  # (B,) mean log-ratio over the response
     seq_ratio = torch.exp(log_s).detach().unsqueeze(1)  # (B, 1)
     ratio = seq_ratio * torch.exp(logp - logp.detach())  # (B, T): value s, gradient s * grad logp_t
-    a = adv.unsqueeze(1)  # (B, 1)
+    a = per_token(adv)  # (B, 1) or (B, T)
     unclipped = ratio * a
     clipped_branch = ratio.clamp(1.0 - eps_low, 1.0 + eps_high) * a
     loss = -torch.minimum(unclipped, clipped_branch)
@@ -90,5 +90,5 @@ def cispo_loss(
     -sg(clip(r, 1 - eps_low, 1 + eps_high)) * A * logp with r = exp(logp - old)."""
     ratio = torch.exp(logp - old).detach()  # (B, T)
     weight = ratio.clamp(1.0 - eps_low, 1.0 + eps_high)
-    loss = -weight * adv.unsqueeze(1) * logp
+    loss = -weight * per_token(adv) * logp
     return loss, weight != ratio

@@ -34,7 +34,7 @@ from ponder.train.presets import GRPOSwitches
 @dataclass
 class MicroBatch:
     batch: object  # ponder.train.batch.Batch
-    adv: torch.Tensor  # (b,)
+    adv: torch.Tensor  # (b,), or (b, L-1) per-token advantages aligned with the mask
     mask: torch.Tensor  # (b, L-1) loss mask with dropped (e.g. overlong) sequences zeroed
     old: torch.Tensor | None = None  # (b, L-1)
     ref: torch.Tensor | None = None  # (b, L-1)
@@ -54,6 +54,16 @@ def sampler_rows(seqs: list[Seq], sampler: list[list[float] | None], width: int)
     return out
 
 
+def token_rows(seqs: list[Seq], adv: torch.Tensor, width: int) -> torch.Tensor:
+    """Per-token advantages of the responses (n, R), response-aligned -> (n, width) aligned with the
+    loss mask (the target ids[t + 1] sits at column t), zero elsewhere."""
+    out = torch.zeros(len(seqs), width)
+    for i, s in enumerate(seqs):
+        n = min(len(s.ids) - s.start, adv.shape[1], width - s.start + 1)
+        out[i, s.start - 1 : s.start - 1 + n] = adv[i, :n]
+    return out
+
+
 def make_micro_batches(
     seqs: list[Seq],
     adv: torch.Tensor,
@@ -65,8 +75,8 @@ def make_micro_batches(
     groups: torch.Tensor | None = None,
     device: str = "cpu",
 ) -> list[MicroBatch]:
-    """seqs (N,), adv (N,), weights (N,) in {0, 1} -> micro-batches of at most micro_batch sequences,
-    grouped by length to cut padding (the loss normalisers are batch-global, so order is free).
+    """seqs (N,), adv (N,) or per token (N, R) response-aligned, weights (N,) in {0, 1} ->
+    micro-batches of at most micro_batch sequences, grouped by length to cut padding (the loss normalisers are batch-global, so order is free).
     sampler (N,): each response's logprobs from the rollout engine (for TIS), or None.
     groups (N,): each sequence's prompt group (default: each its own)."""
     groups = torch.arange(len(seqs)) if groups is None else groups
@@ -76,7 +86,8 @@ def make_micro_batches(
         idx = order[i : i + micro_batch]
         b = collate([seqs[j] for j in idx], pad_id)
         w = weights[idx].unsqueeze(1)  # (b, 1)
-        mb = MicroBatch(b.to(device), adv[idx].to(device), (b.loss_mask * w).to(device))
+        rows = adv[idx] if adv.dim() == 1 else token_rows([seqs[j] for j in idx], adv[idx], b.loss_mask.shape[1])
+        mb = MicroBatch(b.to(device), rows.to(device), (b.loss_mask * w).to(device))
         mb.group, mb.rows = groups[idx], torch.tensor(idx)
         if sampler is not None:
             rows = sampler_rows([seqs[j] for j in idx], [sampler[j] for j in idx], b.loss_mask.shape[1])

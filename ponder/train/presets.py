@@ -16,7 +16,10 @@ R1-Zero-Like Training"); DAPO, Yu et al. 2025; GSPO, Zheng et al. 2025 (its clip
 eps_high; 4.0 here is this toolkit's choice); RLOO, Ahmadian et al. 2024; REINFORCE++, Hu 2025
 (global advantage normalisation; the paper also folds a k2-style KL into the reward, here off
 like the other presets: set kl_coef and kl_in_reward). `opd` is on-policy distillation: no
-outcome signal (advantage zero), reverse KL to `teacher` on the student's samples.
+outcome signal (advantage zero), reverse KL to `teacher` on the student's samples. Every preset
+has process_coef 0: process supervision (DeepSeekMath, train/process.py) is switched on with
+`algo.process_coef` and a PRM folder (`prm:`); with `algo.advantage: zero` it is the paper's pure
+process supervision.
 
 `GRPOSwitches` is the one definition of the switches: a preset is one instance of it, and a
 recipe's `algo:` mapping names the switches it changes, checked against that class (unknown
@@ -55,6 +58,7 @@ class GRPOSwitches:
     dynamic_sampling: drop groups with all-equal rewards and refill the batch
     max_refill: extra generation rounds allowed to refill a batch
     epochs: optimisation passes over each batch of rollouts
+    process_coef: weight of PRM process advantages (DeepSeekMath process supervision) added per token; 0: off
     """
 
     advantage: str  # advantages.ADVANTAGES name or path/to/file.py:fn
@@ -74,6 +78,7 @@ class GRPOSwitches:
     dynamic_sampling: bool
     max_refill: int  # extra generation rounds allowed to refill a batch
     epochs: int  # optimisation passes over each batch of rollouts
+    process_coef: float  # PRM process advantages per token (train/process.py; needs GRPOConfig.prm); 0: off
 
 
 PRESETS = Registry("GRPO preset")
@@ -96,6 +101,7 @@ _GRPO = GRPOSwitches(
     dynamic_sampling=False,
     max_refill=3,
     epochs=1,
+    process_coef=0.0,
 )
 _NO_KL = dataclasses.replace(_GRPO, kl_coef=0.0)
 PRESETS.register("grpo")(_GRPO)

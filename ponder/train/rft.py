@@ -92,8 +92,9 @@ def _round_examples(sess: Session, cfg, problems, rnd: int, make_round: Callable
     return examples
 
 
-def run_rounds(cfg, make_round: Callable, label: str, **session_kwargs) -> dict:
-    """The shared outer loop of RFT and STaR: sample a round's data, fine-tune, repeat."""
+def run_rounds(cfg, make_round: Callable, label: str, *, every_eval: int = 0, **session_kwargs) -> dict:
+    """The shared outer loop of RFT, STaR and expert iteration (data/expert.py): sample a round's
+    data, fine-tune, repeat; held-out accuracy every `every_eval` steps (0: before and after)."""
     cfg.run.steps = cfg.rounds * cfg.steps_per_round
     problems = load_problems(cfg.data)
     sess = Session.open(cfg.model, cfg.optim, cfg.run, total_steps=cfg.run.steps, train=cfg.train, **session_kwargs)
@@ -121,9 +122,8 @@ def run_rounds(cfg, make_round: Callable, label: str, **session_kwargs) -> dict:
 
     summary = {"config": to_dict(cfg), "start_step": sess.step, "rounds": sess.extra}
     held_out = held_out_problems(cfg.data.task, cfg.eval, cfg.data.level)
-    return sess.train_and_report(
-        step_fn, summary, label=label, status_key="loss", held_out=held_out, max_tokens=cfg.max_tokens
-    )
+    return sess.train_and_report(step_fn, summary, label=label, status_key="loss", held_out=held_out,
+                                 max_tokens=cfg.max_tokens, every_eval=every_eval)  # fmt: skip
 
 
 def train_rft(cfg: RFTConfig, **kwargs) -> dict:

@@ -21,6 +21,11 @@ def test_ponder_data_resumes_and_feeds_sft(tmp_path, monkeypatch):
     assert len(rollouts) == 9 and list(rollouts[0]) == FIELDS
     kept = read_jsonl(out / "data.jsonl")
     assert kept and all(r["correct"] and list(r) == FIELDS for r in kept)
+    # one record schema (ponder/records.py): `answer` is the reference, the model's answer is meta.parsed
+    from ponder.tasks import make_problems
+
+    refs = {p.id: p.answer for p in make_problems("arithmetic", 3, 1, 0)}
+    assert all(r["answer"] == refs[r["problem_id"]] and "parsed" in r["meta"] for r in rollouts)
     card = json.loads((out / "data_card.json").read_text())
     assert [c["filter"] for c in card["filters"]][:2] == ["correct", "pass_rate"]
     assert card["filters"][0]["removed"] == sum(not r["correct"] for r in rollouts)
@@ -45,6 +50,13 @@ def test_ponder_data_resumes_and_feeds_sft(tmp_path, monkeypatch):
            "--run.progress=false", "--run.threads=1", "--batch_size=2"]  # fmt: skip
     assert main(sft) == 0
     assert (tmp_path / "s" / "ckpt-000001" / "model.safetensors").is_file()
+    # and `ponder verify` re-checks the records against their reference: every kept one verifies
+    assert main(["verify", f"--input={out / 'data.jsonl'}", f"--output={tmp_path / 'v.jsonl'}"]) == 0
+    assert all(r["correct"] for r in read_jsonl(tmp_path / "v.jsonl"))
+    wrong = [{**r, "response": "<think>1</think> <answer>-1</answer>"} for r in rollouts]
+    (tmp_path / "w.jsonl").write_text("".join(json.dumps(r) + "\n" for r in wrong))
+    assert main(["verify", f"--input={tmp_path / 'w.jsonl'}", f"--output={tmp_path / 'w_out.jsonl'}"]) == 0
+    assert not any(r["correct"] for r in read_jsonl(tmp_path / "w_out.jsonl"))
 
 
 def test_ponder_data_bad_input_fails_before_loading(tmp_path, capsys):

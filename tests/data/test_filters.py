@@ -90,3 +90,17 @@ def test_apply_filters_in_declared_order_with_counts():
 
 def test_difficulty_labels():
     assert [difficulty(x) for x in (1.0, 0.5, 0.1, 0.0)] == ["easy", "medium", "hard", "unsolved"]
+
+
+def test_language_keeps_one_script_drops_mixed_and_keeps_wordless():
+    english = "<think>add the two numbers: two plus three is five</think>\n<answer>5</answer>"
+    mixed = "<think>add the numbers 我们先把两个数相加 then five</think>\n<answer>5</answer>"
+    recs = [rec("a", english), rec("b", mixed), rec("c", GOOD)]  # GOOD has no words: not applicable, kept
+    assert [r["problem_id"] for r in run("language", recs)] == ["a", "c"]
+    assert [r["problem_id"] for r in run("language", recs, language="zh", min_language=0.5)] == ["b", "c"]
+    assert run("language", recs, min_language=0.0) == recs
+
+
+def test_language_unknown_target_is_one_clear_error():
+    with pytest.raises(PonderError, match="unknown target 'xx'"):
+        run("language", [rec()], language="xx")

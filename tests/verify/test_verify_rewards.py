@@ -131,18 +131,33 @@ GARBAGE = [
 ]
 
 
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory) -> dict[str, dict]:
+    """Options of the rewards that need a trained folder: a random PRM and ORM on a tiny backbone."""
+    from ponder.models.tiny.build import build_model
+    from ponder.rm.model import from_backbone
+
+    tmp = tmp_path_factory.mktemp("rm")
+    small = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1}
+    for kind in ("prm", "orm"):
+        from_backbone(build_model(**small, num_attention_heads=2, num_key_value_heads=2), kind=kind).save(tmp / kind)
+    return {kind: {"path": str(tmp / kind)} for kind in ("prm", "orm")}
+
+
 @pytest.mark.parametrize("name", REWARDS.names())
-def test_every_reward_meets_the_contract(name):
+def test_every_reward_meets_the_contract(name, learned):
     probs = [ARITH, Problem(id="g", task="gsm8k", question="", answer="18")] * (len(GARBAGE) // 2)
-    values = R(get_reward(name), probs, GARBAGE)
+    build = lambda: get_reward(name, **learned.get(name, {}))  # noqa: E731
+    values = R(build(), probs, GARBAGE)
     assert len(values) == len(GARBAGE)
     assert all(v is None or (isinstance(v, float) and math.isfinite(v)) for v in values)
-    assert R(get_reward(name), [], []) == []
+    assert R(build(), [], []) == []
     # TRL's call: conversational completions, extra keywords, no ponder columns beyond the data set's
     chat = [[{"role": "assistant", "content": g}] for g in GARBAGE]
     extra = {"completion_ids": [[]] * len(GARBAGE), "trainer_state": object()}
-    trl_values = get_reward(name)(prompts=[""] * len(GARBAGE), completions=chat, task=[p.task for p in probs],
-                                  answer=[p.answer for p in probs], **extra)  # fmt: skip
+    columns = {"task": [p.task for p in probs], "question": [p.question for p in probs],
+               "answer": [p.answer for p in probs]}  # fmt: skip
+    trl_values = build()(prompts=[""] * len(GARBAGE), completions=chat, **columns, **extra)
     assert trl_values == values
 
 

@@ -16,6 +16,8 @@ Names (docs/verify.md has the formulas and defaults):
   repetition            -(share of repeated word n-grams) (Yeo et al. 2025)
   gated_format_accuracy accuracy that counts only when format passes (the safe default)
   accuracy_plus_format  accuracy + 0.1·format, TinyZero-style (additive: can pay well-formatted wrong answers)
+  prm                   a trained PRM folder (path=): weight · aggregated step scores (+ an outcome reward)
+  orm                   a trained ORM folder (path=): weight · P(correct) (+ an outcome reward)
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ REWARDS = Registry(
         "ponder.verify.rewards.length",
         "ponder.verify.rewards.repetition",
         "ponder.verify.rewards.combine",
+        "ponder.rm.reward",  # prm, orm: learned verifiers from a trained folder (loads torch)
     ],
 )
 
