@@ -10,6 +10,8 @@ final model of each is evaluated, so evaluation is not charged to the budget):
                  -> GRPO; the two GRPO stages share what the data/SFT stages leave of the budget;
   distill        beam search + Countdown's step checker as the teacher (`data`), then SFT of the
                  tiny reasoner on its verified traces for the rest of the budget;
+  expert         expert iteration (ponder train expert as a stage): rounds of beam search + step
+                 checker -> verified, filtered traces -> SFT, for the whole budget;
   r1_zero_mixed  GRPO on a 50/50 Countdown-3 + arithmetic problem mix for the whole budget.
 Data stages have no wall-clock cap: their size is fixed (below) and the SFT/GRPO stages after
 them get max_minutes = budget - what the earlier stages of that contender took (measured live;
@@ -20,8 +22,9 @@ Filters: one set of rollouts of the tiny reasoner on Countdown-3 (K samples per 
 SFT data sets from it at the same size N: unfiltered (every rollout), correct-only, and the full
 `ponder data` chain (correct, pass-rate band, length, duplicates, format, step checker).
 
-Run (takes the bench lock; records the load before and after):
-  flock /tmp/ponder-bench.lock env PYTHONPATH=. python benchmarks/pipeline_r1.py --budget-minutes 6
+Run (takes the bench lock; records the load before and after), then the Markdown table:
+  flock /tmp/ponder-bench.lock env PYTHONPATH=. python benchmarks/pipeline_r1.py --budget-minutes 7
+  PYTHONPATH=. python benchmarks/pipeline_r1.py --parts markdown
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ def contenders(a) -> dict:
                 ("student", [big.format("student"), cap.format("student")]),
             ],
         ),
+        "expert": ("expert_tiny", [("expert", ["--stages.expert.rounds=100", cap.format("expert")])]),
         "r1": (
             "r1_tiny",
             [
@@ -165,6 +169,39 @@ def filtered_sets(a) -> dict:
     return out
 
 
+def _acc(r: dict) -> str:
+    return f"{r['accuracy']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+
+
+def markdown(contenders_json: str, filters_json: str) -> str:
+    """The results as Markdown tables (written beside the JSON)."""
+    lines = ["# Pipelines at an equal CPU budget, and filtered vs unfiltered SFT data", ""]
+    if Path(contenders_json).is_file():
+        c = json.loads(Path(contenders_json).read_text())
+        b = c["args"]["budget_minutes"]
+        start = next(iter(c["contenders"].values()))["start"]
+        lines += [f"Budget: {b} wall-clock minutes of stages per contender (evaluation not charged); load "
+                  f"{c['loadavg_before']} before, {c.get('loadavg_after')} after. Held-out greedy accuracy, "
+                  f"{start['countdown:3']['n']} problems per task, Wilson 95% intervals.", "",
+                  "| contender | stage wall s | stage CPU s | Countdown-3 | arithmetic |", "|---|---|---|---|---|",
+                  f"| start (tiny) | – | – | {_acc(start['countdown:3'])} | {_acc(start['arithmetic'])} |"]  # fmt: skip
+        for name, r in c["contenders"].items():
+            lines.append(f"| {name} | {r['stage_seconds']:.0f} | {r['stage_cpu_seconds']:.0f} | "
+                         f"{_acc(r['final']['countdown:3'])} | {_acc(r['final']['arithmetic'])} |")  # fmt: skip
+        lines.append("")
+    if Path(filters_json).is_file():
+        f = json.loads(Path(filters_json).read_text())["filters"]
+        lines += [f"SFT from tiny, {f['n_each']} examples each (of {f['rollouts']} rollouts; sizes before "
+                  f"equalising: {f['sizes']}), same steps and batch.", "",
+                  "| data | Countdown-3 | arithmetic |", "|---|---|---|",
+                  f"| start (tiny) | {_acc(f['start']['countdown:3'])} | {_acc(f['start']['arithmetic'])} |"]  # fmt: skip
+        for name in ("unfiltered", "correct_only", "full_chain"):
+            r = f[name]["final"]
+            lines.append(f"| {name} | {_acc(r['countdown:3'])} | {_acc(r['arithmetic'])} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def partial(a) -> dict:
     return {"machine": "2 CPU cores shared with other agents, no GPU", "loadavg_before": a.load_before,
             "args": {k: v for k, v in vars(a).items() if k != "load_before"}}  # fmt: skip
@@ -173,16 +210,21 @@ def partial(a) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget-minutes", type=float, default=4.0)
-    ap.add_argument("--contenders", nargs="*", default=["r1_zero", "distill", "r1", "r1_zero_mixed"])
+    ap.add_argument("--contenders", nargs="*", default=["r1_zero", "distill", "r1", "r1_zero_mixed", "expert"])
     ap.add_argument("--search-problems", type=int, default=80)
     ap.add_argument("--r1-problems", type=int, default=40)
     ap.add_argument("--filter-problems", type=int, default=120)
     ap.add_argument("--filter-steps", type=int, default=30)
     ap.add_argument("--eval-n", type=int, default=200)
-    ap.add_argument("--parts", nargs="*", default=["contenders", "filters"])
+    ap.add_argument("--parts", nargs="*", default=["contenders", "filters"])  # or: markdown
+    ap.add_argument("--markdown", default="benchmarks/results/pipeline_r1.md")
     ap.add_argument("--work", default="runs/bench_pipeline")
     ap.add_argument("--out", default="benchmarks/results/pipeline_r1.json")
     a = ap.parse_args()
+    if a.parts == ["markdown"]:
+        filters = str(Path(a.out).with_name(Path(a.out).stem + "_filters.json"))
+        Path(a.markdown).write_text(markdown(a.out, filters))
+        return
     a.load_before = list(os.getloadavg())
     import torch
 

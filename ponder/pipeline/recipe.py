@@ -38,13 +38,15 @@ class StageType:
     run: str
     outputs: tuple[str, ...]
     trains: bool = True  # writes checkpoints in run.out (else: a data stage writing in `out`)
+    rounds: bool = False  # run.steps is rounds x steps_per_round (rft, star, expert): no `steps`
 
 
 TRAINER_OUTPUTS = ("checkpoint", "best", "out")
 STAGE_TYPES: dict[str, StageType] = {
     "sft": StageType("ponder.train.sft", "SFTConfig", "train_sft", TRAINER_OUTPUTS),
-    "rft": StageType("ponder.train.rft", "RFTConfig", "train_rft", TRAINER_OUTPUTS),
-    "star": StageType("ponder.train.star", "STaRConfig", "train_star", TRAINER_OUTPUTS),
+    "rft": StageType("ponder.train.rft", "RFTConfig", "train_rft", TRAINER_OUTPUTS, rounds=True),
+    "star": StageType("ponder.train.star", "STaRConfig", "train_star", TRAINER_OUTPUTS, rounds=True),
+    "expert": StageType("ponder.data.expert", "ExpertConfig", "train_expert", TRAINER_OUTPUTS, rounds=True),
     "grpo": StageType("ponder.train.grpo", "GRPOConfig", "train_grpo", TRAINER_OUTPUTS),
     "dpo": StageType("ponder.train.dpo", "DPOConfig", "train_dpo", TRAINER_OUTPUTS),
     "data": StageType("ponder.data.cli", "DataConfig", "run_data", ("data", "out"), trains=False),
@@ -188,6 +190,8 @@ def _stage_data(name: str, spec: dict, folder: Path, paths: dict[str, str]) -> d
         if "out" in data:
             raise PonderError(f"stage {name!r}: `out` is set by the pipeline ({folder})")
         return {**data, "out": str(folder)}
+    if "steps" in spec and STAGE_TYPES[kind].rounds:
+        raise PonderError(f"stage {name!r}: a {kind} stage runs rounds x steps_per_round steps; set those, not steps")
     run = dict(data.get("run") or {})
     if "out" in run:
         raise PonderError(f"stage {name!r}: run.out is set by the pipeline ({folder})")

@@ -90,10 +90,11 @@ def run_stage(st: Stage, say: Callable[[str], None], eval_fn: Callable[[str], di
     """Run (or resume) one stage and its evaluation; returns the state written for it."""
     kind = STAGE_TYPES[st.kind]
     fn = vars(importlib.import_module(kind.module))[kind.run]
+    config = _plain(st.config)  # before the run: some trainers fill in keys (rft: run.steps)
     t0, c0 = time.perf_counter(), time.process_time()
     result = fn(st.config)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    state = {"name": st.name, "type": st.kind, "config": _plain(st.config), "seconds": seconds, "cpu_seconds": cpu}
+    state = {"name": st.name, "type": st.kind, "config": config, "seconds": seconds, "cpu_seconds": cpu}
     state["result"] = _brief(st.kind, result)
     if kind.trains:
         latest = (st.folder / "latest").read_text(encoding="utf-8").strip()

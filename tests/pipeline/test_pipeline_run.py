@@ -37,6 +37,9 @@ def shrink(name: str, out: Path, steps: int = 1) -> list[str]:
             args += [f"{pre}.filters=[exact_dup]"]  # keep what the tiny model writes, so SFT has data
             if st.config.strategy != "sample":
                 args += [f"{pre}.budget=2", f"{pre}.k=1"]
+        elif st.kind == "expert":
+            args += [f"{pre}.rounds=1", f"{pre}.steps_per_round=1", f"{pre}.data.n=2", f"{pre}.budget=2"]
+            args += [f"{pre}.batch_size=2", f"{pre}.micro_batch=2", f"{pre}.filters=[correct]"]
         elif st.kind == "mix":
             args += [f"{pre}.n=2"]
     return args
@@ -67,7 +70,7 @@ def test_r1_zero_tiny_runs_reports_and_skips_when_done(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["r1_tiny", "distill_tiny", "r1_zero_mixed_tiny"])
+@pytest.mark.parametrize("name", ["r1_tiny", "distill_tiny", "r1_zero_mixed_tiny", "expert_tiny"])
 def test_every_shipped_recipe_runs_with_tiny_steps(tmp_path, name):
     out = tmp_path / name
     assert main(shrink(name, out)) == 0

@@ -62,6 +62,7 @@ def test_command_line_overrides_reach_a_stage(tmp_path):
         ),
         ("a: {type: grpo, run: {out: elsewhere}}", "run.out is set by the pipeline"),
         ("a: {type: data, task: arithmetic, steps: 3}", "a data stage has no steps"),
+        ("a: {type: expert, steps: 3}", "runs rounds x steps_per_round steps"),
         ("a: {type: grpo, evaluate: sometimes}", "evaluate must be true or false"),
         ("a: [grpo]", "must be a mapping with a `type`"),
         ("a/b: {type: grpo}", "use letters, digits"),
