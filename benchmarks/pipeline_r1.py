@@ -169,30 +169,40 @@ def filtered_sets(a) -> dict:
     return out
 
 
+def _load(avg: list[float] | None) -> str:
+    return "?" if avg is None else "/".join(f"{x:.1f}" for x in avg)
+
+
 def _acc(r: dict) -> str:
     return f"{r['accuracy']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
 
 
-def markdown(contenders_json: str, filters_json: str) -> str:
-    """The results as Markdown tables (written beside the JSON)."""
+def markdown(contenders_jsons: list[str], filters_json: str) -> str:
+    """The results as Markdown tables (written beside the JSON); contenders from several runs."""
     lines = ["# Pipelines at an equal CPU budget, and filtered vs unfiltered SFT data", ""]
-    if Path(contenders_json).is_file():
-        c = json.loads(Path(contenders_json).read_text())
-        b = c["args"]["budget_minutes"]
-        start = next(iter(c["contenders"].values()))["start"]
-        lines += [f"Budget: {b} wall-clock minutes of stages per contender (evaluation not charged); load "
-                  f"{c['loadavg_before']} before, {c.get('loadavg_after')} after. Held-out greedy accuracy, "
-                  f"{start['countdown:3']['n']} problems per task, Wilson 95% intervals.", "",
+    runs = [json.loads(Path(p).read_text()) for p in contenders_jsons if Path(p).is_file()]
+    if runs:
+        start = next(iter(runs[0]["contenders"].values()))["start"]
+        loads = "; ".join(
+            f"{', '.join(c['contenders'])}: {_load(c['loadavg_before'])} -> {_load(c.get('loadavg_after'))}"
+            for c in runs
+        )
+        lines += [f"Budget: {runs[0]['args']['budget_minutes']} wall-clock minutes of stages per contender (evaluation "
+                  f"not charged). Load averages (1, 5, 15 min) before -> after: {loads}. Held-out greedy "
+                  f"accuracy, {start['countdown:3']['n']} problems per task, Wilson 95% intervals.", "",
                   "| contender | stage wall s | stage CPU s | Countdown-3 | arithmetic |", "|---|---|---|---|---|",
                   f"| start (tiny) | – | – | {_acc(start['countdown:3'])} | {_acc(start['arithmetic'])} |"]  # fmt: skip
-        for name, r in c["contenders"].items():
+        for name, r in [item for c in runs for item in c["contenders"].items()]:
             lines.append(f"| {name} | {r['stage_seconds']:.0f} | {r['stage_cpu_seconds']:.0f} | "
                          f"{_acc(r['final']['countdown:3'])} | {_acc(r['final']['arithmetic'])} |")  # fmt: skip
         lines.append("")
     if Path(filters_json).is_file():
-        f = json.loads(Path(filters_json).read_text())["filters"]
-        lines += [f"SFT from tiny, {f['n_each']} examples each (of {f['rollouts']} rollouts; sizes before "
-                  f"equalising: {f['sizes']}), same steps and batch.", "",
+        whole = json.loads(Path(filters_json).read_text())
+        f, steps = whole["filters"], whole["args"]["filter_steps"]
+        lines += [f"SFT from tiny, {f['n_each']} examples each (of {f['rollouts']} rollouts of "
+                  f"{whole['args']['filter_problems']} Countdown-3 problems; sizes before equalising: {f['sizes']}), "
+                  f"{steps} steps of batch 16 at lr 1e-4 each. Load {_load(whole['loadavg_before'])} -> "
+                  f"{_load(whole.get('loadavg_after'))} (not a timed comparison).", "",
                   "| data | Countdown-3 | arithmetic |", "|---|---|---|",
                   f"| start (tiny) | {_acc(f['start']['countdown:3'])} | {_acc(f['start']['arithmetic'])} |"]  # fmt: skip
         for name in ("unfiltered", "correct_only", "full_chain"):
@@ -222,8 +232,8 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/pipeline_r1.json")
     a = ap.parse_args()
     if a.parts == ["markdown"]:
-        filters = str(Path(a.out).with_name(Path(a.out).stem + "_filters.json"))
-        Path(a.markdown).write_text(markdown(a.out, filters))
+        sibling = lambda tail: str(Path(a.out).with_name(Path(a.out).stem + tail))  # noqa: E731
+        Path(a.markdown).write_text(markdown([a.out, sibling("_expert.json")], sibling("_filters.json")))
         return
     a.load_before = list(os.getloadavg())
     import torch
