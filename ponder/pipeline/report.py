@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import os
 import platform
 from pathlib import Path
@@ -21,7 +20,8 @@ from ponder.config import to_dict
 from ponder.eval.report import CSS
 from ponder.io import atomic_write, read_log, write_json
 
-CURVE_KEYS = ("reward", "loss", "eval/accuracy", "kl", "response_tokens", "grad_norm")
+CURVE_KEYS = ("reward_mean", "loss", "eval/accuracy", "response_len", "kl", "grad_norm")  # as the trainers log them
+MAX_PANELS = 4
 
 
 def table_rows(states: list[dict]) -> list[dict[str, Any]]:
@@ -41,7 +41,8 @@ def read_curves(folder: Path) -> dict[str, list[tuple[int, float]]]:
         for key in CURVE_KEYS:
             if isinstance(rec.get(key), (int, float)) and isinstance(rec.get("step"), int):
                 out.setdefault(key, []).append((rec["step"], float(rec[key])))
-    return out
+    varying = {k: v for k, v in out.items() if len({p[1] for p in v}) > 1}  # a flat kl=0 tells nothing
+    return dict(list(varying.items())[:MAX_PANELS])
 
 
 def _png(fig) -> bytes:
@@ -112,17 +113,26 @@ def _table(rows: list[dict]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _data_stages(states: list[dict]) -> str:
-    items = [
-        f"<li>{html.escape(st['name'])}: kept {st['result'].get('kept')} of {st['result'].get('rollouts')} rollouts "
-        f"({st['result'].get('kept_problems')} of {st['result'].get('problems')} problems; mean pass rate "
-        f"{st['result'].get('mean_pass_rate') or 0:.3f}) in {st['seconds']:.0f} s — {html.escape(st['name'])}/data_card.md</li>"
-        if st["type"] == "data"
-        else f"<li>{html.escape(st['name'])} ({html.escape(st['type'])}): {html.escape(json.dumps(st['result']))}</li>"
+def _made(st: dict) -> str:
+    """What a stage produced, in a few words."""
+    r = st.get("result") or {}
+    if st["type"] == "data":
+        return f"kept {r.get('kept')} of {r.get('rollouts')} rollouts ({r.get('kept_problems')} of {r.get('problems')} problems)"
+    if "records" in r:
+        return f"{r['records']} records"
+    resumed = f" (resumed at {r['start_step']})" if r.get("start_step") else ""
+    return f"{r.get('steps')} steps{resumed}"
+
+
+def _stages(states: list[dict]) -> str:
+    head = "<tr><th>stage</th><th>type</th><th>made</th><th>wall s</th><th>CPU s</th><th>evaluated</th></tr>"
+    body = "".join(
+        f"<tr><td class=l>{html.escape(st['name'])}</td><td class=l>{html.escape(st['type'])}</td>"
+        f"<td class=l>{html.escape(_made(st))}</td><td>{st.get('seconds', 0.0):.0f}</td>"
+        f"<td>{st.get('cpu_seconds', 0.0):.0f}</td><td class=l>{'yes' if 'eval' in st else 'no'}</td></tr>"
         for st in states[1:]
-        if "eval" not in st
-    ]
-    return f"<h2>Data stages (no model to evaluate)</h2><ul>{''.join(items)}</ul>" if items else ""
+    )
+    return f"<h2>Stages</h2><table>{head}{body}</table>"
 
 
 def render(cfg, states: list[dict], out: Path) -> str:
@@ -138,7 +148,7 @@ def render(cfg, states: list[dict], out: Path) -> str:
 <h1>ponder pipeline: {html.escape(out.name)}</h1>
 <p class=note>From {html.escape(cfg.model)}: {html.escape(stages)}. Held-out greedy accuracy on {cfg.eval.n} problems per task
 (seed {cfg.eval.seed}, {cfg.eval.max_tokens} tokens), Wilson 95% intervals; {total:.0f} s of stages and evaluations in all.</p>
-<h2>Accuracy</h2>{_table(rows)}{_data_stages(states)}
+<h2>Accuracy</h2>{_table(rows)}{_stages(states)}
 <h2>Curves</h2>{"".join(imgs)}
 </body></html>
 """
