@@ -106,7 +106,7 @@ class Stage:
 
 
 def stage_type(kind: Any, name: str) -> StageType:
-    if kind not in STAGE_TYPES:
+    if not isinstance(kind, str) or kind not in STAGE_TYPES:
         raise PonderError(f"stage {name!r}: unknown type {kind!r}; known: {', '.join(STAGE_TYPES)}")
     return STAGE_TYPES[kind]
 

@@ -47,6 +47,7 @@ def test_command_line_overrides_reach_a_stage(tmp_path):
     "stages, message",
     [
         ("a: {type: ppo}", "unknown type 'ppo'; known: sft"),
+        ("a: {type: [grpo]}", "unknown type ['grpo']"),
         ("a: {type: grpo, colour: red}", "unknown config key stages.a.'colour'"),
         ("a: {type: grpo, optim: {lr: fast}}", "stages.a.optim.lr' must be a number"),
         ("a: {type: sft, model: {name: '${stages.b.checkpoint}'}}", "no stage 'b'; stages: a"),
