@@ -214,6 +214,31 @@ def extract_code(response: str, entry_point: str | None = None) -> str:
     return blocks[-1]
 
 
+_LAST_NUMBER_RE = re.compile(r"[+-]?\d[\d,]*(?:\.\d+)?")
+
+
+def answer_in_style(text: str, style: str, task: str | None = None) -> str | None:
+    """The final answer of a response written in a prompt format's answer style (prompts.py):
+    `answer` / `boxed` by the rules above (tags first, then boxed), `code` the program, `free`
+    (the `plain` format, which asks for no marker) by the rules above, else the last number of
+    the last non-empty line, else that line. Only `free` guesses: it is the format that asked for
+    nothing else."""
+    if style == "code" or task in CODE_TASKS:
+        return extract_code(text) or None
+    if style == "boxed":
+        boxed = last_boxed(text)
+        if boxed is not None:
+            return clean_answer(boxed) or None
+    found = extract_answer(text) if isinstance(text, str) else None
+    if found is not None or style != "free" or not isinstance(text, str):
+        return found
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return None
+    numbers = _LAST_NUMBER_RE.findall(lines[-1][-MAX_ANSWER_CHARS:])
+    return clean_answer(numbers[-1]) if numbers else clean_answer(lines[-1][:MAX_ANSWER_CHARS]) or None
+
+
 def answer_of(text: str, task: str | None = None) -> str | None:
     """The final answer of a response as a vote key, whitespace-normalised, read from the response
     alone (never from a verifier's verdict, which would leak the reference): the `<answer>` body,

@@ -57,6 +57,7 @@ for _fmt in (
     PromptFormat(
         "code", "", "{question}\nWrite your solution as one Python code block: ```python ... ```.", answer="code"
     ),  # fmt: skip
+    PromptFormat("r1-think", R1_SYSTEM, "{question}", prefill="<think>"),  # families that start thinking in the prompt
     PromptFormat("plain", "", "{question}", answer="free"),
     PromptFormat("tiny", "", "{question}"),  # rendered by the tiny reasoner's own generator
 ):
@@ -67,14 +68,39 @@ def get_prompt(name: str) -> PromptFormat:
     return PROMPTS.get(name)
 
 
+def answer_style_of(prompt: str) -> str:
+    """How the answer is marked (answer | boxed | code | free) in a response to `prompt`, read
+    off the registered formats' instructions in the rendered prompt; `answer` (R1 tags: the tiny
+    reasoner's and r1's layout) when none is found. `plain` leaves no trace in its prompt, so a
+    caller that used it passes style="free" itself."""
+    for fmt in PROMPTS.names():
+        f = PROMPTS.get(fmt)
+        marker = f.user.replace("{question}", "").strip() if f.answer in ("boxed", "code") else ""
+        if marker and marker.replace("{{}}", "{}") in str(prompt):
+            return f.answer
+    return "answer"
+
+
 def default_prompt(model: str, task: str | None) -> str:
     """The tiny reasoner's own format for built-in models, else by task: boxed for MATH, code for
     HumanEval/MBPP, r1 for everything else."""
     from ponder.models import BUILTIN
 
-    if model in BUILTIN or str(model).startswith("hf:tiny"):
+    name = str(model).split(":", 1)[1] if str(model).startswith(("hf:", "vllm:")) else str(model)
+    if name in BUILTIN:
         return "tiny"
     return TASK_DEFAULTS.get(task or "", "r1")
+
+
+def prompted(gen: Generator, model: str, task: str | None, name: str | None = None) -> PromptedGenerator:
+    """`gen` rendering with format `name`, else the documented default for (model, task); a
+    generator that cannot render a format (no tokenizer, not a server: a test fake) keeps its own
+    rendering when no format was asked for."""
+    if name is None:
+        name = default_prompt(model, task)
+        if getattr(gen, "tokenizer", None) is None and not hasattr(gen, "render_messages"):
+            name = "tiny"
+    return PromptedGenerator(gen, name)
 
 
 def render(fmt: PromptFormat, tokenizer, question: str) -> str:

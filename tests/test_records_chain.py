@@ -111,8 +111,10 @@ def test_max_tokens_reaches_greedy_and_beam(tmp_path):
     from ponder.search import cli as solve_cli
     from ponder.types import PonderError
 
-    with pytest.raises(PonderError, match="strategy 'greedy' has no top_p knob; it takes --max-tokens"):
-        solve_cli.main(["1+1", "--top-p", "0.9"])
+    with pytest.raises(PonderError, match="strategy 'greedy' has no temperature knob; it takes --max-tokens, --top-p"):
+        solve_cli.main(["1+1", "--temperature", "0.5"])
+    assert main([*argv, "--strategy", "majority", "--top-p", "0.9", "--temperature", "0.5"]) == 0
+    assert all(r["meta"]["top_p"] == 0.9 and r["meta"]["options"]["temperature"] == 0.5 for r in _lines(out))
 
 
 def test_scorer_check_needs_a_step_checker_and_game24_uses_countdowns():
@@ -136,3 +138,61 @@ def test_scorer_check_needs_a_step_checker_and_game24_uses_countdowns():
     right = StepChecker().score_steps([cd, g24], [steps, steps])
     wrong = StepChecker().score_steps([g24], [["1+1=3"]])
     assert right[0] == right[1] and 1.0 in right[1] and wrong == [[0.0]]
+
+
+def test_eval_and_train_grpo_take_prompt_on_own_model(model_dir, tmp_path, monkeypatch):
+    """The Proof extended: `ponder eval` and `ponder train grpo` with --prompt on the same folder."""
+    monkeypatch.setenv("PONDER_DATA_DIR", str(FIXTURES))
+    run = tmp_path / "ev"
+    ev = ["eval", "--models", str(model_dir), "--tasks", "gsm8k", "--n-problems", "2", "--strategies",
+          "greedy,beam,majority", "--budgets", "2", "--prompt", "boxed", "--max-tokens", "12", "--out", str(run)]  # fmt: skip
+    assert main(ev) == 0
+    recs = _lines(run / "results.jsonl")
+    assert {r["strategy"] for r in recs} == {"greedy", "beam", "majority"}
+    assert all(r["prompt_format"] == "boxed" and "\\boxed{}" in r["prompt"] and r["question"] in r["prompt"]
+               for r in recs)  # fmt: skip
+    assert all(r["generated_tokens"] <= 12 * (2 if r["strategy"] != "greedy" else 1) for r in recs)
+    common = [f"--model.name={model_dir}", "--run.steps=1", "--run.progress=false", "--run.threads=1"]
+    grpo = ["train", "grpo", *common, f"--run.out={tmp_path / 'g'}", "--prompt", "r1", "--data.task=gsm8k",
+            "--data.n=2", "--rollout.prompts_per_step=2", "--rollout.group_size=2", "--rollout.max_tokens=8",
+            "--log_rewards=format", "--eval.n=0"]  # fmt: skip
+    assert main(grpo) == 0
+    state = json.loads(next((tmp_path / "g").glob("ckpt-*/trainer_state.json")).read_text())
+    assert state["config"]["model"]["prompt"] == "r1"
+    metrics = _lines(tmp_path / "g" / "metrics.jsonl")
+    assert "reward/format" in metrics[-1]
+
+
+def test_format_reward_and_extraction_follow_the_prompt_format():
+    from ponder.answers import answer_in_style
+    from ponder.prompts import get_prompt, render
+    from ponder.verify.rewards import get_reward
+
+    class Tok:
+        chat_template = None
+
+    fmt = get_reward("format")
+    prompts = {n: render(get_prompt(n), Tok(), "What is 6*7?") for n in ("r1", "boxed", "code", "r1-think")}
+    good = {"r1": "<think>6*7=42</think>\n<answer>42</answer>", "boxed": "6*7=42, so \\boxed{42}.",
+            "code": "```python\nprint(42)\n```", "r1-think": "6*7=42</think>\n<answer>42</answer>"}  # fmt: skip
+    for name, prompt in prompts.items():
+        values = fmt([prompt] * 4, [good[n] for n in ("r1", "boxed", "code", "r1-think")])
+        assert values == [float(n == name) for n in ("r1", "boxed", "code", "r1-think")], name
+    assert get_reward("format", style="free")(["q"], ["42"]) == [1.0]
+    assert prompts["r1-think"].endswith("<think>")  # the prefill is in the prompt
+    assert answer_in_style("We add them.\nSo the total is 1,234 apples", "free") == "1234"
+    assert answer_in_style("So the total is 1,234 apples", "answer") is None  # only plain guesses
+    assert answer_in_style("<answer>3</answer> then \\boxed{5}", "boxed") == "5"
+
+
+def test_effort_falls_back_on_a_task_without_a_step_checker(capsys):
+    from ponder.search import cli as solve_cli
+    from ponder.search.effort import effort_for
+
+    e, note = effort_for("high", has_step_checker=False)
+    assert (e.strategy, e.budget, e.options) == ("majority", 16, {}) and "no step checker" in note
+    e, note = effort_for("high", has_step_checker=True)
+    assert (e.strategy, e.options) == ("refine", {"scorer": "check"}) and note.startswith("effort high: refine")
+    assert effort_for("xhigh", False)[0].options == {"scorer": "confidence"}
+    assert solve_cli.main(["Natalia sold 48 clips. How many?", "--task", "gsm8k", "--effort", "medium"]) == 0
+    assert "effort medium: majority · budget 4" in capsys.readouterr().err

@@ -91,6 +91,10 @@ def build(cfg, problems: list, out: Path, source: dict[str, Any]) -> dict[str, A
     have = {r["problem_id"] for r in read_done(path, cfg.k)}
     todo = sum(p.id not in have for p in problems)
     gen = load_generator(cfg.model, backend=cfg.backend, **cfg.gen_options) if todo else None
+    if gen is not None:
+        from ponder.prompts import prompted
+
+        gen = prompted(gen, cfg.model, problems[0].task if problems else None, cfg.prompt)
     advance, close = _progress(len(problems), len(problems) - todo, cfg.quiet)
     try:
         rollouts = collect(path, problems, cfg.k, _rollout_fn(cfg, gen), batch=cfg.batch, on_chunk=advance)

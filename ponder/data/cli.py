@@ -27,9 +27,11 @@ DEFAULT_FILTERS = ["correct", "pass_rate", "length", "exact_dup", "near_dup", "f
 class DataConfig:
     """What `ponder data` builds.
 
-    task: built-in task to draw problems from
+    task: problems: a task name (ponder tasks, gsm8k, math500, ...), a problems .jsonl, or hf:PATH_OR_ID
     n: number of problems
     level: difficulty level (null: the task's default)
+    split: the data set's split, for a data-set task (null: its default)
+    prompt: prompt format (r1, boxed, code, plain, tiny; null: tiny for built-in models, else by task)
     seed: seed for drawing problems and sampling
     problems: jsonl of problems (id, task, question, answer) instead of --task
     k: responses per problem
@@ -62,6 +64,8 @@ class DataConfig:
     task: str | None = None
     n: int = 20
     level: int | None = None
+    split: str | None = None
+    prompt: str | None = None
     seed: int = 0
     problems: str | None = None
     k: int = 4
@@ -99,11 +103,11 @@ def _problems(cfg: DataConfig) -> list:
         from ponder.train.data import load_problems
 
         return load_problems(ProblemFile(path=cfg.problems))
-    from ponder.tasks import make_problems
+    from ponder.tasks import load_task
 
     if cfg.n < 1:
         raise PonderError(f"--n must be >= 1, got {cfg.n}")
-    return make_problems(cfg.task, cfg.n, cfg.level, cfg.seed)
+    return load_task(cfg.task, cfg.n, cfg.level, cfg.seed, cfg.split)
 
 
 def _check(cfg: DataConfig) -> None:
@@ -170,4 +174,4 @@ def run_data(cfg: DataConfig) -> dict[str, Any]:
 
 
 _SOURCE_KEYS = ("task", "n", "level", "seed", "problems", "k", "strategy", "budget", "scorer", "options",
-                "scorer_options", "temperature", "max_tokens", "model")  # fmt: skip
+                "scorer_options", "temperature", "max_tokens", "model", "split", "prompt")  # fmt: skip

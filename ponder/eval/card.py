@@ -3,16 +3,18 @@ on fresh problems (seeded, never seen in training because training draws from ot
 streams), with Wilson 95% intervals, written as JSON beside the card; on Countdown also how
 often the yes/no of a verdict line is right about the value the line reached.
 
-`python -m ponder.eval.card MODEL --n 200 --out ponder/models/tiny/accuracy.json`
+`python -m ponder.eval.card MODEL --n 200 --tasks arithmetic,countdown --out ponder/models/tiny/accuracy.json`
+(the `ponder` command-line syntax, ponder/cliargs.py: `--gen-options.dtype=bfloat16`, `--backend vllm`)
 
 Left out: the training-loss plot (the card's PNG came from the run's metrics; not regenerated).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
 from ponder.io import atomic_write
 
@@ -46,21 +48,46 @@ def verdict_accuracy(pairs: list[tuple]) -> dict:
     return {"verdict_lines": len(marks), "verdict_right": round(sum(marks) / max(len(marks), 1), 4)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    from ponder.gen import load_generator
-    from ponder.gen.options import add_backend_args, backend_kwargs
-    from ponder.tasks import get_task
+@dataclass
+class CardConfig:
+    """The card's measurement: `python -m ponder.eval.card [MODEL] [--key=value ...]`.
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("model", nargs="?", default="tiny")
-    add_backend_args(ap)
-    ap.add_argument("--n", type=int, default=200)
-    ap.add_argument("--tasks", default="arithmetic,countdown,equations,knights")
-    ap.add_argument("--out", default="ponder/models/tiny/accuracy.json")
-    args = ap.parse_args(argv)
-    gen = load_generator(args.model, **backend_kwargs(args))
+    n: fresh problems per task level
+    tasks: generator tasks to measure, every level of each
+    out: JSON file of the rows
+    backend: hf | vllm for the model (a "vllm:" model prefix does the same)
+    gen_options: backend options (gen/options.py), e.g. --gen-options.dtype=bfloat16
+    """
+
+    n: int = 200
+    tasks: list[str] = field(default_factory=lambda: ["arithmetic", "countdown", "equations", "knights"])
+    out: str = "ponder/models/tiny/accuracy.json"
+    backend: str | None = None
+    gen_options: dict[str, Any] = field(default_factory=dict)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    from ponder.cliargs import HelpShown, parse_cli
+    from ponder.gen import load_generator
+    from ponder.tasks import get_task
+    from ponder.types import PonderError
+
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args, rest = parse_cli(CardConfig, argv, prog="python -m ponder.eval.card [MODEL] [--key=value ...]",
+                               doc=__doc__.split("\n")[0], max_positionals=1)  # fmt: skip
+        for name in args.tasks:
+            get_task(name)  # a data set or a typo fails before the model loads
+    except HelpShown:
+        return 0
+    except PonderError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    gen = load_generator(rest[0] if rest else "tiny", backend=args.backend, **args.gen_options)
     rows = []
-    for name in args.tasks.split(","):
+    for name in args.tasks:
         for level in get_task(name).levels:
             rows.append(task_accuracy(gen, name, level, args.n))
             r = rows[-1]

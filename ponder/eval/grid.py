@@ -16,7 +16,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ponder.eval import cells as C
-from ponder.eval.grid_config import POOL_STRATEGIES, Cell, EvalConfig, cells, load_problems, pool_size, validate
+from ponder.eval.grid_config import (
+    POOL_STRATEGIES,
+    Cell,
+    EvalConfig,
+    cells,
+    load_problems,
+    pool_max_tokens,
+    pool_size,
+    pool_temperature,
+    search_options,
+    split_task,
+    validate,
+)
 from ponder.eval.sample_pool import (
     ProblemPool,
     ScoreFn,
@@ -77,7 +89,10 @@ def _pool_for(
     def on_batch(done: int) -> None:
         be.progress(f"{what}: {done}/{len(problems)} problems", 0, None)
 
-    pools = build_pool(problems, gen, n=n, temperature=cfg.temperature, max_tokens=cfg.max_tokens,
+    from ponder.gen.nucleus import with_top_p
+
+    pools = build_pool(problems, with_top_p(gen, cfg.top_p), n=n, temperature=pool_temperature(cfg),
+                       max_tokens=pool_max_tokens(cfg),
                        seed=group[0].seed, verify_fn=be.verify_fn, score_fn=score_fn, batch_size=cfg.batch_size,
                        on_batch=on_batch)  # fmt: skip
     save_pool(path, pools)
@@ -100,11 +115,21 @@ def _run_cell(
         ref = str(store.tree_path(cell).relative_to(store.out))
         out = C.search_records(cell, problems, gen, search_fn=be.search_fn, verify_fn=be.verify_fn,
                                scorer=cfg.scorer, scorer_options=cfg.scorer_options, tree_ref=ref,
-                               options=cfg.options.get(cell.strategy))  # fmt: skip
+                               options=search_options(cell.strategy, _knobs(be, cell.strategy), cfg))  # fmt: skip
     questions = {p.id: p.question for p in problems}
+    fmt = getattr(getattr(gen, "format", None), "name", None)
     for rec in out.records:
         rec["question"] = questions[rec["problem_id"]]
+        rec["prompt"], rec["prompt_format"] = gen.render(rec["question"]), fmt
     store.save_ok(cell, out)
+
+
+def _knobs(be: Backends, strategy: str) -> Any:
+    """The strategy's parameter names (which of --max-tokens / --temperature it takes)."""
+    import inspect
+
+    fn = be.check_strategy(strategy)
+    return inspect.signature(fn).parameters if callable(fn) else ("max_tokens", "temperature")
 
 
 def _run_group(
@@ -132,11 +157,22 @@ def _groups(todo: Sequence[Cell]) -> dict[tuple, list[Cell]]:
 
 
 def _setup(model: str, task: str, cache: dict, cfg: EvalConfig, be: Backends) -> tuple[Generator, list[Problem]]:
+    """The model's generator rendering with the run's prompt format (per model and task), and the
+    task's problems; both cached across seeds."""
+    from ponder.prompts import prompted
+
     if ("gen", model) not in cache:
         cache[("gen", model)] = be.make_gen(model)
     if ("task", task) not in cache:
         cache[("task", task)] = be.get_problems(task, cfg)
-    return cache[("gen", model)], cache[("task", task)]
+    problems = cache[("task", task)]
+    if cfg.scorer == "check":
+        from ponder.tasks import require_step_checker
+
+        require_step_checker(p.task for p in problems)
+    if ("prompted", model, task) not in cache:
+        cache[("prompted", model, task)] = prompted(cache[("gen", model)], model, problems[0].task, cfg.prompt)
+    return cache[("prompted", model, task)], problems
 
 
 def run_grid(cfg: EvalConfig, be: Backends) -> list[dict[str, Any]]:
@@ -144,6 +180,16 @@ def run_grid(cfg: EvalConfig, be: Backends) -> list[dict[str, Any]]:
     cfg = validate(cfg)
     if cfg.scorer:
         be.check_scorer(cfg.scorer)
+    if cfg.scorer == "check":  # named tasks fail here; files and hf: sources when their problems are read
+        from ponder.tasks import ALIASES, is_source, require_step_checker
+
+        names = [split_task(t)[0] for t in cfg.tasks]
+        require_step_checker(ALIASES.get(n, n) for n in names if is_source(n) and not n.startswith("hf:")
+                             and not n.endswith((".jsonl", ".jsonl.gz")))  # fmt: skip
+    if cfg.prompt is not None:
+        from ponder.prompts import get_prompt
+
+        get_prompt(cfg.prompt)
     for name in cfg.strategies:
         if name not in POOL_STRATEGIES:
             be.check_strategy(name)

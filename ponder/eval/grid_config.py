@@ -3,11 +3,13 @@
 A grid is tasks x models x strategies x budgets x seeds. A cell is one (task, model, strategy,
 budget, seed). Pool strategies (majority, best_of_n, weighted, pass) are read off one shared pool
 of samples per (task, model, seed); every other name is a search strategy run by
-`ponder.search.run_search` once per budget. A task is a built-in generator ("countdown",
-"arithmetic:4" for level 4) or a data set read from a local file by ponder.tasks.loaders.
-`temperature` and `max_tokens` set the pool's sampling; search strategies take their own
-settings from `options` (e.g. {"beam": {"temperature": 0.8}}), else their defaults.
-Left out: per-task sampling settings (one temperature and token limit for the whole pool).
+`ponder.search.run_search` once per budget. A task is anything ponder.tasks.load_task reads: a built-in generator ("countdown",
+"arithmetic:4" for level 4), a data set ("gsm8k", "math500:3" for MATH level 3), a problems
+.jsonl, or `hf:PATH_OR_ID`. `temperature`, `max_tokens` and `top_p` set the pool's sampling and
+reach every search strategy that has the knob (top_p every sampled call); a strategy's own
+`options` (e.g. {"beam": {"temperature": 0.6}}) win. `prompt` picks the prompt format
+(ponder/prompts.py), by default per model and task.
+Left out: per-task sampling settings (one temperature and token limit for the whole grid).
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ ALIASES = {
 BUDGET_FREE = ("greedy",)
 # Options that decide what a finished cell means: a re-run into the same folder must match them.
 IDENTITY_KEYS = ("n_problems", "temperature", "max_tokens", "scorer", "data", "problem_seed", "options")
+POOL_TEMPERATURE, POOL_MAX_TOKENS = 0.8, 256  # the pool's sampling when not given (search's defaults too)
 
 
 @dataclass
 class EvalConfig:
     """One evaluation grid (`ponder eval`): tasks x models x strategies x budgets x seeds.
 
-    tasks: built-in tasks (`countdown`, `arithmetic:4` for level 4) or data sets read from files
+    tasks: task names (`countdown`, `arithmetic:4` for level 4, gsm8k, math500, ...), problems .jsonl files, or hf:PATH_OR_ID
     models: model names, folders, or OpenAI-compatible URLs
     strategies: pool strategies (majority, best_of_n, weighted, pass) or any search strategy
     budgets: samples' worth of compute per problem
@@ -43,8 +46,11 @@ class EvalConfig:
     n_problems: problems per task
     problem_seed: which problems are drawn; separate from the sampling seeds
     data: task -> local data file, for data-set tasks (--data gsm8k=path/test.jsonl)
-    temperature: sampling temperature of the shared pool
-    max_tokens: token limit of each pooled sample
+    temperature: sampling temperature of the pool and of every search strategy with that knob (null: 0.8)
+    max_tokens: token limit of every response, pooled or searched (null: 256)
+    top_p: nucleus sampling for every sampled call (null: off)
+    prompt: prompt format (r1, boxed, code, plain, tiny; null: tiny for built-in models, else by task, docs/tasks.md)
+    split: data-set split for data-set tasks (null: each data set's default)
     pool_size: samples per problem in the pool (null: the largest budget)
     scorer: scorer for best_of_n / weighted and search (null: the model's confidence)
     options: strategy -> its run_search options (--options.beam.width=4)
@@ -66,8 +72,11 @@ class EvalConfig:
     n_problems: int = 100
     problem_seed: int = 1234  # which problems; separate from the sampling seeds
     data: dict[str, str] = field(default_factory=dict)  # task -> local file for data-set tasks
-    temperature: float = 0.8
-    max_tokens: int = 256
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    prompt: str | None = None
+    split: str | None = None
     pool_size: int | None = None  # default: the largest pool-strategy budget
     scorer: str | None = None  # None: the model's confidence (search's default "confidence")
     scorer_options: dict[str, Any] = field(default_factory=dict)  # to the scorer, e.g. {"path": "runs/prm"}
@@ -154,13 +163,34 @@ def cells(cfg: EvalConfig) -> list[Cell]:
 
 
 def identity(cfg: EvalConfig) -> dict[str, Any]:
-    # scorer_options only when set, so that runs recorded before it existed still resume
-    extra = {"scorer_options": cfg.scorer_options} if cfg.scorer_options else {}
-    return {k: getattr(cfg, k) for k in IDENTITY_KEYS} | extra
+    # newer keys only when set, so that runs recorded before they existed still resume
+    extra = {k: getattr(cfg, k) for k in ("scorer_options", "top_p", "prompt", "split") if getattr(cfg, k)}
+    pool = {"temperature": pool_temperature(cfg), "max_tokens": pool_max_tokens(cfg)}
+    return {k: getattr(cfg, k) for k in IDENTITY_KEYS} | pool | extra
+
+
+def pool_temperature(cfg: EvalConfig) -> float:
+    return POOL_TEMPERATURE if cfg.temperature is None else cfg.temperature
+
+
+def pool_max_tokens(cfg: EvalConfig) -> int:
+    return POOL_MAX_TOKENS if cfg.max_tokens is None else cfg.max_tokens
+
+
+def search_options(strategy: str, knobs: Any, cfg: EvalConfig) -> dict[str, Any]:
+    """A search cell's run_search options: --max-tokens / --temperature where the strategy has
+    that knob (`knobs`: its parameter names), --top-p always, its own --options.STRATEGY.* on top."""
+    given = {"max_tokens": cfg.max_tokens, "temperature": cfg.temperature}
+    out: dict[str, Any] = {k: v for k, v in given.items() if v is not None and k in knobs}
+    if cfg.top_p is not None:
+        out["top_p"] = cfg.top_p
+    return out | dict(cfg.options.get(strategy) or {})
 
 
 def split_task(spec: str) -> tuple[str, int | None]:
-    """'arithmetic:4' -> ('arithmetic', 4); 'gsm8k' -> ('gsm8k', None)."""
+    """'arithmetic:4' -> ('arithmetic', 4); 'gsm8k' -> ('gsm8k', None); files and hf: sources whole."""
+    if spec.startswith("hf:") or spec.endswith((".jsonl", ".jsonl.gz")):
+        return spec, None
     name, _, level = spec.partition(":")
     if level and not level.isdigit():
         raise PonderError(f"task {spec!r}: the part after ':' is a difficulty level (an integer)")
@@ -168,16 +198,16 @@ def split_task(spec: str) -> tuple[str, int | None]:
 
 
 def load_problems(spec: str, cfg: EvalConfig) -> list[Problem]:
-    """The problems of one task spec: generated (built-in) or read from a local data file."""
-    from ponder.tasks import TASKS, make_problems
+    """The problems of one task spec, by ponder.tasks.load_task (a `data` override reads that file)."""
+    from ponder.tasks import load_task
 
     name, level = split_task(spec)
-    if name in TASKS:
-        problems = make_problems(name, cfg.n_problems, level=level, seed=cfg.problem_seed)
-    else:
+    if name in cfg.data:
         from ponder.tasks.loaders import load_dataset
 
-        problems = load_dataset(name, path=cfg.data.get(name), limit=cfg.n_problems)
+        problems = load_dataset(name, path=cfg.data[name], limit=cfg.n_problems, split=cfg.split)
+    else:
+        problems = load_task(name, cfg.n_problems, level=level, seed=cfg.problem_seed, split=cfg.split)
     if not problems:
         where = cfg.data.get(name, "its default location")
         raise PonderError(f"task {spec!r} gave no problems (data file: {where}); check the file or --n-problems")

@@ -52,9 +52,11 @@ class LabelConfig:
     model: policy that writes and completes traces
     backend: hf | vllm for the model (a "vllm:" model prefix does the same)
     gen_options: backend options (gen/options.py), e.g. --gen-options.dtype=bfloat16
-    task: built-in task to draw problems from
+    task: problems: a task name (ponder tasks, gsm8k, math500, ...), a problems .jsonl, or hf:PATH_OR_ID
     n: problems
     level: difficulty level (null: the task's default)
+    split: the data set's split, for a data-set task (null: its default)
+    prompt: prompt format (r1, boxed, code, plain, tiny; null: tiny for built-in models, else by task)
     samples: traces sampled per problem
     k: Monte-Carlo completions per step prefix
     hard: hard labels (any completion correct) instead of soft
@@ -73,6 +75,8 @@ class LabelConfig:
     task: str = "arithmetic"
     n: int = 50
     level: int | None = None
+    split: str | None = None
+    prompt: str | None = None
     samples: int = 4
     k: int = 8
     hard: bool = False
@@ -108,10 +112,24 @@ def _import(fmt: str, path: str | None, out: str) -> int:
     return 0
 
 
+def label_problems(args: LabelConfig) -> list[Problem]:
+    """--task's problems (any source load_task reads); --exact needs a task with a step checker."""
+    from ponder.tasks import load_task, require_step_checker
+
+    problems = load_task(args.task, args.n, args.level, args.seed, args.split)
+    if not problems:
+        raise PonderError(f"--task {args.task} gave no problems")
+    if args.exact:
+        require_step_checker((p.task for p in problems), "--exact", "label by Monte-Carlo rollouts (drop --exact)")
+    return problems
+
+
 def with_exact(recs: list, task) -> list:
     """Attach exact labels (meta.exact) to Monte-Carlo labelled traces of a built-in task."""
     from ponder.rm.exact import exact_labels
 
+    if task is None:  # no step checker (GSM8K, MATH, code): Monte-Carlo labels only
+        return recs
     for r in recs:
         r.meta["exact"] = exact_labels(r.problem, r.steps, r.outcome, task=task)
     return recs
@@ -123,22 +141,19 @@ def main(argv: list[str]) -> int:
         return _import(args.import_format, file, args.out)
     from ponder.gen import load_generator
     from ponder.io import write_jsonl
+    from ponder.prompts import prompted
     from ponder.rm.mc import MCParams, label_traces
-    from ponder.tasks import get_task, make_problems
+    from ponder.tasks import get_task, step_checker_task
     from ponder.verify import verify
 
-    task, gen = get_task(args.task), load_generator(args.model, backend=args.backend, **args.gen_options)
-    traces = sample_traces(
-        gen,
-        make_problems(args.task, args.n, args.level, args.seed),
-        args.samples,
-        args.temperature,
-        args.max_tokens,
-        args.seed,
-    )
+    problems = label_problems(args)
+    checker = step_checker_task(problems[0].task)
+    task = get_task(checker) if checker else None  # exact labels only where a step checker exists
+    gen = load_generator(args.model, backend=args.backend, **args.gen_options)
+    gen = prompted(gen, args.model, problems[0].task, args.prompt)
+    traces = sample_traces(gen, problems, args.samples, args.temperature, args.max_tokens, args.seed)
     if args.exact:
         recs = exact_records(traces, task, verify)
-        write_jsonl(args.out, (r.to_dict() for r in recs))
     else:
         params = MCParams(
             k=args.k,
@@ -153,7 +168,10 @@ def main(argv: list[str]) -> int:
             recs = label_traces(
                 gen, traces, params, out=args.out, verifier=verify, progress=lambda n: bar.advance(tid, n)
             )
-        write_jsonl(args.out, (r.to_dict() for r in with_exact(recs, task)))
+        recs = with_exact(recs, task)
+    for r in recs:  # what the policy saw, in its prompt format
+        r.meta.update(prompt_format=gen.format.name, prompt=gen.render(r.problem.question))
+    write_jsonl(args.out, (r.to_dict() for r in recs))
     solved = sum(r.outcome == 1.0 for r in recs)
     print(f"{len(recs)} traces, {sum(len(r.steps) for r in recs)} steps, {solved} correct -> {args.out}")
     return 0

@@ -81,35 +81,39 @@ def parse_solve(argv: list[str]) -> tuple[SolveConfig, str | None]:
     return cfg, (rest[0] if rest else None)
 
 
-def resolve_plan(cfg: SolveConfig) -> tuple[str, int, dict[str, Any]]:
-    """Strategy, budget and options from --effort, then --strategy/--budget/--scorer/--options on top."""
-    from ponder.search.effort import resolve_effort
+def resolve_plan(cfg: SolveConfig, has_step_checker: bool = True) -> tuple[str, int, dict[str, Any], str | None]:
+    """Strategy, budget and options from --effort (adapted to a task without a step checker),
+    then --strategy/--budget/--scorer/--options on top; and the line saying what the effort runs."""
+    from ponder.search.effort import effort_for
 
     if cfg.effort and cfg.strategy:
         raise PonderError("give --effort or --strategy, not both")
-    strategy, budget, options = resolve_effort(cfg.effort) if cfg.effort else (cfg.strategy or "greedy", 1, {})
+    strategy, budget, options, note = cfg.strategy or "greedy", 1, {}, None
+    if cfg.effort:
+        e, note = effort_for(cfg.effort, has_step_checker)
+        strategy, budget, options = e.strategy, e.budget, dict(e.options)
     budget = cfg.budget if cfg.budget is not None else budget
     if cfg.scorer:
         options["scorer"] = cfg.scorer
     options.update(sampling_options(strategy, cfg))
     options.update(cfg.options)
-    return strategy, budget, options
+    return strategy, budget, options, note
 
 
 def sampling_options(strategy: str, cfg: SolveConfig) -> dict[str, Any]:
-    """--max-tokens / --temperature / --top-p as the strategy's own options; one the strategy has
-    no knob for is an error naming the knobs it has (greedy's temperature is 0 by definition)."""
+    """--max-tokens / --temperature as the strategy's own options; one the strategy has no knob
+    for is an error naming the knobs it has (greedy's temperature is 0 by definition). --top-p is
+    not here: run_search applies it to every sampled call of any strategy (gen/nucleus.py)."""
     import inspect
 
     from ponder.search import STRATEGIES
 
-    given = {k: v for k, v in (("max_tokens", cfg.max_tokens), ("temperature", cfg.temperature),
-                               ("top_p", cfg.top_p)) if v is not None}  # fmt: skip
+    given = {k: v for k, v in (("max_tokens", cfg.max_tokens), ("temperature", cfg.temperature)) if v is not None}
     knobs = set(inspect.signature(STRATEGIES.get(strategy)).parameters)
     for key in given:
         if key not in knobs:
-            has = [f"--{k.replace('_', '-')}" for k in ("max_tokens", "temperature", "top_p") if k in knobs]
-            raise PonderError(f"strategy {strategy!r} has no {key} knob; it takes {', '.join(has) or 'none of them'}")
+            has = [f"--{k.replace('_', '-')}" for k in ("max_tokens", "temperature") if k in knobs]
+            raise PonderError(f"strategy {strategy!r} has no {key} knob; it takes {', '.join(has + ['--top-p'])}")
     return given
 
 
@@ -180,18 +184,6 @@ def load_problems(cfg: SolveConfig, text: str | None) -> list[Problem]:
     return [Problem(id="input", task=p.task, question=p.question, answer=p.answer, meta=p.meta, info=p.info)]
 
 
-def require_step_checker(problems: list[Problem]) -> None:
-    """`--scorer check` on a task without a step checker is an error naming the scorers that apply."""
-    from ponder.tasks import step_checker_task
-
-    lacking = sorted({p.task for p in problems if step_checker_task(p.task) is None})
-    if lacking:
-        raise PonderError(
-            f"task {', '.join(lacking)} has no step checker, so --scorer check cannot judge it; use --scorer "
-            "confidence, entropy, self_certainty, judge, prm or orm, or a sample-pool strategy (majority, best_of_n)"
-        )
-
-
 def load_task_name(name: str) -> str:
     """The `task` a data set's problems carry (math500 -> math)."""
     from ponder.tasks import ALIASES
@@ -208,14 +200,17 @@ def records(
 ) -> list[dict[str, Any]]:
     """One record per problem in the shared schema (ponder/records.py); the model's own answer,
     the verdict and the strategy ride in `meta`."""
+    from ponder.answers import answer_in_style
+    from ponder.prompts import get_prompt
     from ponder.records import make_record
 
+    style = get_prompt(fmt).answer if fmt else None
     out = []
     for p, r, s, prompt in zip(problems, results, scores, prompts):
         meta = {
             **r.meta,
             "prompt_format": fmt,
-            "parsed": r.answer,
+            "parsed": answer_in_style(r.response, style, p.task) if style and r.response else r.answer,
             "verdict": None if s is None else s.reason,
             "strategy": r.strategy,
         }
@@ -287,6 +282,8 @@ def _search(cfg: SolveConfig, strategy: str, budget: int, scorer: str | None, op
     cfg.prompt = cfg.prompt or default_prompt(cfg.model, problems[0].task)
     gen = PromptedGenerator(gen, cfg.prompt)
     prompts = [gen.render(p.question) for p in problems]
+    if cfg.top_p is not None:
+        options = {**options, "top_p": cfg.top_p}
     return prompts, _run(cfg, gen, strategy, budget, scorer, options, problems)
 
 
@@ -318,20 +315,27 @@ def _run(cfg: SolveConfig, gen, strategy: str, budget: int, scorer: str | None, 
 
 def main(argv: list[str]) -> int:
     from ponder.io import write_json, write_jsonl
+    from ponder.tasks import require_step_checker, step_checker_task
     from ponder.verify import verify
 
     cfg, text = parse_solve(argv)
-    strategy, budget, options = resolve_plan(cfg)
-    scorer = options.pop("scorer", None)
-    scorer_options = dict(cfg.scorer_options)
-    check_plan(strategy, budget, scorer, options)
+    resolve_plan(cfg)  # bad flags fail before the problems are read
     if cfg.prompt is not None:
         from ponder.prompts import get_prompt
 
         get_prompt(cfg.prompt)  # an unknown name fails here, before any model loads
     problems = load_problems(cfg, text)
+    checked = all(step_checker_task(p.task) is not None for p in problems)
+    strategy, budget, options, note = resolve_plan(cfg, checked)
+    scorer = options.pop("scorer", None)
+    scorer_options = dict(cfg.scorer_options)
+    check_plan(strategy, budget, scorer, options)
     if scorer == "check":
-        require_step_checker(problems)
+        require_step_checker(p.task for p in problems)
+    if note and not cfg.quiet:
+        import sys
+
+        print(note, file=sys.stderr)
     prompts, results = _search(cfg, strategy, budget, scorer, options, problems)
     known = [i for i, p in enumerate(problems) if p.answer is not None or _reference_free(p.task)]
     verdicts = verify([problems[i] for i in known], [results[i].response for i in known]) if known else []

@@ -57,3 +57,22 @@ def get_effort(name: str) -> Effort:
 def resolve_effort(effort: str) -> tuple[str, int, dict[str, Any]]:
     e = get_effort(effort)
     return e.strategy, e.budget, e.options
+
+
+def effort_for(name: str, has_step_checker: bool) -> tuple[Effort, str]:
+    """The level for problems with or without a step checker, and one line saying what it runs.
+    A level that scores with the `check` scorer falls back, on a task that has no checker (GSM8K,
+    MATH, code), to a sample-pool strategy at the same budget: majority voting (self-consistency),
+    or for xhigh confidence-weighted voting."""
+    e = get_effort(name)
+    if e.options.get("scorer") == "check" and not has_step_checker:
+        pool, options = ("weighted", {"scorer": "confidence"}) if e.strategy == "weighted" else ("majority", {})
+        fell_back = Effort(pool, e.budget, options, e.think_tokens)
+        return fell_back, f"{describe(name, fell_back)} (the task has no step checker for {e.strategy}'s check scorer)"
+    return e, describe(name, e)
+
+
+def describe(name: str, e: Effort) -> str:
+    scorer = f" · scorer {e.options['scorer']}" if "scorer" in e.options else ""
+    think = "" if e.think_tokens is None else f" · thinking <= {e.think_tokens} tokens"
+    return f"effort {name}: {e.strategy} · budget {e.budget}{scorer}{think}"

@@ -230,11 +230,14 @@ def run_search(
     scorer: str | object | None = None,
     scorer_options: dict[str, Any] | None = None,
     seed: int = 0,
+    top_p: float | None = None,
     **options: Any,
 ) -> list[SearchResult]:
     """Run `strategy` on all problems together; one SearchResult (with Cost and tree) per problem.
     `scorer` is a registered name (default "confidence"), a plug-in, or a scorer object;
-    `scorer_options` go to a named scorer's factory (e.g. {"path": "runs/prm"})."""
+    `scorer_options` go to a named scorer's factory (e.g. {"path": "runs/prm"}); `top_p` makes
+    every sampled generator call of the strategy nucleus-sample (gen/nucleus.py)."""
+    from ponder.gen.nucleus import with_top_p
     from ponder.search import STRATEGIES
 
     check_budget(budget)
@@ -243,7 +246,7 @@ def run_search(
     scorer_obj, scorer_label = build_scorer(scorer, gen, scorer_options)  # fails before any generation
     if not problems:
         return []
-    ctx = SearchContext(gen, scorer_obj, len(problems), label=scorer_label or DEFAULT_SCORER)
+    ctx = SearchContext(with_top_p(gen, top_p), scorer_obj, len(problems), label=scorer_label or DEFAULT_SCORER)
     t0 = time.perf_counter()
     picks = fn([p.public() for p in problems], ctx, budget=budget, seed=seed, **options)
     wall = time.perf_counter() - t0
@@ -265,5 +268,7 @@ def run_search(
         )
         if scorer_options:
             r.meta["scorer_options"] = dict(scorer_options)
+        if top_p is not None:
+            r.meta["top_p"] = top_p
         results.append(r)
     return results

@@ -98,8 +98,13 @@ class Forest:
         token_stats: bool = False,
     ) -> list[list[NodeRef]]:
         """n children for every frontier node, from ONE generator call; children past
-        max_tokens of trace are marked terminal (truncated)."""
+        max_tokens of trace are marked terminal (truncated). A step is capped at the room left
+        under max_tokens (of the shortest trace in the call: one call has one cap), so --max-tokens
+        holds at token granularity, not one whole step past it."""
         prefixes = [(i, self.prefix((i, nid))) for i, nid in frontier]
+        if frontier:
+            room = max_tokens - min(self.tokens(ref) for ref in frontier)
+            max_step_tokens = max(1, min(max_step_tokens, room))
         grown = grow(
             self.ctx,
             prefixes,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from ponder.registry import Registry
 from ponder.types import PonderError, Problem
 
 DATASETS = Registry("dataset")  # name -> Dataset
+Rows = Iterable[tuple[int, dict]]  # (line or row number, record)
 MBPP_SPLITS = {"test": (11, 510), "validation": (511, 600), "train": (601, 974), "prompt": (1, 10)}
 TOT_RANKS = (901, 1000)  # the Game of 24 puzzles evaluated in the Tree-of-Thoughts paper
 
@@ -104,11 +105,20 @@ def _final_number(text: str, where: str) -> str:
     return number
 
 
-def _read_gsm8k(file: Path, split: str) -> list[Problem]:
+def _jsonl(rows_fn: Callable[[Rows, str, str], list[Problem]]) -> Callable[[Path, str], list[Problem]]:
+    """A reader of a jsonl file from a reader of numbered rows (the same rows a `datasets` table gives)."""
+
+    def read(file: Path, split: str) -> list[Problem]:
+        return rows_fn(read_jsonl_numbered(file), str(file), split)
+
+    return read
+
+
+def gsm8k_rows(rows: Rows, src: str, split: str) -> list[Problem]:
     fmt = "GSM8K jsonl: 'question' and 'answer' ending in '#### <number>'"
     out = []
-    for line, rec in read_jsonl_numbered(file):
-        where = f"{file}:{line}"
+    for line, rec in rows:
+        where = f"{src}:{line}"
         question = _field(rec, "question", str, where, fmt)
         solution = _field(rec, "answer", str, where, fmt)
         out.append(
@@ -123,11 +133,11 @@ def _read_gsm8k(file: Path, split: str) -> list[Problem]:
     return out
 
 
-def _read_math(file: Path, split: str) -> list[Problem]:
+def math_rows(rows: Rows, src: str, split: str) -> list[Problem]:
     fmt = "MATH jsonl: 'problem', and 'answer' or a 'solution' with \\boxed{}"
     out = []
-    for line, rec in read_jsonl_numbered(file):
-        where = f"{file}:{line}"
+    for line, rec in rows:
+        where = f"{src}:{line}"
         question = _field(rec, "problem", str, where, fmt)
         solution = rec.get("solution", "")
         answer = rec["answer"] if isinstance(rec.get("answer"), str) else last_boxed(str(solution))
@@ -143,14 +153,18 @@ def _read_math(file: Path, split: str) -> list[Problem]:
 
 def _read_game24(file: Path, split: str) -> list[Problem]:
     with open(file, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.DictReader(f))
+        return game24_rows(list(csv.DictReader(f)), str(file), split)
+
+
+def game24_rows(rows: list[dict], file: str, split: str) -> list[Problem]:
+    """Problems from the Tree-of-Thoughts table's rows (`Rank`, `Puzzles`)."""
     if not rows:
         raise PonderError(f"{file} is empty: expected the Game of 24 csv with a 'Puzzles' column")
     if "Puzzles" not in rows[0]:
         raise PonderError(f"{file}: no 'Puzzles' column (found {list(rows[0])}); use the Tree-of-Thoughts 24.csv")
     out = []
     for line, row in enumerate(rows, 2):  # line 1 is the header
-        puzzle, rank_text = (row.get("Puzzles") or "").split(), (row.get("Rank") or "").strip()
+        puzzle, rank_text = str(row.get("Puzzles") or "").split(), str(row.get("Rank") or "").strip()
         if len(puzzle) != 4 or not all(x.isdigit() for x in puzzle) or (rank_text and not rank_text.isdigit()):
             raise PonderError(f"{file}:{line}: expected a rank and four integers like '1 1 4 6'; fix that row")
         rank = int(rank_text) if rank_text else line - 1
@@ -168,11 +182,11 @@ def _read_game24(file: Path, split: str) -> list[Problem]:
     return out
 
 
-def _read_humaneval(file: Path, split: str) -> list[Problem]:
+def humaneval_rows(rows: Rows, src: str, split: str) -> list[Problem]:
     fmt = "HumanEval jsonl: 'task_id', 'prompt', 'entry_point', 'test'"
     out = []
-    for line, rec in read_jsonl_numbered(file):
-        where = f"{file}:{line}"
+    for line, rec in rows:
+        where = f"{src}:{line}"
         task_id, prompt = _field(rec, "task_id", str, where, fmt), _field(rec, "prompt", str, where, fmt)
         info = {
             "test": _field(rec, "test", str, where, fmt),
@@ -184,12 +198,12 @@ def _read_humaneval(file: Path, split: str) -> list[Problem]:
     return out
 
 
-def _read_mbpp(file: Path, split: str) -> list[Problem]:
+def mbpp_rows(rows: Rows, src: str, split: str) -> list[Problem]:
     fmt = "MBPP jsonl: 'task_id' (int), 'text', 'test_list' (list of asserts)"
     lo, hi = MBPP_SPLITS.get(split, (0, 10**9))
     out = []
-    for line, rec in read_jsonl_numbered(file):
-        where = f"{file}:{line}"
+    for line, rec in rows:
+        where = f"{src}:{line}"
         task_id, text = _field(rec, "task_id", int, where, fmt), _field(rec, "text", str, where, fmt)
         tests = _field(rec, "test_list", list, where, fmt)
         if not tests:
@@ -208,11 +222,11 @@ def _read_mbpp(file: Path, split: str) -> list[Problem]:
 
 
 DATASETS.register("gsm8k")(
-    Dataset({"test": ("gsm8k/test.jsonl",), "train": ("gsm8k/train.jsonl",)}, _read_gsm8k, "test")
+    Dataset({"test": ("gsm8k/test.jsonl",), "train": ("gsm8k/train.jsonl",)}, _jsonl(gsm8k_rows), "test")
 )
-DATASETS.register("math")(Dataset({"test": ("math/math500_test.jsonl",)}, _read_math, "test"))
+DATASETS.register("math")(Dataset({"test": ("math/math500_test.jsonl",)}, _jsonl(math_rows), "test"))
 DATASETS.register("game24")(Dataset({"all": ("game24/24.csv",), "tot": ("game24/24.csv",)}, _read_game24, "all"))
 DATASETS.register("humaneval")(
-    Dataset({"test": ("humaneval/HumanEval.jsonl.gz", "humaneval/HumanEval.jsonl")}, _read_humaneval, "test")
+    Dataset({"test": ("humaneval/HumanEval.jsonl.gz", "humaneval/HumanEval.jsonl")}, _jsonl(humaneval_rows), "test")
 )
-DATASETS.register("mbpp")(Dataset(dict.fromkeys(["all", *MBPP_SPLITS], ("mbpp/mbpp.jsonl",)), _read_mbpp, "all"))
+DATASETS.register("mbpp")(Dataset(dict.fromkeys(["all", *MBPP_SPLITS], ("mbpp/mbpp.jsonl",)), _jsonl(mbpp_rows), "all"))

@@ -36,6 +36,7 @@ METHODS = {  # name -> (module, config class, train function)
     "dpo": ("ponder.train.dpo", "DPOConfig", "train_dpo"),
     "expert": ("ponder.data.expert", "ExpertConfig", "train_expert"),  # search -> verify -> filter -> SFT
 }
+ALIASES = {"prompt": "model.prompt"}  # `--prompt NAME`, as on solve and eval
 USAGE = (
     "usage: ponder train {base|sft|rft|star|grpo|dpo|expert|prm|orm} [RECIPE.yaml] [--key=value ...]\n"
     "       ponder train merge ADAPTER_FOLDER OUT_FOLDER\n"
@@ -54,8 +55,21 @@ def load_method_config(method: str, argv: list[str]):
     module_name, cls_name, fn_name = METHODS[method]
     module = importlib.import_module(module_name)
     prog = f"ponder train {method} [RECIPE.yaml] [--key=value ...]"
-    cfg, _ = parse_cli(vars(module)[cls_name], argv, prog=prog, doc=__doc__, recipe=True)
+    cfg, _ = parse_cli(vars(module)[cls_name], argv, prog=prog, doc=__doc__, recipe=True, aliases=ALIASES)
+    _default_prompt(cfg)
     return cfg, vars(module)[fn_name]
+
+
+def _default_prompt(cfg) -> None:
+    """model.prompt's documented default for the model and the task trained on (ponder/prompts.py)."""
+    from ponder.prompts import default_prompt, get_prompt
+
+    if cfg.model.prompt is not None:
+        get_prompt(cfg.model.prompt)  # an unknown name fails before the model loads
+        return
+    data, teacher = getattr(cfg, "data", None), getattr(cfg, "teacher", None)
+    task = getattr(data, "task", None) or (getattr(teacher, "task", None) if getattr(teacher, "model", None) else None)
+    cfg.model.prompt = default_prompt(cfg.model.name, task)
 
 
 def main(argv: list[str]) -> int:

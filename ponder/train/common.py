@@ -79,6 +79,7 @@ class ModelConfig:
     sampler: rollouts: hf samples the live policy; vllm a vLLM engine synced with it
     sync_every: vllm sampler: push the weights after every k optimiser steps
     engine: vllm sampler options (gen/options.py: max_model_len, ...)
+    prompt: prompt format of every rendered question (r1, boxed, code, plain, tiny; null: tiny for built-in models, else by task; --prompt)
     """
 
     name: str = "tiny"  # built-in name, HF folder, or hub id
@@ -86,6 +87,7 @@ class ModelConfig:
     sampler: str = "hf"  # rollouts: "hf" samples the live policy; "vllm" a vLLM engine synced with it
     sync_every: int = 1  # vllm sampler: push the weights after every k optimiser steps
     engine: dict = field(default_factory=dict)  # vllm sampler options (gen/options.py: max_model_len, ...)
+    prompt: str | None = None  # prompt format (ponder/prompts.py); None: the default for the model and task
 
 
 @dataclass
@@ -161,8 +163,13 @@ def frozen_copy(model):
     return ref
 
 
-def render_prompt(tokenizer, question: str) -> str:
-    """The prompt text for a question: the tokenizer's chat template when it has one."""
+def render_prompt(tokenizer, question: str, fmt: str | None = None) -> str:
+    """The prompt text for a question: in prompt format `fmt` (ponder/prompts.py) when given and
+    not `tiny`, else the tokenizer's chat template when it has one, else `question\n`."""
+    if fmt not in (None, "tiny"):
+        from ponder.prompts import get_prompt, render
+
+        return render(get_prompt(fmt), tokenizer, question)
     if getattr(tokenizer, "chat_template", None):
         msgs = [{"role": "user", "content": question}]
         return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)

@@ -20,18 +20,20 @@ from ponder.types import PonderError, Problem
 class DataConfig:
     """Training problems.
 
-    task: built-in task to generate problems from (ignored when path is set)
+    task: task to draw problems from: a task name (ponder tasks, gsm8k, math500, ...), a problems .jsonl, or hf:PATH_OR_ID (ignored when path is set)
     level: difficulty level (null: the task's hardest training level)
     n: number of training problems
     seed: seed of the generated problems
     path: jsonl of problems or result records (problem_id, task, question, answer, ...) instead of a task
+    split: the data set's split, for a data-set task (null: its default)
     """
 
-    task: str = "countdown"  # built-in task to generate problems from (ignored when path is set)
+    task: str = "countdown"  # any task source: a name, a problems .jsonl, hf:PATH (ignored when path is set)
     level: int | None = None  # None: the task's hardest training level
     n: int = 2000  # number of training problems
     seed: int = 0
     path: str | None = None  # jsonl of problems (id, task, question, answer, ...) instead of a task
+    split: str | None = None
 
 
 def load_problems(cfg: DataConfig) -> list[Problem]:
@@ -45,9 +47,9 @@ def load_problems(cfg: DataConfig) -> list[Problem]:
                 raise PonderError(f"{cfg.path}:{i}: problem record lacks {', '.join(missing)}")
             out.append(problem_of(r, str(i)))
         return out[: cfg.n] if cfg.n else out
-    from ponder.tasks import make_problems
+    from ponder.tasks import load_task
 
-    return make_problems(cfg.task, cfg.n, cfg.level, cfg.seed)
+    return load_task(cfg.task, cfg.n, cfg.level, cfg.seed, cfg.split)
 
 
 class ProblemStream:
@@ -90,9 +92,10 @@ class Example:
     response: str
 
 
-def load_sft(path: str | Path, tokenizer) -> list[Example]:
-    """Records with `response` and either `prompt` (used as is) or `question` (rendered with the
-    tokenizer's chat template). A record missing them is an error naming the file and line."""
+def load_sft(path: str | Path, tokenizer, fmt: str | None = None) -> list[Example]:
+    """Records with `response` and either `prompt` (used as is) or `question` (rendered in prompt
+    format `fmt`, else with the tokenizer's chat template). A record missing them is an error
+    naming the file and line."""
     from ponder.train.common import render_prompt
 
     out = []
@@ -102,7 +105,7 @@ def load_sft(path: str | Path, tokenizer) -> list[Example]:
         if isinstance(r.get("prompt"), str):
             prompt = r["prompt"]
         elif isinstance(r.get("question"), str):
-            prompt = render_prompt(tokenizer, r["question"])
+            prompt = render_prompt(tokenizer, r["question"], fmt)
         else:
             raise PonderError(f"{path}:{i}: record needs a string 'prompt' or 'question' (fields: {', '.join(r)})")
         out.append(Example(prompt, r["response"]))

@@ -20,7 +20,7 @@ import torch
 from ponder.config import to_dict
 from ponder.io import read_jsonl, write_jsonl
 from ponder.train.batch import collate, encode_example, forward_logprobs, sequence_logprob
-from ponder.train.common import ModelConfig, OptimConfig, RunConfig, TrainConfig, render_prompt
+from ponder.train.common import ModelConfig, OptimConfig, RunConfig, TrainConfig
 from ponder.train.data import DataConfig, load_problems
 from ponder.train.distill import failed_traces
 from ponder.train.evaluate import EvalConfig, held_out_problems
@@ -102,7 +102,7 @@ def dpo_step(sess: Session, cfg: DPOConfig, pairs: list[dict]) -> dict[str, floa
     tot = {"loss": 0.0, "margin": 0.0, "pref_acc": 0.0}
     for i in range(0, len(picked), cfg.micro_batch):
         chunk = picked[i : i + cfg.micro_batch]
-        prompts = [render_prompt(sess.tokenizer, r["question"]) for r in chunk]
+        prompts = [sess.render(r["question"]) for r in chunk]
         seqs = [
             encode_example(sess.tokenizer, p, r[key], eos=True)
             for key in ("chosen", "rejected")

@@ -46,10 +46,13 @@ def greedy_accuracy(
 
 
 def held_out_problems(task: str | None, cfg: EvalConfig, default_level: int | None) -> list[Problem]:
-    """cfg.n problems of `task` from the held-out seed; [] when evaluation is off or no task."""
-    if cfg.n <= 0 or not task:
+    """cfg.n problems of `task` from the held-out seed; [] when evaluation is off, there is no
+    task, or the task is not a generator (a data set's held-out split is the user's choice: run
+    `ponder eval` on it)."""
+    from ponder.tasks import TASKS, make_problems
+
+    if cfg.n <= 0 or not task or task not in TASKS.names():
         return []
-    from ponder.tasks import make_problems
 
     level = cfg.level if cfg.level is not None else default_level
     return make_problems(task, cfg.n, level, cfg.seed)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ponder.config import to_dict
 from ponder.io import read_jsonl, write_jsonl
-from ponder.train.common import ModelConfig, OptimConfig, RunConfig, TrainConfig, render_prompt
+from ponder.train.common import ModelConfig, OptimConfig, RunConfig, TrainConfig
 from ponder.train.data import DataConfig, Example, load_problems
 from ponder.train.distill import sample_verified
 from ponder.train.evaluate import EvalConfig, held_out_problems
@@ -88,7 +88,7 @@ def _round_examples(sess: Session, cfg, problems, rnd: int, make_round: Callable
             key = (rec.get("question"), rec.get("response"))
             if "response" in rec and key not in seen:
                 seen.add(key)
-                examples.append(Example(render_prompt(sess.tokenizer, rec["question"]), rec["response"]))
+                examples.append(Example(sess.render(rec["question"]), rec["response"]))
     return examples
 
 

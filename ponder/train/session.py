@@ -83,6 +83,13 @@ class Session:
     module: Any = None  # the plain (unwrapped) model; `model` is its DDP wrapper under torchrun
     engine: Engine = field(default_factory=Engine)
     lora: bool = False
+    prompt: str = "tiny"  # prompt format of rendered questions (ModelConfig.prompt, resolved)
+
+    def render(self, question: str) -> str:
+        """A question as the prompt text the policy sees (the run's prompt format)."""
+        from ponder.train.common import render_prompt
+
+        return render_prompt(self.tokenizer, question, self.prompt)
 
     @classmethod
     def open(
@@ -126,14 +133,19 @@ class Session:
             sess.save_model = lambda folder: save_hf(model, tokenizer, folder)
             sess.load_model = lambda folder: load_hf_weights(model, folder)
         sess.accuracy_fn = accuracy_fn or accuracy
+        from ponder.prompts import default_prompt, get_prompt, prompted
+
+        sess.prompt = get_prompt(mcfg.prompt).name if mcfg.prompt else default_prompt(mcfg.name, None)
         if need_gen:
-            sess.gen = generator or _live_generator(model, tokenizer, mcfg, run.seed)
+            gen = generator or _live_generator(model, tokenizer, mcfg, run.seed)
             if sess.lora and generator is None:
                 if mcfg.sampler != "hf":
                     raise PonderError(
                         "train.lora samples with model.sampler=hf only (a vLLM engine would need adapter sync)"
                     )
-                sess.gen.fast = False  # the fast Llama decoder reads base weights directly, not adapters
+                gen.fast = False  # the fast Llama decoder reads base weights directly, not adapters
+            sess.gen = prompted(gen, mcfg.name, None, mcfg.prompt)
+            sess.prompt = sess.gen.format.name
         return sess
 
     @property

@@ -40,7 +40,7 @@ class TeacherConfig:
     """Distillation: sample traces from a teacher, keep the verified ones.
 
     model: a generator (built-in, folder, hub id, http://...) to distil from (null: use data)
-    task: built-in task the teacher's problems come from
+    task: task the teacher's problems come from: a task name, a problems .jsonl, or hf:PATH_OR_ID
     level: difficulty level (null: the task's hardest training level)
     n: problems to sample
     k: samples per problem
@@ -193,15 +193,16 @@ class IndexStream:
 def teacher_traces(cfg: SFTConfig, sess: Session) -> str:
     """Sample and verify teacher traces; returns the path of the written jsonl."""
     from ponder.gen import load_generator
-    from ponder.tasks import make_problems
+    from ponder.prompts import prompted
+    from ponder.tasks import load_task
     from ponder.train.distill import sample_verified
 
     t = cfg.teacher
     path = Path(cfg.run.out) / "teacher_traces.jsonl"
     if path.is_file() and (cfg.run.resume or not sess.dist.is_main):
         return str(path)  # a resumed run trains on the traces it started with; rank 0 wrote them
-    teacher = load_generator(t.model)
-    problems = make_problems(t.task, t.n, t.level, t.seed)
+    problems = load_task(t.task, t.n, t.level, t.seed)
+    teacher = prompted(load_generator(t.model), t.model, problems[0].task if problems else None, cfg.model.prompt)
     records, rates = sample_verified(
         teacher, problems, sess.accuracy_fn, k=t.k, temperature=t.temperature, max_tokens=t.max_tokens, seed=t.seed
     )
@@ -228,7 +229,7 @@ def train_sft(cfg: SFTConfig, *, examples: list[Example] | None = None, **sessio
             source = cfg.data.path or (teacher_traces(cfg, sess) if cfg.teacher.model else None)
         if not source:
             raise PonderError("SFT needs data: set data.path=PATH.jsonl or teacher.model=NAME to distil")
-        examples = load_sft(source, sess.tokenizer)
+        examples = load_sft(source, sess.tokenizer, sess.prompt)
     examples, dropped = fit_to_length(examples, sess.tokenizer, cfg.max_len, cfg.data.overlong, source)
     sess.stream = sess.shard(IndexStream(len(examples), cfg.run.seed))
     sess.resume(to_dict(cfg))

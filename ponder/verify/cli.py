@@ -4,7 +4,9 @@ Every record carries `response`. Math records carry `answer`; code records carry
 `entry_point` (+ `prompt`) or `test_list` (+ `test_setup_code`); task records carry `question`,
 `answer`, `meta` — or any record may carry a whole `problem` object. `--verifier auto` picks the
 verifier from each record's `task`. Records of `ponder tasks --trace` / `ponder solve --json
-F.jsonl` (ponder/records.py) are read as they are. The output is the input plus `correct`, `score`, `reason` and, for
+F.jsonl` (ponder/records.py) are read as they are. `--task SOURCE` (a task name, a problems
+.jsonl or hf:PATH, as every command takes; with --split/--n/--level/--seed) supplies the problems
+instead: each record's `problem_id` picks its problem, reference included. The output is the input plus `correct`, `score`, `reason` and, for
 code, `status` / otherwise `parsed` (the extracted answer, or null).
 
 Bad input lines (invalid UTF-8 or JSON, a missing reference field) are named by file:line: the
@@ -93,14 +95,46 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--workers", type=_positive_int, default=None, help="parallel worker processes (null: 2)")
     ap.add_argument("--timeout", type=_positive_seconds, default=None, help="seconds per item (math) or program (code)")
     ap.add_argument("--on-error", choices=("stop", "skip"), default="stop", help="on a bad input line")
+    ap.add_argument("--task", default=None, help="problems by problem_id: a task name, a problems .jsonl, or hf:PATH")
+    ap.add_argument("--split", default=None, help="the --task data set's split (null: its default)")
+    ap.add_argument("--n", type=int, default=None, help="the --task source's problem count (null: all; generators: 1)")
+    ap.add_argument("--level", type=int, default=None, help="the --task source's difficulty level")
+    ap.add_argument("--seed", type=int, default=0, help="the --task generator's seed")
     return ap
 
 
-def _usable(path: str, verifier: str, on_error: str) -> tuple[list[tuple[dict, Problem]], list[str]]:
-    """(record, problem) for every usable line, and the file:line reasons of the skipped ones."""
+def _verifier_name(name: str) -> str:
+    """--verifier: a verifier's name, or any task name (gsm8k -> math, math500 -> math, mbpp -> code)."""
+    from ponder.tasks import ALIASES, task_names
+    from ponder.verify import VERIFIERS, verifier_name_for
+
+    if name == "auto" or name in VERIFIERS:
+        return name
+    if name in task_names():
+        return verifier_name_for(ALIASES.get(name, name))
+    VERIFIERS.get(name)  # unknown names fail here with the known ones
+    return name
+
+
+def _source_problems(args: argparse.Namespace) -> dict[str, Problem] | None:
+    if args.task is None:
+        return None
+    from ponder.tasks import load_task
+
+    return {p.id: p for p in load_task(args.task, args.n, args.level, args.seed, args.split)}
+
+
+def _usable(
+    path: str, verifier: str, on_error: str, source: dict[str, Problem] | None = None
+) -> tuple[list[tuple[dict, Problem]], list[str]]:
+    """(record, problem) for every usable line, and the file:line reasons of the skipped ones;
+    with `source` a record's problem is source[its problem_id]."""
     usable, bad = [], []
     for line, rec in read_records(path):
-        problem = rec if isinstance(rec, BadLine) else record_problem(rec, line, verifier)
+        if source is not None and not isinstance(rec, BadLine):
+            problem = _from_source(rec, source)
+        else:
+            problem = rec if isinstance(rec, BadLine) else record_problem(rec, line, verifier)
         if isinstance(problem, Problem):
             usable.append((rec, problem))
             continue
@@ -109,6 +143,15 @@ def _usable(path: str, verifier: str, on_error: str) -> tuple[list[tuple[dict, P
             raise PonderError(f"{reason} (nothing scored; --on-error skip skips such lines)")
         bad.append(reason)
     return usable, bad
+
+
+def _from_source(rec: dict, source: dict[str, Problem]) -> Problem | str:
+    pid = rec.get("problem_id", rec.get("id"))
+    if not isinstance(rec.get("response"), str):
+        return "no string `response` field"
+    if pid not in source:
+        return f"problem_id {pid!r} is not among the {len(source)} problems of --task"
+    return source[pid]
 
 
 def _done_so_far(output: Path, records: list[dict]) -> int:
@@ -172,12 +215,9 @@ def _terminate(signum, frame) -> None:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    from ponder.verify import VERIFIERS
-
-    if args.verifier != "auto":
-        VERIFIERS.get(args.verifier)  # unknown names fail here with the known ones
+    args.verifier = _verifier_name(args.verifier)
     kwargs = _verifier_kwargs(args.verifier, args.workers, args.timeout)
-    usable, bad = _usable(args.input, args.verifier, args.on_error)
+    usable, bad = _usable(args.input, args.verifier, args.on_error, _source_problems(args))
     for reason in bad[:20]:
         print(f"skipped {reason}", file=sys.stderr)
     output = Path(args.output)

@@ -14,3 +14,12 @@ def test_task_accuracy_counts_the_checkers_verdicts():
     row = task_accuracy(FakeGenerator(right), "arithmetic", 2, 6)
     assert (row["task"], row["level"], row["n"]) == ("arithmetic", 2, 6)
     assert row["accuracy"] == 0.5 and row["ci_low"] < 0.5 < row["ci_high"]
+
+
+def test_card_takes_the_ponder_command_line_syntax(capsys, tmp_path):
+    from ponder.eval.card import main
+
+    assert main(["--help"]) == 0 and "--gen-options" in capsys.readouterr().out
+    assert main(["tiny", "--tasks", "arithmetc", "--out", str(tmp_path / "x.json")]) == 2
+    assert "unknown task 'arithmetc'" in capsys.readouterr().err
+    assert main(["tiny", "--device", "cpu"]) == 2 and "unknown config key 'device'" in capsys.readouterr().err
