@@ -142,6 +142,26 @@ def rollouts(vgen, hgen, repeats: int) -> dict:
     return out
 
 
+def run_meta(threads: int, load_before: tuple, **extra) -> dict:
+    """Machine, versions, load average before and after, time: what every result file records."""
+    import transformers
+    import vllm
+
+    return {
+        **extra,
+        "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, no GPU",
+        "torch_threads": threads,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "vllm": vllm.__version__,
+        "model": "trained tiny reasoner weights (ponder/models/tiny/weights), fp32",
+        "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg(),
+        "note": "other agents shared the 2-core machine; see loadavg (1, 5, 15 min)",
+        "when_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -154,9 +174,6 @@ def main() -> None:
     ap.add_argument("--skip", nargs="*", default=[], choices=["throughput", "beam", "rollouts"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    import transformers
-    import vllm
-
     from ponder.gen import load_generator
     from ponder.gen.hf import HFGenerator
     from ponder.models import TINY_DIR
@@ -172,18 +189,7 @@ def main() -> None:
     vgen.close()
     if "beam" not in args.skip:
         result["beam"] = beam(hgen, args.beam_n, args.beam_budget, args.beam_width)
-    result["meta"] = {
-        "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, no GPU",
-        "torch_threads": args.threads,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "vllm": vllm.__version__,
-        "model": "trained tiny reasoner weights (ponder/models/tiny/weights), fp32",
-        "loadavg_before": load_before,
-        "loadavg_after": os.getloadavg(),
-        "note": "other agents shared the 2-core machine; see loadavg (1, 5, 15 min)",
-        "when_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-    }
+    result["meta"] = run_meta(args.threads, load_before)
     write_json(args.out, result)
     print(result["meta"])
 

@@ -27,9 +27,9 @@ if ! python -c "import torch" >/dev/null 2>&1; then
     python -m pip install -q "torch==2.13.0" || python -m pip install -q "torch>=2.3,<2.14" --index-url https://download.pytorch.org/whl/cpu
   fi
 fi
-# dev = test tools; openai and bench (trl, datasets) are optional extras whose tests would
-# otherwise skip, so the test install includes them (about 20 s more on a warm pip cache)
-python -m pip install -q -e ".[dev,openai,bench]"
+# dev = test tools; openai, bench (trl, datasets) and ray are optional extras whose tests would
+# otherwise skip, so the test install includes them (about 30 s more on a warm pip cache; ray ~240 MB)
+python -m pip install -q -e ".[dev,openai,bench,ray]"
 if [ "$VLLM" = 1 ]; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
     python -m pip install -q -e ".[vllm]"

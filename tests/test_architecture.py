@@ -28,6 +28,7 @@ FLOORS = {
     "ponder.records": 1,
     "ponder.prompts": 1,
     "ponder.models": 1,
+    "ponder.executor": 1,  # the executor seam (local | ray): where fanned-out work runs
     "ponder.gen": 2,
     "ponder.tasks": 2,
     "ponder.verify": 3,

@@ -5,6 +5,8 @@ Left out: streaming the filters over a data set larger than memory."""
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +15,24 @@ from ponder.io import write_jsonl
 log = logging.getLogger(__name__)
 
 
-def _rollout_fn(cfg, gen):
-    from ponder.data.rollouts import sample_chunk, search_chunk
+def _prompted_generator(cfg, task: str | None):
+    """The policy with the prompt the run asks for (built where the executor runs a chunk)."""
+    from ponder.gen import load_generator
+    from ponder.prompts import prompted
 
+    return prompted(load_generator(cfg.model, backend=cfg.backend, **cfg.gen_options), cfg.model, task, cfg.prompt)
+
+
+def _rollout(chunk, cache: dict, cfg, make_gen):
+    """One chunk's rollouts where the executor runs it; the generator is built once per worker."""
+    from ponder.data.rollouts import sample_chunk, search_chunk
+    from ponder.executor import cached
+
+    gen = cached(cache, "data-gen", make_gen)
     if cfg.strategy == "sample":
-        return lambda chunk: sample_chunk(gen, chunk, cfg.k, cfg.temperature, cfg.max_tokens, cfg.seed)
-    return lambda chunk: search_chunk(gen, chunk, cfg.k, cfg.strategy, cfg.seed, budget=cfg.budget, scorer=cfg.scorer,
-                                      scorer_options=cfg.scorer_options or None, **cfg.options)  # fmt: skip
+        return sample_chunk(gen, chunk, cfg.k, cfg.temperature, cfg.max_tokens, cfg.seed)
+    return search_chunk(gen, chunk, cfg.k, cfg.strategy, cfg.seed, budget=cfg.budget, scorer=cfg.scorer,
+                        scorer_options=cfg.scorer_options or None, **cfg.options)  # fmt: skip
 
 
 def step_scorer(prm: str | None, problems: dict):
@@ -85,19 +98,17 @@ def build(cfg, problems: list, out: Path, source: dict[str, Any]) -> dict[str, A
     from ponder.data.card import build_card, write_card
     from ponder.data.filters import FilterContext, apply_filters
     from ponder.data.rollouts import collect, read_done
-    from ponder.gen import load_generator
+    from ponder.executor import make_executor
 
     path = out / "rollouts.jsonl"
     have = {r["problem_id"] for r in read_done(path, cfg.k)}
     todo = sum(p.id not in have for p in problems)
-    gen = load_generator(cfg.model, backend=cfg.backend, **cfg.gen_options) if todo else None
-    if gen is not None:
-        from ponder.prompts import prompted
-
-        gen = prompted(gen, cfg.model, problems[0].task if problems else None, cfg.prompt)
+    make_gen = partial(_prompted_generator, cfg, problems[0].task if problems else None)
     advance, close = _progress(len(problems), len(problems) - todo, cfg.quiet)
     try:
-        rollouts = collect(path, problems, cfg.k, _rollout_fn(cfg, gen), batch=cfg.batch, on_chunk=advance)
+        with make_executor(cfg) if todo else nullcontext(None) as ex:
+            rollout = partial(_rollout, cfg=cfg, make_gen=make_gen)
+            rollouts = collect(path, problems, cfg.k, rollout, batch=cfg.batch, on_chunk=advance, executor=ex)
     finally:
         close()
     label_pass_rates(rollouts)

@@ -18,13 +18,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ponder.executor import ExecutorOptions
 from ponder.types import PonderError
 
 DEFAULT_FILTERS = ["correct", "pass_rate", "length", "exact_dup", "near_dup", "format", "language", "steps"]
 
 
 @dataclass
-class DataConfig:
+class DataConfig(ExecutorOptions):
     """What `ponder data` builds.
 
     task: problems: a task name (ponder tasks, gsm8k, math500, ...), a problems .jsonl, or hf:PATH_OR_ID

@@ -7,6 +7,9 @@ Records follow the one schema of ponder/records.py: problem_id, task, question, 
 reference), prompt, response, correct, score, cost, meta (the response's final answer as
 `parsed`, the problem's own meta and checker data, pass rate filled later, finish reason,
 strategy), so `ponder verify` and `ponder train sft` read the output as they read any record.
+Chunks go out to an executor (ponder/executor): `local` samples and verifies them one after
+another here, `ray` as Ray tasks that build their own generator once; the driver appends each
+finished chunk, and returns the records in the problems' order.
 Left out: sharding one problem's K samples over several runs.
 """
 
@@ -15,9 +18,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ponder.executor import LocalExecutor
 from ponder.io import atomic_write
 from ponder.types import Problem, SamplingParams
 
@@ -93,26 +98,35 @@ def verify_records(problems: dict[str, Problem], recs: list[Record]) -> None:
         r["correct"], r["score"] = bool(s.correct), float(s.value)
 
 
+def _verified_chunk(chunk: Sequence[Problem], cache: dict, rollout: Callable[..., list[Record]]) -> list[Record]:
+    """One chunk's records, sampled and verified where the executor runs it."""
+    recs = rollout(chunk, cache)
+    verify_records({p.id: p for p in chunk}, recs)
+    return recs
+
+
 def collect(
-    path: Path, problems: Sequence[Problem], k: int, rollout: Callable[[Sequence[Problem]], list[Record]],
-    *, batch: int = 8, on_chunk: Callable[[int], None] | None = None,
+    path: Path, problems: Sequence[Problem], k: int, rollout: Callable[[Sequence[Problem], dict], list[Record]],
+    *, batch: int = 8, on_chunk: Callable[[int], None] | None = None, executor: Any = None,
 ) -> list[Record]:  # fmt: skip
     """All rollouts of `problems`: those on file, then the rest in chunks of `batch`, each chunk
-    verified and appended (one write per problem) before the next is sampled."""
+    verified and appended (one write per problem) as it finishes. `rollout(chunk, cache)` runs
+    where the executor puts it; `cache` keeps what a worker builds once (its generator)."""
     done = read_done(path, k)
     have = {r["problem_id"] for r in done}
     todo = [p for p in problems if p.id not in have]
-    by_id = {p.id: p for p in problems}
     path.parent.mkdir(parents=True, exist_ok=True)
-    for i in range(0, len(todo), batch):
-        recs = rollout(todo[i : i + batch])
-        verify_records(by_id, recs)
+
+    def save(_: int, recs: list[Record]) -> None:
         with path.open("a", encoding="utf-8") as f:
             for j in range(0, len(recs), k):
                 f.write("".join(json.dumps(r) + "\n" for r in recs[j : j + k]))
                 f.flush()
-        done += recs
+        done.extend(recs)
         if on_chunk:
             on_chunk(len(recs) // k)
-    wanted = set(by_id)
-    return [r for r in done if r["problem_id"] in wanted]
+
+    chunks = [todo[i : i + batch] for i in range(0, len(todo), batch)]
+    (executor or LocalExecutor()).map(partial(_verified_chunk, rollout=rollout), chunks, on_result=save)
+    order = {p.id: n for n, p in enumerate(problems)}
+    return sorted((r for r in done if r["problem_id"] in order), key=lambda r: order[r["problem_id"]])

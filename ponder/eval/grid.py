@@ -5,14 +5,20 @@ sampled once (and saved) only if one of them is unfinished; each search cell run
 strategy once. Finished cells (cells.json says "ok") are skipped on a re-run. A cell that
 raises is recorded with its error and the grid goes on; `PonderError`s in the set-up of a
 task or model (bad data file, missing weights) mark all of its cells and go on too.
-Left out: running cells in parallel (the generator already batches across problems).
+The work goes out as items (grid_work.py) to an executor: `local` runs them in order in this
+process; `ray` runs them as Ray tasks, in parallel. Either way the driver writes each item's
+pool and cells as it finishes, so a re-run after a crash of the driver resumes the same way.
+Left out: splitting a cell's problems across workers.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from ponder.eval import cells as C
@@ -22,25 +28,16 @@ from ponder.eval.grid_config import (
     EvalConfig,
     cells,
     load_problems,
-    pool_max_tokens,
     pool_size,
-    pool_temperature,
     search_options,
     split_task,
     validate,
 )
-from ponder.eval.sample_pool import (
-    ProblemPool,
-    ScoreFn,
-    VerifyFn,
-    build_pool,
-    confidence_scores,
-    load_pool,
-    named_scorer,
-    save_pool,
-)
+from ponder.eval.grid_work import CellError, WorkItem, WorkResult, for_workers, run_item
+from ponder.eval.sample_pool import ProblemPool, ScoreFn, VerifyFn, load_pool, named_scorer, save_pool
 from ponder.eval.store import RunStore
 from ponder.eval.summary import summarize
+from ponder.executor import Executor, make_executor
 from ponder.io import write_json
 from ponder.types import Generator, Problem
 
@@ -76,52 +73,36 @@ def default_backends(gen_options: dict | None = None, model_params: dict[str, st
                     check_strategy=STRATEGIES.get)  # fmt: skip
 
 
-def _pool_for(
-    group: list[Cell], problems: list[Problem], gen: Generator, cfg: EvalConfig, store: RunStore, be: Backends
-) -> list[ProblemPool]:
-    path = store.pool_path(group[0].task, group[0].model, group[0].seed)
-    n = pool_size(cfg)
-    if path.is_file():
-        return load_pool(path, [p.id for p in problems], n)
-    score_fn = confidence_scores if cfg.scorer is None else be.pool_score_fn(cfg.scorer, gen, **cfg.scorer_options)
-    what = f"sampling pool {group[0].task} seed {group[0].seed}"
-
-    def on_batch(done: int) -> None:
-        be.progress(f"{what}: {done}/{len(problems)} problems", 0, None)
-
-    from ponder.gen.nucleus import with_top_p
-
-    pools = build_pool(problems, with_top_p(gen, cfg.top_p), n=n, temperature=pool_temperature(cfg),
-                       max_tokens=pool_max_tokens(cfg),
-                       seed=group[0].seed, verify_fn=be.verify_fn, score_fn=score_fn, batch_size=cfg.batch_size,
-                       on_batch=on_batch)  # fmt: skip
-    save_pool(path, pools)
-    return pools
+def _items(todo: Sequence[Cell], cfg: EvalConfig, store: RunStore, be: Backends) -> list[WorkItem]:
+    """Per model x task x seed (in grid order): its pool cells as one item (with the saved pool,
+    if there is one), then each search cell as an item of its own."""
+    groups: dict[tuple, list[Cell]] = {}
+    for cell in todo:
+        groups.setdefault((cell.model, cell.task, cell.seed), []).append(cell)
+    items = []
+    for (model, task, seed), group in groups.items():
+        pooled = [c for c in group if c.pooled]
+        if pooled:
+            path = store.pool_path(task, model, seed)
+            items.append(WorkItem(pooled, _saved_pool(path, task, cfg, be)))
+        items += [WorkItem([c]) for c in group if not c.pooled]
+    return items
 
 
-def _run_cell(
-    cell: Cell,
-    problems: list[Problem],
-    gen: Generator,
-    pools: list[ProblemPool] | None,
-    store: RunStore,
-    be: Backends,
-    cfg: EvalConfig,
-) -> None:
-    if cell.pooled:
-        ref = str(store.pool_path(cell.task, cell.model, cell.seed).relative_to(store.out))
-        out = C.pool_records(cell, pools, gen.n_params, ref)
-    else:
-        ref = str(store.tree_path(cell).relative_to(store.out))
-        out = C.search_records(cell, problems, gen, search_fn=be.search_fn, verify_fn=be.verify_fn,
-                               scorer=cfg.scorer, scorer_options=cfg.scorer_options, tree_ref=ref,
-                               options=search_options(cell.strategy, _knobs(be, cell.strategy), cfg))  # fmt: skip
-    questions = {p.id: p.question for p in problems}
-    fmt = getattr(getattr(gen, "format", None), "name", None)
-    for rec in out.records:
-        rec["question"] = questions[rec["problem_id"]]
-        rec["prompt"], rec["prompt_format"] = gen.render(rec["question"]), fmt
-    store.save_ok(cell, out)
+def _saved_pool(path: Path, task: str, cfg: EvalConfig, be: Backends) -> list[ProblemPool] | None:
+    """The pool a previous run saved (None: none, or the task fails; its item then says why)."""
+    if not path.is_file():
+        return None
+    try:
+        problems = be.get_problems(task, cfg)
+    except Exception:
+        return None
+    return load_pool(path, [p.id for p in problems], pool_size(cfg))
+
+
+def _refs(cells_: Sequence[Cell], store: RunStore) -> dict[str, tuple[str, str]]:
+    return {c.key: (str(store.pool_path(c.task, c.model, c.seed).relative_to(store.out)),
+                    str(store.tree_path(c).relative_to(store.out))) for c in cells_}  # fmt: skip
 
 
 def _knobs(be: Backends, strategy: str) -> Any:
@@ -132,51 +113,29 @@ def _knobs(be: Backends, strategy: str) -> Any:
     return inspect.signature(fn).parameters if callable(fn) else ("max_tokens", "temperature")
 
 
-def _run_group(
-    group: list[Cell], problems: list[Problem], gen: Generator, cfg: EvalConfig, store: RunStore, be: Backends
-) -> None:
-    """The unfinished cells of one (model, task, seed): pool cells first, then search cells."""
-    pools = None
-    for cell in sorted(group, key=lambda c: not c.pooled):
-        be.progress(cell.key, 0, None)
-        try:
-            if cell.pooled and pools is None:
-                pools = _pool_for(group, problems, gen, cfg, store, be)
-            _run_cell(cell, problems, gen, pools, store, be, cfg)
-        except Exception as e:  # a crashed cell is recorded and the grid goes on
-            log.warning("cell %s failed: %s", cell.key, e)
-            store.save_error(cell, e)
+def _options(cells_: Sequence[Cell], cfg: EvalConfig, be: Backends) -> dict[str, dict[str, Any] | None]:
+    """Each search strategy's run_search options, settled in the driver (it has the registry)."""
+    names = {c.strategy for c in cells_ if not c.pooled}
+    return {name: search_options(name, _knobs(be, name), cfg) for name in names}
+
+
+def _save(item: WorkItem, result: WorkResult, store: RunStore, be: Backends) -> None:
+    """In the driver: the item's new pool, then each cell's output or error."""
+    if result.new_pools is not None:
+        c = item.cells[0]
+        save_pool(store.pool_path(c.task, c.model, c.seed), result.new_pools)
+    for cell, out in result.outputs:
+        if isinstance(out, CellError):
+            log.warning("cell %s failed: %s", cell.key, out)
+            store.save_error(cell, out)
+        else:
+            store.save_ok(cell, out)
         be.progress(cell.key, 1, None)
 
 
-def _groups(todo: Sequence[Cell]) -> dict[tuple, list[Cell]]:
-    groups: dict[tuple, list[Cell]] = {}
-    for cell in todo:
-        groups.setdefault((cell.model, cell.task, cell.seed), []).append(cell)
-    return groups
-
-
-def _setup(model: str, task: str, cache: dict, cfg: EvalConfig, be: Backends) -> tuple[Generator, list[Problem]]:
-    """The model's generator rendering with the run's prompt format (per model and task), and the
-    task's problems; both cached across seeds."""
-    from ponder.prompts import prompted
-
-    if ("gen", model) not in cache:
-        cache[("gen", model)] = be.make_gen(model)
-    if ("task", task) not in cache:
-        cache[("task", task)] = be.get_problems(task, cfg)
-    problems = cache[("task", task)]
-    if cfg.scorer == "check":
-        from ponder.tasks import require_step_checker
-
-        require_step_checker(p.task for p in problems)
-    if ("prompted", model, task) not in cache:
-        cache[("prompted", model, task)] = prompted(cache[("gen", model)], model, problems[0].task, cfg.prompt)
-    return cache[("prompted", model, task)], problems
-
-
-def run_grid(cfg: EvalConfig, be: Backends) -> list[dict[str, Any]]:
-    """Run every unfinished cell, then write summary.json; returns the summary rows."""
+def run_grid(cfg: EvalConfig, be: Backends, executor: Executor | None = None) -> list[dict[str, Any]]:
+    """Run every unfinished cell on `executor` (default: the one cfg names), then write
+    summary.json; returns the summary rows."""
     cfg = validate(cfg)
     if cfg.scorer:
         be.check_scorer(cfg.scorer)
@@ -198,16 +157,11 @@ def run_grid(cfg: EvalConfig, be: Backends) -> list[dict[str, Any]]:
     done = store.finished()
     todo = [c for c in cells(cfg) if c.key not in done]
     be.progress(f"{len(cells(cfg)) - len(todo)} cells already finished", 0, len(todo))
-    cache: dict = {}
-    for (model, task, _seed), group in _groups(todo).items():
-        try:
-            gen, problems = _setup(model, task, cache, cfg, be)
-        except Exception as e:  # a bad task or model fails its own cells only
-            for cell in group:
-                store.save_error(cell, e)
-                be.progress(cell.key, 1, None)
-            continue
-        _run_group(group, problems, gen, cfg, store, be)
+    with make_executor(cfg) if executor is None else nullcontext(executor) as ex:
+        items = _items(todo, cfg, store, be)
+        worker_be = be if ex.name == "local" else for_workers(be)
+        fn = partial(run_item, cfg=cfg, be=worker_be, refs=_refs(todo, store), options=_options(todo, cfg, be))
+        ex.map(fn, items, on_result=lambda i, result: _save(items[i], result, store, be))
     return write_summary(store)
 
 

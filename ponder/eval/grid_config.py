@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ponder.executor import ExecutorOptions
 from ponder.types import PonderError, Problem
 
 POOL_STRATEGIES = ("majority", "best_of_n", "weighted", "pass")
@@ -35,7 +36,7 @@ POOL_TEMPERATURE, POOL_MAX_TOKENS = 0.8, 256  # the pool's sampling when not giv
 
 
 @dataclass
-class EvalConfig:
+class EvalConfig(ExecutorOptions):
     """One evaluation grid (`ponder eval`): tasks x models x strategies x budgets x seeds.
 
     tasks: task names (`countdown`, `arithmetic:4` for level 4, gsm8k, math500, ...), problems .jsonl files, or hf:PATH_OR_ID

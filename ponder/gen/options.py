@@ -22,6 +22,8 @@ OPTIONS: dict[str, set[str]] = {
         "prefix_caching",
         "enforce_eager",
         "block_size",
+        "max_num_seqs",
+        "max_num_batched_tokens",
     },
 }
 

@@ -28,6 +28,7 @@ import logging
 import os
 from collections.abc import Iterable
 
+from ponder.gen.stop_tokens import stop_token_ids, token_pieces
 from ponder.gen.stops import completion_text
 from ponder.gen.text import decode, empty_completions, encode, render_prompt
 from ponder.types import Completion, PonderError, SamplingParams
@@ -75,6 +76,8 @@ class VLLMGenerator:
         prefix_caching: bool = True,
         enforce_eager: bool | None = None,
         block_size: int | None = None,
+        max_num_seqs: int | None = None,
+        max_num_batched_tokens: int | None = None,
         seed: int = 0,
     ):
         vllm = import_vllm(kv_cache_gb)
@@ -97,6 +100,10 @@ class VLLMGenerator:
             engine_args["enable_chunked_prefill"] = False
         if gpu_memory_utilization is not None:
             engine_args["gpu_memory_utilization"] = gpu_memory_utilization
+        if max_num_seqs is not None:
+            engine_args["max_num_seqs"] = max_num_seqs
+        if max_num_batched_tokens is not None:
+            engine_args["max_num_batched_tokens"] = max_num_batched_tokens
         self.llm = vllm.LLM(**engine_args)
         self._vllm = vllm
         self.tokenizer = AutoTokenizer.from_pretrained(path)
@@ -106,6 +113,7 @@ class VLLMGenerator:
         self.max_model_len = config.max_model_len
         self.n_params = _count_params(path)
         self.prefix_stats = {"prompt_tokens": 0, "cached_tokens": 0}
+        self._pieces: list[str] | None = None
 
     def render(self, question: str) -> str:
         return render_prompt(self.tokenizer, question)
@@ -119,20 +127,30 @@ class VLLMGenerator:
     def _decode(self, ids: list[int]) -> str:
         return decode(self.tokenizer, ids)
 
-    def _sampling(self, params: SamplingParams, index: int, ignore_eos: bool):
+    def stop_ids(self, stops: tuple[str, ...]) -> tuple[int, ...] | None:
+        """Token ids that end the stop strings exactly (gen/stop_tokens.py), None if there are none."""
+        if self._pieces is None:
+            self._pieces = token_pieces(self.tokenizer)
+        return stop_token_ids(self._pieces, stops)
+
+    def _sampling(self, params: SamplingParams, ignore_eos: bool, stop_ids: tuple[int, ...] | None, seed: int | None):
+        """vLLM's sampling parameters. Detokenizing is off (ponder decodes the token ids once per
+        completion) unless a stop string can only be checked on text (stop_ids None)."""
+        text_stops = {} if stop_ids is not None else dict(stop=list(params.stop), include_stop_str_in_output=True)
         return self._vllm.SamplingParams(
             n=params.n,
             temperature=params.temperature,
             top_p=params.top_p,
             top_k=params.top_k if params.top_k > 0 else -1,
             max_tokens=params.max_tokens,
-            stop=list(params.stop) or None,
-            include_stop_str_in_output=True,
-            seed=None if params.seed is None else params.seed + index * params.n,
+            stop_token_ids=list(stop_ids or ()) or None,
+            seed=seed,
             logprobs=0 if params.logprobs else None,
+            detokenize=stop_ids is None,
             skip_special_tokens=False,
             spaces_between_special_tokens=False,
             ignore_eos=ignore_eos,
+            **text_stops,
         )
 
     def _run(self, encoded: list[list[int]], sampling) -> list:
@@ -151,9 +169,17 @@ class VLLMGenerator:
         if not encoded or params.max_tokens == 0:
             return empty_completions(encoded, params)
         self._check_length(encoded)
-        outs = self._run(encoded, [self._sampling(params, i, ignore_eos) for i in range(len(encoded))])
+        stop_ids = self.stop_ids(params.stop)
+        if params.seed is None:  # one shared parameter set
+            sampling = self._sampling(params, ignore_eos, stop_ids, None)
+        else:
+            sampling = [
+                self._sampling(params, ignore_eos, stop_ids, params.seed + i * params.n) for i in range(len(encoded))
+            ]
+        outs = self._run(encoded, sampling)
+        stops = set(stop_ids or ())
         return [
-            [self._completion(c, params, len(e)) for c in sorted(o.outputs, key=lambda c: c.index)]
+            [self._completion(c, params, len(e), stops) for c in sorted(o.outputs, key=lambda c: c.index)]
             for o, e in zip(outs, encoded)
         ]
 
@@ -167,12 +193,13 @@ class VLLMGenerator:
                 f"{self.max_model_len}; raise --max-model-len (up to the model's context) or shorten it"
             )
 
-    def _completion(self, out, params: SamplingParams, prompt_len: int) -> Completion:
+    def _completion(self, out, params: SamplingParams, prompt_len: int, stop_ids: set[int]) -> Completion:
         ids = list(out.token_ids)
         if out.finish_reason == "length":
             reason = "length"
-        else:  # vLLM's "stop": a stop string (stop_reason is the string) or EOS / a stop token
-            reason = "stop" if isinstance(out.stop_reason, str) else "eos"
+        else:  # vLLM's "stop": a stop string or one of our stop tokens (stop_reason), or EOS
+            stopped = isinstance(out.stop_reason, str) or out.stop_reason in stop_ids
+            reason = "stop" if stopped else "eos"
         logprobs = None
         if params.logprobs:
             logprobs = [step[t].logprob for t, step in zip(ids, out.logprobs or [])]

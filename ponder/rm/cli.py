@@ -19,9 +19,11 @@ import json
 import logging
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from ponder.executor import ExecutorOptions, make_executor
 from ponder.types import PonderError, Problem, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ def sample_traces(gen, problems: list[Problem], samples: int, temperature: float
 
 
 @dataclass
-class LabelConfig:
+class LabelConfig(ExecutorOptions):
     """What `ponder label` samples and labels, or which file it converts (--import FORMAT FILE).
 
     model: policy that writes and completes traces
@@ -135,6 +137,14 @@ def with_exact(recs: list, task) -> list:
     return recs
 
 
+def _policy(args: LabelConfig, task: str):
+    """The policy in its prompt format, as a Ray worker builds it for itself."""
+    from ponder.gen import load_generator
+    from ponder.prompts import prompted
+
+    return prompted(load_generator(args.model, backend=args.backend, **args.gen_options), args.model, task, args.prompt)
+
+
 def main(argv: list[str]) -> int:
     args, file = parse_label(argv)
     if args.import_format:
@@ -164,9 +174,16 @@ def main(argv: list[str]) -> int:
             traces_per_call=args.traces_per_call,
         )
         bar, tid = _progress(len(traces), "labelling")
-        with bar:
+        with bar, make_executor(args) as ex:
+            policy = gen if ex.name == "local" else partial(_policy, args, problems[0].task)
             recs = label_traces(
-                gen, traces, params, out=args.out, verifier=verify, progress=lambda n: bar.advance(tid, n)
+                policy,
+                traces,
+                params,
+                out=args.out,
+                verifier=verify,
+                progress=lambda n: bar.advance(tid, n),
+                executor=ex,
             )
         recs = with_exact(recs, task)
     for r in recs:  # what the policy saw, in its prompt format

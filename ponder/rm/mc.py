@@ -9,7 +9,10 @@ Batched: all prefixes of a group of traces go to the generator in ONE call (n=K 
 verifier sees all their completions in one call. Resumable: finished traces are appended to the
 output jsonl one line each (flushed), and a rerun skips trace ids already there. Each record
 keeps the per-completion outcomes of every prefix in meta.rollouts (null where no rollouts ran),
-so labels for any smaller K can be recomputed without new rollouts.
+so labels for any smaller K can be recomputed without new rollouts. Groups go out to an executor
+(ponder/executor): `local` labels them one after another here, `ray` as Ray tasks, each worker
+building its own generator once from a factory; the driver appends each finished group, and
+returns the labels in the traces' order whichever group finished first.
 
 Left out: OmegaPRM's binary search for the first error (it needs fewer rollouts per trace), and
 re-using a prefix's completions to label later steps.
@@ -21,8 +24,11 @@ import json
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+from ponder.executor import LocalExecutor, cached
 from ponder.gen.groups import Groups
 from ponder.rm.labels import LabeledTrace, read_labels
 from ponder.steps import STEP_DELIMITER, is_final_step, join_steps, split_steps
@@ -124,16 +130,26 @@ def done_ids(path: Path) -> set[str]:
     return {json.loads(line)["id"] for line in lines if line.strip()}
 
 
+def _label_item(
+    group: list[Trace], cache: dict, gen: Any, params: MCParams, verifier: Verifier, delimiter: str
+) -> list[LabeledTrace]:
+    """One group, where the executor runs it; `gen` is a Generator or a factory of one."""
+    model = gen if hasattr(gen, "generate") else cached(cache, "mc-gen", gen)
+    return label_group(model, group, params, verifier, delimiter)
+
+
 def label_traces(
-    gen: Generator,
+    gen: Generator | Callable[[], Generator],
     traces: list[Trace],
     params: MCParams,
     out: str | Path | None = None,
     verifier: Verifier | None = None,
     delimiter: str = STEP_DELIMITER,
     progress: Callable[[int], None] | None = None,
+    executor: Any = None,
 ) -> list[LabeledTrace]:
-    """Label all traces, `params.traces_per_call` at a time; with `out`, append and resume."""
+    """Label all traces, `params.traces_per_call` at a time; with `out`, append and resume.
+    `gen` may be a factory of the generator (what a Ray worker calls to build its own)."""
     verifier = verifier or _default_verifier()
     ids = [t.id for t in traces]
     if len(set(ids)) != len(ids):
@@ -141,10 +157,9 @@ def label_traces(
     path = Path(out) if out else None
     skip = done_ids(path) if path else set()
     todo = [t for t in traces if t.id not in skip]
-    labelled: list[LabeledTrace] = []
-    for start in range(0, len(todo), params.traces_per_call):
-        group = label_group(gen, todo[start : start + params.traces_per_call], params, verifier, delimiter)
-        labelled += group
+    groups = [todo[start : start + params.traces_per_call] for start in range(0, len(todo), params.traces_per_call)]
+
+    def save(_: int, group: list[LabeledTrace]) -> None:
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a") as f:
@@ -152,6 +167,10 @@ def label_traces(
                 f.flush()
         if progress:
             progress(len(group))
+
+    fn = partial(_label_item, gen=gen, params=params, verifier=verifier, delimiter=delimiter)
+    labelled = [r for g in (executor or LocalExecutor()).map(fn, groups, on_result=save) for r in g]
     if path:
-        return [r for r in read_labels(path) if r.id in set(ids)]
+        order = {i: n for n, i in enumerate(ids)}
+        return sorted((r for r in read_labels(path) if r.id in order), key=lambda r: order[r.id])
     return labelled

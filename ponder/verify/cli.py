@@ -13,7 +13,8 @@ Bad input lines (invalid UTF-8 or JSON, a missing reference field) are named by 
 run stops before scoring anything (`--on-error stop`, the default) or skips and counts them
 (`--on-error skip`). Scores are appended to the output batch by batch as they are computed, so
 after Ctrl-C (or a kill) the same command resumes where the output ends. A summary (counts by
-status, throughput) is printed at the end.
+status, throughput) is printed at the end. `--executor ray` scores the batches as Ray tasks (each
+worker builds the verifier, with its own process pool, once); batches are still written in order.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ import sys
 import threading
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+from ponder.executor import EXECUTORS, ExecutorOptions, cached, make_executor
 from ponder.types import PonderError, Problem, Score
 from ponder.verify.cli_input import BadLine, read_records, record_problem
 
@@ -100,6 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--n", type=int, default=None, help="the --task source's problem count (null: all; generators: 1)")
     ap.add_argument("--level", type=int, default=None, help="the --task source's difficulty level")
     ap.add_argument("--seed", type=int, default=0, help="the --task generator's seed")
+    ap.add_argument("--executor", choices=EXECUTORS, default="local", help="local (this process) | ray (Ray tasks)")
+    ap.add_argument("--ray-address", default=None, help="Ray cluster to join (null: RAY_ADDRESS, else a local Ray)")
+    ap.add_argument("--ray-cpus", type=_positive_int, default=None, help="CPU slots of a Ray started here (null: all)")
     return ap
 
 
@@ -186,26 +193,39 @@ def _scored(rec: dict, score: Score, is_code: bool) -> tuple[dict, str]:
     return row, status
 
 
-def _score_into(output: Path, todo: list[tuple[dict, Problem]], verifier: str, batch: int, kwargs: dict) -> Counter:
-    from rich.progress import Progress
-
+def _score_batch(chunk: list[tuple[dict, Problem]], cache: dict, verifier: str, kwargs: dict) -> list[tuple[dict, str]]:
+    """One batch's output rows and statuses, where the executor runs it."""
     from ponder.verify import check_one_score_each, get_verifier, verifier_name_for, verify
 
-    fn = verify if verifier == "auto" else get_verifier(verifier, **kwargs)
+    fn = (
+        verify
+        if verifier == "auto"
+        else cached(cache, ("verifier", verifier), lambda: get_verifier(verifier, **kwargs))
+    )
+    scores = fn([p for _, p in chunk], [r["response"] for r, _ in chunk])
+    check_one_score_each(verifier, scores, len(chunk))
+    return [
+        _scored(rec, s, (verifier_name_for(p.task) if verifier == "auto" else verifier) == "code")
+        for (rec, p), s in zip(chunk, scores)
+    ]
+
+
+def _score_into(
+    output: Path, todo: list[tuple[dict, Problem]], verifier: str, batch: int, kwargs: dict, ex: Any
+) -> Counter:
+    from rich.progress import Progress
+
     counts: Counter[str] = Counter()
+    chunks = [todo[start : start + batch] for start in range(0, len(todo), batch)]
     with Progress(transient=False) as progress:
         bar = progress.add_task(f"verifying ({verifier})", total=len(todo))
-        for start in range(0, len(todo), batch):
-            chunk = todo[start : start + batch]
-            scores = fn([p for _, p in chunk], [r["response"] for r, _ in chunk])
-            check_one_score_each(verifier, scores, len(chunk))
-            rows = []
-            for (rec, p), s in zip(chunk, scores):
-                row, status = _scored(rec, s, (verifier_name_for(p.task) if verifier == "auto" else verifier) == "code")
-                rows.append(row)
-                counts[status] += 1
-            _append(output, rows)
-            progress.update(bar, completed=start + len(chunk))
+
+        def write(_: int, scored: list[tuple[dict, str]]) -> None:
+            _append(output, [row for row, _ in scored])
+            counts.update(status for _, status in scored)
+            progress.update(bar, advance=len(scored))
+
+        ex.map(partial(_score_batch, verifier=verifier, kwargs=kwargs), chunks, on_result=write, ordered=True)
     return counts
 
 
@@ -229,7 +249,8 @@ def main(argv: list[str]) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
-        counts = _score_into(output, usable[done:], args.verifier, args.batch, kwargs)
+        with make_executor(ExecutorOptions(args.executor, args.ray_address, args.ray_cpus)) as ex:
+            counts = _score_into(output, usable[done:], args.verifier, args.batch, kwargs, ex)
     except KeyboardInterrupt:
         print(f"interrupted; {output} keeps every finished batch: run the same command to resume", file=sys.stderr)
         return 130

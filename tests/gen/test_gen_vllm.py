@@ -97,6 +97,24 @@ def test_stop_strings_end_steps_exactly(engines):
         step = [p + g[0].text for p, g in zip(step, a)]
 
 
+def test_stop_token_ids_equal_the_text_stop_check(engines, monkeypatch):
+    """A one-character stop goes to vLLM as stop token ids with detokenizing off; the completions
+    (text, ids, logprobs, finish) equal those of vLLM's own text-based stop check, seeds fixed."""
+    vgen, _ = engines
+    stops = ("\n",)
+    assert vgen.stop_ids(stops) and vgen.stop_ids(("\n", "no")) is None
+    fast = vgen._sampling(SamplingParams(stop=stops), False, vgen.stop_ids(stops), 0)
+    assert not fast.detokenize and not fast.stop and fast.stop_token_ids
+    prompts = [vgen.render(q) for q in ("countdown 3 7 12 -> 45", "countdown 2 9 25 -> 52", "Q:12+34*2=")]
+    params = SamplingParams(n=6, temperature=1.0, max_tokens=60, stop=stops, seed=11)
+    ours = vgen.generate(prompts, params)
+    monkeypatch.setattr(vgen, "stop_ids", lambda stops: None)
+    text_checked = vgen.generate(prompts, params)
+    key = [[(c.text, c.token_ids, c.logprobs, c.finish_reason) for c in g] for g in ours]
+    assert key == [[(c.text, c.token_ids, c.logprobs, c.finish_reason) for c in g] for g in text_checked]
+    assert sum(c.finish_reason == "stop" for g in ours for c in g) > 6
+
+
 def test_sampled_logprobs_match_hf_forward(engines):
     vgen, hgen = engines
     prompts = [vgen.render(q) for q in ("countdown 3 7 12 -> 45", "Q:7*8-19=")]
