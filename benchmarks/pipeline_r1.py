@@ -136,13 +136,13 @@ def filtered_sets(a) -> dict:
     t0 = time.perf_counter()
     card = run_data(cfg)
     rollouts = [r for r in read_jsonl(work / "data" / "rollouts.jsonl")]
-    from ponder.data.build import _step_scorer, label_pass_rates
+    from ponder.data.build import label_pass_rates, step_scorer
     from ponder.tasks import make_problems
 
     label_pass_rates(rollouts)
     problems = {p.id: p for p in make_problems("countdown", cfg.n, 3, cfg.seed)}
     ctx = FilterContext(min_pass_rate=0.0, max_pass_rate=1.0, min_chars=1, max_chars=4000, near_dup=0.9,
-                        step_threshold=0.5, score_steps=_step_scorer(cfg, problems))  # fmt: skip
+                        step_threshold=0.5, score_steps=step_scorer(cfg.prm, problems))  # fmt: skip
     sets = {
         "unfiltered": rollouts,
         "correct_only": apply_filters([dict(r) for r in rollouts], ["correct"], ctx)[0],
