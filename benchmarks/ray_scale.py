@@ -5,7 +5,9 @@
 For each workload the same run three ways — the local executor in this process, a fresh local
 Ray with 1 CPU slot, a fresh local Ray with 2 slots — with 1 torch thread everywhere. Per Ray:
 the start-up (ray.init), the workers' warm-up (a first item per slot that imports torch and
-loads the model: paid once per run), and then the workload's wall time. The per-task overhead
+loads the model), then the workload twice on the same executor: cold (each worker builds its
+generator and imports the strategies) and warm (the steady state, the speed-up's basis); the
+local executor runs it twice too. The per-task overhead
 is a no-op item's round trip on a warm Ray (mean over 200). Every Ray run's results are checked
 against the local run's. Writes benchmarks/results/ray_scale.json and prints a table; load
 averages before and after are recorded (the speed-up needs an idle machine: 2 cores here).
@@ -55,16 +57,20 @@ def _grid(out: str, n: int, ex) -> tuple[list, list]:
     return sorted(map(drop, rows), key=str), sorted(map(drop, recs), key=lambda r: (r["cell"], r["problem_id"]))
 
 
+_TRACES: dict[int, list] = {}
+
+
 def _labels(out: str, n: int, ex) -> list:
+    """Labels of 2 traces per problem (the traces are sampled once, outside the timing)."""
     from ponder.gen import load_generator
     from ponder.rm.cli import sample_traces
     from ponder.rm.mc import MCParams, label_traces
     from ponder.tasks import make_problems
 
-    gen = load_generator("tiny")
-    traces = sample_traces(gen, make_problems("arithmetic", n, None, 0), 2, 0.8, 48, 0)
-    policy = gen if ex.name == "local" else partial(load_generator, "tiny")
-    recs = label_traces(policy, traces, MCParams(k=4, max_tokens=32, traces_per_call=2), out=out, executor=ex)
+    if n not in _TRACES:
+        _TRACES[n] = sample_traces(load_generator("tiny"), make_problems("arithmetic", n, None, 0), 2, 0.8, 48, 0)
+    policy = partial(load_generator, "tiny")  # local: built once in the executor's cache, as on Ray
+    recs = label_traces(policy, _TRACES[n], MCParams(k=4, max_tokens=32, traces_per_call=2), out=out, executor=ex)
     return [r.to_dict() for r in recs]
 
 
@@ -86,11 +92,12 @@ def _ray_run(cpus: int, work: str, n: int, tmp: str) -> dict:
     try:
         ex = RayExecutor()
         pids, warm_s = _timed(ex.map, _warm, list(range(cpus)))
+        _, cold = _timed(WORKLOADS[work], f"{tmp}/{work}-ray{cpus}-cold", n, ex)
         result, wall = _timed(WORKLOADS[work], f"{tmp}/{work}-ray{cpus}", n, ex)
         _, noop_s = _timed(ex.map, _noop, list(range(200)))
     finally:
         ray.shutdown()
-    return {"result": result, "wall_s": wall, "init_s": init_s, "warm_s": warm_s, "workers": len(set(pids)),
+    return {"result": result, "wall_s": wall, "cold_wall_s": cold, "init_s": init_s, "warm_s": warm_s, "workers": len(set(pids)),
             "per_task_overhead_ms": 1000 * noop_s / 200}  # fmt: skip
 
 
@@ -107,8 +114,10 @@ def main() -> int:
     load_before, report = os.getloadavg(), {}
     with tempfile.TemporaryDirectory() as tmp:
         for work, n in sizes.items():
-            local, local_s = _timed(WORKLOADS[work], f"{tmp}/{work}-local", n, LocalExecutor())
-            row = {"n": n, "local_s": local_s}
+            ex = LocalExecutor()  # a first (cold) run fills its cache and imports, as the Ray runs' first do
+            _, local_cold = _timed(WORKLOADS[work], f"{tmp}/{work}-local-cold", n, ex)
+            local, local_s = _timed(WORKLOADS[work], f"{tmp}/{work}-local", n, ex)
+            row = {"n": n, "local_s": local_s, "local_cold_s": local_cold}
             for cpus in (1, 2):
                 run = _ray_run(cpus, work, n, tmp)
                 row[f"ray{cpus}"] = {k: v for k, v in run.items() if k != "result"}

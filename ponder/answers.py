@@ -17,7 +17,10 @@ word is reduced to the number (see `plain_number`). Every scan is linear in the 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -245,8 +248,26 @@ def answer_of(text: str, task: str | None = None) -> str | None:
     else `extract_answer` (boxed, ####, "the answer is"); for code tasks the program. None:
     nothing to vote on. Every vote uses it: search's majority / weighted / beam / MCTS and eval's
     pooled majority and weighted votes, so strategies of one name agree on what an answer is."""
-    if task in CODE_TASKS:
+    style = _STYLE.get()
+    if style in ("boxed", "free"):  # a prompt format's own marker (answering below)
+        answer = answer_in_style(text, style, task)
+    elif task in CODE_TASKS:
         answer = extract_code(text)
     else:
         answer = parse_response(text).answer or extract_answer(text)
     return " ".join(answer.split()) if answer else None
+
+
+_STYLE: contextvars.ContextVar[str | None] = contextvars.ContextVar("ponder_answer_style", default=None)
+
+
+@contextlib.contextmanager
+def answering(style: str | None) -> Iterator[None]:
+    """Inside this block `answer_of` reads answers in a prompt format's style (prompts.py: answer |
+    boxed | code | free): run_search and eval's pool set it from the generator's prompt format, so
+    votes over `plain` responses count their last number. None: the default rules."""
+    token = _STYLE.set(style)
+    try:
+        yield
+    finally:
+        _STYLE.reset(token)

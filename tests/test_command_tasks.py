@@ -145,3 +145,38 @@ def test_every_command_takes_a_file_and_an_hf_source(command, kind, sources, cap
     else:
         questions = [p.question for p in COMMANDS[command](source)]
     assert questions and questions[0] == load_task("arithmetic", 2, seed=7)[0].question
+
+
+def test_verify_task_joins_references_by_problem_id(tmp_path, capsys):
+    """`ponder verify --task SOURCE`: records carry only problem_id + response."""
+    import random
+
+    from ponder.cli import main
+    from ponder.tasks import get_task
+
+    problems = load_task("arithmetic", 3, seed=5)
+    rows = [{"problem_id": p.id, "response": get_task("arithmetic").trace(p, random.Random(0))} for p in problems]
+    rows[1]["response"] = "<think>no</think>\n<answer>-1</answer>"
+    src = tmp_path / "r.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "s.jsonl"
+    argv = ["verify", "--input", str(src), "--output", str(out), "--task", "arithmetic", "--n", "3", "--seed", "5"]
+    assert main(argv) == 0
+    assert [json.loads(line)["correct"] for line in out.read_text().splitlines()] == [True, False, True]
+    rows[0]["problem_id"] = "nope"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main([*argv[:4], str(tmp_path / "t.jsonl"), *argv[5:]]) == 2
+    assert "problem_id 'nope' is not among the 3 problems of --task" in capsys.readouterr().err
+    src.write_text(json.dumps({"response": "so \\boxed{4}", "answer": "4"}) + "\n")
+    assert main(["verify", "--input", str(src), "--output", str(tmp_path / "u.jsonl"), "--verifier", "math500"]) == 0
+    assert json.loads((tmp_path / "u.jsonl").read_text())["correct"] is True  # math500 -> the math verifier
+
+
+def test_label_takes_prompt_and_records_it(tmp_path):
+    from ponder.cli import main
+
+    out = tmp_path / "l.jsonl"
+    argv = ["label", "--task", "arithmetic", "--n", "1", "--samples", "1", "--k", "1", "--max-tokens", "48"]
+    assert main([*argv, "--prompt", "tiny", "--out", str(out)]) == 0
+    rec = json.loads(out.read_text().splitlines()[0])
+    assert rec["meta"]["prompt_format"] == "tiny" and rec["problem"]["question"] in rec["meta"]["prompt"]

@@ -63,11 +63,13 @@ def _pool(cell: Cell, problems: list[Problem], gen: Generator, cfg: EvalConfig, 
     def on_batch(done: int) -> None:  # shown by the local executor; a no-op in a Ray worker
         be.progress(f"{what}: {done}/{len(problems)} problems", 0, None)
 
+    from ponder.answers import answering
     from ponder.gen.nucleus import with_top_p
 
-    return build_pool(problems, with_top_p(gen, cfg.top_p), n=pool_size(cfg), temperature=pool_temperature(cfg),
-                      max_tokens=pool_max_tokens(cfg), seed=cell.seed, verify_fn=be.verify_fn, score_fn=score_fn, batch_size=cfg.batch_size,
-                      on_batch=on_batch)  # fmt: skip
+    with answering(getattr(getattr(gen, "format", None), "answer", None)):  # pooled votes follow the format
+        return build_pool(problems, with_top_p(gen, cfg.top_p), n=pool_size(cfg), temperature=pool_temperature(cfg),
+                          max_tokens=pool_max_tokens(cfg), seed=cell.seed, verify_fn=be.verify_fn,
+                          score_fn=score_fn, batch_size=cfg.batch_size, on_batch=on_batch)  # fmt: skip
 
 
 def _cell_output(cell: Cell, problems: list[Problem], gen: Generator, pools: Any, refs: tuple[str, str],

@@ -2,16 +2,17 @@
 
 transformers' `generate()` spends 3-5 ms per step on a 1M-parameter model in framework overhead
 (module stack, mask building, a growing cache). This module runs the same arithmetic as
-`LlamaForCausalLM.forward` with plain tensor calls over the model's *live* parameters (read at
-the start of every `start()`, so an optimizer stepping the model between calls is always seen):
-q/k/v and gate/up are concatenated into one matmul each, and the KV cache is one preallocated
-tensor per layer written in place. Rows are left padded; every row writes the same cache column
-each step while its rotary position is its own token count. Per step the Python-level op count
-is what costs at small batch (~3 us each), so the decode step works on (rows, features) tensors
-with no transposes, fuses each residual add into its matmul (addmm), uses `torch.rms_norm`, and
-rotates q and k with one complex multiply: the rows of the q and k projections are permuted once
-per `start()` so that each rotary pair (j, j + D/2) sits side by side; q.k is unchanged by the
-same permutation of both, so the cache simply holds permuted keys.
+`LlamaForCausalLM.forward` with plain tensor calls over the model's *live* parameters (derived
+copies are rebuilt whenever a parameter's storage or in-place version changes, so an optimizer
+stepping the model between calls is always seen). Per step the op count is what costs at small
+batch (several us each on a shared 2-core CPU), so: q/k/v are one matmul that also yields
+rotate_half(q), rotate_half(k) (extra weight rows), which turns RoPE into one multiply and one
+sum; gate/up are one matmul; residual adds are fused into addmm; models up to PACK_MAX_PARAMS
+get contiguous (in, out) weight copies with the RMSNorm weights folded in (a small matmul on a
+contiguous copy ran ~2x faster than on a transposed view); RMSNorm is transformers' formula with
+in-place steps. The KV cache is one preallocated (2, rows * kv heads, cap, D) tensor per layer,
+written one column per step; rows are left padded, every row writes the same column while its
+rotary position is its own token count.
 
 Left out (callers fall back to the generic loop, see `unsupported_reason`): rope types that change
 with length (dynamic, longrope), sliding windows shorter than the sequence, activations other than
@@ -20,10 +21,20 @@ SiLU, dropout, and architectures with other block layouts (Gemma's norms, MoE, .
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
+
+from ponder.gen.fast_weights import (
+    PACK_MAX_PARAMS,
+    LayerWeights,
+    PackedWeights,
+    folded,
+    matmul,
+    read_layer,
+    rms_norm,
+    rope_table,
+    transposed,
+)
 
 SUPPORTED_TYPES = ("llama", "qwen2", "mistral")
 STATIC_ROPE = ("default", "linear", "llama3", "yarn")
@@ -48,76 +59,13 @@ def unsupported_reason(model, total_len: int) -> str | None:
     return None
 
 
-@dataclass
-class LayerWeights:
-    ln1: torch.Tensor
-    wqkv: torch.Tensor
-    bqkv: torch.Tensor | None
-    wo: torch.Tensor
-    woT: torch.Tensor  # (in, out) view, for addmm
-    bo: torch.Tensor | None
-    ln2: torch.Tensor
-    wgu: torch.Tensor
-    wd: torch.Tensor
-    wdT: torch.Tensor
-
-
-def _cat_bias(*linears) -> torch.Tensor | None:
-    if all(m.bias is None for m in linears):
-        return None
-    return torch.cat([m.bias if m.bias is not None else m.weight.new_zeros(m.out_features) for m in linears])
-
-
-def pair_rotary(n_rows: int, head_dim: int) -> torch.Tensor:
-    """Row order (n_rows,) that puts, within each head, rotary partner j + D/2 right after j."""
-    half = head_dim // 2
-    within = torch.stack([torch.arange(half), torch.arange(half) + half], dim=1).flatten()  # (D,)
-    return (torch.arange(n_rows // head_dim)[:, None] * head_dim + within[None]).flatten()
-
-
-def read_layer(layer, n_rotary: int, head_dim: int) -> LayerWeights:
-    """The live weights of one decoder layer, with q/k/v and gate/up fused (one cat per call) and
-    the first n_rotary rows (q and k) in rotary-pair order (see pair_rotary)."""
-    att, mlp = layer.self_attn, layer.mlp
-    order = torch.cat([pair_rotary(n_rotary, head_dim), torch.arange(n_rotary, n_rotary + att.v_proj.out_features)])
-    bqkv = _cat_bias(att.q_proj, att.k_proj, att.v_proj)
-    return LayerWeights(
-        ln1=layer.input_layernorm.weight,
-        wqkv=torch.cat([att.q_proj.weight, att.k_proj.weight, att.v_proj.weight])[order],
-        bqkv=None if bqkv is None else bqkv[order],
-        wo=att.o_proj.weight,
-        woT=att.o_proj.weight.t(),
-        bo=att.o_proj.bias,
-        ln2=layer.post_attention_layernorm.weight,
-        wgu=torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]),
-        wd=mlp.down_proj.weight,
-        wdT=mlp.down_proj.weight.t(),
-    )
-
-
-def rope_table(inv_freq: torch.Tensor, scaling: float, length: int) -> torch.Tensor:
-    """(length, D/2) complex64 scaling * (cos + i sin) per position and frequency: rotating the
-    pair (x_j, x_{j+D/2}) as the complex number x_j + i x_{j+D/2} by it is Llama's rotate_half RoPE
-    (Su et al. 2021, RoFormer)."""
-    pos = torch.arange(length, device=inv_freq.device, dtype=torch.float)
-    freqs = pos[:, None] * inv_freq.float()[None, :]  # (T, D/2)
-    return torch.complex(freqs.cos() * scaling, freqs.sin() * scaling)
-
-
-def apply_rope(x: torch.Tensor, rot: torch.Tensor) -> torch.Tensor:
-    """x: (..., heads, D) in rotary-pair order; rot: complex, broadcastable to (..., heads, D/2)."""
-    shape, fp32 = x.shape, x.dtype == torch.float32
-    pairs = torch.view_as_complex((x if fp32 else x.float()).unflatten(-1, (shape[-1] // 2, 2)))
-    out = torch.view_as_real(pairs * rot).view(shape)
-    return out if fp32 else out.to(x.dtype)
-
-
 class FastLlama:
     """Prefill once, then one call per decoding step over a static cache of `rows` sequences."""
 
-    def __init__(self, model, prefix_cache=None):
+    def __init__(self, model, prefix_cache=None, packed: PackedWeights | None = None):
         cfg = model.config
         self.model = model
+        self.packed = packed or PackedWeights()
         self.prefix_cache = prefix_cache  # a gen.prefix_cache.PrefixCache, or None
         self.n_heads = cfg.num_attention_heads
         self.n_kv = cfg.num_key_value_heads
@@ -129,11 +77,8 @@ class FastLlama:
         """Encode left-padded prompts ids/mask (P, T) once, give each `copies` rows of cache with room
         for max_new more tokens, and return the next-token logits of every row (P * copies, V)."""
         inner = self.model.model
-        n_rotary = (self.n_heads + self.n_kv) * self.head_dim
-        self.layers = [read_layer(layer, n_rotary, self.head_dim) for layer in inner.layers]
-        self.embed, self.final_norm = inner.embed_tokens.weight, inner.norm.weight
-        self.dim = (self.embed.shape[1],)
-        self.lm_head = self.model.lm_head.weight
+        self.layers, self.lm_head, self.final_norm = self.packed.get(self.model, self._read_weights)
+        self.embed = inner.embed_tokens.weight
         seqs = []
         if self.prefix_cache is not None:
             self.prefix_cache.check_weights(self.model)
@@ -142,14 +87,17 @@ class FastLlama:
         (P, S), C = ids.shape, done.shape[1]
         cap = C + S + max_new
         rot = inner.rotary_emb
-        self.rope = rope_table(rot.inv_freq, rot.attention_scaling, cap)
+        self.rope = rope_table(
+            rot.inv_freq, rot.attention_scaling, cap, self.n_heads + self.n_kv, self.n_kv * self.head_dim
+        )
+        self.rope = self.rope.to(self.embed.dtype)
         # (P, S) rotary positions under left padding, after each row's reused prefix
         pos = done.sum(-1, keepdim=True) + (mask.long().cumsum(-1) - 1).clamp(min=0)
         keep = torch.ones(S, S, dtype=torch.bool, device=ids.device).tril()
         attn = (keep[None] & mask[:, None, :]) | torch.eye(S, dtype=torch.bool, device=ids.device)
         attn = torch.cat([done[:, None, :].expand(P, S, C), attn], dim=-1)  # (P, S, C + S)
         self.cache = [(None, None)] * len(self.layers)
-        x = self._prefill(ids, self.rope[pos][:, :, None], attn[:, None], prefix)
+        x = self._prefill(ids, self.rope[pos], attn[:, None], prefix)
         mask = torch.cat([done, mask], dim=1)  # (P, T): T = C + S cache columns so far
         if self.prefix_cache is not None:
             self._store(seqs, mask)
@@ -162,6 +110,16 @@ class FastLlama:
         self.pos = (pos[:, -1] + 1).repeat_interleave(copies)  # (R,) next rotary position per row
         self.col = T
         return self._logits(x[:, -1]).repeat_interleave(copies, dim=0)
+
+    def _read_weights(self) -> tuple[list[LayerWeights], torch.Tensor, torch.Tensor | None]:
+        """Per-layer weights, the (d, V) output head and the final norm's weight (None: folded)."""
+        pack = sum(p.numel() for p in self.model.parameters()) <= PACK_MAX_PARAMS
+        n_rotary = (self.n_heads + self.n_kv) * self.head_dim
+        layers = [read_layer(layer, n_rotary, self.head_dim, pack) for layer in self.model.model.layers]
+        head, norm = transposed(self.model.lm_head.weight, pack), self.model.model.norm.weight
+        if layers[0].ln1 is None:  # folded like the layers' norms
+            return layers, folded(head, norm), None
+        return layers, head, norm
 
     def _reuse_prefixes(self, ids, mask, seqs: list[list[int]]):
         """-> (suffix ids (P, S), suffix mask, done (P, C) bool: reused cache columns, per-layer
@@ -198,82 +156,83 @@ class FastLlama:
             self.prefix_cache.store(s, kv)
 
     def _allocate(self, copies: int, cap: int) -> None:
-        """Move the prefill K/V (P, Hkv, T, D) into static caches: keys transposed (R, Hkv, D, cap),
-        so a step's scores are one batched matmul over a slice; values (R, Hkv, cap, D)."""
+        """Move the prefill K/V (P, Hkv, T, D) into one static cache per layer (2, R * Hkv, cap, D):
+        keys then values, row-major, so a step writes both with one copy of contiguous D-vectors."""
         filled = []
         for k, v in self.cache:
             P, H, T, D = k.shape
-            kc = k.new_empty(P * copies, H, D, cap)
-            vc = v.new_empty(P * copies, H, cap, D)
-            kc[:, :, :, :T] = k.transpose(-1, -2).repeat_interleave(copies, dim=0)
-            vc[:, :, :T] = v.repeat_interleave(copies, dim=0)
-            filled.append((kc, vc))
+            kv = k.new_empty(2, P * copies * H, cap, D)
+            kv[0].view(P, copies, H, cap, D)[:, :, :, :T] = k[:, None]  # each prompt's copies, no repeat
+            kv[1].view(P, copies, H, cap, D)[:, :, :, :T] = v[:, None]
+            filled.append(kv)
         self.cache = filled
 
     def _flat_views(self) -> None:
-        """(R * Hkv, ...) views of the caches and the mask, made once per batch shape, not per step."""
-        self.flat = [(kc.flatten(0, 1), vc.flatten(0, 1)) for kc, vc in self.cache]
-        self.bias_flat = self.bias.flatten(0, 1)  # (R * Hkv, 1, cap)
+        """Views made once per batch shape, not per step: each layer's cache as (2, R, Hkv, cap, D)
+        for the column write, its keys and values (R * Hkv, cap, D), and the mask (R * Hkv, 1, cap)."""
+        R = self.bias.shape[0]
+        self.write = [kv.view(2, R, self.n_kv, -1, self.head_dim) for kv in self.cache]
+        self.flat = [(kv[0].transpose(1, 2), kv[1]) for kv in self.cache]  # keys as (R * Hkv, D, cap)
+        self.bias_flat = self.bias.flatten(0, 1)
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Append one token per row (R,) and return the next logits (R, V)."""
-        rot = self.rope.index_select(0, self.pos).unsqueeze(1)  # (R, 1, D/2)
+        cs = self.rope.index_select(0, self.pos)  # (R, 2, M)
         L = self.col + 1
+        bias = self.bias_flat.narrow(2, 0, L)
         x = F.embedding(tokens, self.embed)  # (R, d)
         for i, w in enumerate(self.layers):
-            x = self._decode_attention(x, w, i, rot, L)
-            gate, up = F.linear(torch.rms_norm(x, self.dim, w.ln2, self.eps), w.wgu).chunk(2, dim=-1)
-            x = torch.addmm(x, F.silu(gate).mul_(up), w.wdT)  # residual fused into the down matmul
+            x = self._decode_attention(x, w, i, cs, L, bias)
+            gate, up = torch.mm(rms_norm(x, w.ln2, self.eps), w.wgu).chunk(2, dim=-1)
+            x = torch.addmm(x, F.silu(gate).mul_(up), w.wd)  # residual fused into the down matmul
         self.col, self.pos = L, self.pos + 1
         return self._logits(x)
 
     def keep(self, rows: torch.Tensor) -> None:
         """Drop every row not in `rows` (R',) from the cache: finished sequences stop costing."""
-        self.cache = [(k.index_select(0, rows), v.index_select(0, rows)) for k, v in self.cache]
+        R, Hkv = self.bias.shape[:2]
+        self.cache = [kv.view(2, R, Hkv, *kv.shape[2:]).index_select(1, rows).flatten(1, 2) for kv in self.cache]
         self.bias, self.pos = self.bias.index_select(0, rows), self.pos.index_select(0, rows)
         self._flat_views()
 
     def _logits(self, h: torch.Tensor) -> torch.Tensor:
-        return F.linear(torch.rms_norm(h, self.dim, self.final_norm, self.eps), self.lm_head)
+        return matmul(rms_norm(h, self.final_norm, self.eps), self.lm_head)
 
-    def _prefill(self, ids, rot, attn, prefix=None) -> torch.Tensor:
-        """The prompts through every layer, keeping each layer's (permuted) keys and values;
-        `prefix`: per-layer K/V (P, Hkv, C, D) of reused columns that come before ids."""
+    def _qkv(self, x: torch.Tensor, w: LayerWeights, cs: torch.Tensor) -> torch.Tensor:
+        """Normed x (..., d) through the doubled q/k/v projection, RoPE applied: (..., M)."""
+        y = matmul(rms_norm(x, w.ln1, self.eps), w.win, w.bin)
+        return (y.unflatten(-1, (2, -1)) * cs).sum(-2)
+
+    def _prefill(self, ids, cs, attn, prefix=None) -> torch.Tensor:
+        """The prompts through every layer, keeping each layer's keys and values; cs: (P, S, 2, M)
+        rope multipliers; `prefix`: per-layer K/V (P, Hkv, C, D) of reused columns before ids."""
         x = F.embedding(ids, self.embed)  # (B, S, d)
         B, S, _ = x.shape
         H, Hkv, D = self.n_heads, self.n_kv, self.head_dim
         for i, w in enumerate(self.layers):
-            qkv = F.linear(torch.rms_norm(x, self.dim, w.ln1, self.eps), w.wqkv, w.bqkv).view(B, S, H + 2 * Hkv, D)
-            qk = apply_rope(qkv[:, :, : H + Hkv], rot)  # (B, S, H + Hkv, D)
-            q = qk[:, :, :H].transpose(1, 2)  # (B, H, S, D)
-            k, v = qk[:, :, H:].transpose(1, 2), qkv[:, :, H + Hkv :].transpose(1, 2)
+            qkv = self._qkv(x, w, cs).view(B, S, H + 2 * Hkv, D).transpose(1, 2)  # (B, heads, S, D)
+            q, k, v = qkv[:, :H], qkv[:, H : H + Hkv], qkv[:, H + Hkv :]
             if prefix is not None:
                 k, v = torch.cat([prefix[i][0], k], dim=2), torch.cat([prefix[i][1], v], dim=2)
             self.cache[i] = (k, v)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn, scale=self.scale, enable_gqa=Hkv != H)
-            x = x + F.linear(out.transpose(1, 2).reshape(B, S, H * D), w.wo, w.bo)
-            gate, up = F.linear(torch.rms_norm(x, self.dim, w.ln2, self.eps), w.wgu).chunk(2, dim=-1)
-            x = x + F.linear(F.silu(gate) * up, w.wd)
+            x = x + matmul(out.transpose(1, 2).reshape(B, S, H * D), w.wo, w.bo)
+            gate, up = matmul(rms_norm(x, w.ln2, self.eps), w.wgu).chunk(2, dim=-1)
+            x = x + matmul(F.silu(gate) * up, w.wd)
         return x
 
-    def _decode_attention(self, x, w: LayerWeights, i: int, rot, L: int) -> torch.Tensor:
+    def _decode_attention(self, x, w: LayerWeights, i: int, cs, L: int, bias) -> torch.Tensor:
         """x (R, d) plus the attention of its new token over the cache; writes column col."""
         R = x.shape[0]
         H, Hkv, D = self.n_heads, self.n_kv, self.head_dim
-        qkv = F.linear(torch.rms_norm(x, self.dim, w.ln1, self.eps), w.wqkv, w.bqkv)  # (R, (H + 2 Hkv) D)
-        qk = apply_rope(qkv[:, : (H + Hkv) * D].view(R, H + Hkv, D), rot)  # (R, H + Hkv, D)
-        kc, vc = self.cache[i]
-        kc.select(3, self.col).copy_(qk[:, H:])
-        vc.select(2, self.col).copy_(qkv[:, (H + Hkv) * D :].view(R, Hkv, D))
+        qkv = self._qkv(x, w, cs)  # (R, M)
+        self.write[i].select(3, self.col).copy_(qkv[:, H * D :].view(R, 2, Hkv, D).transpose(0, 1))
         kf, vf = self.flat[i]
         scores = torch.baddbmm(
-            self.bias_flat.narrow(2, 0, L),
-            qk[:, :H].reshape(R * Hkv, H // Hkv, D),
-            kf.narrow(2, 0, L),
-            alpha=self.scale,
+            bias, qkv[:, : H * D].reshape(R * Hkv, H // Hkv, D), kf.narrow(2, 0, L), alpha=self.scale
         )  # (R * Hkv, G, L): query heads j*G..(j+1)*G-1 read kv head j
         probs = scores.softmax(dim=-1) if scores.dtype == torch.float32 else scores.float().softmax(-1).to(vf.dtype)
         out = torch.bmm(probs, vf.narrow(1, 0, L)).view(R, H * D)
         if w.bo is None:
-            return torch.addmm(x, out, w.woT)  # residual fused into the output matmul
-        return x + F.linear(out, w.wo, w.bo)
+            return torch.addmm(x, out, w.wo)  # residual fused into the output matmul
+        return x + torch.addmm(w.bo, out, w.wo)

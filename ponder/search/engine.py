@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ponder.answers import answer_of
+from ponder.answers import answer_of, answering
 from ponder.search.tree import mark_chosen, path_text
 from ponder.steps import split_response
 from ponder.types import (
@@ -248,13 +248,16 @@ def run_search(
         return []
     ctx = SearchContext(with_top_p(gen, top_p), scorer_obj, len(problems), label=scorer_label or DEFAULT_SCORER)
     t0 = time.perf_counter()
-    picks = fn([p.public() for p in problems], ctx, budget=budget, seed=seed, **options)
+    style = getattr(getattr(gen, "format", None), "answer", None)  # votes follow the prompt format
+    with answering(style):
+        picks = fn([p.public() for p in problems], ctx, budget=budget, seed=seed, **options)
     wall = time.perf_counter() - t0
     if len(picks) != len(problems):
         raise PonderError(f"strategy {strategy!r} returned {len(picks)} results for {len(problems)} problems")
     results = []
     for i, (p, pick) in enumerate(zip(problems, picks)):
-        r = to_result(pick)
+        with answering(style):
+            r = to_result(pick)
         r.problem_id = p.id
         r.strategy = strategy
         r.cost = ctx.cost(i, wall / len(problems), gen.n_params)

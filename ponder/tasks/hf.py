@@ -88,7 +88,7 @@ def _open(path: str, split: str | None):
         elif p.is_absolute() or path.startswith("."):
             raise PonderError(f"hf:{path}: no such file or folder")
         else:
-            loaded = datasets.load_dataset(path)  # a hub id: the local cache, or the hub where there is a network
+            loaded = datasets.load_dataset(_hub_source(path))  # a cached snapshot folder, or the id
     except PonderError:
         raise
     except Exception as e:  # datasets raises many kinds (connection, missing files, bad format)
@@ -98,6 +98,34 @@ def _open(path: str, split: str | None):
             "or a hub id that is in the local cache (needs a network otherwise)"
         ) from None
     return _pick_split(loaded, split, path), f"hf:{path}"
+
+
+def _hub_source(repo_id: str, timeout: float = 5.0) -> str:
+    """A data-set hub id -> its cached snapshot folder (no network touched), else the id itself
+    once the hub has answered within `timeout` seconds: no network fails in seconds, not after
+    `datasets`' retries."""
+    import os
+
+    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+
+    try:
+        return snapshot_download(repo_id, repo_type="dataset", local_files_only=True)
+    except LocalEntryNotFoundError:
+        pass
+    instead = f"give a local folder or file (hf:./folder), or download it where there is a network (`hf download --repo-type dataset {repo_id}`)"
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        raise PonderError(
+            f"data set {repo_id!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; {instead}"
+        )
+    try:
+        HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None).dataset_info(repo_id, timeout=timeout)
+    except RepositoryNotFoundError:
+        raise PonderError(f"no data set {repo_id!r} on the Hugging Face hub (private? `hf auth login`)") from None
+    except Exception as e:  # any network failure (the hub client's transport errors differ by version)
+        why = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        raise PonderError(f"cannot reach the Hugging Face hub to get data set {repo_id!r} ({why}); {instead}") from None
+    return repo_id
 
 
 def _pick_split(loaded, split: str | None, path: str):

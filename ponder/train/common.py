@@ -76,16 +76,16 @@ class ModelConfig:
 
     name: built-in model name, Hugging Face folder, or hub id
     ref: reference model for KL / DPO (null: a frozen copy of the starting policy)
-    sampler: rollouts: hf samples the live policy; vllm a vLLM engine synced with it
-    sync_every: vllm sampler: push the weights after every k optimiser steps
+    sampler: rollouts: hf samples the live policy; vllm a vLLM engine synced with it; ray hf replicas on Ray (engine: replicas, address, cpus)
+    sync_every: vllm or ray sampler: push the weights after every k optimiser steps
     engine: vllm sampler options (gen/options.py: max_model_len, ...)
     prompt: prompt format of every rendered question (r1, boxed, code, plain, tiny; null: tiny for built-in models, else by task; --prompt)
     """
 
     name: str = "tiny"  # built-in name, HF folder, or hub id
     ref: str | None = None  # reference model for KL / DPO; None: a frozen copy of the start
-    sampler: str = "hf"  # rollouts: "hf" samples the live policy; "vllm" a vLLM engine synced with it
-    sync_every: int = 1  # vllm sampler: push the weights after every k optimiser steps
+    sampler: str = "hf"  # rollouts: "hf" the live policy; "vllm" a vLLM engine synced with it; "ray" hf replicas on Ray
+    sync_every: int = 1  # vllm or ray sampler: push the weights after every k optimiser steps
     engine: dict = field(default_factory=dict)  # vllm sampler options (gen/options.py: max_model_len, ...)
     prompt: str | None = None  # prompt format (ponder/prompts.py); None: the default for the model and task
 

@@ -317,6 +317,10 @@ def _live_generator(model, tokenizer, mcfg: ModelConfig, seed: int):
         from ponder.gen.hf import HFGenerator
 
         return HFGenerator.from_model(model, tokenizer)
+    if mcfg.sampler == "ray":  # rollout workers on Ray (gen/ray_actor.py), the trainer here
+        from ponder.gen.ray_actor import ray_sampler
+
+        return ray_sampler(model, mcfg.name, every=mcfg.sync_every, **mcfg.engine)
     backend, _ = split_backend(None, mcfg.sampler)
     check_options(backend, mcfg.engine)
     from ponder.gen.synced import SyncedEngine

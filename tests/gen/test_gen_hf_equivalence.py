@@ -126,3 +126,17 @@ def test_unsupported_models_are_named_with_a_reason(llama):
         assert "gelu" in unsupported_reason(model, total_len=100)
     finally:
         model.config.hidden_act = "silu"
+
+
+def test_fast_path_weight_copies_are_kept_until_a_parameter_changes(llama):
+    model, tok = llama
+    gen = HFGenerator.from_model(model, tok)
+    params = SamplingParams(temperature=0, max_tokens=4)
+    gen.generate([gen.render("1+2=")], params)
+    first = gen._packed.value
+    gen.generate([gen.render("3+4=")], params)
+    assert gen._packed.value is first  # fixed weights: nothing re-read
+    with torch.no_grad():
+        model.model.layers[1].self_attn.q_proj.weight.add_(0.0)  # in place: version counter moves
+    gen.generate([gen.render("3+4=")], params)
+    assert gen._packed.value is not first
