@@ -128,7 +128,7 @@ def setting(engines: dict, problems, k: int, args) -> dict:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100, help="Countdown problems")
     ap.add_argument("--budget", type=int, default=8)
@@ -142,7 +142,7 @@ def main() -> None:
     )
     ap.add_argument("--profile", action="store_true", help="add one cProfile'd run per engine and setting")
     ap.add_argument("--out", type=Path, default=OUT)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     from benchmarks.vllm_vs_hf import run_meta
     from ponder.gen import load_generator
@@ -169,8 +169,11 @@ def main() -> None:
         stop_check="text (vLLM detokenizes)" if args.text_stops else "stop token ids, detokenizing off",
         load1_note="load1_before per run: the 1-minute load average when that run started",
     )
+    for g in engines.values():
+        g.close()
     write_json(args.out, result)
     print(result["meta"])
+    return result
 
 
 if __name__ == "__main__":

@@ -183,3 +183,16 @@ def test_gpu_check_vllm_rows_dry_run(tmp_path):
     rec = json.loads((tmp_path / "g.json").read_text())["vllm"]
     assert rec["sample_vllm"]["generated_tokens"] == rec["sample_hf"]["generated_tokens"] == 4 * 16
     assert rec["beam_vllm"]["problems"] == 4
+
+
+def test_prefix_benchmark_runs_and_caching_changes_speed_only(tmp_path):
+    pytest.importorskip("vllm")
+    from benchmarks.vllm_prefix import main
+
+    out = main(["--n", "3", "--repeats", "1", "--shots", "0", "2", "--out", str(tmp_path / "p.json")])
+    for setting in out["settings"]:
+        on, off = setting["runs"]["on"][0], setting["runs"]["off"][0]
+        assert on["prompt_tokens_cached"] > 0 and off["prompt_tokens_cached"] == 0
+        assert on["generated_tokens"] == off["generated_tokens"] > 0  # same seeds, same samples
+    short, long = out["settings"]
+    assert long["prompt_tokens_first_problem"] > short["prompt_tokens_first_problem"] + 40
