@@ -9,7 +9,7 @@ min over steps for best-of-N; beam ranks by the last step's score), "prm-exact" 
 labels of the same traces), "orm" (best-of-N only), "confidence" (policy logprobs), "check"
 (the task's executable step checker, an oracle for these tasks). Accuracy by the rule-based
 verifier, with generated tokens and scorer tokens per problem. Needs rm_prm.py's models.
-Writes rm_search.json beside this file.
+Writes rm_search.json beside this file (or --out).
 
     PYTHONPATH=. python benchmarks/rm_search.py --n 100 --budgets 4 16
 """
@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import time
+from pathlib import Path
 
 import torch
 from rm_common import HERE, LEVELS, RUNS, machine, set_levels
@@ -74,7 +75,9 @@ def run_task(gen, task: str, args, save) -> list[dict]:
         learned = scorers(task)
         plan += [("best_of_n", name, sc, budget, {}) for name, sc in learned.items()]
         plan += [
-            ("beam", name, sc, budget, {"width": 4}) for name, sc in learned.items() if name not in ("orm", "prm-exact")
+            ("beam", name, sc, budget, {"width": 4})
+            for name, sc in learned.items()
+            if name not in ("orm", "prm-exact") and not args.no_beam
         ]
     rows = []
     for strategy, name, sc, budget, opts in plan:
@@ -91,22 +94,25 @@ def main() -> None:
     ap.add_argument("--budgets", nargs="+", type=int, default=[4, 16])
     ap.add_argument("--model", default="tiny", help="policy and PRM backbone")
     ap.add_argument("--levels", nargs="*", default=[], help="task=level overrides, e.g. arithmetic=2")
+    ap.add_argument("--out", default=str(HERE / "rm_search.json"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-beam", action="store_true", help="best-of-N only (equal compute, one pool)")
     args = ap.parse_args()
     set_levels(args.levels)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     gen = CachedGenerator(load_generator(args.model))
     out = {"machine": machine(), "args": vars(args), "tasks": {}}
-    if (HERE / "rm_search.json").is_file():  # runs per task add to one file
-        out["tasks"] = json.loads((HERE / "rm_search.json").read_text())["tasks"]
+    if Path(args.out).is_file():  # runs per task add to one file
+        out["tasks"] = json.loads(Path(args.out).read_text())["tasks"]
     for task in args.tasks:
 
         def save(rows, task=task):
             out["tasks"][task] = rows
-            write_json(HERE / "rm_search.json", out)
+            write_json(args.out, out)
 
         run_task(gen, task, args, save)
     out["machine"]["loadavg_end"] = os.getloadavg()
-    write_json(HERE / "rm_search.json", out)
+    write_json(args.out, out)
 
 
 if __name__ == "__main__":

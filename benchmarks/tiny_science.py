@@ -7,7 +7,7 @@ For each model and task (default level, `--n` fresh problems, seed 777): greedy 
 on Countdown the share of verdict lines whose yes/no is right about the value the line reached
 (countdown.verdict_lines), in greedy and in sampled responses; and budget forcing in `wait` mode
 (when the model closes its thinking, `</think>` is replaced by `wait_text` once, then it must
-answer), greedy. Intervals: Wilson 95%. Writes benchmarks/results/tiny_science.json.
+answer), greedy. Intervals: Wilson 95%. Writes benchmarks/results/tiny_science.json (or --out).
 
     PYTHONPATH=. python benchmarks/tiny_science.py --models tiny tiny-v1 --n 200
 """
@@ -89,6 +89,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=16)
     ap.add_argument("--temperature", type=float, default=0.7)
     ap.add_argument("--wait-text", default="\nwait ")
+    ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
     torch.set_num_threads(1)
     load = os.getloadavg()
@@ -100,7 +101,7 @@ def main() -> None:
             print(model, task, {k: v["rate"] for k, v in r.items() if isinstance(v, dict)}, f"{r['seconds']}s")
     meta = {"loadavg_before": load, "loadavg_after": os.getloadavg(), "torch_threads": 1,
             "when_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "seed": 777}  # fmt: skip
-    write_json(OUT, {"meta": meta, "rows": rows})
+    write_json(args.out, {"meta": meta, "rows": rows})
 
 
 if __name__ == "__main__":

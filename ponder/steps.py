@@ -17,7 +17,8 @@ from ponder.types import Step
 
 STEP_DELIMITER = "\n"
 WAIT = "wait "  # a reflection line: `wait ` + the step redone, after a step that slipped
-NOT_EQUAL = "≠"  # a written comparison that failed (Countdown verdict lines: `=25≠3 no`)
+NOT_EQUAL = "≠"  # a written comparison that failed (tiny-v2's Countdown verdict lines: `=25≠3 no`)
+VERSUS = " vs "  # a written comparison before its verdict (Countdown verdict lines: `=25 vs 3 no`)
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 
@@ -93,21 +94,23 @@ def strip_wait(body: str) -> str:
 
 
 def slip_segments(response: str, delimiter: str = STEP_DELIMITER) -> list[tuple[str, bool]]:
-    """Split a response into (text, trained) pieces: a step followed by a `wait` step is a slip
-    shown only so that the model learns to catch it, so it is not trained on (False) — except a
-    written comparison at its end (Countdown's `≠45 no`), which is true about the value the line
+    """Split a response into (text, trained) pieces: a step followed by a `wait` step that redoes
+    it differently is a slip shown only so that the model learns to catch it, so it is not trained
+    on (False; a `wait` step that repeats the step unchanged is a confirmation, and both are
+    trained) — except a
+    written comparison at its end (Countdown's ` vs 45 no`), which is true about the value the line
     reached and is what teaches a verdict to look at that value rather than at which line is last."""
     steps = split_steps(response, delimiter)
     out: list[tuple[str, bool]] = []
     for i, step in enumerate(steps):
-        nxt = steps[i + 1] if i + 1 < len(steps) else ""
-        if not (step_body(nxt).startswith(WAIT) and not is_final_step(step)):
+        nxt = step_body(steps[i + 1]) if i + 1 < len(steps) else ""
+        if not (nxt.startswith(WAIT) and strip_wait(nxt) != step_body(step) and not is_final_step(step)):
             out.append((step, True))
             continue
         if step.startswith(THINK_OPEN):  # keep `<think>` itself trained
             out.append((THINK_OPEN, True))
             step = step[len(THINK_OPEN) :]
-        cut = step.rfind(NOT_EQUAL)
+        cut = max(step.rfind(NOT_EQUAL), step.rfind(VERSUS))
         out += [(step[:cut], False), (step[cut:], True)] if cut > 0 else [(step, False)]
     return out
 

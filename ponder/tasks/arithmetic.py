@@ -10,6 +10,8 @@ left to right, and rewrites the expression after each step:
 `trace_with_slip` writes a trace in which one step slips (a wrong result, carried into the
 rewritten expression), and the next line is `wait ` + that step redone right: reflection in
 miniature (training masks the slipped line, so the model learns to catch slips, not to make them).
+`trace_with_check` writes `wait ` + a right step redone unchanged: a confirmation, so that a
+forced `wait` after a finished trace leads to a check rather than a fresh step.
 The step checker recomputes `a op b = c` and checks that the rewritten expression still has the
 question's value (a calculator's check, which needs no reference answer).
 """
@@ -121,6 +123,14 @@ class Arithmetic:
         text, slipped = reduce_once(tokens, result=slip_value(rng, int(right.split("=")[1])))
         slip = text + ("," + _render(slipped) if len(slipped) > 1 else "")
         return format_response(steps[:k] + [slip, WAIT + steps[k]] + steps[k + 1 :], str(value))
+
+    def trace_with_check(self, problem: Problem, rng: random.Random) -> str:
+        """A trace in which `wait ` after a right step (half the time the last) confirms it: the
+        step redone unchanged, so `wait` after a correct line is a check, not a fresh step."""
+        tokens = [int(t) if t.isdigit() else t for t in re.findall(r"\d+|\S", problem.meta["expression"])]
+        steps, value = solve_steps(tokens)
+        k = len(steps) - 1 if rng.random() < 0.5 else rng.randrange(len(steps))
+        return format_response(steps[: k + 1] + [WAIT + steps[k]] + steps[k + 1 :], str(value))
 
     def check(self, problem: Problem, response: str) -> Score:
         answer = parse_response(response).answer

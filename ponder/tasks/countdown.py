@@ -5,15 +5,21 @@ target (1-100) is built from all of them, so a solution always exists. Every int
 is a positive integer (subtraction larger-first, division only when exact).
 
 The trace is a search with backtracking, in the spirit of "stream of search": each line is one
-attempt from the start, a chain of operations whose last value is compared with the target in
-writing (`=81≠57 no`: it missed; `=57=57 yes`: it hit), so the verdict follows from two numbers
-side by side; then the answer as one expression:
-`<think>7*12=84,84-3=81≠57 no\\n7+12=19,19*3=57=57 yes</think>\\n<answer>(7+12)*3</answer>`.
-`trace_with_slip` writes a trace whose right attempt first slips (a wrong last operation, so
-the comparison says no), then `wait ` and the attempt redone right: reflection in miniature.
+attempt from the start, a chain of operations whose last value is set beside the target in
+writing (`=81 vs 57 no`: it missed; `=57 vs 57 yes`: it hit), so the verdict follows from two
+numbers side by side; then the answer as one expression:
+`<think>7*12=84,84-3=81 vs 57 no\\n7+12=19,19*3=57 vs 57 yes</think>\\n<answer>(7+12)*3</answer>`.
+The target is copied before the verdict is taken: in tiny-v2's format (`=81≠57 no`, `=57=57 yes`)
+the relation came first, and after `=` copying the value reads the same as copying the target,
+so the model decided by where the line stood and copied its own value (`=29=29 yes` for 46).
+Where a line stands predicts nothing here: the number of misses is geometric (each line is the
+hit with chance HIT_CHANCE), half the misses are near misses, a slip may hit any line.
+`trace_with_slip` writes a trace in which one attempt slips (a wrong last operation, its
+comparison true about the wrong value), then `wait ` and the attempt redone right: reflection in
+miniature; `trace_with_check` follows a right line with `wait ` + that line unchanged.
 The checker parses the answer with a safe parser (never eval); the step checker recomputes each
 operation of a line, checks number use against the public numbers, and checks the comparison
-and the verdict. Lines of the older format without the comparison (`...=81 no`) still check.
+and the verdict. Lines of the older formats (`...=81≠57 no`, `...=81 no`) still check.
 """
 
 from __future__ import annotations
@@ -28,8 +34,11 @@ from ponder.tasks.expr import ExprError, evaluate
 from ponder.tasks.task import format_response
 from ponder.types import Problem, Score
 
-_OP = re.compile(r"^(\d+)([-+*/])(\d+)=(\d+)(?:(≠|!=|=)(\d+))?$")  # last op may carry the comparison
-NE = "≠"
+_OP = re.compile(r"^(\d+)([-+*/])(\d+)=(\d+)(?:(≠|!=|=)(\d+))?$")  # tiny-v2's last op carried `≠T`/`=T`
+_VERSUS = re.compile(r"^(.*)\s+vs\s+(\d+)$")  # `CHAIN vs T`: the comparison, before the verdict
+HIT_CHANCE = 0.4  # each attempt line is the hit with this chance, whatever its position
+MAX_MISSES = 5
+NEAR_MISS = 0.5  # share of misses whose value is close to the target
 _QUESTION = re.compile(r"^\s*(?:countdown:?\s*)?use\s+([\d\s,]+?)\s+to\s+make\s+(\d+)\s*\.?\s*$", re.IGNORECASE)
 _SHORT = re.compile(r"^\s*countdown:?\s*([\d\s,]+?)\s*(?:->|=>|target:?)\s*(\d+)\s*$", re.IGNORECASE)
 PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
@@ -92,26 +101,35 @@ class Countdown:
                 )
 
     def trace(self, problem: Problem, rng: random.Random) -> str:
-        numbers, target = problem.meta["numbers"], problem.meta["target"]
-        return format_response(self._misses(rng, numbers, target) + [_verdict_line(problem)], problem.answer)
+        return format_response(self._attempts(rng, problem), problem.answer)
 
     def trace_with_slip(self, problem: Problem, rng: random.Random) -> str:
-        """A trace whose right attempt slips in its last operation, then `wait ` and it redone right."""
-        numbers, target = problem.meta["numbers"], problem.meta["target"]
-        right = _solution_steps(problem.answer)
-        a, op, b, c = _OP.match(right[-1]).groups()[:4]
-        wrong = slip_value(rng, int(c), avoid=target)
-        slipped = ",".join(right[:-1] + [f"{a}{op}{b}={wrong}"]) + f"{NE}{target} no"
-        lines = self._misses(rng, numbers, target) + [slipped, WAIT + _verdict_line(problem)]
-        return format_response(lines, problem.answer)
+        """A trace in which one attempt (a miss or the hit) slips in its last operation, so its
+        comparison is true about the wrong value; then `wait ` and that attempt redone right."""
+        lines = self._attempts(rng, problem)
+        k = rng.randrange(len(lines))
+        ops = _VERSUS.match(lines[k].rsplit(" ", 1)[0])[1].split(",")
+        a, op, b, c = _OP.match(ops[-1]).groups()[:4]
+        wrong = slip_value(rng, int(c), avoid=problem.meta["target"])
+        slipped = ",".join(ops[:-1] + [f"{a}{op}{b}={wrong}"]) + f" vs {problem.meta['target']} no"
+        return format_response(lines[:k] + [slipped, WAIT + lines[k]] + lines[k + 1 :], problem.answer)
 
-    def _misses(self, rng: random.Random, numbers: list[int], target: int) -> list[str]:
-        lines = []
-        for _ in range(rng.choice([0, 1, 1, 2, 2, 3])):
-            steps, value, _ = random_attempt(rng, numbers, max_ops=len(numbers) - 1)
-            if value != target:
-                lines.append(",".join(steps) + f"{NE}{target} no")
-        return lines
+    def trace_with_check(self, problem: Problem, rng: random.Random) -> str:
+        """A trace in which `wait ` after a right line (a miss or the hit) confirms it: the line
+        redone, verdict unchanged, so `wait` after a correct line is a check, not a fresh step."""
+        lines = self._attempts(rng, problem)
+        k = len(lines) - 1 if rng.random() < 0.5 else rng.randrange(len(lines))
+        return format_response(lines[: k + 1] + [WAIT + lines[k]] + lines[k + 1 :], problem.answer)
+
+    def _attempts(self, rng: random.Random, problem: Problem) -> list[str]:
+        """Misses then the hit. The number of misses is geometric (each line is the hit with
+        chance HIT_CHANCE whatever its position, up to MAX_MISSES misses), so where a line stands
+        says nothing about its verdict; only the written comparison does."""
+        numbers, target = problem.meta["numbers"], problem.meta["target"]
+        lines: list[str] = []
+        while len(lines) < MAX_MISSES and rng.random() >= HIT_CHANCE:
+            lines.append(_miss(rng, numbers, target, problem.answer))
+        return lines + [_verdict_line(problem)]
 
     def check(self, problem: Problem, response: str) -> Score:
         answer = parse_response(response).answer
@@ -128,7 +146,8 @@ class Countdown:
         target = problem.meta["target"]
         pool = Counter(problem.meta["numbers"])
         value, compared = None, None
-        ops = chain.split(",")
+        vs = _VERSUS.match(chain)
+        ops = (vs[1] if vs else chain).split(",")
         for k, op_text in enumerate(ops):
             om = _OP.match(op_text.strip())
             if not om or (om[5] and k < len(ops) - 1):
@@ -140,6 +159,10 @@ class Countdown:
             pool[b] -= 1
             pool[c] += 1
             value, compared = c, (om[5], int(om[6])) if om[5] else None
+        if vs and compared is None:  # `=25 vs 3`: the relation is the verdict's to state
+            compared = ("=" if value == int(vs[2]) else "≠", int(vs[2]))
+        elif vs:
+            return False
         if compared is not None:  # `=25≠3`: the target copied right and the relation true
             sign, t = compared
             if t != target or (sign == "=") != (value == target):
@@ -175,10 +198,39 @@ def slip_value(rng: random.Random, value: int, avoid: int | None = None) -> int:
             return wrong
 
 
+def _miss(rng: random.Random, numbers: list[int], target: int, answer: str) -> str:
+    """One attempt that misses, written with its comparison (`...=81 vs 57 no`). A share NEAR_MISS
+    are near misses, whose value is close to the target (the closest of 8 random attempts, or
+    the solution with its last operation changed): lines that look final but say no."""
+    kind = rng.random()
+    while True:
+        if kind < NEAR_MISS / 2:
+            tries = [random_attempt(rng, numbers, max_ops=len(numbers) - 1)[:2] for _ in range(8)]
+            steps, value = min((t for t in tries if t[1] != target), key=lambda t: abs(t[1] - target), default=tries[0])
+        elif kind < NEAR_MISS:
+            steps, value = _changed_last_op(rng, _solution_steps(answer))
+        else:
+            steps, value, _ = random_attempt(rng, numbers, max_ops=len(numbers) - 1)
+        if value != target and value is not None:
+            return ",".join(steps) + f" vs {target} no"
+        kind = 1.0  # fall back to a plain random attempt
+
+
+def _changed_last_op(rng: random.Random, steps: list[str]) -> tuple[list[str], int | None]:
+    """The solution's operations with another operator in the last one (None if none applies)."""
+    a, op, b, _ = _OP.match(steps[-1]).groups()[:4]
+    a, b = int(a), int(b)
+    others = [o for o in "+-*/" if o != op and apply(a, o, b) is not None]
+    if not others:
+        return steps, None
+    o = rng.choice(others)
+    return steps[:-1] + [f"{a}{o}{b}={apply(a, o, b)}"], apply(a, o, b)
+
+
 def _verdict_line(problem: Problem) -> str:
-    """The right attempt with its comparison: `3+12=15,15*3=45=45 yes`."""
+    """The right attempt with its comparison: `3+12=15,15*3=45 vs 45 yes`."""
     target = problem.meta["target"]
-    return ",".join(_solution_steps(problem.answer)) + f"={target} yes"
+    return ",".join(_solution_steps(problem.answer)) + f" vs {target} yes"
 
 
 def verdict_lines(problem: Problem, response: str) -> list[bool]:
@@ -189,7 +241,8 @@ def verdict_lines(problem: Problem, response: str) -> list[bool]:
     out = []
     for line in think_steps(response):
         m = re.match(r"^(.*) (yes|no)$", strip_wait(line))
-        last = _OP.match(m[1].rsplit(",", 1)[-1].strip()) if m else None
+        chain = (vs[1] if (vs := _VERSUS.match(m[1])) else m[1]) if m else ""
+        last = _OP.match(chain.rsplit(",", 1)[-1].strip()) if m else None
         if last:
             out.append((int(last[4]) == problem.meta["target"]) == (m[2] == "yes"))
     return out

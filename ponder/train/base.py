@@ -10,7 +10,9 @@ loop, checkpoints, resume and metrics are the shared `Session`'s (session.py, ch
 the data position (the sampler's RNG and the queued batches) rides in the checkpoint.
 
 A share `reflect` of the traces of tasks that can write one (`trace_with_slip`) make a slip and
-catch it (`wait` + the step redone); the slipped step gets no loss (steps.slip_segments).
+catch it (`wait` + the step redone); the slipped step gets no loss (steps.slip_segments). A
+share `confirm` (tasks with `trace_with_check`) follow a right step with `wait` + that step
+unchanged: a confirmation, so a forced `wait` after a right line leads to a check.
 `bf16: true` is the older spelling of `train.precision=bf16` (autocast; the AMX units pay from
 hidden 256 up; weights and optimizer stay fp32); `train.*` applies as for every trainer. `pack`
 packs examples into rows of `pack_len` tokens with a block-diagonal mask instead of
@@ -50,6 +52,7 @@ class BaseConfig:
     layers: transformer layers
     hidden: hidden size
     reflect: share of traces with a slip caught by `wait` (tasks with trace_with_slip)
+    confirm: share of traces in which `wait` confirms a right step (tasks with trace_with_check)
     bf16: the older spelling of train.precision=bf16 (bf16 autocast)
     pack: pack examples into rows of pack_len tokens instead of padding
     pack_len: tokens per packed row
@@ -64,6 +67,7 @@ class BaseConfig:
     layers: int = 4
     hidden: int = 128
     reflect: float = 0.0  # share of traces with a slip caught by `wait` (tasks with trace_with_slip)
+    confirm: float = 0.0  # share of traces in which `wait` confirms a right step (trace_with_check)
     bf16: bool = False  # the older spelling of train.precision=bf16
     pack: bool = False  # pack examples into rows of pack_len tokens instead of padding
     pack_len: int = 512
@@ -93,10 +97,11 @@ def budget_progress(step: int, elapsed_s: float, run: RunConfig) -> float:
 
 
 def sample_examples(
-    rng: random.Random, tasks: dict, n: int, progress: float, reflect: float = 0.0
+    rng: random.Random, tasks: dict, n: int, progress: float, reflect: float = 0.0, confirm: float = 0.0
 ) -> list[tuple[str, str]]:
     """n (question, response) pairs from the task mix at this point of the curriculum; a share
-    `reflect` of those whose task can write one are reflection traces (a slip, then `wait`)."""
+    `reflect` of those whose task can write one are reflection traces (a slip, then `wait`), a
+    share `confirm` confirmation traces (a right step, then `wait` and it unchanged)."""
     names = list(tasks)
     weights = [tasks[k][1] for k in names]
     out = []
@@ -104,8 +109,13 @@ def sample_examples(
         task = tasks[rng.choices(names, weights=weights)[0]][0]
         level = rng.choices(task.train_levels, weights=level_weights(len(task.train_levels), progress))[0]
         p = task.sample(rng, level)
-        slip = hasattr(task, "trace_with_slip") and rng.random() < reflect
-        out.append((p.question, task.trace_with_slip(p, rng) if slip else task.trace(p, rng)))
+        kind = rng.random()
+        if kind < reflect and hasattr(task, "trace_with_slip"):
+            out.append((p.question, task.trace_with_slip(p, rng)))
+        elif reflect <= kind < reflect + confirm and hasattr(task, "trace_with_check"):
+            out.append((p.question, task.trace_with_check(p, rng)))
+        else:
+            out.append((p.question, task.trace(p, rng)))
     return out
 
 
@@ -199,7 +209,7 @@ def train_base(cfg: BaseConfig) -> dict:
     def step_fn(step: int) -> dict:
         progress = budget_progress(sess.step, sess.elapsed(), cfg.run)
         if not queue:
-            pairs = sample_examples(rng, tasks, cfg.batch_size * cfg.bucket_batches, progress, cfg.reflect)
+            pairs = sample_examples(rng, tasks, cfg.batch_size * cfg.bucket_batches, progress, cfg.reflect, cfg.confirm)
             queue.extend(_bucketed(pairs, cfg.batch_size, rng))
         loss, n_tok = _train_step(sess, queue.pop(), cfg, progress)
         sess.extra.update(rng=rng.getstate(), queue=queue)

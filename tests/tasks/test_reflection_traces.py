@@ -26,12 +26,20 @@ def test_countdown_comparison_is_checked_and_old_lines_still_parse():
     assert task.check_step(cd, "wait 7+12=19,19*3=57≠45 no") is True
     assert task.check_step(cd, "7+12=19,19*3=57 no") is True  # the tiny-v1 format
     assert task.check_step(cd, "7+12=19,19*3=57 yes") is False
+    assert task.check_step(cd, "7+12=19,19*3=57 vs 45 no") is True  # today's format: target before verdict
+    assert task.check_step(cd, "3*12=36,36+7=43 vs 45 no") is True
+    assert task.check_step(cd, "12*3=36,36+7=43 vs 45 yes") is False  # 43 is not 45
+    assert task.check_step(cd, "7+12=19,19*3=57 vs 57 yes") is False  # target copied wrong (the value)
+    assert task.check_step(cd, "7+12=19,19*3=57≠45 vs 45 no") is False  # two comparisons
+    assert task.check_step(cd, "wait 3*12=36,36+7=43 vs 45 no") is True
 
 
 def test_verdict_lines_judge_the_value_written():
     cd = detect_task("countdown 3 7 12 -> 45")
     resp = "<think>7+12=19,19*3=57≠45 no\n7+12=19,19*3=57 yes\n3*12=36,36+7=43=45 yes</think>\n<answer>1</answer>"
     assert verdict_lines(cd, resp) == [True, False, False]
+    resp = "<think>7+12=19,19*3=57 vs 45 no\n3*12=36,36+7=43 vs 43 yes\n12*3=36,36+7=43 vs 45 yes</think>"
+    assert verdict_lines(cd, resp) == [True, False, False]  # judged on the value, not the copied target
 
 
 @pytest.mark.parametrize("name", ["arithmetic", "countdown"])
@@ -47,8 +55,8 @@ def test_slip_traces_check_except_the_slip_and_answer_right(name):
         assert len(bad) == 1 and strip_wait(steps[bad[0] + 1].strip()) != steps[bad[0] + 1].strip()
         untrained = [s for s, trained in slip_segments(resp) if not trained]
         slip = steps[bad[0]].replace("<think>", "")
-        if name == "countdown":  # the comparison `≠T no` of the slipped line stays trained
-            assert untrained == [slip[: slip.rindex("≠")]]
+        if name == "countdown":  # the comparison ` vs T no` of the slipped line stays trained
+            assert untrained == [slip[: slip.rindex(" vs ")]]
         else:
             assert untrained == [slip]
         if name == "countdown":
