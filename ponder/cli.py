@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("ponder.eval.cli:main", "grid of tasks x strategies x budgets; reports; compare"),
     "train": ("ponder.train.cli:main", "train: base (tiny reasoner) | sft | rft | star | grpo | dpo | prm | orm"),
     "data": ("ponder.data.cli:main", "rollouts -> verified, filtered training data with a data card"),
+    "pipeline": ("ponder.pipeline.cli:main", "multi-stage runs (sft, grpo, data, ...) from one recipe, with a report"),
     "label": ("ponder.rm.cli:main", "Monte-Carlo step labels for PRM training"),
     "models": ("ponder.models:main", "list the models available"),
     "tasks": ("ponder.tasks:main", "list the built-in tasks, or sample problems from one"),

@@ -76,3 +76,20 @@ def read_jsonl_numbered(path: str | Path) -> list[tuple[int, dict]]:
     if not records:
         raise PonderError(f"{path} is empty: expected one JSON object per line")
     return records
+
+
+def read_log(path: str | Path) -> list[dict]:
+    """The records of an append-only log such as a run's metrics.jsonl, which a kill may have cut
+    mid-line: unreadable lines and non-objects are skipped, a missing file reads as []."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out

@@ -39,6 +39,7 @@ FLOORS = {
     "ponder.data": 5,
     "ponder.serve": 5,
     "ponder.integrations": 5,  # adapters to other libraries (TRL): read train/ and verify/
+    "ponder.pipeline": 6,  # drives trainers, data and eval
     "ponder.cli": 6,  # ponder/cli.py and every ponder/*/cli.py
     "benchmarks": 6,
 }

@@ -154,6 +154,16 @@ def main(argv: list[str]) -> int:
     from ponder.cliargs import parse_cli
 
     cfg, _ = parse_cli(DataConfig, argv, prog="ponder data [--key=value ...]", doc=__doc__)
+    card = run_data(cfg)
+    out = Path(cfg.out)
+    print(f"{card['kept']} of {card['rollouts']} rollouts kept ({card['kept_problems']} of {card['problems']} "
+          f"problems) -> {out / 'data.jsonl'}; what each filter removed: {out / 'data_card.md'}")  # fmt: skip
+    return 0
+
+
+def run_data(cfg: DataConfig) -> dict[str, Any]:
+    """Check the settings, build (or resume) the data in cfg.out; returns the data card (the
+    entry point `ponder pipeline` calls for a `data` stage)."""
     _check(cfg)
     problems = _problems(cfg)
     out = Path(cfg.out)
@@ -161,10 +171,7 @@ def main(argv: list[str]) -> int:
     _same_source(out, source)
     from ponder.data.build import build
 
-    card = build(cfg, problems, out, source)
-    print(f"{card['kept']} of {card['rollouts']} rollouts kept ({card['kept_problems']} of {card['problems']} "
-          f"problems) -> {out / 'data.jsonl'}; what each filter removed: {out / 'data_card.md'}")  # fmt: skip
-    return 0
+    return build(cfg, problems, out, source)
 
 
 _SOURCE_KEYS = ("task", "n", "level", "seed", "problems", "k", "strategy", "budget", "scorer", "options",

@@ -10,10 +10,10 @@ aliases of aliases, remote runs.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
+from ponder.io import read_log
 from ponder.types import PonderError
 
 ALIASES = ("latest", "best")
@@ -34,15 +34,9 @@ def _latest(run: Path, ckpts: dict[int, Path]) -> Path:
 
 def _eval_by_step(run: Path) -> dict[int, float]:
     """{step: eval/accuracy} from RUN/metrics.jsonl (a line cut by a kill is skipped)."""
-    path, out = run / "metrics.jsonl", {}
-    if not path.is_file():
-        return out
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict) and isinstance(rec.get(METRIC), (int, float)) and isinstance(rec.get("step"), int):
+    out = {}
+    for rec in read_log(run / "metrics.jsonl"):
+        if isinstance(rec.get(METRIC), (int, float)) and isinstance(rec.get("step"), int):
             out[rec["step"]] = float(rec[METRIC])
     return out
 
