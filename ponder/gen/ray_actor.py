@@ -124,10 +124,11 @@ class RayGenerator:
 
 
 def ray_sampler(model: Any, name: str, every: int = 1, replicas: int = 2, address: str | None = None,
-                cpus: int | None = None) -> Any:  # fmt: skip
+                cpus: int | None = None, weights: Any = None) -> Any:  # fmt: skip
     """GRPO's `model.sampler=ray`: `replicas` hf generators of `name` on Ray (joined at `address` /
     RAY_ADDRESS, else a local Ray of `cpus` slots), kept in step with the live `model`; each call's
-    prompts are split over the replicas. Options come as --model.engine.replicas=N etc."""
+    prompts are split over the replicas. Options come as --model.engine.replicas=N etc.; `weights`
+    (model -> {name: tensor}) is what gets pushed (default: the state dict; LoRA: merged weights)."""
     from functools import partial
 
     from ponder.executor.ray_backend import RayExecutor
@@ -136,4 +137,4 @@ def ray_sampler(model: Any, name: str, every: int = 1, replicas: int = 2, addres
 
     RayExecutor(address=address, num_cpus=cpus)  # starts or joins Ray; it stops when the process ends
     engine = RayGenerator(partial(load_generator, name, backend="hf"), replicas=replicas, shard=True)
-    return SyncedEngine(model, engine, every=every)
+    return SyncedEngine(model, engine, every=every, weights=weights)

@@ -346,17 +346,21 @@ class _NoLog:
 
 def _live_generator(model, tokenizer, mcfg: ModelConfig, seed: int):
     """The sampler over the policy being trained: the hf backend on the live weights, or a vLLM
-    engine started from the model's folder and kept in step with it (gen/synced.py)."""
+    engine (or hf replicas on Ray) started from the model's folder and kept in step with it
+    (gen/synced.py); under LoRA the pushed weights are the base with the adapters merged in."""
     from ponder.gen.options import check_options, split_backend
 
     if mcfg.sampler == "hf":
         from ponder.gen.hf import HFGenerator
 
         return HFGenerator.from_model(model, tokenizer)
+    weights = None
+    if hasattr(model, "peft_config"):  # LoRA: the samplers serve the base; push base + adapters merged
+        from ponder.train.lora import merged_weights as weights
     if mcfg.sampler == "ray":  # rollout workers on Ray (gen/ray_actor.py), the trainer here
         from ponder.gen.ray_actor import ray_sampler
 
-        return ray_sampler(model, mcfg.name, every=mcfg.sync_every, **mcfg.engine)
+        return ray_sampler(model, mcfg.name, every=mcfg.sync_every, weights=weights, **mcfg.engine)
     backend, _ = split_backend(None, mcfg.sampler)
     check_options(backend, mcfg.engine)
     from ponder.gen.synced import SyncedEngine
@@ -365,7 +369,4 @@ def _live_generator(model, tokenizer, mcfg: ModelConfig, seed: int):
 
     engine = VLLMGenerator(resolve_model(mcfg.name), name=mcfg.name, **mcfg.engine)
     seed_everything(seed)  # the in-process engine re-seeds the global RNGs when it starts
-    weights = None
-    if hasattr(model, "peft_config"):  # LoRA: the engine serves the base; push base + adapters merged
-        from ponder.train.lora import merged_weights as weights
     return SyncedEngine(model, engine, every=mcfg.sync_every, weights=weights)
