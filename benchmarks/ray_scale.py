@@ -108,9 +108,16 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small workloads (a smoke run, not the recorded numbers)")
+    ap.add_argument(
+        "--n",
+        type=int,
+        default=12,
+        help="problems per grid cell and traces per labelling run (12: sized for a loaded machine)",
+    )
+    ap.add_argument("--out", default=None, help="results file (default benchmarks/results/ray_scale[_quick].json)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    sizes = {"eval_grid": 4 if args.quick else 12, "labels": 4 if args.quick else 12}
+    sizes = {"eval_grid": 4 if args.quick else args.n, "labels": 4 if args.quick else args.n}
     load_before, report = os.getloadavg(), {}
     with tempfile.TemporaryDirectory() as tmp:
         for work, n in sizes.items():
@@ -128,7 +135,11 @@ def main() -> int:
     meta = {"load_before": load_before, "load_after": os.getloadavg(), "cores": os.cpu_count(),
             "machine": platform.platform(), "torch_threads": 1, "quick": args.quick,
             "ray": __import__("ray").__version__, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}  # fmt: skip
-    dest = ROOT / "benchmarks" / "results" / ("ray_scale_quick.json" if args.quick else "ray_scale.json")
+    dest = (
+        Path(args.out)
+        if args.out
+        else ROOT / "benchmarks" / "results" / ("ray_scale_quick.json" if args.quick else "ray_scale.json")
+    )
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps({"meta": meta, **report}, indent=1) + "\n")
     print(f"wrote {dest}")
