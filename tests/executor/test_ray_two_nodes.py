@@ -35,7 +35,7 @@ def test_two_nodes_share_a_labelling_run_and_survive_losing_one(tmp_path):
 
     torch.set_num_threads(1)
     gen = load_generator("tiny")
-    traces = sample_traces(gen, make_problems("arithmetic", 5, None, 3), 2, 0.8, 40, 3)
+    traces = sample_traces(gen, make_problems("arithmetic", 8, None, 3), 2, 0.8, 40, 3)
     params = MCParams(k=3, max_tokens=24, traces_per_call=1)
     local = label_traces(gen, traces, params, executor=LocalExecutor())
 
@@ -47,6 +47,7 @@ def test_two_nodes_share_a_labelling_run_and_survive_losing_one(tmp_path):
         cluster.wait_for_nodes()
         labels = _labels_of_nodes()
         assert sorted(labels.values()) == ["node_a", "node_b"]
+        _warm_both_nodes()  # else node_a's warm worker can finish every item before node_b's first
         ex, killed = RayExecutor(), []
 
         def kill_b_after_its_first(i, group):  # the added node goes once it has shown it works
@@ -66,6 +67,21 @@ def test_two_nodes_share_a_labelling_run_and_survive_losing_one(tmp_path):
         cluster.shutdown()
     leftover = [p.name() for p in psutil.Process(os.getpid()).children(recursive=True) if p.is_running()]
     assert not [n for n in leftover if "ray" in n or "gcs" in n], leftover
+
+
+def _warm_both_nodes() -> None:
+    """One task pinned to each node (by its label) that imports torch and ponder and loads the tiny
+    model, so both nodes' workers start the run warm and node_b finishes items while some remain."""
+
+    @ray.remote(num_cpus=1)
+    def warm() -> str:
+        from ponder.gen import load_generator
+        from ponder.rm import mc  # noqa: F401 - the labelling code the run imports
+
+        load_generator("tiny")
+        return ray.get_runtime_context().get_node_id()
+
+    ray.get([warm.options(resources={label: 1}).remote() for label in ("node_a", "node_b")], timeout=120)
 
 
 class _Reporting:
