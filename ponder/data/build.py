@@ -54,6 +54,19 @@ def step_scorer(prm: str | None, problems: dict):
     return score
 
 
+def filter_context(cfg: Any, problems: dict, **overrides: Any):
+    """The filters' FilterContext from a config: every bound the config has (the others keep their
+    defaults), `overrides` on top, and the step scorer of cfg.prm (a PRM folder, or the checker)."""
+    from dataclasses import fields
+
+    from ponder.data.filters import FilterContext
+
+    given = {
+        f.name: getattr(cfg, f.name) for f in fields(FilterContext) if f.name != "score_steps" and hasattr(cfg, f.name)
+    }
+    return FilterContext(**{**given, **overrides}, score_steps=step_scorer(cfg.prm, problems))
+
+
 def label_pass_rates(rollouts: list[dict]) -> None:
     """Set meta.pass_rate (share of the problem's rollouts that verified) and meta.difficulty."""
     from ponder.data.filters import difficulty
@@ -96,7 +109,7 @@ def export_hf(out: Path, records: list[dict]) -> bool:
 def build(cfg, problems: list, out: Path, source: dict[str, Any]) -> dict[str, Any]:
     """Run it all; returns the data card."""
     from ponder.data.card import build_card, write_card
-    from ponder.data.filters import FilterContext, apply_filters
+    from ponder.data.filters import apply_filters
     from ponder.data.rollouts import collect, read_done
     from ponder.executor import make_executor
 
@@ -113,10 +126,7 @@ def build(cfg, problems: list, out: Path, source: dict[str, Any]) -> dict[str, A
         close()
     label_pass_rates(rollouts)
     by_id = {p.id: p for p in problems}
-    ctx = FilterContext(min_pass_rate=cfg.min_pass_rate, max_pass_rate=cfg.max_pass_rate, min_chars=cfg.min_chars,
-                        max_chars=cfg.max_chars, near_dup=cfg.near_dup, step_threshold=cfg.step_threshold,
-                        language=cfg.language, min_language=cfg.min_language,
-                        score_steps=step_scorer(cfg.prm, by_id))  # fmt: skip
+    ctx = filter_context(cfg, by_id)
     kept, counts = apply_filters([dict(r) for r in rollouts], cfg.filters, ctx)
     write_jsonl(out / "data.jsonl", kept)
     card = build_card(source, rollouts, kept, counts)

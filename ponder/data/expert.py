@@ -110,13 +110,12 @@ def _rollouts(sess: Session, cfg: ExpertConfig, problems: list, seed: int) -> li
 
 def expert_round_data(sess: Session, cfg: ExpertConfig, problems, rnd: int) -> tuple[list[dict], dict]:
     """One round's traces: search, verify, filter. Returns (kept records, per-round stats)."""
-    from ponder.data.build import label_pass_rates, step_scorer
-    from ponder.data.filters import FilterContext, apply_filters
+    from ponder.data.build import filter_context, label_pass_rates
+    from ponder.data.filters import apply_filters
 
     recs = _rollouts(sess, cfg, list(problems), cfg.run.seed * 7919 + rnd)
     label_pass_rates(recs)
-    ctx = FilterContext(step_threshold=cfg.step_threshold, language=cfg.language, min_language=cfg.min_language,
-                        max_chars=10**9, score_steps=step_scorer(cfg.prm, {p.id: p for p in problems}))  # fmt: skip
+    ctx = filter_context(cfg, {p.id: p for p in problems}, max_chars=10**9)
     kept, counts = apply_filters([dict(r) for r in recs], cfg.filters, ctx)
     n = max(len(recs), 1)
     stats = {

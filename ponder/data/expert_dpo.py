@@ -50,15 +50,14 @@ def tree_candidates(sess: Session, cfg, problems: list, seed: int) -> list[dict]
 
 def round_pairs(sess: Session, cfg, problems: list, rnd: int) -> list[dict]:
     """Round rnd's (chosen, rejected) pairs: built now, or read back from pairs-R.jsonl."""
-    from ponder.data.build import label_pass_rates, step_scorer
-    from ponder.data.filters import FilterContext, apply_filters
+    from ponder.data.build import filter_context, label_pass_rates
+    from ponder.data.filters import apply_filters
 
     path = Path(cfg.run.out) / f"pairs-{rnd}.jsonl"
     if not path.is_file():
         recs = tree_candidates(sess, cfg, problems, cfg.run.seed * 7919 + rnd)
         label_pass_rates(recs)
-        ctx = FilterContext(step_threshold=cfg.step_threshold, language=cfg.language, min_language=cfg.min_language,
-                            max_chars=10**9, score_steps=step_scorer(cfg.prm, {p.id: p for p in problems}))  # fmt: skip
+        ctx = filter_context(cfg, {p.id: p for p in problems}, max_chars=10**9)
         good, counts = apply_filters([dict(r) for r in recs], cfg.filters, ctx)
         by_id = {p.id: {"good": [], "bad": []} for p in problems}
         for r in good:
