@@ -25,3 +25,12 @@ def ray_executor():
 def without_seconds(rows):
     """Records with the wall-clock fields (never equal between two runs) left out."""
     return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def record_live_generators(monkeypatch) -> list:
+    """The samplers that training sessions build (session._live_generator), appended as built."""
+    from ponder.train import session
+
+    made, real = [], session._live_generator
+    monkeypatch.setattr(session, "_live_generator", lambda *a: made.append(real(*a)) or made[-1])
+    return made

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from ray_fixtures import ray_executor, ray_or_skip  # noqa: F401
+from ray_fixtures import ray_executor, ray_or_skip, record_live_generators  # noqa: F401
 
 from ponder.models import TINY_DIR
 from ponder.types import SamplingParams
@@ -22,13 +22,10 @@ def test_grpo_with_rollout_workers_on_ray(tmp_path, monkeypatch, ray_executor): 
     from ponder.gen import load_generator
     from ponder.gen.hf import HFGenerator
     from ponder.tasks import make_problems
-    from ponder.train import session
     from ponder.train.grpo import GRPOConfig, train_grpo
 
     torch.set_num_threads(1)
-    made = []
-    real = session._live_generator
-    monkeypatch.setattr(session, "_live_generator", lambda *a: made.append(real(*a)) or made[-1])
+    made = record_live_generators(monkeypatch)
     cfg = load_config(GRPOConfig, None, [f"run.out={tmp_path}", "run.steps=2", "run.progress=false", "run.save_every=0",
                                          "data.task=countdown", "data.n=32", "rollout.prompts_per_step=4",
                                          "rollout.group_size=4", "rollout.max_tokens=96", "optim.lr=3e-3",

@@ -4,7 +4,7 @@ round 1's update. Slow (two workers load torch)."""
 
 import pytest
 import torch
-from ray_fixtures import ray_executor, ray_or_skip  # noqa: F401
+from ray_fixtures import ray_executor, ray_or_skip, record_live_generators  # noqa: F401
 
 from ponder.io import read_jsonl
 from ponder.models import TINY_DIR
@@ -16,13 +16,10 @@ ray = ray_or_skip()
 @pytest.mark.skipif(not (TINY_DIR / "config.json").is_file(), reason="tiny reasoner weights missing")
 def test_rft_rounds_sample_on_ray_replicas(tmp_path, monkeypatch, ray_executor):  # noqa: F811
     from ponder.config import load_config
-    from ponder.train import session
     from ponder.train.rft import RFTConfig, train_rft
 
     torch.set_num_threads(1)
-    made = []
-    real = session._live_generator
-    monkeypatch.setattr(session, "_live_generator", lambda *a: made.append(real(*a)) or made[-1])
+    made = record_live_generators(monkeypatch)
     cfg = load_config(RFTConfig, None, [f"run.out={tmp_path}", "run.progress=false", "run.save_every=0",
                                         "rounds=2", "steps_per_round=1", "k=4", "max_tokens=64",
                                         "batch_size=8", "micro_batch=8", "data.task=arithmetic", "data.n=8",
