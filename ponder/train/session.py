@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ponder.io import write_json
+from ponder.train import sampler
 from ponder.train.checkpoint import (
     find_resume_point,
     has_run,
@@ -151,7 +152,7 @@ class Session:
 
         sess.prompt = get_prompt(mcfg.prompt).name if mcfg.prompt else default_prompt(mcfg.name, None)
         if need_gen:
-            gen = generator or _live_generator(model, tokenizer, mcfg, run.seed)
+            gen = generator or sampler.live_generator(model, tokenizer, mcfg, run.seed)
             if dist.sharded and generator is None:
                 from ponder.train.fsdp import GatheredSampler
 
@@ -342,31 +343,3 @@ class _NoLog:
 
     def close(self) -> None:
         pass
-
-
-def _live_generator(model, tokenizer, mcfg: ModelConfig, seed: int):
-    """The sampler over the policy being trained: the hf backend on the live weights, or a vLLM
-    engine (or hf replicas on Ray) started from the model's folder and kept in step with it
-    (gen/synced.py); under LoRA the pushed weights are the base with the adapters merged in."""
-    from ponder.gen.options import check_options, split_backend
-
-    if mcfg.sampler == "hf":
-        from ponder.gen.hf import HFGenerator
-
-        return HFGenerator.from_model(model, tokenizer)
-    weights = None
-    if hasattr(model, "peft_config"):  # LoRA: the samplers serve the base; push base + adapters merged
-        from ponder.train.lora import merged_weights as weights
-    if mcfg.sampler == "ray":  # rollout workers on Ray (gen/ray_actor.py), the trainer here
-        from ponder.gen.ray_actor import ray_sampler
-
-        return ray_sampler(model, mcfg.name, every=mcfg.sync_every, weights=weights, **mcfg.engine)
-    backend, _ = split_backend(None, mcfg.sampler)
-    check_options(backend, mcfg.engine)
-    from ponder.gen.synced import SyncedEngine
-    from ponder.gen.vllm import VLLMGenerator
-    from ponder.models import resolve_model
-
-    engine = VLLMGenerator(resolve_model(mcfg.name), name=mcfg.name, **mcfg.engine)
-    seed_everything(seed)  # the in-process engine re-seeds the global RNGs when it starts
-    return SyncedEngine(model, engine, every=mcfg.sync_every, weights=weights)

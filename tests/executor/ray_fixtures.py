@@ -28,9 +28,9 @@ def without_seconds(rows):
 
 
 def record_live_generators(monkeypatch) -> list:
-    """The samplers that training sessions build (session._live_generator), appended as built."""
-    from ponder.train import session
+    """The samplers that training sessions build (sampler.live_generator), appended as built."""
+    from ponder.train import sampler
 
-    made, real = [], session._live_generator
-    monkeypatch.setattr(session, "_live_generator", lambda *a: made.append(real(*a)) or made[-1])
+    made, real = [], sampler.live_generator
+    monkeypatch.setattr(sampler, "live_generator", lambda *a: made.append(real(*a)) or made[-1])
     return made

@@ -4,7 +4,7 @@ the state dict. No Ray needed: the sampler factory is replaced by a recorder."""
 
 from types import SimpleNamespace
 
-from ponder.train import lora, session
+from ponder.train import lora, sampler
 from ponder.train.common import ModelConfig
 
 
@@ -13,7 +13,7 @@ def _pushed_weights(monkeypatch, model):
 
     seen = {}
     monkeypatch.setattr(ray_actor, "ray_sampler", lambda model, name, **kw: seen.update(kw) or "sampler")
-    made = session._live_generator(model, None, ModelConfig(name="tiny", sampler="ray", sync_every=2), 0)
+    made = sampler.live_generator(model, None, ModelConfig(name="tiny", sampler="ray", sync_every=2), 0)
     assert made == "sampler" and seen["every"] == 2
     return seen["weights"]
 

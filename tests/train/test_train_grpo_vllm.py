@@ -23,13 +23,13 @@ for key, value in {"VLLM_HOST_IP": "127.0.0.1", "VLLM_ENABLE_V1_MULTIPROCESSING"
 
 def _train_on_vllm(tmp_path, monkeypatch, steps: int, keys: list[str]):
     """GRPO on the tiny reasoner with model.sampler=vllm -> (summary, the SyncedEngine it made)."""
-    from ponder.train import session
+    from ponder.train import sampler
     from ponder.train.grpo import GRPOConfig, train_grpo
 
     torch.set_num_threads(1)
     made = []
-    real = session._live_generator
-    monkeypatch.setattr(session, "_live_generator", lambda *a: made.append(real(*a)) or made[-1])
+    real = sampler.live_generator
+    monkeypatch.setattr(sampler, "live_generator", lambda *a: made.append(real(*a)) or made[-1])
     cfg = load_config(
         GRPOConfig,
         None,
