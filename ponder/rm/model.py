@@ -100,15 +100,18 @@ def from_backbone(
 
 
 def load_reward_model(path: str | Path, kind: str | None = None, delimiter: str | None = None) -> RewardModel:
-    """Load a saved PRM/ORM folder, or a `ponder train prm|orm` run folder (its newest intact
-    checkpoint); `kind` / `delimiter` (when given) must match what was saved."""
+    """Load a saved PRM/ORM folder, or a `ponder train prm|orm` run folder (its best held-out
+    model, run.out/best, when training kept one, else its newest intact checkpoint); `kind` /
+    `delimiter` (when given) must match what was saved."""
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ponder.models import check_model_dir
 
     path = Path(path)
-    if (path / "latest").is_file():  # a training run's folder: its newest intact checkpoint
+    if (path / "best" / CONFIG_NAME).is_file():  # a training run's folder that kept its best model
+        path = path / "best"
+    elif (path / "latest").is_file():  # a training run's folder: its newest intact checkpoint
         from ponder.train.checkpoint import find_resume_point
 
         path = find_resume_point(path)

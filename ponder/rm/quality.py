@@ -8,6 +8,10 @@ with exact ones.
 - `processbench`: first-error-step identification (Zheng et al. 2024, ProcessBench): accuracy on
   traces that contain an error (the predicted first error must be the true one), accuracy on
   error-free traces (must predict none, -1), and their harmonic mean as F1.
+- `step_auroc`: threshold-free ranking of valid over erroneous steps.
+- `best_of_n_accuracy` / `pick_aggregation`: what a PRM is for in search: per problem, pick the
+  sample whose aggregated step scores are highest (first on ties, as best_of_n does) and count
+  the right picks; `pick_aggregation` chooses the aggregation on held-out groups.
 
 Steps whose true label is None are ignored everywhere; an undefined metric (no steps, or no
 traces on one side) is None, so results stay strict JSON.
@@ -110,3 +114,28 @@ def step_auroc(pred: Labels, truth: Labels, threshold: float = 0.5) -> float | N
             hi += 1
         wins += lo + 0.5 * (hi - lo)
     return wins / (len(valid) * len(errors))
+
+
+def best_of_n_accuracy(scores: list[list[float]], correct: list[list[bool]]) -> float | None:
+    """Share of problems whose highest-scoring sample (the first one on ties) is correct.
+    scores, correct: one list per problem, one entry per sample. None without problems."""
+    if len(scores) != len(correct):
+        raise PonderError(f"{len(scores)} score groups but {len(correct)} correctness groups")
+    hits = []
+    for i, (s, c) in enumerate(zip(scores, correct)):
+        if len(s) != len(c) or not s:
+            raise PonderError(f"problem {i}: {len(s)} scores for {len(c)} samples (need one per sample, at least one)")
+        hits.append(c[max(range(len(s)), key=lambda j: (s[j], -j))])
+    return _rate(hits)
+
+
+def pick_aggregation(
+    step_scores: list[list[list[float]]], correct: list[list[bool]], aggregations: tuple[str, ...] | None = None
+) -> tuple[str, dict[str, float | None]]:
+    """(the best aggregation, best-of-n accuracy of each) on held-out groups: step_scores[p][j] is
+    sample j of problem p's per-step scores. Ties go to the aggregation listed first."""
+    from ponder.search.aggregate import AGGREGATIONS, aggregate
+
+    aggs = aggregations or AGGREGATIONS
+    acc = {a: best_of_n_accuracy([[aggregate(s, a) for s in g] for g in step_scores], correct) for a in aggs}
+    return max(aggs, key=lambda a: (acc[a] or 0.0, -aggs.index(a))), acc

@@ -1,20 +1,27 @@
 """Training a PRM or ORM on step-labelled traces (`ponder train prm|orm`).
 
 PRM: binary cross-entropy at every labelled step boundary, soft targets allowed (Math-Shepherd's
-soft labels are the fraction of rollouts that reached the answer). ORM: one target per trace, the
-verified outcome, read at the trace's last token (Cobbe et al. 2021 train at every token; one
-target per trace is the simpler, common variant). The backbone is fine-tuned with the head.
+soft labels are the fraction of rollouts that reached the answer), optionally blended with the
+trace's outcome and class-balanced (rm/targets.py). ORM: one target per trace, the verified
+outcome, read at the trace's last token (Cobbe et al. 2021 train at every token; one target per
+trace is the simpler, common variant). The backbone is fine-tuned with the head, or frozen
+(`freeze_backbone`: only the head learns, on the policy's own features), from the policy's
+weights or re-initialised (`init: scratch`, the same architecture with random weights).
 
 The loop, optimiser, schedule, checkpoints (each one a loadable reward-model folder) and
 metrics are the shared ones of train/ (Session), with two parameter groups: the backbone at
-optim.lr, the head at head_lr.
+optim.lr, the head at head_lr. Early stopping: with a held-out split, `keep_best` saves the
+model with the lowest held-out loss so far to run.out/best (its step and loss in best.json) and
+loads it back at the end, so the trained model is the best one seen, not the last; `patience`
+stops the run after that many evaluations without improvement. `load_reward_model(run.out)`
+loads run.out/best when it exists.
 
 `train.precision` and `train.grad_checkpointing` (of the backbone) apply as for every trainer.
 Under torchrun (DDP) every rank draws the same global batch (seeded by run seed and step) and
-trains on its rank-strided share `batch[rank::world]`, with the BCE normalised by the labelled
-steps of the whole batch, so W ranks take the single-process step; only rank 0 validates.
-Left out: gradient accumulation, LoRA, FSDP (its own parameter groups), and class re-weighting
-(the held-out metrics report both classes so imbalance is visible).
+trains on its rank-strided share `batch[rank::world]`, with the BCE normalised by the loss
+weight of the whole batch, so W ranks take the single-process step; only rank 0 validates.
+Left out: gradient accumulation, LoRA, FSDP (its own parameter groups), and freezing part of
+the backbone (all layers or none).
 """
 
 from __future__ import annotations
@@ -29,8 +36,10 @@ from typing import Literal
 
 import torch
 
+from ponder.rm.best import BestKeeper
 from ponder.rm.labels import LabeledTrace
 from ponder.rm.model import RewardModel
+from ponder.rm.targets import class_weights, position_weights, targets_of
 from ponder.train.common import OptimConfig, RunConfig, TrainConfig
 from ponder.types import PonderError
 
@@ -57,6 +66,12 @@ class RMTrainConfig:
     hard_labels: threshold soft labels at 0.5
     val_frac: share of traces held out for validation
     val_every: held-out loss every k steps (and at the end)
+    keep_best: keep the model with the lowest held-out loss (run.out/best), not the last
+    patience: stop after this many held-out evaluations without improvement (0: never)
+    balance: weigh valid and erroneous steps so each class carries half the loss
+    outcome_weight: blend the trace's outcome into every step target (0: step labels only)
+    freeze_backbone: train the head only, on the backbone's features
+    init: policy (the backbone's weights) | scratch (same architecture, random weights)
     """
 
     kind: Literal["prm", "orm"] = "prm"
@@ -67,6 +82,12 @@ class RMTrainConfig:
     hard_labels: bool = False  # threshold soft labels at 0.5
     val_frac: float = 0.1
     val_every: int = 20  # held-out loss every k steps (and at the end)
+    keep_best: bool = True  # keep the lowest held-out loss model (run.out/best), not the last
+    patience: int = 0  # held-out evaluations without improvement before stopping (0: never)
+    balance: bool = False  # valid and erroneous steps carry half the loss each
+    outcome_weight: float = 0.0  # target = (1 - w) * step label + w * outcome
+    freeze_backbone: bool = False  # train the head only
+    init: Literal["policy", "scratch"] = "policy"  # scratch: the backbone's architecture, random weights
     optim: OptimConfig = field(default_factory=_rm_optim)
     run: RunConfig = field(default_factory=_rm_run)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -77,44 +98,42 @@ class TrainLog:
     losses: list[float] = field(default_factory=list)
     val: list[dict] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def targets_of(trace: LabeledTrace, kind: str, hard: bool) -> list[float | None]:
-    """Per-boundary targets (None = no loss there). ORM: the outcome at the last step only."""
-    if kind == "orm":
-        if trace.outcome is None:
-            raise PonderError(f"trace {trace.id!r} has no verified outcome; an ORM trains on outcomes")
-        return [None] * (len(trace.steps) - 1) + [float(trace.outcome)]
-    labels = trace.labels
-    return [None if v is None else (float(v >= 0.5) if hard else float(v)) for v in labels]
+    best_step: int | None = None  # the step whose weights the model holds (keep_best), None: the last
 
 
 def masked_bce(
     logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, total: float | None = None
 ) -> torch.Tensor:
-    """Mean binary cross-entropy over labelled positions (summed and divided by `total`, the
-    labelled positions of the global batch, when given). logits, targets, mask: (N,) -> ()."""
+    """Weighted mean binary cross-entropy: `mask` is each position's loss weight (0 = unlabelled,
+    1 = plain mean); the weighted sum is divided by the weights' sum, or by `total` (the weight
+    of the global batch) when given. logits, targets, mask: (N,) -> ()."""
     loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")  # (N,)
-    return (loss * mask).sum() / (max(total, 1.0) if total is not None else mask.sum().clamp(min=1))
+    denom = mask.sum() if total is None else torch.tensor(float(total))
+    return (loss * mask).sum() / torch.where(denom > 0, denom, torch.ones_like(denom))
 
 
-def labelled(traces: list[LabeledTrace], kind: str, hard: bool) -> int:
-    """How many positions of these traces carry a target."""
-    return sum(v is not None for t in traces for v in targets_of(t, kind, hard))
+Weights = tuple[float, float]  # (valid, error) loss weights, rm/targets.py
+
+
+def labelled(traces: list[LabeledTrace], cfg: RMTrainConfig, weights: Weights = (1.0, 1.0)) -> float:
+    """The loss weight these traces carry: their labelled positions, each at its class weight."""
+    return sum(sum(position_weights(targets_of(t, cfg.kind, cfg.hard_labels, cfg.outcome_weight), weights))
+               for t in traces)  # fmt: skip
 
 
 def batch_loss(
-    rm: RewardModel, traces: list[LabeledTrace], kind: str, hard: bool, total: float | None = None
-) -> torch.Tensor:
-    """One forward pass over a batch of traces and the masked BCE over all their labelled steps
-    (normalised by `total` labelled steps when this batch is one rank's share of a larger one)."""
+    rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig, weights: Weights = (1.0, 1.0),
+    total: float | None = None,
+) -> torch.Tensor:  # fmt: skip
+    """One forward pass over a batch of traces and the weighted BCE over all their labelled steps
+    (normalised by `total`, the weight of the whole batch, when this batch is one rank's share)."""
     plain = getattr(rm, "module", rm)  # under DDP `rm` is the wrapper; encoding is the model's
     enc = [plain.encode(t.problem.question, t.steps, where=f"trace {t.id!r}") for t in traces]
     logits = torch.cat(rm(enc))  # (sum S,)
-    raw = [v for t in traces for v in targets_of(t, kind, hard)]
+    raw = [v for t in traces for v in targets_of(t, cfg.kind, cfg.hard_labels, cfg.outcome_weight)]
     targets = torch.tensor([0.0 if v is None else v for v in raw])
-    mask = torch.tensor([0.0 if v is None else 1.0 for v in raw])
-    return masked_bce(logits, targets.to(logits.device), mask.to(logits.device), total)
+    w = torch.tensor(position_weights(raw, weights))
+    return masked_bce(logits, targets.to(logits.device), w.to(logits.device), total)
 
 
 def split_train_val(traces: list[LabeledTrace], val_frac: float, seed: int) -> tuple[list, list]:
@@ -126,11 +145,13 @@ def split_train_val(traces: list[LabeledTrace], val_frac: float, seed: int) -> t
 
 
 @torch.no_grad()
-def val_loss(rm: RewardModel, traces: list[LabeledTrace], kind: str, hard: bool, batch_size: int) -> float:
+def val_loss(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig, weights: Weights = (1.0, 1.0)) -> float:
+    """The training objective on held-out traces: the mean over all their labelled steps."""
     rm.eval()
-    losses = [batch_loss(rm, traces[i : i + batch_size], kind, hard).item() for i in range(0, len(traces), batch_size)]
+    n, total = cfg.batch_size, labelled(traces, cfg, weights)
+    loss = sum(batch_loss(rm, traces[i : i + n], cfg, weights, total).item() for i in range(0, len(traces), n))
     rm.train()
-    return sum(losses) / max(len(losses), 1)
+    return loss
 
 
 def _check(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig) -> tuple[list, list]:
@@ -149,16 +170,16 @@ def _check(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig) -> t
     return train, val
 
 
-def rm_step(sess, train: list[LabeledTrace], cfg: RMTrainConfig, step: int) -> dict[str, float]:
+def rm_step(sess, train: list[LabeledTrace], cfg: RMTrainConfig, step: int, weights: Weights) -> dict[str, float]:
     """One optimiser step on a batch drawn with a seed derived from (run seed, step), so a
     resumed run draws the same batches."""
     d = sess.dist
     batch = random.Random(cfg.run.seed * 1_000_003 + step).sample(train, min(cfg.batch_size, len(train)))
     d.split(len(batch), "batch_size (capped at the training traces)")
     mine = batch[d.rank :: d.world]  # this rank's share of the global batch
-    total = d.all_sum({"n": labelled(mine, cfg.kind, cfg.hard_labels)})["n"]
+    total = d.all_sum({"n": labelled(mine, cfg, weights)})["n"]
     with sess.engine.autocast():
-        loss = batch_loss(sess.model, mine, cfg.kind, cfg.hard_labels, total=total)
+        loss = batch_loss(sess.model, mine, cfg, weights, total=total)
     sess.engine.backward(loss.float())
     grad_norm = sess.engine.step(sess.model, sess.opt, sess.sched, cfg.optim.grad_clip)
     loss_all = d.all_sum({"loss": loss.item()})["loss"]  # the global batch's mean
@@ -171,54 +192,75 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
     loss curve read back from the run's metrics, so it covers every resume of the run."""
     from ponder.config import to_dict
     from ponder.io import read_jsonl
-    from ponder.train.checkpoint import load_hf_weights
     from ponder.train.common import ModelConfig
     from ponder.train.session import Session
 
     train, val = _check(rm, traces, cfg)
+    if cfg.init == "scratch":
+        reinit_backbone(rm, cfg.run.seed)
     if cfg.train.grad_checkpointing:
         from ponder.train.hardware import enable_checkpointing
 
         enable_checkpointing(rm.backbone)
-    groups = [
-        {"params": list(rm.backbone.parameters()), "lr": cfg.optim.lr},
-        {"params": list(rm.head.parameters()), "lr": cfg.head_lr},
-    ]
+    rm.backbone.requires_grad_(not cfg.freeze_backbone)
+    groups = [{"params": list(rm.head.parameters()), "lr": cfg.head_lr}]
+    if not cfg.freeze_backbone:
+        groups.insert(0, {"params": list(rm.backbone.parameters()), "lr": cfg.optim.lr})
     sess = Session.open(
         ModelConfig(), cfg.optim, cfg.run, total_steps=cfg.run.steps, model=rm, tokenizer=rm.tokenizer,
         need_gen=False, param_groups=groups, unused_params=True,  # the backbone's lm_head gets no gradient
         train=dataclasses.replace(cfg.train, grad_checkpointing=False),  # set on the backbone above
     )  # fmt: skip
     sess.save_model = rm.save
-    sess.load_model = lambda folder: (load_hf_weights(rm.backbone, folder), _load_head(rm, folder))
+    sess.load_model = lambda folder: _load_weights(rm, folder)
     sess.resume(to_dict(cfg))
+    weights = class_weights([targets_of(t, cfg.kind, cfg.hard_labels, cfg.outcome_weight) for t in train])
+    weights = weights if cfg.balance else (1.0, 1.0)
+    best = BestKeeper(cfg.run.out, cfg.patience, cfg.val_every) if val and cfg.keep_best else None
 
     def validate() -> dict:
         if not val or not sess.dist.is_main:  # rank 0 validates
             return {}
-        return {"val_loss": val_loss(rm, val, cfg.kind, cfg.hard_labels, cfg.batch_size)}
+        loss = val_loss(rm, val, cfg, weights)
+        if best is not None:
+            best.update(sess.step, loss, rm.save)
+        return {"val_loss": loss}
 
     t0 = time.perf_counter()
     sess.run_steps(
-        lambda step: rm_step(sess, train, cfg, step), label=f"train {cfg.kind}", status_key="loss",
-        every_eval=cfg.val_every, eval_fn=validate,
+        lambda step: rm_step(sess, train, cfg, step, weights), label=f"train {cfg.kind}", status_key="loss",
+        every_eval=cfg.val_every, eval_fn=validate, stop_fn=lambda: best is not None and best.exhausted(sess.step),
     )  # fmt: skip
     if val and sess.step % max(cfg.val_every, 1):
         sess.log.write(sess.step, {f"eval/{k}": v for k, v in validate().items()})
     sess.finish()
-    sess.dist.barrier()  # the metrics file below is rank 0's
+    sess.dist.barrier()  # the metrics file below is rank 0's, and so is the best model
+    if best is not None and best.saved:
+        _load_weights(rm, best.folder)
+        log.info("kept the best held-out model: step %d, val_loss %.4f", best.step, best.loss)
     rm.eval()
     rows = read_jsonl(Path(cfg.run.out) / "metrics.jsonl")
     return TrainLog(
         losses=[r["loss"] for r in rows if "loss" in r],
         val=[{"step": r["step"], "val_loss": r["eval/val_loss"]} for r in rows if "eval/val_loss" in r],
         seconds=time.perf_counter() - t0,
+        best_step=best.step if best is not None and best.saved else None,
     )
 
 
-def _load_head(rm: RewardModel, folder: Path) -> None:
+def _load_weights(rm: RewardModel, folder: Path) -> None:
+    """Backbone and head weights from a saved reward-model folder into `rm`."""
     from safetensors.torch import load_file
 
     from ponder.rm.model import HEAD_NAME
+    from ponder.train.checkpoint import load_hf_weights
 
+    load_hf_weights(rm.backbone, folder)
     rm.head.load_state_dict(load_file(str(folder / HEAD_NAME)))
+
+
+def reinit_backbone(rm: RewardModel, seed: int) -> None:
+    """Random weights for the backbone (same architecture), drawn under `seed`."""
+    torch.manual_seed(seed)
+    fresh = type(rm.backbone)(rm.backbone.config)
+    rm.backbone.load_state_dict(fresh.state_dict())

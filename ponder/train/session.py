@@ -251,7 +251,10 @@ class Session:
         status_key: str,
         every_eval: int = 0,
         eval_fn: Callable[[], dict] | None = None,
+        stop_fn: Callable[[], bool] | None = None,
     ) -> None:
+        """Steps until run.steps or run.max_minutes; `stop_fn` (asked on every rank after each
+        evaluation, any rank's True stops all) ends the run early, e.g. on a held-out plateau."""
         bar = Progress(self.run.steps, self.step, label, enabled=self.run.progress and self.dist.is_main)
         self._clock = time.perf_counter()
         try:
@@ -268,10 +271,12 @@ class Session:
                 self.last_metrics = metrics
                 bar.update(self.step, f"{status_key} {metrics.get(status_key, float('nan')):.3f}")
                 timed_out = bool(self.run.max_minutes) and self.dist.any(self.elapsed() > 60 * self.run.max_minutes)
-                if (self.run.save_every and self.step % self.run.save_every == 0) or timed_out:
+                stopped = bool(due and stop_fn is not None and self.dist.any(stop_fn()))
+                if (self.run.save_every and self.step % self.run.save_every == 0) or timed_out or stopped:
                     self.save()
                 if timed_out:
                     log.warning("stopping at step %d: run.max_minutes=%s reached", self.step, self.run.max_minutes)
+                if timed_out or stopped:
                     break
         finally:
             self.elapsed_s, self._clock = self.elapsed(), None
