@@ -14,9 +14,14 @@ on the same dev pools: a random pick (the mean sample accuracy) and pass@16 (an 
 
 Variants: "s3" is session 3's setting (1,200 arithmetic traces, last checkpoint, no early
 stopping); the others use all traces of both tasks. Results merge by variant into --out.
+Instead of --dev, `--heldout FILE` evaluates on the held-out problems of a training file (the
+split `ponder train prm` makes with --val-frac and seed 0, so a recipe's PRM is measured on the
+problems it never trained on), and `--prm NAME=FOLDER` measures PRMs trained elsewhere.
 
     PYTHONPATH=. python benchmarks/rm_levers.py --train runs/rm/arithmetic_train.jsonl \\
         runs/rm/countdown_train.jsonl --dev runs/rm/arithmetic_dev.jsonl runs/rm/countdown_dev.jsonl
+    PYTHONPATH=. python benchmarks/rm_levers.py --heldout runs/rm/arithmetic_exact.jsonl --val-frac 0.03 \\
+        --prm recipe=runs/rm/prm_arithmetic --variants
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from ponder.rm.labels import LabeledTrace, read_labels
 from ponder.rm.model import from_backbone
 from ponder.rm.quality import error_f1, pick_aggregation, processbench, step_auroc
 from ponder.rm.scorers import PRMScorer
-from ponder.rm.train import RMTrainConfig, train_reward_model
+from ponder.rm.train import RMTrainConfig, split_train_val, train_reward_model
 from ponder.tasks import make_problems
 
 TEST_SEED, TEST_N = 4000, 200  # rm_search.py's problems (it uses the first --n of them)
@@ -104,9 +109,12 @@ def train_variant(name: str, traces: list[LabeledTrace], args) -> tuple[PRMScore
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train", nargs="+", required=True)
-    ap.add_argument("--dev", nargs="+", required=True)
-    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--train", nargs="*", default=[])
+    ap.add_argument("--dev", nargs="*", default=[])
+    ap.add_argument("--heldout", nargs="*", default=[], help="training files whose held-out split is the dev set")
+    ap.add_argument("--val-frac", type=float, default=0.03, help="--heldout: the split's val_frac (seed 0)")
+    ap.add_argument("--prm", nargs="*", default=[], metavar="NAME=FOLDER", help="trained PRMs to measure")
+    ap.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--val-every", type=int, default=50)
@@ -119,11 +127,19 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     dev = {f: read_labels(f) for f in args.dev}
+    dev.update({f: split_train_val(read_labels(f), args.val_frac, 0)[1] for f in args.heldout})
     dev_by_task = {recs[0].problem.task: recs for recs in dev.values()}
     seen = test_questions(list(dev_by_task)) | {t.problem.question for recs in dev.values() for t in recs}
     train = {f: [t for t in read_labels(f) if t.problem.question not in seen] for f in args.train}
     out = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {"variants": {}}
     out.update(machine=machine(), args=vars(args), dev={k: baselines(v) for k, v in dev_by_task.items()})
+    for spec in args.prm:
+        name, _, folder = spec.partition("=")
+        scorer = PRMScorer.load(folder)
+        out["variants"][name] = {"folder": folder, "agg_saved": scorer.agg}
+        out["variants"][name].update({task: dev_metrics(scorer, d) for task, d in dev_by_task.items()})
+        print(name, json.dumps(out["variants"][name]), flush=True)
+        write_json(args.out, out)
     for name in args.variants:
         k = VARIANTS[name][1]
         traces = train[args.train[0]][:k] if k else [t for recs in train.values() for t in recs]

@@ -5,7 +5,8 @@ same network read only at the end of the trace. One forward pass scores every st
 
 Saved as a Hugging Face folder: the backbone (`save_pretrained`, so the folder still loads as a
 causal LM), its tokenizer, `rm_head.safetensors` (weight (1, H), bias (1,)) and `rm_config.json`
-({"kind", "delimiter", "format"}). Loading checks the kind and the step delimiter against what
+({"kind", "delimiter", "format"}, and "agg": the PRM's step aggregation when training chose
+one on held-out problems, see rm/heldout.py). Loading checks the kind and the step delimiter against what
 the caller expects, so a PRM is never applied to traces split another way.
 
 Left out: value heads on several layers, LoRA, and multi-class (-1 / 0 / 1) step heads.
@@ -39,6 +40,7 @@ class RewardModel(torch.nn.Module):
         if not delimiter:
             raise PonderError("the reward model's step delimiter must be a non-empty string")
         self.backbone, self.tokenizer, self.kind, self.delimiter = backbone, tokenizer, kind, delimiter
+        self.agg: str | None = None  # a PRM's step aggregation for its scorer (None: the scorer's default)
         self.head = torch.nn.Linear(backbone.config.hidden_size, 1)
         torch.nn.init.zeros_(self.head.bias)
         torch.nn.init.normal_(self.head.weight, std=0.02)
@@ -83,6 +85,8 @@ class RewardModel(torch.nn.Module):
         portable_tokenizer_config(path)
         save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}, str(path / HEAD_NAME))
         cfg = {"kind": self.kind, "delimiter": self.delimiter, "format": FORMAT}
+        if self.agg is not None:
+            cfg["agg"] = self.agg
         (path / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
 
 
@@ -132,4 +136,5 @@ def load_reward_model(path: str | Path, kind: str | None = None, delimiter: str 
         AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path), cfg["kind"], cfg["delimiter"]
     )
     rm.head.load_state_dict(load_file(str(path / HEAD_NAME)))
+    rm.agg = cfg.get("agg")
     return rm.eval()

@@ -3,7 +3,8 @@ ponder.search.SCORERS as "prm" and "orm".
 
 `PRMScorer.score_steps` returns sigmoid(logit) at every step boundary (k steps in, k scores out;
 one forward pass per trace); `score` splits a response at the PRM's delimiter and aggregates its
-step scores (last / min / product / mean, ponder.search.aggregate). `ORMScorer.score` returns one
+step scores (last / min / product / mean, ponder.search.aggregate; by default the one saved with
+the PRM, chosen on held-out problems in training, else min). `ORMScorer.score` returns one
 score per response. Both report `n_params` and `tokens_scored`, so search charges their compute.
 
 By name, the folder is the `path` option: `run_search(..., scorer="prm",
@@ -56,16 +57,17 @@ class _Scoring:
 
 
 class PRMScorer(_Scoring):
-    def __init__(self, model: RewardModel, agg: str = "min", batch_size: int = 32):
+    def __init__(self, model: RewardModel, agg: str | None = None, batch_size: int = 32):
         if model.kind != "prm":
             raise PonderError("PRMScorer needs a PRM; this folder holds an ORM (use ORMScorer / scorer 'orm')")
+        agg = agg or getattr(model, "agg", None) or "min"
         if agg not in AGGREGATIONS:
             raise PonderError(f"unknown step aggregation {agg!r}; use one of {', '.join(AGGREGATIONS)}")
         super().__init__(model, batch_size)
         self.agg = agg
 
     @classmethod
-    def load(cls, path: str | Path, agg: str = "min", delimiter: str | None = None, **kw) -> PRMScorer:
+    def load(cls, path: str | Path, agg: str | None = None, delimiter: str | None = None, **kw) -> PRMScorer:
         return cls(load_reward_model(path, kind="prm", delimiter=delimiter), agg=agg, **kw)
 
     def score_steps(self, problems: list[Problem], steps: list[list[str]]) -> list[list[float]]:
@@ -104,7 +106,7 @@ def rm_folder(path: str | None, kind: str) -> str:
 
 
 @SCORERS.register("prm")
-def prm(gen: Generator | None = None, path: str | None = None, agg: str = "min") -> PRMScorer:
+def prm(gen: Generator | None = None, path: str | None = None, agg: str | None = None) -> PRMScorer:
     return PRMScorer.load(rm_folder(path, "prm"), agg=agg)
 
 

@@ -37,6 +37,7 @@ from typing import Literal
 import torch
 
 from ponder.rm.best import BestKeeper
+from ponder.rm.heldout import check_agg, evaluate
 from ponder.rm.labels import LabeledTrace
 from ponder.rm.model import RewardModel
 from ponder.rm.targets import class_weights, position_weights, targets_of
@@ -72,6 +73,7 @@ class RMTrainConfig:
     outcome_weight: blend the trace's outcome into every step target (0: step labels only)
     freeze_backbone: train the head only, on the backbone's features
     init: policy (the backbone's weights) | scratch (same architecture, random weights)
+    agg: the PRM scorer's step aggregation, saved with the model: auto (the best best-of-n on the held-out problems) | last | min | product | mean
     """
 
     kind: Literal["prm", "orm"] = "prm"
@@ -88,6 +90,7 @@ class RMTrainConfig:
     outcome_weight: float = 0.0  # target = (1 - w) * step label + w * outcome
     freeze_backbone: bool = False  # train the head only
     init: Literal["policy", "scratch"] = "policy"  # scratch: the backbone's architecture, random weights
+    agg: str = "auto"  # PRM step aggregation saved with the model; auto: chosen on the held-out problems
     optim: OptimConfig = field(default_factory=_rm_optim)
     run: RunConfig = field(default_factory=_rm_run)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -127,9 +130,21 @@ def batch_loss(
 ) -> torch.Tensor:  # fmt: skip
     """One forward pass over a batch of traces and the weighted BCE over all their labelled steps
     (normalised by `total`, the weight of the whole batch, when this batch is one rank's share)."""
+    return loss_of(batch_logits(rm, traces), traces, cfg, weights, total)
+
+
+def batch_logits(rm: RewardModel, traces: list[LabeledTrace]) -> list[torch.Tensor]:
+    """One forward pass: each trace's logits at its step boundaries, (S_b,) per trace."""
     plain = getattr(rm, "module", rm)  # under DDP `rm` is the wrapper; encoding is the model's
-    enc = [plain.encode(t.problem.question, t.steps, where=f"trace {t.id!r}") for t in traces]
-    logits = torch.cat(rm(enc))  # (sum S,)
+    return rm([plain.encode(t.problem.question, t.steps, where=f"trace {t.id!r}") for t in traces])
+
+
+def loss_of(
+    per_trace: list[torch.Tensor], traces: list[LabeledTrace], cfg: RMTrainConfig, weights: Weights = (1.0, 1.0),
+    total: float | None = None,
+) -> torch.Tensor:  # fmt: skip
+    """The weighted BCE of these traces' step logits against their targets (see batch_loss)."""
+    logits = torch.cat(per_trace)  # (sum S,)
     raw = [v for t in traces for v in targets_of(t, cfg.kind, cfg.hard_labels, cfg.outcome_weight)]
     targets = torch.tensor([0.0 if v is None else v for v in raw])
     w = torch.tensor(position_weights(raw, weights))
@@ -144,16 +159,6 @@ def split_train_val(traces: list[LabeledTrace], val_frac: float, seed: int) -> t
     return [t for t in traces if t.problem.question not in held], [t for t in traces if t.problem.question in held]
 
 
-@torch.no_grad()
-def val_loss(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig, weights: Weights = (1.0, 1.0)) -> float:
-    """The training objective on held-out traces: the mean over all their labelled steps."""
-    rm.eval()
-    n, total = cfg.batch_size, labelled(traces, cfg, weights)
-    loss = sum(batch_loss(rm, traces[i : i + n], cfg, weights, total).item() for i in range(0, len(traces), n))
-    rm.train()
-    return loss
-
-
 def _check(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig) -> tuple[list, list]:
     if rm.kind != cfg.kind:
         raise PonderError(f"config says kind {cfg.kind!r} but the model is a {rm.kind!r}")
@@ -164,6 +169,7 @@ def _check(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig) -> t
             raise PonderError(
                 f"trace {t.id!r} was split at {t.delimiter!r} but the reward model's delimiter is {rm.delimiter!r}"
             )
+    check_agg(cfg.agg)
     train, val = split_train_val(traces, cfg.val_frac, cfg.run.seed)
     if not train:
         raise PonderError(f"val_frac={cfg.val_frac} leaves no training traces")
@@ -196,6 +202,8 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
     from ponder.train.session import Session
 
     train, val = _check(rm, traces, cfg)
+    if cfg.kind == "prm" and cfg.agg != "auto":
+        rm.agg = cfg.agg
     if cfg.init == "scratch":
         reinit_backbone(rm, cfg.run.seed)
     if cfg.train.grad_checkpointing:
@@ -221,10 +229,10 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
     def validate() -> dict:
         if not val or not sess.dist.is_main:  # rank 0 validates
             return {}
-        loss = val_loss(rm, val, cfg, weights)
+        metrics = evaluate(rm, val, cfg, weights)  # also sets a PRM's aggregation (cfg.agg)
         if best is not None:
-            best.update(sess.step, loss, rm.save)
-        return {"val_loss": loss}
+            best.update(sess.step, metrics["val_loss"], rm.save)
+        return metrics
 
     t0 = time.perf_counter()
     sess.run_steps(

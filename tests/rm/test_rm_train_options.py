@@ -138,7 +138,12 @@ def test_frozen_backbone_trains_only_the_head(backbone, tmp_path):
 def test_scratch_init_replaces_the_policy_weights(backbone, tmp_path):
     rm = fresh(backbone)
     emb = rm.backbone.get_input_embeddings().weight.clone()
-    over = {"init": "scratch", "freeze_backbone": "true", "keep_best": "false", "run.seed": 5}  # the fixture drew seed 0
+    over = {
+        "init": "scratch",
+        "freeze_backbone": "true",
+        "keep_best": "false",
+        "run.seed": 5,
+    }  # the fixture drew seed 0
     train_reward_model(rm, _traces(), _cfg(tmp_path, **over))
     assert not torch.allclose(rm.backbone.get_input_embeddings().weight, emb)
 
@@ -154,3 +159,35 @@ def test_best_of_n_accuracy_and_aggregation_choice():
     agg, acc = pick_aggregation(steps, [[False, True]])
     assert acc == {"last": 1.0, "min": 1.0, "product": 1.0, "mean": 0.0} and agg == "last"
     assert pick_aggregation(steps, [[True, False]], ("min", "mean")) == ("mean", {"min": 0.0, "mean": 1.0})
+
+
+def test_choose_aggregation_uses_problems_with_several_verified_samples():
+    from ponder.rm.heldout import choose_aggregation
+
+    t = _traces(3)  # problems q0..q2, a right and a wrong trace each
+    t.append(
+        LabeledTrace(
+            "lone", Problem(id="q9", task="arithmetic", question="1+1=?", answer="2"), ["2"], [1.0], "exact", 1.0
+        )
+    )
+    probs = [[0.9, 0.9, 0.2], [0.25, 0.25, 0.99]] * 3 + [[0.5]]  # right: one low step; wrong: two
+    agg, acc = choose_aggregation(probs, t)
+    assert acc == {"last": 0.0, "min": 0.0, "product": 1.0, "mean": 1.0} and agg == "product"
+    assert choose_aggregation([[0.5]], t[-1:]) == (None, {})
+
+
+def test_auto_aggregation_is_saved_with_the_prm_and_used_by_its_scorer(backbone, tmp_path):
+    from ponder.rm.scorers import PRMScorer
+    from ponder.search.aggregate import AGGREGATIONS
+
+    rm = fresh(backbone)
+    train_reward_model(rm, _traces(), _cfg(tmp_path))
+    saved = json.loads((tmp_path / "rm" / "best" / "rm_config.json").read_text())
+    assert rm.agg in AGGREGATIONS and saved["agg"] == rm.agg
+    assert PRMScorer.load(tmp_path / "rm").agg == rm.agg
+    assert PRMScorer.load(tmp_path / "rm", agg="mean").agg == "mean"
+    rm2 = fresh(backbone)
+    train_reward_model(rm2, _traces(), _cfg(tmp_path / "fixed", agg="last"))
+    assert rm2.agg == "last" and PRMScorer(rm2).agg == "last"
+    with pytest.raises(PonderError, match="agg must be auto"):
+        train_reward_model(fresh(backbone), _traces(), _cfg(tmp_path / "bad", agg="max"))
