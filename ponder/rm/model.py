@@ -59,6 +59,12 @@ class RewardModel(torch.nn.Module):
 
     def forward(self, batch: list[Encoded]) -> list[torch.Tensor]:
         """Logits at each trace's step boundaries: a list of (S_b,) tensors, one per trace."""
+        feats = self.features(batch)  # (sum S_b, H)
+        logits = self.head(feats.to(self.head.weight.dtype)).squeeze(-1)  # (sum S_b,)
+        return list(torch.split(logits, [len(e.boundaries) for e in batch]))
+
+    def features(self, batch: list[Encoded]) -> torch.Tensor:
+        """The backbone's last hidden state at every step boundary of the batch: (sum S_b, H)."""
         device = self.head.weight.device
         width = max(len(e.input_ids) for e in batch)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
@@ -70,8 +76,7 @@ class RewardModel(torch.nn.Module):
         hidden = self.backbone.base_model(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, T, H)
         rows = torch.tensor([b for b, e in enumerate(batch) for _ in e.boundaries], device=device)
         cols = torch.tensor([p for e in batch for p in e.boundaries], device=device)
-        logits = self.head(hidden[rows, cols].to(self.head.weight.dtype)).squeeze(-1)  # (sum S_b,)
-        return list(torch.split(logits, [len(e.boundaries) for e in batch]))
+        return hidden[rows, cols]
 
     def save(self, path: str | Path) -> None:
         from safetensors.torch import save_file

@@ -5,7 +5,8 @@ soft labels are the fraction of rollouts that reached the answer), optionally bl
 trace's outcome and class-balanced (rm/targets.py). ORM: one target per trace, the verified
 outcome, read at the trace's last token (Cobbe et al. 2021 train at every token; one target per
 trace is the simpler, common variant). The backbone is fine-tuned with the head, or frozen
-(`freeze_backbone`: only the head learns, on the policy's own features), from the policy's
+(`freeze_backbone`: only the head learns, a linear probe on the policy's own features computed
+once, rm/probe.py), from the policy's
 weights or re-initialised (`init: scratch`, the same architecture with random weights).
 
 The loop, optimiser, schedule, checkpoints (each one a loadable reward-model folder) and
@@ -71,7 +72,7 @@ class RMTrainConfig:
     patience: stop after this many held-out evaluations without improvement (0: never)
     balance: weigh valid and erroneous steps so each class carries half the loss
     outcome_weight: blend the trace's outcome into every step target (0: step labels only)
-    freeze_backbone: train the head only, on the backbone's features
+    freeze_backbone: train the head only, as a linear probe on the backbone's features (rm/probe.py; run.steps are full-batch epochs)
     init: policy (the backbone's weights) | scratch (same architecture, random weights)
     agg: the PRM scorer's step aggregation, saved with the model: auto (the best best-of-n on the held-out problems) | last | min | product | mean
     """
@@ -206,14 +207,18 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
         rm.agg = cfg.agg
     if cfg.init == "scratch":
         reinit_backbone(rm, cfg.run.seed)
+    if cfg.freeze_backbone:  # features once, then the head alone (rm/probe.py)
+        from ponder.rm.probe import train_probe
+
+        return train_probe(rm, train, val, cfg)
     if cfg.train.grad_checkpointing:
         from ponder.train.hardware import enable_checkpointing
 
         enable_checkpointing(rm.backbone)
-    rm.backbone.requires_grad_(not cfg.freeze_backbone)
-    groups = [{"params": list(rm.head.parameters()), "lr": cfg.head_lr}]
-    if not cfg.freeze_backbone:
-        groups.insert(0, {"params": list(rm.backbone.parameters()), "lr": cfg.optim.lr})
+    groups = [
+        {"params": list(rm.backbone.parameters()), "lr": cfg.optim.lr},
+        {"params": list(rm.head.parameters()), "lr": cfg.head_lr},
+    ]
     sess = Session.open(
         ModelConfig(), cfg.optim, cfg.run, total_steps=cfg.run.steps, model=rm, tokenizer=rm.tokenizer,
         need_gen=False, param_groups=groups, unused_params=True,  # the backbone's lm_head gets no gradient

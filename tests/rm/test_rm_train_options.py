@@ -191,3 +191,34 @@ def test_auto_aggregation_is_saved_with_the_prm_and_used_by_its_scorer(backbone,
     assert rm2.agg == "last" and PRMScorer(rm2).agg == "last"
     with pytest.raises(PonderError, match="agg must be auto"):
         train_reward_model(fresh(backbone), _traces(), _cfg(tmp_path / "bad", agg="max"))
+
+
+def test_probe_fit_keeps_the_best_head_and_stops_on_a_plateau(tmp_path):
+    from ponder.rm.probe import fit_head
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 4)
+    y = (x[:, 0] > 0).float()
+    xv, yv = torch.randn(32, 4), None
+    yv = 1.0 - (xv[:, 0] > 0).float()  # held-out labels flipped: held-out loss only rises
+    head = torch.nn.Linear(4, 1)
+    cfg = _cfg(tmp_path, **{"run.steps": 200, "head_lr": 0.1, "val_every": 5, "patience": 3})
+    start = {k: v.clone() for k, v in head.state_dict().items()}
+    fit = fit_head(head, (x, y, torch.ones(64)), (xv, yv, torch.ones(32)), cfg)
+    assert fit["losses"][-1] < fit["losses"][0]
+    assert fit["best_step"] == 5 and len(fit["losses"]) == 5 + 3 * 5  # stopped 3 checks after the best
+    assert not head.weight.equal(start["weight"])  # the step-5 head, not the initial one
+    assert fit["val"][0]["val_loss"] == min(v["val_loss"] for v in fit["val"])
+
+
+def test_frozen_backbone_probe_saves_a_loadable_prm(backbone, tmp_path):
+    from ponder.rm.scorers import PRMScorer
+
+    rm = fresh(backbone)
+    log = train_reward_model(rm, _traces(), _cfg(tmp_path, freeze_backbone="true", **{"run.steps": 60}))
+    info = json.loads((tmp_path / "rm" / "probe.json").read_text())
+    assert info["agg"] == rm.agg and log.best_step == info["best_step"]
+    loaded = PRMScorer.load(tmp_path / "rm")
+    assert loaded.model.head.weight.equal(rm.head.weight) and loaded.agg == rm.agg
+    good, bad = PRMScorer(rm).score([_traces(1)[0].problem] * 2, [GOOD, BAD])
+    assert good > bad  # the probe separates the right trace from the wrong one
