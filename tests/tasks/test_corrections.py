@@ -11,24 +11,22 @@ from ponder.tasks.corrections import correct_arithmetic, correct_countdown, coun
 from ponder.tasks.countdown import random_attempt, verdict_lines
 
 
-def _model_line(rng: random.Random, p) -> tuple[str, bool]:
-    """A line as a model might write it, and whether its arithmetic is right."""
+def _model_line(rng: random.Random, p) -> str:
+    """A line as a model might write it."""
     numbers, target = p.meta["numbers"], p.meta["target"]
     steps, value, _ = random_attempt(rng, numbers, max_ops=len(numbers) - 1)
-    ok = True
     if rng.random() < 0.3:  # a slip: the last result off by one, or a number it does not have
         a, rest = steps[-1].split("=")
-        steps[-1] = f"{a}={int(rest) + 1}" if rng.random() < 0.5 else f"99+1=100"
-        ok = False
+        steps[-1] = f"{a}={int(rest) + 1}" if rng.random() < 0.5 else "99+1=100"
     copied = target if rng.random() < 0.8 else target + 1
     verdict = rng.choice(["yes", "no"])
     sep = rng.choice([" vs ", "≠", "="])
     wait = "wait " if rng.random() < 0.1 else ""
-    return f"{wait}{','.join(steps)}{sep}{copied} {verdict}", ok
+    return f"{wait}{','.join(steps)}{sep}{copied} {verdict}"
 
 
 def _model_response(rng, p) -> str:
-    lines = [_model_line(rng, p)[0] for _ in range(rng.randint(1, 7))]
+    lines = [_model_line(rng, p) for _ in range(rng.randint(1, 7))]
     if rng.random() < 0.3:
         lines.insert(rng.randrange(len(lines)), lines[0])  # a repeat
     if rng.random() < 0.2:
@@ -64,7 +62,9 @@ def test_countdown_corrections_judge_every_line_right_and_mask_only_wrong_arithm
 def test_a_model_line_that_hits_ends_the_trace_with_its_own_expression():
     p = make_problems("countdown", 1, 3, seed=1)[0]  # Use 11 5 2 to make 18
     a, b, c = p.meta["numbers"]
-    response = f"<think>{a}+{b}={a + b} vs {p.meta['target']} yes\n{a}+{b}={a + b},{a + b}+{c}={a + b + c} vs 3 no</think>"
+    response = (
+        f"<think>{a}+{b}={a + b} vs {p.meta['target']} yes\n{a}+{b}={a + b},{a + b}+{c}={a + b + c} vs 3 no</think>"
+    )
     text = pieces_text(correct_countdown(p, response))
     assert think_steps(text)[0].endswith("no") and think_steps(text)[-1].endswith(f"vs {p.meta['target']} yes")
     assert text.endswith(f"<answer>{a}+{b}+{c}</answer>") and len(think_steps(text)) == 2

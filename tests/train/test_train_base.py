@@ -102,4 +102,6 @@ def test_onpolicy_pool_is_refreshed_from_the_live_model_and_mixed_into_batches(t
 
 def test_onpolicy_rejects_a_task_without_correction(tmp_path):
     with pytest.raises(PonderError, match="no correction"):
-        train_base(load_config(BaseConfig, None, [*SMALL, f"run.out={tmp_path}", "onpolicy={share: 0.3, tasks: {knights: 1}}"]))
+        train_base(
+            load_config(BaseConfig, None, [*SMALL, f"run.out={tmp_path}", "onpolicy={share: 0.3, tasks: {knights: 1}}"])
+        )
