@@ -1,8 +1,8 @@
 """On-policy corrections: a model's own response rewritten into a training trace whose checks
 are right (DAgger for self-checks: the states are the model's, the labels the checker's).
 
-Countdown: every attempt line the model wrote (up to MAX_MISSES, duplicates dropped, its own
-`wait` marker ignored) is kept as it was reached and re-judged: ` vs T` with the question's
+Countdown: every attempt line the model wrote (up to 5, duplicates dropped, its own `wait`
+marker ignored; a response cut off by the token limit counts, as a model that never stops trying) is kept as it was reached and re-judged: ` vs T` with the question's
 target, then `yes` if the line's value is the target, else `no`. A line whose arithmetic or
 number use is wrong keeps its chain untrained (weight 0, as a slip) while its comparison and
 verdict, true about the value it wrote, are trained. The first right line that hits ends the
@@ -25,12 +25,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from ponder.steps import STEP_DELIMITER, THINK_OPEN, WAIT, slip_segments, strip_wait, think_steps
+from ponder.steps import STEP_DELIMITER, THINK_CLOSE, THINK_OPEN, WAIT, slip_segments, strip_wait, think_steps
 from ponder.tasks.task import format_response
 from ponder.types import Problem
 
 Segments = list[tuple[str, bool]]
 _VERDICT = re.compile(r"^(.*?)(?:\s+vs\s+\d+)?\s+(yes|no)$")
+
+
+def attempt_lines(response: str) -> list[str]:
+    """The lines of the `<think>` body, stripped, empty ones dropped; a response cut off before
+    `</think>` (a model that never stops trying) gives its lines but the last, perhaps cut short."""
+    if THINK_OPEN not in response or THINK_CLOSE in response:
+        return think_steps(response)
+    body = response.split(THINK_OPEN, 1)[1].split(STEP_DELIMITER)[:-1]
+    return [s.strip() for s in body if s.strip()]
 
 
 def countdown_ops(chain: str) -> list[tuple[int, str, int, int]] | None:
@@ -74,7 +83,7 @@ def correct_countdown(problem: Problem, response: str, max_lines: int = 5) -> Se
     target, numbers = problem.meta["target"], problem.meta["numbers"]
     pieces: Segments = []
     seen: set[str] = set()
-    for line in think_steps(response):
+    for line in attempt_lines(response):
         m = _VERDICT.match(strip_wait(line))
         ops = countdown_ops(m[1]) if m else None
         if not ops:
@@ -111,7 +120,7 @@ def correct_arithmetic(problem: Problem, response: str) -> Segments | None:
     from ponder.tasks.arithmetic import solve_steps
 
     task = get_task("arithmetic")
-    lines = [s for s in think_steps(response) if not s.startswith(WAIT.strip())]
+    lines = [s for s in attempt_lines(response) if not s.startswith(WAIT.strip())]
     if not lines:
         return None
     kept: list[str] = []

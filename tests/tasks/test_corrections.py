@@ -96,3 +96,16 @@ def test_arithmetic_corrections_mask_exactly_the_first_wrong_step():
             assert task.check_step(p, wrong[0]) is False
         assert all(task.check_step(p, t) is not False for t, ok in pieces if ok)
     assert slipped > 200
+
+
+def test_a_response_cut_off_by_the_token_limit_keeps_its_distinct_misses_then_the_hit():
+    """A model that never stops trying (no `</think>`): its first 5 distinct whole lines are judged
+    `no`, the line cut short is dropped, and the generator's hit ends the trace."""
+    p = make_problems("countdown", 1, 3, seed=1)[0]  # Use 11 5 2 to make 18
+    misses = ["11+5=16,16-2=14", "11-5=6,6*2=12", "11+5=16,16-2=14", "5*2=10,11+10=21", "11*2=22,22-5=17"]
+    misses += ["11-2=9,9+5=14", "5+2=7,11+7=19", "11*5=55,55-2=53"]
+    response = "<think>" + "".join(f"{m} vs 18 no\n" for m in misses) + "11+5=16,16+2=1"
+    text = pieces_text(correct_countdown(p, response))
+    lines = think_steps(text)
+    assert [x.split(" vs ")[0] for x in lines[:-1]] == [m for i, m in enumerate(misses) if m not in misses[:i]][:5]
+    assert lines[-1] == "11+5=16,16+2=18 vs 18 yes" and get_task("countdown").check(p, text).correct
