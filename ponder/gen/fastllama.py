@@ -197,9 +197,12 @@ class FastLlama:
         self.bias, self.pos = self.bias.index_select(0, rows), self.pos.index_select(0, rows)
         self._flat_views()
 
-    def row_kv(self, j: int, generated: int, prompt: bool = True) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def row_kv(self, j: int, generated: int, prompt: bool = True) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
         """Batch row j's per-layer K/V (Hkv, n, D) over its real prompt columns (prompt=False: without
-        them) and its first `generated` generated tokens (already fed back), for a prefix cache."""
+        them) and its first `generated` generated tokens (already fed back), for a prefix cache;
+        None when the static cache is not this class's (2, R * Hkv, cap, D) tensors."""
+        if not all(isinstance(kv, torch.Tensor) for kv in self.cache):
+            return None
         R, Hkv = self.bias.shape[:2]
         first = 0 if prompt else self.first_col
         cols = first + (self.bias[j, 0, 0, first : self.first_col + generated] == 0).nonzero().squeeze(1)

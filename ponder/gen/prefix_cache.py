@@ -120,7 +120,7 @@ class PrefixCache:
 class RowSaver:
     """Stores rows of one sampling call that ended at a stop string (see the module docstring).
     prompts[p] is prompt p's real token ids; its `copies` rows are p * copies ... (p + 1) * copies - 1.
-    The decoder gives a batch row's K/V with `row_kv(j, generated, prompt)`."""
+    The decoder gives a batch row's K/V with `row_kv(j, generated, prompt)` (or None)."""
 
     def __init__(self, cache: PrefixCache, prompts: list[list[int]], copies: int):
         self.cache, self.prompts, self.copies = cache, prompts, copies
@@ -135,5 +135,7 @@ class RowSaver:
         if not self.cache.wants(ids):
             return
         parent = self.cache.whole(prompt)
-        self.cache.store(ids, decoder.row_kv(j, len(tokens) - 1, prompt=parent is None), parent)
-        self.saved += 1
+        kv = decoder.row_kv(j, len(tokens) - 1, prompt=parent is None)
+        if kv is not None:  # None: the decoder cannot give it
+            self.cache.store(ids, kv, parent)
+            self.saved += 1
