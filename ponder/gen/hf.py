@@ -6,7 +6,9 @@ per-row stop strings, EOS handling and model logprobs. Llama-style models (Llama
 Mistral) run on the lean static-cache decoder in `fastllama.py`; every other architecture runs
 on its own forward and cache (`hfloop.py`). `logprobs()` scores given continuations
 teacher-forced (for scorers). Weights are read live at every call, so a model trained in place
-between calls is always the one sampled.
+between calls is always the one sampled. On the fast path, a call with stop strings keeps the rows that
+ended at one in the prefix cache (the next step of a trace prefills one token), and the static
+cache's memory is reused across calls (`gen/workspace.py`).
 
 Conventions: Completion.text is decoded without dropping special tokens (so prompt + text
 re-tokenizes to what the model saw) except a final EOS, which stays in token_ids/logprobs but not

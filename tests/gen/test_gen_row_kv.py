@@ -77,3 +77,12 @@ def test_workspace_reuses_and_grows_per_thread():
     t.start()
     t.join()
     assert other[0] != d.data_ptr()
+
+
+def test_workspace_keeps_nothing_past_its_cap():
+    ws, like = Workspace(max_bytes=400), torch.zeros(1)
+    small = ws.take(0, (10,), like)  # 40 bytes, 60 with room to grow: kept
+    assert ws.take(0, (10,), like).data_ptr() == small.data_ptr()
+    big = ws.take(1, (200,), like)  # 800 bytes: fresh, not kept
+    assert big.shape == (200,)
+    assert 1 not in ws._buffers()
