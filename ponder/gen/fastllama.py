@@ -38,6 +38,7 @@ from ponder.gen.fast_weights import (
 from ponder.gen.kernels import build as kernel_build
 from ponder.gen.kernels.plan import KernelBatch, kernel_weights
 from ponder.gen.kernels.plan import unsupported_reason as kernel_unsupported
+from ponder.gen.sampling import choose_tokens
 
 SUPPORTED_TYPES = ("llama", "qwen2", "mistral")
 STATIC_ROPE = ("default", "linear", "llama3", "yarn")
@@ -211,6 +212,14 @@ class FastLlama:
             x = torch.addmm(x, F.silu(gate).mul_(up), w.wd)  # residual fused into the down matmul
         self.col, self.pos = L, self.pos + 1
         return self._logits(x)
+
+    def choose_tokens(self, logits: torch.Tensor, **params) -> tuple[torch.Tensor, torch.Tensor]:
+        """gen.sampling.choose_tokens, in the kernel when it runs and no top-k/top-p filter is on."""
+        k, V = params["top_k"], logits.shape[-1]
+        plain = params["top_p"] >= 1.0 and (k <= 0 or k >= V) and logits.dtype == torch.float32
+        if self.batch is None or not plain:
+            return choose_tokens(logits, **params)
+        return self.batch.choose(logits, params["temperature"], params["generator"])
 
     def keep(self, rows: torch.Tensor) -> None:
         """Drop every row not in `rows` (R',) from the cache: finished sequences stop costing."""

@@ -1,5 +1,6 @@
 """The compiled decode step (gen/kernels): its logits equal the eager torch step's step for step
-(GQA, q/k/v biases, copies per prompt, rows dropped mid-way), it builds into a fresh cache
+(GQA, q/k/v biases, copies per prompt, rows dropped mid-way), its matmul equals torch's on ragged
+shapes, it builds into a fresh cache
 directory, and every way it cannot run (PONDER_NO_KERNELS, no compiler, a failed build, a head
 size it does not handle) falls back to the eager step with the reason logged."""
 
@@ -55,13 +56,15 @@ def run_steps(model, ids, mask, copies: int, steps: int) -> list[torch.Tensor]:
 def test_kernel_logits_equal_the_eager_step(arch, llama, set_decode_step):
     model, tok = llama if arch == "llama" else qwen2_with_biases()
     gen = HFGenerator.from_model(model, tok)
-    ids, mask = gen._left_pad(gen._encode([gen.render(q) for q in ["1+2=", "12*34-5=", "7"]]))
+    long = "+".join(str(i) for i in range(16)) + "="  # ~45 tokens: attention spans of 1-5 key blocks
+    ids, mask = gen._left_pad(gen._encode([gen.render(q) for q in ["1+2=", long, "7"]]))
+    assert 35 < ids.shape[1] < 60
     with torch.inference_mode():
         set_decode_step("kernel")
-        ours, dec = run_steps(model, ids, mask, copies=2, steps=8)
+        ours, dec = run_steps(model, ids, mask, copies=2, steps=24)
         assert dec.batch is not None  # the kernel really ran
         set_decode_step("eager")
-        ref, dec = run_steps(model, ids, mask, copies=2, steps=8)
+        ref, dec = run_steps(model, ids, mask, copies=2, steps=24)
         assert dec.batch is None
     for a, b in zip(ours, ref):
         assert a.shape == b.shape
@@ -111,3 +114,37 @@ def test_head_sizes_it_does_not_handle_take_the_eager_step(set_decode_step):
     assert FastLlama(model).lib is None
     gen = HFGenerator.from_model(model, tok)
     assert gen.generate([gen.render("1+2=")], SamplingParams(temperature=0, max_tokens=4))[0][0].token_ids
+
+
+@pytest.mark.parametrize("rows", [1, 2, 5, 13])
+@pytest.mark.parametrize("K,N", [(7, 33), (64, 96), (40, 130)])
+def test_gemm_matches_torch_on_ragged_shapes(rows, K, N, set_decode_step):
+    from ponder.gen.kernels.plan import panels
+
+    set_decode_step("kernel")
+    lib = build.load()
+    torch.manual_seed(rows * K + N)
+    a, w, bias, c = torch.randn(rows, K), torch.randn(K, N), torch.randn(N), torch.randn(rows, N)
+    packed = panels(w)
+    out = torch.full((rows, N + 3), 7.0)  # ldc > N: the columns past N stay untouched
+    lib.ponder_gemm(a.data_ptr(), K, rows, packed.data_ptr(), K, N, None, out.data_ptr(), N + 3, 0)
+    torch.testing.assert_close(out[:, :N], a @ w, atol=1e-4, rtol=1e-4)
+    assert (out[:, N:] == 7.0).all()
+    start = c.clone()  # accumulate: C += A @ W + bias
+    lib.ponder_gemm(a.data_ptr(), K, rows, packed.data_ptr(), K, N, bias.data_ptr(), c.data_ptr(), N, 1)
+    torch.testing.assert_close(c, start + (a @ w + bias), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.7, 1.0])
+def test_kernel_sampler_draws_what_the_torch_sampler_draws(temperature, llama, set_decode_step):
+    model, tok = llama
+    gen = HFGenerator.from_model(model, tok)
+    prompts = [gen.render(q) for q in ["1+2=", "12*34-5=", "7"]]
+    params = SamplingParams(n=3, temperature=temperature, max_tokens=16, seed=5, logprobs=True)
+    runs = {}
+    for step in ("kernel", "eager"):
+        set_decode_step(step)
+        runs[step] = [c for group in gen.generate(prompts, params) for c in group]
+    assert [c.token_ids for c in runs["kernel"]] == [c.token_ids for c in runs["eager"]]
+    for a, b in zip(runs["kernel"], runs["eager"]):
+        assert a.logprobs == pytest.approx(b.logprobs, abs=1e-4)

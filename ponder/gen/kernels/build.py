@@ -89,6 +89,11 @@ def _open(path: Path) -> ctypes.CDLL:
     lib.ponder_work_floats.argtypes = [ctypes.c_void_p]
     lib.ponder_decode_step.restype = None
     lib.ponder_decode_step.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64, ctypes.c_void_p]
+    lib.ponder_gemm.restype = None
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    lib.ponder_gemm.argtypes = [ptr, i64, i64, ptr, i64, i64, ptr, ptr, i64, i64]
+    lib.ponder_sample.restype = None
+    lib.ponder_sample.argtypes = [ptr, i64, i64, ptr, ctypes.c_float, ptr, ptr]
     return lib
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 PANEL = 32  # columns per packed panel (two AVX-512 vectors), see gemm.h
+BLOCK = 16  # cache positions per key block (one AVX-512 vector), see decode.cpp
 # With several torch threads, models above this size decode faster on torch's threaded matmuls
 # than on the single-threaded kernel (below it the step is op-bound and the kernel wins anyway).
 MANY_THREADS_MAX_PARAMS = 10_000_000
@@ -103,23 +104,31 @@ class KernelBatch:
 
     Built after the eager prefill: `fill` copies each prompt's prefill K/V into its rows' caches.
     dims: n_layers, d, H, Hkv, D, I; cos/sin: (cap, D / 2) RoPE tables as transformers computes
-    them; bias: (R, cap) 0 for real cache columns and -inf for padding."""
+    them; bias: (R, cap) 0 for real cache columns and -inf for padding. The kernel's cap is cap
+    rounded up to a multiple of 16 (whole key blocks); columns past cap are never written."""
 
     def __init__(self, lib, weights: KernelWeights, dims: dict, eps: float, cos, sin, bias: torch.Tensor):
         self.lib, self.weights, self.dims, self.eps = lib, weights, dims, eps
         self.cos, self.sin = cos.contiguous(), sin.contiguous()
-        self.bias = bias.contiguous()
+        R, cap = bias.shape
+        self.bias = bias.new_zeros(R, -(-cap // BLOCK) * BLOCK)  # cap rounded up to whole key blocks
+        self.bias[:, :cap] = bias
         self.kt: list[torch.Tensor] = []
         self.v: list[torch.Tensor] = []
 
     def fill(self, prefill: list[tuple[torch.Tensor, torch.Tensor]], copies: int) -> None:
-        """prefill: per layer (k, v), each (P, Hkv, T, D); rows i * copies ... hold prompt i."""
+        """prefill: per layer (k, v), each (P, Hkv, T, D); rows i * copies ... hold prompt i. Keys
+        go into blocks of 16 positions (R * Hkv, cap / 16, D, 16), values into (R * Hkv, cap, D)."""
         R, cap = self.bias.shape
         for k, v in prefill:
             P, Hkv, T, D = k.shape
-            kt = k.new_empty(R * Hkv, D, cap)
-            vc = v.new_empty(R * Hkv, cap, D)
-            kt.view(P, copies, Hkv, D, cap)[..., :T] = k.transpose(-1, -2)[:, None]
+            n_blocks = -(-T // BLOCK)
+            padded = k.new_zeros(P, Hkv, n_blocks * BLOCK, D)
+            padded[:, :, :T] = k
+            kt = k.new_zeros(R * Hkv, cap // BLOCK, D, BLOCK)
+            vc = v.new_zeros(R * Hkv, cap, D)
+            blocks = padded.view(P, Hkv, n_blocks, BLOCK, D).transpose(-1, -2)  # (P, Hkv, n_blocks, D, 16)
+            kt.view(P, copies, Hkv, cap // BLOCK, D, BLOCK)[:, :, :, :n_blocks] = blocks[:, None]
             vc.view(P, copies, Hkv, cap, D)[:, :, :, :T] = v[:, None]
             self.kt.append(kt)
             self.v.append(vc)
@@ -160,3 +169,15 @@ class KernelBatch:
         logits = torch.empty(self.bias.shape[0], self.weights.vocab)
         self.lib.ponder_decode_step(self.plan_ptr, tokens.data_ptr(), pos.data_ptr(), col, logits.data_ptr())
         return logits
+
+    def choose(self, logits: torch.Tensor, temperature: float, generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """gen.sampling.choose_tokens without top-k/top-p in one call: (tokens (R,), logprobs (R,)).
+        Draws the same one uniform per row from `generator` as the torch version does."""
+        R, V = logits.shape
+        logits = logits.contiguous()
+        u = None if temperature == 0 else torch.rand(R, generator=generator)
+        tokens, logprobs = torch.empty(R, dtype=torch.int64), torch.empty(R)
+        self.lib.ponder_sample(
+            logits.data_ptr(), R, V, _ptr(u), temperature, tokens.data_ptr(), logprobs.data_ptr()
+        )  # fmt: skip
+        return tokens, logprobs
