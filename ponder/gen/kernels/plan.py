@@ -125,8 +125,10 @@ class KernelBatch:
             n_blocks = -(-T // BLOCK)
             padded = k.new_zeros(P, Hkv, n_blocks * BLOCK, D)
             padded[:, :, :T] = k
-            kt = k.new_zeros(R * Hkv, cap // BLOCK, D, BLOCK)
-            vc = v.new_zeros(R * Hkv, cap, D)
+            # uninitialised past T: a step writes column col before reading columns <= col, and the
+            # lanes it loads past col in a key block only reach masked-off scores
+            kt = k.new_empty(R * Hkv, cap // BLOCK, D, BLOCK)
+            vc = v.new_empty(R * Hkv, cap, D)
             blocks = padded.view(P, Hkv, n_blocks, BLOCK, D).transpose(-1, -2)  # (P, Hkv, n_blocks, D, 16)
             kt.view(P, copies, Hkv, cap // BLOCK, D, BLOCK)[:, :, :, :n_blocks] = blocks[:, None]
             vc.view(P, copies, Hkv, cap, D)[:, :, :, :T] = v[:, None]
