@@ -144,6 +144,16 @@ class KernelBatch:
         self.bias = self.bias.index_select(0, rows)
         self._make_plan()
 
+    def row_kv(self, j: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Row j's per-layer keys and values, each (Hkv, cap, D) (keys unblocked: a copy)."""
+        R, cap = self.bias.shape
+        out = []
+        for kt, v in zip(self.kt, self.v):
+            Hkv, D = kt.shape[0] // R, kt.shape[2]
+            k = kt.view(R, Hkv, cap // BLOCK, D, BLOCK)[j].transpose(-1, -2).reshape(Hkv, cap, D)
+            out.append((k, v.view(R, Hkv, cap, D)[j]))
+        return out
+
     def _make_plan(self) -> None:
         w, dims = self.weights, self.dims
         R, cap = self.bias.shape
