@@ -128,6 +128,32 @@ def setting(engines: dict, problems, k: int, args) -> dict:
     return out
 
 
+def build_engines(opts: dict, model: str = "tiny") -> tuple[dict, dict]:
+    """Two vLLM generators with the same options, prefix caching on and off, and the seconds each took to start."""
+    from ponder.gen import load_generator
+
+    engines, start_seconds = {}, {}
+    for name in ("on", "off"):
+        t0 = time.perf_counter()
+        engines[name] = load_generator(model, backend="vllm", prefix_caching=name == "on", **opts)
+        start_seconds[name] = round(time.perf_counter() - t0, 1)
+    return engines, start_seconds
+
+
+def parse_option(text: str) -> tuple[str, object]:
+    """ "block_size=64" -> ("block_size", 64); numbers and true/false are parsed, the rest is text."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise SystemExit(f"--option takes KEY=VALUE, got {text!r}")
+    low = value.lower()
+    if low in ("true", "false"):
+        return key, low == "true"
+    try:
+        return key, int(value)
+    except ValueError:
+        return key, value
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100, help="Countdown problems")
@@ -136,7 +162,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--shots", type=int, nargs="+", default=[0, 6], help="few-shot examples before each question")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--max-num-seqs", type=int, default=None, help="vLLM scheduler: sequences per step")
+    ap.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE", help="vLLM generator option for both engines"
+    )
     ap.add_argument(
         "--text-stops", action="store_true", help="vLLM checks stop strings on text (the path before stop ids)"
     )
@@ -145,15 +173,11 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     from benchmarks.vllm_vs_hf import run_meta
-    from ponder.gen import load_generator
     from ponder.tasks import make_problems
 
     load_before = os.getloadavg()
-    opts = {} if args.max_num_seqs is None else {"max_num_seqs": args.max_num_seqs}
-    engines = {
-        "on": load_generator("tiny", backend="vllm", prefix_caching=True, **opts),
-        "off": load_generator("tiny", backend="vllm", prefix_caching=False, **opts),
-    }
+    opts = dict(parse_option(o) for o in args.option)
+    engines, start_seconds = build_engines(opts)
     if args.text_stops:
         for g in engines.values():
             g.stop_ids = lambda stops: None
@@ -166,6 +190,7 @@ def main(argv: list[str] | None = None) -> dict:
         n_problems=args.n,
         strategy=f"beam budget={args.budget} width={args.width} scorer=check",
         engine_options=opts,
+        engine_start_seconds=start_seconds,
         stop_check="text (vLLM detokenizes)" if args.text_stops else "stop token ids, detokenizing off",
         load1_note="load1_before per run: the 1-minute load average when that run started",
     )
