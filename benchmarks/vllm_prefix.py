@@ -39,6 +39,9 @@ PARTS = {  # where the time goes: (file suffix, function) -> part; cumulative ti
     "sampling": [("gpu_model_runner.py", "_sample")],
     "scheduler": [("scheduler.py", "schedule"), ("scheduler.py", "update_from_output")],
     "output processing (detokenize, logprobs)": [("output_processor.py", "process_outputs")],
+    "prefix-cache lookups": [("kv_cache_manager.py", "get_computed_blocks")],
+    "KV block allocation (caches full blocks)": [("kv_cache_manager.py", "allocate_slots")],
+    "block hashing": [("kv_cache_utils.py", "request_block_hasher")],
     "adding requests": [("offline.py", "_add_completion_requests")],
     "engine total (LLM.generate)": [("entrypoints/llm.py", "generate")],
     "search total": [("engine.py", "run_search")],
@@ -65,13 +68,32 @@ def shots_block(k: int) -> str:
     return "".join(f"{p.question}: {p.answer}\n" for p in make_problems("countdown", k, seed=99))
 
 
+def count_engine_work(gen) -> dict:
+    """Engine steps and tokens run through the model (prefill + decode), counted at vLLM's scheduler
+    (in-process engine only); the dict grows as the generator runs."""
+    work = getattr(gen, "_engine_work", None)
+    if work is None:
+        work = gen._engine_work = {"steps": 0, "model_tokens": 0}
+        scheduler = gen.llm.llm_engine.engine_core.engine_core.scheduler
+        schedule = scheduler.schedule
+
+        def counted(*args, **kwargs):
+            out = schedule(*args, **kwargs)
+            work["steps"] += out.total_num_scheduled_tokens > 0
+            work["model_tokens"] += out.total_num_scheduled_tokens
+            return out
+
+        scheduler.schedule = counted
+    return work
+
+
 def one_run(gen, problems, args) -> dict:
     from ponder.search import run_search
     from ponder.verify import verify
 
     gen.gen.llm.reset_prefix_cache()
-    stats = gen.gen.prefix_stats
-    before, load = dict(stats), os.getloadavg()[0]
+    stats, work = gen.gen.prefix_stats, count_engine_work(gen.gen)
+    before, work_before, load = dict(stats), dict(work), os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
     results = run_search("beam", problems, gen, budget=args.budget, scorer="check", width=args.width)
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -82,6 +104,8 @@ def one_run(gen, problems, args) -> dict:
         "prompt_tokens_sent": stats["prompt_tokens"] - before["prompt_tokens"],
         "prompt_tokens_cached": stats["cached_tokens"] - before["cached_tokens"],
         "generated_tokens": sum(r.cost.generated_tokens for r in results),
+        "engine_steps": work["steps"] - work_before["steps"],
+        "model_tokens": work["model_tokens"] - work_before["model_tokens"],  # prefill + decode
         "accuracy": sum(s.correct for s in verify(problems, [r.response for r in results])) / len(problems),
     }
 
