@@ -12,7 +12,8 @@ temperature 1 before top-k/top-p (vLLM's raw logprobs), prompt length in prompt_
 Seeds: prompt i of a call samples with seed `seed + i * n` (vLLM gives its j-th sample seed + j),
 so duplicated prompts in one call still get different samples and a call is repeatable.
 `load_weights` pushes a trainer's parameters into the running engine (no restart) for RL rollouts.
-`prefix_stats` counts prompt tokens sent and prompt tokens served from the prefix cache.
+`prefix_stats` counts prompt tokens sent and prompt tokens served from the prefix cache. The
+cache reuses whole KV blocks: `block_size` (CPU: 32, the smallest its attention kernel takes).
 
 Environment set before vLLM is imported (each only when unset): VLLM_HOST_IP=127.0.0.1 (stay on
 loopback), VLLM_ENABLE_V1_MULTIPROCESSING=0 (engine in this process: needed by `load_weights`),
