@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--shots", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--model", default="tiny", help="built-in name or weights folder (e.g. tiny-v2)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     args.profile = False
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> dict:
     results = []
     for name, opts in map(parse_set, args.sets):
         t0 = time.perf_counter()
-        engines, start_seconds = build_engines(opts)
+        engines, start_seconds = build_engines(opts, args.model)
         out = {"name": name, "options": opts, "engine_start_seconds": start_seconds}
         out["block_size"] = engines["on"].block_size  # what the engine took
         out.update(setting(engines, problems, args.shots, args))
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
         n_problems=args.n,
         strategy=f"beam budget={args.budget} width={args.width} scorer=check",
         shots=args.shots,
+        model_spec=args.model,
     )
     write_json(args.out, result)
     return result

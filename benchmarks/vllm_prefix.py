@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--shots", type=int, nargs="+", default=[0, 6], help="few-shot examples before each question")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--model", default="tiny", help="built-in name or weights folder (e.g. tiny-v2)")
     ap.add_argument(
         "--option", action="append", default=[], metavar="KEY=VALUE", help="vLLM generator option for both engines"
     )
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     load_before = os.getloadavg()
     opts = dict(parse_option(o) for o in args.option)
-    engines, start_seconds = build_engines(opts)
+    engines, start_seconds = build_engines(opts, args.model)
     if args.text_stops:
         for g in engines.values():
             g.stop_ids = lambda stops: None
@@ -213,6 +214,7 @@ def main(argv: list[str] | None = None) -> dict:
         task="countdown",
         n_problems=args.n,
         strategy=f"beam budget={args.budget} width={args.width} scorer=check",
+        model_spec=args.model,
         engine_options=opts,
         engine_start_seconds=start_seconds,
         stop_check="text (vLLM detokenizes)" if args.text_stops else "stop token ids, detokenizing off",
