@@ -124,6 +124,7 @@ class VLLMGenerator:
             engine_args["max_num_batched_tokens"] = max_num_batched_tokens
         self.llm = vllm.LLM(**engine_args)
         self._vllm = vllm
+        self._flat = {"flat_logprobs": True} if "flat_logprobs" in vllm.SamplingParams.__struct_fields__ else {}
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.name = f"vllm:{name or path}"
         self.prefix_caching = prefix_caching
@@ -165,7 +166,7 @@ class VLLMGenerator:
             stop_token_ids=list(stop_ids or ()) or None,
             seed=seed,
             logprobs=0 if params.logprobs else None,
-            flat_logprobs=True,  # a few flat lists per request instead of a dict and a Logprob per token
+            **self._flat,  # a few flat lists per request instead of a dict and a Logprob per token
             detokenize=stop_ids is None,
             skip_special_tokens=False,
             spaces_between_special_tokens=False,
@@ -237,7 +238,7 @@ class VLLMGenerator:
             raise PonderError(f"logprobs: {len(prompts)} prompts but {len(continuations)} continuations")
         heads, tails = self._encode(prompts), encode(self.tokenizer, continuations)
         score = self._vllm.SamplingParams(
-            max_tokens=1, temperature=0.0, prompt_logprobs=0, flat_logprobs=True, detokenize=False
+            max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False, **self._flat
         )
         out: list[list[float]] = []
         for s in range(0, len(heads), batch_size):
@@ -265,7 +266,10 @@ class VLLMGenerator:
 
 def picked_logprobs(flat, ids: list[int], start: int = 0) -> list[float]:
     """The logprob of ids[j] at position start + j of vLLM's FlatLogprobs (positions hold the
-    picked token and any top-k tokens; only the picked one is read)."""
+    picked token and any top-k tokens; only the picked one is read), or of the list of
+    {token: Logprob} dicts that vLLM releases without FlatLogprobs return."""
+    if not hasattr(flat, "start_indices"):
+        return [flat[start + j][t].logprob for j, t in enumerate(ids)]
     tokens, values = flat.token_ids, flat.logprobs
     out = []
     for j, t in enumerate(ids):

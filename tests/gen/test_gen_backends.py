@@ -107,3 +107,6 @@ def test_picked_logprobs_reads_the_picked_token_of_each_position():
     assert picked_logprobs(flat, [9], start=2) == [-0.3]
     with pytest.raises(ValueError):
         picked_logprobs(flat, [6], start=1)  # a token the position does not hold
+    lp = SimpleNamespace  # older vLLM: one {token: Logprob} dict per position
+    dicts = [None, {5: lp(logprob=-2.0), 7: lp(logprob=-0.1)}, {9: lp(logprob=-0.3)}]
+    assert picked_logprobs(dicts, [5, 9], start=1) == [-2.0, -0.3]
