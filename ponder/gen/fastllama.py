@@ -62,8 +62,9 @@ def unsupported_reason(model, total_len: int) -> str | None:
 class FastLlama:
     """Prefill once, then one call per decoding step over a static cache of `rows` sequences."""
 
-    def __init__(self, model, prefix_cache=None, packed: PackedWeights | None = None):
+    def __init__(self, model, prefix_cache=None, packed: PackedWeights | None = None, workspace=None):
         cfg = model.config
+        self.workspace = workspace  # a gen.workspace.Workspace for the static cache, or None
         self.model = model
         self.packed = packed or PackedWeights()
         self.prefix_cache = prefix_cache  # a gen.prefix_cache.PrefixCache, or None
@@ -108,7 +109,7 @@ class FastLlama:
         self.bias[..., :T].masked_fill_(pad, float("-inf"))  # (R, Hkv, 1, cap): one mask row per kv head
         self._flat_views()
         self.pos = (pos[:, -1] + 1).repeat_interleave(copies)  # (R,) next rotary position per row
-        self.col = T
+        self.col = self.first_col = T
         return self._logits(x[:, -1]).repeat_interleave(copies, dim=0)
 
     def _read_weights(self) -> tuple[list[LayerWeights], torch.Tensor, torch.Tensor | None]:
@@ -159,9 +160,10 @@ class FastLlama:
         """Move the prefill K/V (P, Hkv, T, D) into one static cache per layer (2, R * Hkv, cap, D):
         keys then values, row-major, so a step writes both with one copy of contiguous D-vectors."""
         filled = []
-        for k, v in self.cache:
+        for i, (k, v) in enumerate(self.cache):
             P, H, T, D = k.shape
-            kv = k.new_empty(2, P * copies * H, cap, D)
+            shape = (2, P * copies * H, cap, D)
+            kv = k.new_empty(shape) if self.workspace is None else self.workspace.take(i, shape, k)
             kv[0].view(P, copies, H, cap, D)[:, :, :, :T] = k[:, None]  # each prompt's copies, no repeat
             kv[1].view(P, copies, H, cap, D)[:, :, :, :T] = v[:, None]
             filled.append(kv)
@@ -194,6 +196,18 @@ class FastLlama:
         self.cache = [kv.view(2, R, Hkv, *kv.shape[2:]).index_select(1, rows).flatten(1, 2) for kv in self.cache]
         self.bias, self.pos = self.bias.index_select(0, rows), self.pos.index_select(0, rows)
         self._flat_views()
+
+    def row_kv(self, j: int, generated: int, prompt: bool = True) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+        """Batch row j's per-layer K/V (Hkv, n, D) over its real prompt columns (prompt=False: without
+        them) and its first `generated` generated tokens (already fed back), for a prefix cache;
+        None when the static cache is not this class's (2, R * Hkv, cap, D) tensors."""
+        if not all(isinstance(kv, torch.Tensor) for kv in self.cache):
+            return None
+        R, Hkv = self.bias.shape[:2]
+        first = 0 if prompt else self.first_col
+        cols = first + (self.bias[j, 0, 0, first : self.first_col + generated] == 0).nonzero().squeeze(1)
+        rows = [kv.view(2, R, Hkv, -1, self.head_dim)[:, j] for kv in self.cache]  # (2, Hkv, cap, D)
+        return [(kv[0].index_select(1, cols), kv[1].index_select(1, cols)) for kv in rows]
 
     def _logits(self, h: torch.Tensor) -> torch.Tensor:
         return matmul(rms_norm(h, self.final_norm, self.eps), self.lm_head)
