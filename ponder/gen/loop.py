@@ -135,8 +135,9 @@ def sample_rows(
         stats=torch.zeros(R, max_new, 2, device=device) if token_stats else None,
     )
     steps = 0
+    choose = getattr(decoder, "choose_tokens", choose_tokens)  # a decoder may pick tokens its own way
     for t in range(max_new):
-        tok, lp = choose_tokens(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+        tok, lp = choose(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
         _record(state, t, tok, lp, eos_table)
         if state.stats is not None:
             state.stats[state.rows, t] = torch.stack(distribution_stats(logits), dim=-1)

@@ -1,6 +1,6 @@
 """Rows kept in the prompt KV cache and the reused static-cache memory: a step that ended at a
 stop string leaves its K/V so that prompt + step prefills one token, sharing the prompt's tensors,
-and decodes exactly what a fresh prefill would; Workspace hands out the same memory again."""
+and decodes exactly what a fresh prefill would (on the compiled step and the eager one); Workspace hands out the same memory again."""
 
 import threading
 
@@ -20,7 +20,7 @@ def _gens(llama):
     return cached, fresh
 
 
-def test_next_step_prefills_one_token_and_decodes_as_fresh(llama):
+def test_next_step_prefills_one_token_and_decodes_as_fresh(llama, decode_step):
     cached, fresh = _gens(llama)
     step = SamplingParams(temperature=0, max_tokens=8, n=2, stop=STOPS)
     prompts = [cached.render(q) for q in ["1+2=", "12*34-5=", "what is 99-98?"]]
@@ -43,7 +43,7 @@ def test_next_step_prefills_one_token_and_decodes_as_fresh(llama):
         assert torch.allclose(torch.tensor(a[0].logprobs), torch.tensor(b[0].logprobs), atol=1e-4)
 
 
-def test_rows_share_their_prompts_tensors(llama):
+def test_rows_share_their_prompts_tensors(llama, decode_step):
     cached, _ = _gens(llama)
     prompts = [cached.render(q) for q in ["1+2=", "12*34-5=", "what is 99-98?"]]
     cached.generate(prompts, SamplingParams(temperature=1.0, max_tokens=8, n=4, stop=STOPS, seed=0))
