@@ -155,6 +155,7 @@ def phase_grpo(a) -> None:
             "run.steps=100000",
             f"run.max_minutes={a.minutes}",
             "run.save_every=0",
+            f"data.task={a.task}",
             f"data.level={a.level}",
             "eval.n=0",
             f"run.threads={a.threads}",
