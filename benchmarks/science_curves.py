@@ -31,17 +31,17 @@ from ponder.verify import verify
 
 log = logging.getLogger("science")
 WAIT_TEXT = "\nwait "  # the tiny reasoner's own reflection token (its traces write `wait ` + a redone step)
-SEARCH = [  # (label, strategy, scorer, options, budgets): every strategy beyond the pool, per budget
-    ("beam/check", "beam", "check", {"width": 4}, [4, 16]),
-    ("dvts/check", "dvts", "check", {"width": 4}, [4, 16]),
-    ("particle_filter/check", "particle_filter", "check", {}, [4, 16]),
-    ("mcts/check", "mcts", "check", {"k": 4}, [4, 16]),
+SEARCH = [  # (label, strategy, scorer, options, budgets): every strategy beyond the pool; cheapest first
     ("refine/check", "refine", "check", {}, [2, 4]),
     ("budget_forcing/wait", "budget_forcing", None, {"mode": "wait", "wait_text": WAIT_TEXT}, [2, 4]),
     ("deepconf/offline", "deepconf", None, {"mode": "offline"}, [16]),  # confidence-filtered vote
-    ("deepconf/online", "deepconf", None, {}, [16]),  # confidence-filtered, early-stopped
     ("esc", "esc", None, {}, [16]),  # early-stopped voting (windows of 4)
     ("adaptive_consistency", "adaptive_consistency", None, {}, [16]),  # early-stopped voting (Beta rule)
+    ("deepconf/online", "deepconf", None, {}, [16]),  # confidence-filtered, early-stopped
+    ("beam/check", "beam", "check", {"width": 4}, [4, 16]),
+    ("dvts/check", "dvts", "check", {"width": 4}, [4, 16]),
+    ("mcts/check", "mcts", "check", {"k": 4}, [4, 16]),
+    ("particle_filter/check", "particle_filter", "check", {}, [4, 16]),
 ]
 POOL_PICKS = [  # (label, scorer, pick)
     ("majority", "check", "vote"),

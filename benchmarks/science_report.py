@@ -95,6 +95,8 @@ def task_verdicts(data: dict, task: str) -> list[dict]:
     temps = [r for r in data.get("temps", []) if r["task"] == task]
     if greedy and temps:
         k = max(r["budget"] for r in temps)
+        temps += [r for r in rows if r["task"] == task and r["strategy"] == "majority" and r["budget"] == k]
+        temps.sort(key=lambda r: r["temperature"])
         sweep = majority_vs_greedy(greedy, temps, k)
         wins = [t for t, v in sweep.items() if v["better"]]
         cells = "; ".join(f"T={t}: {v['majority']:.3f} ({v['diff']:+.3f} [{v['ci'][0]:+.3f}, {v['ci'][1]:+.3f}])"

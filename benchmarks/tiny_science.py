@@ -92,7 +92,9 @@ def run_reflect(a, gen, problems, out: dict) -> None:
 
 def run_temps(a, gen, problems, out: dict, until: float) -> None:
     for task, probs in problems.items():
-        out["temps"] += SC.temperature_rows(a.model, task, probs, gen, a.temperatures, a.pool, until, out["skipped"])
+        out["temps"] += SC.temperature_rows(
+            a.model, task, probs, gen, a.temperatures, a.temp_pool, until, out["skipped"]
+        )
 
 
 def distill_need_s(a) -> float:
@@ -132,7 +134,8 @@ def main() -> None:
     ap.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
     ap.add_argument("--tasks", nargs="+", default=["countdown", "arithmetic"])
     ap.add_argument("--n", type=int, default=200, help="problems per task")
-    ap.add_argument("--pool", type=int, default=16, help="samples per problem in each pool")
+    ap.add_argument("--pool", type=int, default=32, help="samples per problem in the curves' pool (T=0.8)")
+    ap.add_argument("--temp-pool", type=int, default=16, help="samples per problem at each temperature")
     ap.add_argument("--temperatures", type=float, nargs="+", default=[0.3, 0.5, 0.7, 1.0])
     ap.add_argument("--wait-text", default=SC.WAIT_TEXT)
     ap.add_argument("--think-tokens", type=int, default=400, help="thinking cap of the wait study")
@@ -172,7 +175,7 @@ def main() -> None:
     out["prm"] = {"pool_scorer": a.prm} if a.prm else {"hook": "not run: pass --prm DIR (a trained PRM folder)"}
     out["meta"] = {
         **model_record(a.model), "n_params": gen.n_params, "tasks": {t: get_task(t).default_level for t in a.tasks},
-        "n": a.n, "problem_seed": PROBLEM_SEED, "search_seed": 0, "pool": a.pool, "pool_temperature": 0.8,
+        "n": a.n, "problem_seed": PROBLEM_SEED, "search_seed": 0, "pool": a.pool, "pool_temperature": 0.8, "temp_pool": a.temp_pool,
         "torch_threads": a.threads, "budget_minutes": a.budget_minutes, "parts": a.parts,
         "loadavg_start": load0, "loadavg_end": os.getloadavg(), "wall_minutes": round((time.time() - start) / 60, 2),
         "cpu_minutes": round((time.process_time() - cpu0) / 60, 2), "when_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
