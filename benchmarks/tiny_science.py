@@ -9,9 +9,10 @@ deadline, listing what it skipped):
   reflect  `wait`-forcing and the reflection prompt against greedy, continuations classed
            (science_reflect.py);
   temps    majority@k at each of `--temperatures` against greedy (science_curves.py);
-  distill  benchmarks/train_distill_vs_rl.py with `--distill-minutes` per arm; a student made
-           earlier in `--student` is reused (it is the common start of both arms); skipped, and
-           said so, when the time left is less than it needs;
+  distill  benchmarks/train_distill_vs_rl.py with `--distill-minutes` per arm from the student
+           start kept in `--student` (the common start of both arms, SFT on reference traces; made
+           in the budget only with `--make-student`, and kept for the next model's run); skipped,
+           and said so, without a start or when the time left is less than it needs;
   prm      with `--prm DIR` (a PRM folder, e.g. from benchmarks/rm_search.py's recipe) the curves
            get best_of_n/prm from the same pool; without it the hook is recorded as not run.
 Problems: `--n` per task at the task's default level (Countdown 3 numbers, arithmetic 4
@@ -97,21 +98,30 @@ def run_temps(a, gen, problems, out: dict, until: float) -> None:
         )
 
 
+def has_student(a) -> bool:
+    return (Path(a.student) / "student0" / "config.json").is_file()
+
+
 def distill_need_s(a) -> float:
     """Wall time the distill part needs: both arms, the student's start (unless reused), the
     teacher's samples and the report (the last two measured at ~1-2 minutes each on one core)."""
-    init = 0.0 if (Path(a.student) / "student0" / "config.json").is_file() else a.student_minutes
-    return 60 * (2 * a.distill_minutes + init + 3.0)
+    if not has_student(a) and not a.make_student:
+        return 0.0
+    return 60 * (2 * a.distill_minutes + (0.0 if has_student(a) else a.student_minutes) + 3.0)
 
 
 def run_distill(a, out: dict, left_s: float) -> None:
     need = distill_need_s(a)
+    if not need:
+        out["distill"] = {"skipped": f"no student start in {a.student}/student0 (make one: --make-student)"}
+        return
     if need > left_s:
         out["distill"] = {"skipped": f"over budget: needs ~{need / 60:.0f} min, {left_s / 60:.0f} min left"}
         return
     work = Path(a.work) / "distill_vs_rl"
     student = Path(a.student) / "student0"
-    if student.is_dir() and not (work / "student0").is_dir():
+    shutil.rmtree(work, ignore_errors=True)  # its phases skip what exists: an earlier model's traces must go
+    if student.is_dir():
         shutil.copytree(student, work / "student0")
     result = a.out_dir / f"science_{a.model}_distill_vs_rl.json"
     cmd = [sys.executable, str(HERE / "train_distill_vs_rl.py"), "--phase", "init,teacher,distill,grpo,report",
@@ -144,7 +154,8 @@ def main() -> None:
     ap.add_argument("--distill-task", default="countdown")
     ap.add_argument("--distill-level", type=int, default=3)
     ap.add_argument("--student", default="runs/science_student", help="where the students' common start is kept")
-    ap.add_argument("--student-minutes", type=float, default=6.0, help="SFT of that start when it is absent")
+    ap.add_argument("--make-student", action="store_true", help="train that start within the budget when absent")
+    ap.add_argument("--student-minutes", type=float, default=5.0, help="its SFT (wall minutes)")
     ap.add_argument("--work", default=None, help="run folder (default runs/science_<model>)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out-dir", type=Path, default=HERE / "results")
