@@ -64,7 +64,10 @@ def test_verdict_needs_the_paired_interval_above_zero(bench):
     _, rep, _ = bench
     base = _row("0" * 100)
     assert rep.judged("c", "t", base, _row("1" * 30 + "0" * 70), "x")["verdict"] == "reproduces"
-    assert rep.judged("c", "t", base, _row("1" + "0" * 99), "x")["verdict"] == "does not reproduce (no resolved difference)"
+    assert (
+        rep.judged("c", "t", base, _row("1" + "0" * 99), "x")["verdict"]
+        == "does not reproduce (no resolved difference)"
+    )
     assert rep.judged("c", "t", _row("1" * 40 + "0" * 60), base, "x")["verdict"] == "does not reproduce (worse)"
     assert rep.judged("c", "t", None, base, "x")["verdict"] == "not run"
 
@@ -90,3 +93,16 @@ def test_whole_run_on_a_few_problems_writes_json_report_and_curves(tmp_path):
     assert any("Majority" in c for c in claims) and all(v["verdict"] for v in data["verdicts"])
     report = (tmp_path / "science_tiny.md").read_text()
     assert "reproduce" in report and (tmp_path / "science_tiny_curves.png").stat().st_size > 1000
+
+
+def test_distill_is_skipped_with_its_reason(bench, tmp_path):
+    import argparse
+
+    _, _, ts = bench
+    a = argparse.Namespace(student=str(tmp_path / "none"), make_student=False, distill_minutes=4.0, student_minutes=5.0)
+    out: dict = {}
+    ts.run_distill(a, out, 1800.0)
+    assert "no student start" in out["distill"]["skipped"]
+    a.make_student = True  # 2 x 4 + 5 + 3 minutes needed, 10 left
+    ts.run_distill(a, out, 600.0)
+    assert out["distill"]["skipped"].startswith("over budget: needs ~16 min")
