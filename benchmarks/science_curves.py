@@ -103,11 +103,12 @@ def pool_rows(model: str, task: str, problems: list[Problem], gen, pool: int, sc
 
 
 def search_rows(model: str, tasks: dict[str, list[Problem]], gen, deadline: float, skipped: list[str],
-                progress: Callable[[dict], None]) -> list[dict]:  # fmt: skip
-    """SEARCH for every task, budget by budget (smallest first), until `deadline` (time.time())."""
-    rows = []
-    for budget in sorted({b for *_, bs in SEARCH for b in bs}):
-        for label, strategy, scorer, options, budgets in SEARCH:
+                progress: Callable[[dict], None], only: list[str] | None = None) -> list[dict]:  # fmt: skip
+    """SEARCH (or the labels in `only`) for every task, budget by budget (smallest first), until
+    `deadline` (time.time())."""
+    rows, cells = [], [c for c in SEARCH if only is None or c[0] in only]
+    for budget in sorted({b for *_, bs in cells for b in bs}):
+        for label, strategy, scorer, options, budgets in cells:
             for task, problems in tasks.items():
                 if budget not in budgets:
                     continue

@@ -41,7 +41,16 @@ def judged(claim: str, task: str, a: dict | None, b: dict | None, what: str) -> 
     measured = (f"{b['accuracy']:.3f} [{b['ci_low']:.2f}, {b['ci_high']:.2f}] vs {a['accuracy']:.3f} "
                 f"[{a['ci_low']:.2f}, {a['ci_high']:.2f}]; diff {d['diff']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]; "
                 f"tokens {b['mean_generated_tokens']:.0f} vs {a['mean_generated_tokens']:.0f}")  # fmt: skip
-    return {"claim": claim, "task": task, "compared": what, "measured": measured, "verdict": verdict, **d}
+    short = f"{b['accuracy']:.3f} vs {a['accuracy']:.3f}, {d['diff']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]"
+    return {
+        "claim": claim,
+        "task": task,
+        "compared": what,
+        "measured": measured,
+        "short": short,
+        "verdict": verdict,
+        **d,
+    }
 
 
 def flags_row(task: str, label: str, flags: str, tokens: float) -> dict:
@@ -76,6 +85,7 @@ def task_verdicts(data: dict, task: str) -> list[dict]:
             ok = saved >= 0.2 and not r["worse"]
             r["verdict"] = "reproduces" if ok else "does not reproduce"
             r["measured"] += f"; {100 * saved:.0f}% fewer tokens (claimed: 34-80%)"
+            r["short"] += f"; {100 * saved:.0f}% fewer tokens"
         out.append(r)
     for label in SEARCHERS:
         for b in (4, 16):
@@ -211,3 +221,37 @@ def write_report(data: dict, folder: Path) -> Path:
     with atomic_write(path) as f:
         f.write("\n".join(md) + "\n")
     return path
+
+
+BEGIN, END = "<!-- science:begin -->", "<!-- science:end -->"
+
+
+def docs_table(data: dict) -> str:
+    """One row per claim (as compared), one column per task: numbers and the verdict."""
+    m = data["meta"]
+    tasks = list(dict.fromkeys(v["task"] for v in data["verdicts"] if v["task"] != "-"))
+    by: dict[tuple, dict] = {}
+    for v in data["verdicts"]:
+        by.setdefault((v["claim"], v.get("compared", "").split(" vs greedy ")[0]), {})[v["task"]] = v
+    head = (f"Model `{m['model']}` ({m['n_params']:,} parameters, weights `{m['weights_sha256'][:12]}…`), "
+            f"{m['n']} problems per task, {m['when_utc']}, load {m['loadavg_start'][0]:.1f} → "
+            f"{m['loadavg_end'][0]:.1f}, {m['wall_minutes']} min; every cell: "
+            f"`benchmarks/results/science_{m['model']}.md`.")  # fmt: skip
+    lines = [head, "", "| claim (compared) | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
+    for (claim, compared), cells in by.items():
+        row = []
+        for j, t in enumerate(tasks):
+            v = cells.get(t) or (cells.get("-") if j == 0 else None)
+            row.append(f"{v.get('short', v.get('measured', ''))} **{v['verdict']}**".strip() if v else "")
+        lines.append(f"| {claim} ({compared}) | " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def update_docs(path: Path, data: dict) -> None:
+    """Replace the block between BEGIN and END in `path` with docs_table(data)."""
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{path} has no {BEGIN} ... {END} block")
+    head, rest = text.split(BEGIN, 1)
+    with atomic_write(path) as f:
+        f.write(f"{head}{BEGIN}\n{docs_table(data)}\n{END}{rest.split(END, 1)[1]}")

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import science_curves as SC
 import science_reflect as SR
-from science_report import verdicts, write_report
+from science_report import update_docs, verdicts, write_report
 from testtime_methods import model_record
 
 from ponder.gen import load_generator
@@ -78,7 +78,7 @@ def run_curves(a, gen, problems, out: dict, until: float) -> None:
         )
     out["rows"] += SC.search_rows(a.model, problems, gen, until, out["skipped"], lambda r: log.info(
         "%s %s@%d %.3f (%.0f tok, %.0fs)", r["task"], r["strategy"], r["budget"], r["accuracy"],
-        r["mean_generated_tokens"], r["seconds"]))  # fmt: skip
+        r["mean_generated_tokens"], r["seconds"]), only=a.strategies)  # fmt: skip
 
 
 def run_reflect(a, gen, problems, out: dict) -> None:
@@ -146,6 +146,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200, help="problems per task")
     ap.add_argument("--pool", type=int, default=32, help="samples per problem in the curves' pool (T=0.8)")
     ap.add_argument("--temp-pool", type=int, default=16, help="samples per problem at each temperature")
+    ap.add_argument("--strategies", nargs="+", default=None, choices=[c[0] for c in SC.SEARCH],
+                    help="only these search cells of the curves (default: all)")  # fmt: skip
     ap.add_argument("--temperatures", type=float, nargs="+", default=[0.3, 0.5, 0.7, 1.0])
     ap.add_argument("--wait-text", default=SC.WAIT_TEXT)
     ap.add_argument("--think-tokens", type=int, default=400, help="thinking cap of the wait study")
@@ -159,6 +161,7 @@ def main() -> None:
     ap.add_argument("--work", default=None, help="run folder (default runs/science_<model>)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out-dir", type=Path, default=HERE / "results")
+    ap.add_argument("--docs", type=Path, default=None, help="write the verdict table into this page's science block")
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     import torch
@@ -182,21 +185,29 @@ def main() -> None:
         elif part == "distill":
             run_distill(a, out, 60 * a.budget_minutes - (time.time() - start))
         out["part_seconds"][part] = {"wall": round(time.time() - t0, 1), "cpu": round(time.process_time() - c0, 1)}
-    del out["greedy_results"]
-    out["prm"] = {"pool_scorer": a.prm} if a.prm else {"hook": "not run: pass --prm DIR (a trained PRM folder)"}
-    out["meta"] = {
+        save(a, out, gen, start, cpu0, load0)  # after every part: a run cut short keeps what it finished
+
+
+def save(a, out: dict, gen, start: float, cpu0: float, load0: tuple) -> None:
+    """Write science_<model>.json (with verdicts) and its report from what has run so far."""
+    data = {k: v for k, v in out.items() if k != "greedy_results"}
+    data["prm"] = {"pool_scorer": a.prm} if a.prm else {"hook": "not run: pass --prm DIR (a trained PRM folder)"}
+    data["meta"] = {
         **model_record(a.model), "n_params": gen.n_params, "tasks": {t: get_task(t).default_level for t in a.tasks},
-        "n": a.n, "problem_seed": PROBLEM_SEED, "search_seed": 0, "pool": a.pool, "pool_temperature": 0.8, "temp_pool": a.temp_pool,
-        "torch_threads": a.threads, "budget_minutes": a.budget_minutes, "parts": a.parts,
-        "loadavg_start": load0, "loadavg_end": os.getloadavg(), "wall_minutes": round((time.time() - start) / 60, 2),
-        "cpu_minutes": round((time.process_time() - cpu0) / 60, 2), "when_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "n": a.n, "problem_seed": PROBLEM_SEED, "search_seed": 0, "pool": a.pool, "pool_temperature": 0.8,
+        "temp_pool": a.temp_pool, "torch_threads": a.threads, "budget_minutes": a.budget_minutes, "parts": a.parts,
+        "parts_done": list(out["part_seconds"]), "loadavg_start": load0, "loadavg_end": os.getloadavg(),
+        "wall_minutes": round((time.time() - start) / 60, 2), "cpu_minutes": round((time.process_time() - cpu0) / 60, 2),
+        "when_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other sessions, no GPU",
         "command": " ".join(sys.argv),
     }  # fmt: skip
-    out["verdicts"] = verdicts(out)
+    data["verdicts"] = verdicts(data)
     path = a.out_dir / f"science_{a.model}.json"
-    write_json(path, out)
-    print(f"wrote {path} and {write_report(out, a.out_dir)}")
+    write_json(path, data)
+    log.info("wrote %s and %s", path, write_report(data, a.out_dir))
+    if a.docs:
+        update_docs(a.docs, data)
 
 
 if __name__ == "__main__":

@@ -82,6 +82,7 @@ def test_distill_gets_its_need_and_the_rest_is_shared(bench):
 @pytest.mark.slow
 def test_whole_run_on_a_few_problems_writes_json_report_and_curves(tmp_path):
     cmd = [sys.executable, "benchmarks/tiny_science.py", "--n", "4", "--pool", "4", "--temperatures", "0.5",
+           "--strategies", "budget_forcing/wait", "beam/check",
            "--parts", "curves", "reflect", "temps", "prm", "--out-dir", str(tmp_path)]  # fmt: skip
     subprocess.run(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True, timeout=600)
     data = json.loads((tmp_path / "science_tiny.json").read_text())
