@@ -13,14 +13,15 @@ deadline, listing what it skipped):
            start kept in `--student` (the common start of both arms, SFT on reference traces; made
            in the budget only with `--make-student`, and kept for the next model's run); skipped,
            and said so, without a start or when the time left is less than it needs;
-  prm      with `--prm DIR` (a PRM folder, e.g. from benchmarks/rm_search.py's recipe) the curves
-           get best_of_n/prm from the same pool; without it the hook is recorded as not run.
+  prm      with `--prm TASK=DIR ..` (PRM folders, e.g. from benchmarks/rm_search.py's recipe) those
+           tasks' curves get best_of_n/prm from the same pool (min over steps); without it the hook
+           is recorded as not run.
 Problems: `--n` per task at the task's default level (Countdown 3 numbers, arithmetic 4
 operands), seed 1000 (the stream search_budget.py and testtime_methods.py use). 1 torch thread.
 Writes benchmarks/results/science_<model>.json and, by science_report.py, science_<model>.md
 with PNG curves drawn by ponder.eval.plots.
 
-    PYTHONPATH=. python benchmarks/tiny_science.py --model tiny --budget-minutes 30
+    PYTHONPATH=. python benchmarks/tiny_science.py --model tiny --budget-minutes 28
 """
 
 from __future__ import annotations
@@ -61,13 +62,14 @@ def deadlines(budget_s: float, parts: list[str], distill_s: float) -> dict[str, 
 
 
 def run_curves(a, gen, problems, out: dict, until: float) -> None:
-    scorers, picks = {"check": "check", "confidence": "confidence"}, list(SC.POOL_PICKS)
-    if a.prm:
-        from ponder.rm.scorers import PRMScorer
-
-        scorers["prm"] = PRMScorer.load(a.prm, agg="min")
-        picks.append(("best_of_n/prm", "prm", "best"))
+    prms = dict(spec.split("=", 1) for spec in a.prm or [])  # task -> PRM folder
     for task, probs in problems.items():
+        scorers, picks = {"check": "check", "confidence": "confidence"}, list(SC.POOL_PICKS)
+        if task in prms:
+            from ponder.rm.scorers import PRMScorer
+
+            scorers["prm"] = PRMScorer.load(prms[task], agg="min")
+            picks.append(("best_of_n/prm", "prm", "best"))
         g, res = SC.greedy_row(a.model, task, probs, gen)
         out["rows"].append(g)
         out["greedy_results"][task] = res
@@ -140,7 +142,9 @@ def run_distill(a, out: dict, left_s: float) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="tiny")
-    ap.add_argument("--budget-minutes", type=float, default=30.0)
+    ap.add_argument(
+        "--budget-minutes", type=float, default=28.0, help="the time box; in-flight cells may pass it by ~1 min"
+    )
     ap.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
     ap.add_argument("--tasks", nargs="+", default=["countdown", "arithmetic"])
     ap.add_argument("--n", type=int, default=200, help="problems per task")
@@ -151,7 +155,8 @@ def main() -> None:
     ap.add_argument("--temperatures", type=float, nargs="+", default=[0.3, 0.5, 0.7, 1.0])
     ap.add_argument("--wait-text", default=SC.WAIT_TEXT)
     ap.add_argument("--think-tokens", type=int, default=400, help="thinking cap of the wait study")
-    ap.add_argument("--prm", default=None, help="a learned PRM folder: adds best_of_n/prm to the curves")
+    ap.add_argument("--prm", nargs="+", default=None, metavar="TASK=DIR",
+                    help="learned PRM folders by task: adds best_of_n/prm to that task's curves")  # fmt: skip
     ap.add_argument("--distill-minutes", type=float, default=4.0, help="wall time of each arm")
     ap.add_argument("--distill-task", default="countdown")
     ap.add_argument("--distill-level", type=int, default=3)
@@ -191,7 +196,7 @@ def main() -> None:
 def save(a, out: dict, gen, start: float, cpu0: float, load0: tuple) -> None:
     """Write science_<model>.json (with verdicts) and its report from what has run so far."""
     data = {k: v for k, v in out.items() if k != "greedy_results"}
-    data["prm"] = {"pool_scorer": a.prm} if a.prm else {"hook": "not run: pass --prm DIR (a trained PRM folder)"}
+    data["prm"] = {"folders": a.prm} if a.prm else {"hook": "not run: pass --prm TASK=DIR (trained PRM folders)"}
     data["meta"] = {
         **model_record(a.model), "n_params": gen.n_params, "tasks": {t: get_task(t).default_level for t in a.tasks},
         "n": a.n, "problem_seed": PROBLEM_SEED, "search_seed": 0, "pool": a.pool, "pool_temperature": 0.8,
