@@ -84,7 +84,7 @@ def test_whole_run_on_a_few_problems_writes_json_report_and_curves(tmp_path):
     cmd = [sys.executable, "benchmarks/tiny_science.py", "--n", "4", "--pool", "4", "--temperatures", "0.5",
            "--strategies", "budget_forcing/wait", "beam/check",
            "--parts", "curves", "reflect", "temps", "prm", "--out-dir", str(tmp_path)]  # fmt: skip
-    subprocess.run(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True, timeout=600)
+    subprocess.run(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True, timeout=1800)
     data = json.loads((tmp_path / "science_tiny.json").read_text())
     strategies = {r["strategy"] for r in data["rows"]}
     assert {"greedy", "majority", "best_of_n/check", "beam/check", "budget_forcing/wait"} <= strategies
