@@ -83,9 +83,17 @@ def run_curves(a, gen, problems, out: dict, until: float) -> None:
         r["mean_generated_tokens"], r["seconds"]), only=a.strategies)  # fmt: skip
 
 
+def greedy_of(a, gen, task: str, probs, out: dict) -> list:
+    """The task's greedy results (the baseline of every part), run here when the curves did not."""
+    if task not in out["greedy_results"]:
+        row, out["greedy_results"][task] = SC.greedy_row(a.model, task, probs, gen)
+        out["rows"].append(row)
+    return out["greedy_results"][task]
+
+
 def run_reflect(a, gen, problems, out: dict) -> None:
     for task, probs in problems.items():
-        greedy = out["greedy_results"].get(task) or SC.greedy_row(a.model, task, probs, gen)[1]
+        greedy = greedy_of(a, gen, task, probs, out)
         out["reflect"][task] = {
             "wait": SR.wait_study(probs, gen, a.wait_text, a.think_tokens),
             "reflection": SR.reflection_study(probs, gen, greedy),
@@ -95,6 +103,7 @@ def run_reflect(a, gen, problems, out: dict) -> None:
 
 def run_temps(a, gen, problems, out: dict, until: float) -> None:
     for task, probs in problems.items():
+        greedy_of(a, gen, task, probs, out)
         out["temps"] += SC.temperature_rows(
             a.model, task, probs, gen, a.temperatures, a.temp_pool, until, out["skipped"]
         )
