@@ -15,6 +15,7 @@ TINY_DIR = Path(__file__).parent / "tiny" / "weights"
 BUILTIN = {
     "tiny": TINY_DIR,  # the base tiny reasoner (model card: models/tiny/README.md)
     "tiny-v1": Path(__file__).parent / "tiny_v1" / "weights",  # the first one (models/tiny_v1/README.md)
+    "tiny-v2": Path(__file__).parent / "tiny_v2" / "weights",  # the second one (models/tiny_v2/README.md)
     "tiny-r1zero": Path(__file__).parent / "tiny_r1zero" / "weights",  # after GRPO on Countdown
 }
 DEFAULT_MODEL = "tiny"

@@ -17,6 +17,8 @@ unchanged: a confirmation, so a forced `wait` after a right line leads to a chec
 hidden 256 up; weights and optimizer stay fp32); `train.*` applies as for every trainer. `pack`
 packs examples into rows of `pack_len` tokens with a block-diagonal mask instead of
 length-bucketed padding (benchmarks/train_speed.py measures both).
+`onpolicy` mixes in the model's own responses rewritten so that every check is right
+(train/onpolicy.py, tasks/corrections.py), refreshed from the live weights every few steps.
 `init` starts from an existing model's weights (its vocabulary grown to today's tokenizer).
 Under torchrun every rank draws the same global batches (the sampler's RNG and queue are the
 same on every rank, and so is the curriculum's progress: the ranks agree on it each step) and
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ponder.train.common import ModelConfig, OptimConfig, RunConfig, TrainConfig
+from ponder.train.onpolicy import OnPolicyConfig
 from ponder.types import PonderError
 
 
@@ -62,6 +65,7 @@ class BaseConfig:
     pack: pack examples into rows of pack_len tokens instead of padding
     pack_len: tokens per packed row
     init: start from this model's weights (name or folder) instead of random ones
+    onpolicy: the model's own responses, corrected, mixed into the batches (train/onpolicy.py)
     """
 
     tasks: dict[str, float] = field(
@@ -77,6 +81,7 @@ class BaseConfig:
     pack: bool = False  # pack examples into rows of pack_len tokens instead of padding
     pack_len: int = 512
     init: str | None = None  # start from this model's weights (name or folder) instead of random ones
+    onpolicy: OnPolicyConfig = field(default_factory=OnPolicyConfig)
     optim: OptimConfig = field(default_factory=_base_optim)  # schedule: always budget-aware cosine
     run: RunConfig = field(default_factory=_base_run)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -125,7 +130,7 @@ def sample_examples(
 
 
 def _bucketed(pairs: list, batch_size: int, rng: random.Random) -> list:
-    pairs.sort(key=lambda qa: len(qa[0]) + len(qa[1]))
+    pairs.sort(key=lambda qa: len(qa[0]) + sum(len(t) for t, _ in _pieces(qa[1])))
     batches = [pairs[i : i + batch_size] for i in range(0, len(pairs), batch_size)]
     rng.shuffle(batches)
     return batches
@@ -133,13 +138,12 @@ def _bucketed(pairs: list, batch_size: int, rng: random.Random) -> list:
 
 def _train_step(sess, pairs: list, cfg: BaseConfig, progress: float) -> tuple[float, int]:
     """One optimiser step on (question, response) pairs; loss on the response tokens (+ eos)."""
-    from ponder.steps import slip_segments
     from ponder.train.batch import encode_segments
     from ponder.train.common import render_prompt
     from ponder.train.sft import sft_loss_backward
 
     tok = sess.tokenizer
-    seqs = [encode_segments(tok, render_prompt(tok, q), slip_segments(r), eos=True) for q, r in pairs]
+    seqs = [encode_segments(tok, render_prompt(tok, q), _pieces(r), eos=True) for q, r in pairs]
     for g in sess.opt.param_groups:
         g["lr"] = cfg.optim.lr * lr_factor(sess.step, progress, cfg.optim.warmup_steps)
     sess.opt.zero_grad(set_to_none=True)
@@ -155,6 +159,13 @@ def _train_step(sess, pairs: list, cfg: BaseConfig, progress: float) -> tuple[fl
     )
     sess.engine.step(sess.model, sess.opt, None, cfg.optim.grad_clip)
     return loss, n_tok
+
+
+def _pieces(response) -> list[tuple[str, bool]]:
+    """A generated trace (its slips untrained, steps.slip_segments) or on-policy (text, trained) pieces."""
+    from ponder.steps import slip_segments
+
+    return slip_segments(response) if isinstance(response, str) else [(t, bool(k)) for t, k in response]
 
 
 def _data_state(sess, seed: int) -> tuple[random.Random, list]:
@@ -208,23 +219,54 @@ def train_base(cfg: BaseConfig) -> dict:
         train=dataclasses.replace(cfg.train, precision="bf16") if cfg.bf16 else cfg.train,
     )  # fmt: skip
     sess.dist.split(cfg.batch_size, "batch_size")  # every rank trains on an equal share
+    cfg.onpolicy.check(sess.dist.world)
     sess.resume(to_dict(cfg))
     tasks = {name: (get_task(name), w) for name, w in cfg.tasks.items()}
     rng, queue = _data_state(sess, cfg.run.seed)
+    onpolicy = _OnPolicy(sess, cfg.onpolicy)
 
     def step_fn(step: int) -> dict:
         d = sess.dist
         progress = d.all_sum({"p": budget_progress(sess.step, sess.elapsed(), cfg.run)})["p"] / d.world  # agreed
+        stats = onpolicy.maybe_refresh(rng, progress)
         if not queue:
             pairs = sample_examples(rng, tasks, cfg.batch_size * cfg.bucket_batches, progress, cfg.reflect, cfg.confirm)
-            queue.extend(_bucketed(pairs, cfg.batch_size, rng))
+            queue.extend(_bucketed(onpolicy.mix(pairs, rng), cfg.batch_size, rng))
         loss, n_tok = _train_step(sess, queue.pop()[d.rank :: d.world], cfg, progress)
         sess.extra.update(rng=rng.getstate(), queue=queue)
         lr = sess.opt.param_groups[0]["lr"]
-        return {"loss": loss, "lr": lr, "tokens": n_tok, "progress": progress, "elapsed": sess.elapsed()}
+        return {"loss": loss, "lr": lr, "tokens": n_tok, "progress": progress, "elapsed": sess.elapsed(), **stats}
 
     summary = {"config": to_dict(cfg), "start_step": sess.step}
     return sess.train_and_report(step_fn, summary, label="train base", status_key="loss", held_out=[], max_tokens=0)
+
+
+class _OnPolicy:
+    """The on-policy pool of a base-training run: refreshed from the live weights every
+    `cfg.every` steps; the pool and when it was drawn ride in the checkpoint (sess.extra)."""
+
+    def __init__(self, sess, cfg: OnPolicyConfig):
+        self.sess, self.cfg, self.gen = sess, cfg, None
+
+    def maybe_refresh(self, rng: random.Random, progress: float) -> dict:
+        from ponder.train.onpolicy import refresh_pool
+
+        extra = self.sess.extra
+        due = "onpolicy_pool" not in extra or self.sess.step - extra["onpolicy_at"] >= self.cfg.every
+        if not self.cfg.share or not due:
+            return {}
+        if self.gen is None:
+            from ponder.gen.hf import HFGenerator
+
+            self.gen = HFGenerator.from_model(self.sess.model, self.sess.tokenizer)
+        pool, stats = refresh_pool(self.gen, self.cfg, rng, lambda n: level_weights(n, progress))
+        extra.update(onpolicy_pool=pool, onpolicy_at=self.sess.step)
+        return stats
+
+    def mix(self, pairs: list, rng: random.Random) -> list:
+        from ponder.train.onpolicy import mix_in
+
+        return mix_in(pairs, self.sess.extra.get("onpolicy_pool", []), self.cfg.share, rng)
 
 
 def install(ckpt: Path, target: Path) -> None:

@@ -83,3 +83,25 @@ def test_train_base_rejects_bad_config_before_training(tmp_path):
     with pytest.raises(PonderError, match="unknown task"):
         base.main([f"--run.out={tmp_path}/x", "--tasks={nosuch: 1.0}"])
     assert not (tmp_path / "x").exists()
+
+
+def test_onpolicy_pool_is_refreshed_from_the_live_model_and_mixed_into_batches(tmp_path, monkeypatch):
+    """`onpolicy`: every `every` steps the live weights answer fresh problems; a share of each
+    batch is their corrected traces (pieces, not strings), and the refresh's stats are logged."""
+    seen = []
+    real_step = base._train_step
+    monkeypatch.setattr(base, "_train_step", lambda sess, pairs, *a: seen.append(pairs) or real_step(sess, pairs, *a))
+    over = ["init=tiny", "run.steps=5", "bucket_batches=1", "onpolicy={share: 0.5, every: 2, pool: 6, max_tokens: 120}"]
+    cfg = load_config(BaseConfig, None, [*SMALL, *over, f"run.out={tmp_path}"])
+    train_base(cfg)
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "onpolicy_examples" in r] == [1, 3, 5]  # refreshed every 2 steps
+    assert all(r["onpolicy_examples"] > 0 for r in rows if "onpolicy_examples" in r)
+    assert [sum(not isinstance(resp, str) for _, resp in pairs) for pairs in seen] == [4] * 5  # 0.5 of 8
+
+
+def test_onpolicy_rejects_a_task_without_correction(tmp_path):
+    with pytest.raises(PonderError, match="no correction"):
+        train_base(
+            load_config(BaseConfig, None, [*SMALL, f"run.out={tmp_path}", "onpolicy={share: 0.3, tasks: {knights: 1}}"])
+        )
