@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import subprocess
 import time
 from pathlib import Path
 
@@ -28,6 +29,16 @@ def timed(fn) -> tuple[float, object]:
     t0 = time.perf_counter()
     out = fn()
     return time.perf_counter() - t0, out
+
+
+def _commit() -> str:
+    """The commit this script's checkout is at (and whether it has local changes), if known."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "ponder"], cwd=HERE, capture_output=True, text=True)
+    except OSError:
+        return "unknown"
+    return (head.stdout.strip() or "unknown") + (" + local changes" if dirty.stdout.strip() else "")
 
 
 def main() -> None:
@@ -90,6 +101,7 @@ def main() -> None:
             "loadavg_end": os.getloadavg(),
             "model": args.model,
             "note": "machine shared with other agents' work",
+            "code": _commit(),
         },
     }
     write_json(args.out, out)

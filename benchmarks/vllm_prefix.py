@@ -39,6 +39,9 @@ PARTS = {  # where the time goes: (file suffix, function) -> part; cumulative ti
     "sampling": [("gpu_model_runner.py", "_sample")],
     "scheduler": [("scheduler.py", "schedule"), ("scheduler.py", "update_from_output")],
     "output processing (detokenize, logprobs)": [("output_processor.py", "process_outputs")],
+    "prefix-cache lookups": [("kv_cache_manager.py", "get_computed_blocks")],
+    "KV block allocation (caches full blocks)": [("kv_cache_manager.py", "allocate_slots")],
+    "block hashing": [("kv_cache_utils.py", "request_block_hasher")],
     "adding requests": [("offline.py", "_add_completion_requests")],
     "engine total (LLM.generate)": [("entrypoints/llm.py", "generate")],
     "search total": [("engine.py", "run_search")],
@@ -65,13 +68,32 @@ def shots_block(k: int) -> str:
     return "".join(f"{p.question}: {p.answer}\n" for p in make_problems("countdown", k, seed=99))
 
 
+def count_engine_work(gen) -> dict:
+    """Engine steps and tokens run through the model (prefill + decode), counted at vLLM's scheduler
+    (in-process engine only); the dict grows as the generator runs."""
+    work = getattr(gen, "_engine_work", None)
+    if work is None:
+        work = gen._engine_work = {"steps": 0, "model_tokens": 0}
+        scheduler = gen.llm.llm_engine.engine_core.engine_core.scheduler
+        schedule = scheduler.schedule
+
+        def counted(*args, **kwargs):
+            out = schedule(*args, **kwargs)
+            work["steps"] += out.total_num_scheduled_tokens > 0
+            work["model_tokens"] += out.total_num_scheduled_tokens
+            return out
+
+        scheduler.schedule = counted
+    return work
+
+
 def one_run(gen, problems, args) -> dict:
     from ponder.search import run_search
     from ponder.verify import verify
 
     gen.gen.llm.reset_prefix_cache()
-    stats = gen.gen.prefix_stats
-    before, load = dict(stats), os.getloadavg()[0]
+    stats, work = gen.gen.prefix_stats, count_engine_work(gen.gen)
+    before, work_before, load = dict(stats), dict(work), os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
     results = run_search("beam", problems, gen, budget=args.budget, scorer="check", width=args.width)
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -82,6 +104,8 @@ def one_run(gen, problems, args) -> dict:
         "prompt_tokens_sent": stats["prompt_tokens"] - before["prompt_tokens"],
         "prompt_tokens_cached": stats["cached_tokens"] - before["cached_tokens"],
         "generated_tokens": sum(r.cost.generated_tokens for r in results),
+        "engine_steps": work["steps"] - work_before["steps"],
+        "model_tokens": work["model_tokens"] - work_before["model_tokens"],  # prefill + decode
         "accuracy": sum(s.correct for s in verify(problems, [r.response for r in results])) / len(problems),
     }
 
@@ -128,6 +152,32 @@ def setting(engines: dict, problems, k: int, args) -> dict:
     return out
 
 
+def build_engines(opts: dict, model: str = "tiny") -> tuple[dict, dict]:
+    """Two vLLM generators with the same options, prefix caching on and off, and the seconds each took to start."""
+    from ponder.gen import load_generator
+
+    engines, start_seconds = {}, {}
+    for name in ("on", "off"):
+        t0 = time.perf_counter()
+        engines[name] = load_generator(model, backend="vllm", prefix_caching=name == "on", **opts)
+        start_seconds[name] = round(time.perf_counter() - t0, 1)
+    return engines, start_seconds
+
+
+def parse_option(text: str) -> tuple[str, object]:
+    """ "block_size=64" -> ("block_size", 64); numbers and true/false are parsed, the rest is text."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise SystemExit(f"--option takes KEY=VALUE, got {text!r}")
+    low = value.lower()
+    if low in ("true", "false"):
+        return key, low == "true"
+    try:
+        return key, int(value)
+    except ValueError:
+        return key, value
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100, help="Countdown problems")
@@ -136,7 +186,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--shots", type=int, nargs="+", default=[0, 6], help="few-shot examples before each question")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--max-num-seqs", type=int, default=None, help="vLLM scheduler: sequences per step")
+    ap.add_argument("--model", default="tiny", help="built-in name or weights folder (e.g. tiny-v2)")
+    ap.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE", help="vLLM generator option for both engines"
+    )
     ap.add_argument(
         "--text-stops", action="store_true", help="vLLM checks stop strings on text (the path before stop ids)"
     )
@@ -145,15 +198,11 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     from benchmarks.vllm_vs_hf import run_meta
-    from ponder.gen import load_generator
     from ponder.tasks import make_problems
 
     load_before = os.getloadavg()
-    opts = {} if args.max_num_seqs is None else {"max_num_seqs": args.max_num_seqs}
-    engines = {
-        "on": load_generator("tiny", backend="vllm", prefix_caching=True, **opts),
-        "off": load_generator("tiny", backend="vllm", prefix_caching=False, **opts),
-    }
+    opts = dict(parse_option(o) for o in args.option)
+    engines, start_seconds = build_engines(opts, args.model)
     if args.text_stops:
         for g in engines.values():
             g.stop_ids = lambda stops: None
@@ -165,7 +214,9 @@ def main(argv: list[str] | None = None) -> dict:
         task="countdown",
         n_problems=args.n,
         strategy=f"beam budget={args.budget} width={args.width} scorer=check",
+        model_spec=args.model,
         engine_options=opts,
+        engine_start_seconds=start_seconds,
         stop_check="text (vLLM detokenizes)" if args.text_stops else "stop token ids, detokenizing off",
         load1_note="load1_before per run: the 1-minute load average when that run started",
     )

@@ -114,14 +114,17 @@ def rope_table(inv_freq: torch.Tensor, scaling: float, length: int, n_heads: int
 class PackedWeights:
     """The decoder's derived weights (fused, transposed copies), rebuilt only when a parameter
     changed: keyed on every parameter's storage address and in-place version counter, so a model
-    trained between calls is still read live, while repeated calls on fixed weights copy nothing."""
+    trained between calls is still read live, while repeated calls on fixed weights copy nothing.
+    Each `slot` (the eager step's layout, the compiled kernel's) is built on first use."""
 
     def __init__(self):
         self.key: tuple | None = None
-        self.value = None
+        self.values: dict[str, object] = {}
 
-    def get(self, model, build):
+    def get(self, model, build, slot: str = "eager"):
         key = tuple((p.data_ptr(), p._version) for p in model.parameters())
         if key != self.key:
-            self.value, self.key = build(), key
-        return self.value
+            self.values, self.key = {}, key
+        if slot not in self.values:
+            self.values[slot] = build()
+        return self.values[slot]

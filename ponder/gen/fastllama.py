@@ -14,6 +14,11 @@ in-place steps. The KV cache is one preallocated (2, rows * kv heads, cap, D) te
 written one column per step; rows are left padded, every row writes the same column while its
 rotary position is its own token count.
 
+Where the compiled step can run (gen/kernels: fp32 on an AVX-512 CPU with a C++ compiler, head
+size a multiple of 16; `PONDER_NO_KERNELS=1` turns it off), torch only prefills and every step,
+and the token choice without top-k/top-p, is one call into kernels/decode.cpp; otherwise the
+eager torch step below runs.
+
 Left out (callers fall back to the generic loop, see `unsupported_reason`): rope types that change
 with length (dynamic, longrope), sliding windows shorter than the sequence, activations other than
 SiLU, dropout, and architectures with other block layouts (Gemma's norms, MoE, ...).
@@ -35,6 +40,10 @@ from ponder.gen.fast_weights import (
     rope_table,
     transposed,
 )
+from ponder.gen.kernels import build as kernel_build
+from ponder.gen.kernels.plan import KernelBatch, kernel_weights
+from ponder.gen.kernels.plan import unsupported_reason as kernel_unsupported
+from ponder.gen.sampling import choose_tokens
 
 SUPPORTED_TYPES = ("llama", "qwen2", "mistral")
 STATIC_ROPE = ("default", "linear", "llama3", "yarn")
@@ -62,8 +71,9 @@ def unsupported_reason(model, total_len: int) -> str | None:
 class FastLlama:
     """Prefill once, then one call per decoding step over a static cache of `rows` sequences."""
 
-    def __init__(self, model, prefix_cache=None, packed: PackedWeights | None = None):
+    def __init__(self, model, prefix_cache=None, packed: PackedWeights | None = None, workspace=None):
         cfg = model.config
+        self.workspace = workspace  # a gen.workspace.Workspace for the static cache, or None
         self.model = model
         self.packed = packed or PackedWeights()
         self.prefix_cache = prefix_cache  # a gen.prefix_cache.PrefixCache, or None
@@ -72,12 +82,15 @@ class FastLlama:
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         self.eps = cfg.rms_norm_eps
         self.scale = self.head_dim**-0.5
+        self.lib = kernel_build.load() if kernel_unsupported(model) is None else None
+        self.batch: KernelBatch | None = None  # the compiled step's state, when self.lib
 
     def start(self, ids: torch.Tensor, mask: torch.Tensor, copies: int, max_new: int) -> torch.Tensor:
         """Encode left-padded prompts ids/mask (P, T) once, give each `copies` rows of cache with room
         for max_new more tokens, and return the next-token logits of every row (P * copies, V)."""
         inner = self.model.model
-        self.layers, self.lm_head, self.final_norm = self.packed.get(self.model, self._read_weights)
+        slot = "prefill" if self.lib is not None else "eager"  # the kernel steps, torch only prefills
+        self.layers, self.lm_head, self.final_norm = self.packed.get(self.model, self._read_weights, slot)
         self.embed = inner.embed_tokens.weight
         seqs = []
         if self.prefix_cache is not None:
@@ -101,19 +114,23 @@ class FastLlama:
         mask = torch.cat([done, mask], dim=1)  # (P, T): T = C + S cache columns so far
         if self.prefix_cache is not None:
             self._store(seqs, mask)
-        self._allocate(copies, cap)
         T = mask.shape[1]
         pad = ~mask.repeat_interleave(copies, dim=0)[:, None, None, :]  # (R, 1, 1, T)
         self.bias = torch.zeros(P * copies, self.n_kv, 1, cap, dtype=self.embed.dtype, device=ids.device)
         self.bias[..., :T].masked_fill_(pad, float("-inf"))  # (R, Hkv, 1, cap): one mask row per kv head
-        self._flat_views()
+        if self.lib is not None:
+            self._start_kernel(copies, rot, cap)
+        else:
+            self._allocate(copies, cap)
+            self._flat_views()
         self.pos = (pos[:, -1] + 1).repeat_interleave(copies)  # (R,) next rotary position per row
-        self.col = T
+        self.col = self.first_col = T
         return self._logits(x[:, -1]).repeat_interleave(copies, dim=0)
 
     def _read_weights(self) -> tuple[list[LayerWeights], torch.Tensor, torch.Tensor | None]:
-        """Per-layer weights, the (d, V) output head and the final norm's weight (None: folded)."""
-        pack = sum(p.numel() for p in self.model.parameters()) <= PACK_MAX_PARAMS
+        """Per-layer weights, the (d, V) output head and the final norm's weight (None: folded).
+        With the kernel, torch only prefills: views, no copies."""
+        pack = self.lib is None and sum(p.numel() for p in self.model.parameters()) <= PACK_MAX_PARAMS
         n_rotary = (self.n_heads + self.n_kv) * self.head_dim
         layers = [read_layer(layer, n_rotary, self.head_dim, pack) for layer in self.model.model.layers]
         head, norm = transposed(self.model.lm_head.weight, pack), self.model.model.norm.weight
@@ -159,9 +176,10 @@ class FastLlama:
         """Move the prefill K/V (P, Hkv, T, D) into one static cache per layer (2, R * Hkv, cap, D):
         keys then values, row-major, so a step writes both with one copy of contiguous D-vectors."""
         filled = []
-        for k, v in self.cache:
+        for i, (k, v) in enumerate(self.cache):
             P, H, T, D = k.shape
-            kv = k.new_empty(2, P * copies * H, cap, D)
+            shape = (2, P * copies * H, cap, D)
+            kv = k.new_empty(shape) if self.workspace is None else self.workspace.take(i, shape, k)
             kv[0].view(P, copies, H, cap, D)[:, :, :, :T] = k[:, None]  # each prompt's copies, no repeat
             kv[1].view(P, copies, H, cap, D)[:, :, :, :T] = v[:, None]
             filled.append(kv)
@@ -175,8 +193,22 @@ class FastLlama:
         self.flat = [(kv[0].transpose(1, 2), kv[1]) for kv in self.cache]  # keys as (R * Hkv, D, cap)
         self.bias_flat = self.bias.flatten(0, 1)
 
+    def _start_kernel(self, copies: int, rot, cap: int) -> None:
+        """Hand the prefill K/V to the compiled step (kernels/decode.cpp) with this batch's tables."""
+        weights = self.packed.get(self.model, lambda: kernel_weights(self.model), "kernel")
+        freqs = torch.arange(cap, dtype=torch.float)[:, None] * rot.inv_freq.float()[None, :]  # (cap, D/2)
+        cos, sin = freqs.cos() * rot.attention_scaling, freqs.sin() * rot.attention_scaling
+        dims = dict(n_layers=len(self.layers), d=self.embed.shape[1], H=self.n_heads, Hkv=self.n_kv)
+        dims.update(D=self.head_dim, I=self.model.config.intermediate_size)
+        self.batch = KernelBatch(self.lib, weights, dims, self.eps, cos, sin, self.bias[:, 0, 0, :])
+        self.batch.fill(self.cache, copies)
+
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Append one token per row (R,) and return the next logits (R, V)."""
+        if self.batch is not None:  # the compiled step advances self.pos in place
+            logits = self.batch.step(tokens, self.pos, self.col)
+            self.col += 1
+            return logits
         cs = self.rope.index_select(0, self.pos)  # (R, 2, M)
         L = self.col + 1
         bias = self.bias_flat.narrow(2, 0, L)
@@ -188,12 +220,38 @@ class FastLlama:
         self.col, self.pos = L, self.pos + 1
         return self._logits(x)
 
+    def choose_tokens(self, logits: torch.Tensor, **params) -> tuple[torch.Tensor, torch.Tensor]:
+        """gen.sampling.choose_tokens, in the kernel when it runs and no top-k/top-p filter is on."""
+        k, V = params["top_k"], logits.shape[-1]
+        plain = params["top_p"] >= 1.0 and (k <= 0 or k >= V) and logits.dtype == torch.float32
+        if self.batch is None or not plain:
+            return choose_tokens(logits, **params)
+        return self.batch.choose(logits, params["temperature"], params["generator"])
+
     def keep(self, rows: torch.Tensor) -> None:
         """Drop every row not in `rows` (R',) from the cache: finished sequences stop costing."""
         R, Hkv = self.bias.shape[:2]
+        if self.batch is not None:
+            self.batch.keep(rows)
+            self.bias, self.pos = self.bias.index_select(0, rows), self.pos.index_select(0, rows)
+            return
         self.cache = [kv.view(2, R, Hkv, *kv.shape[2:]).index_select(1, rows).flatten(1, 2) for kv in self.cache]
         self.bias, self.pos = self.bias.index_select(0, rows), self.pos.index_select(0, rows)
         self._flat_views()
+
+    def row_kv(self, j: int, generated: int, prompt: bool = True) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+        """Batch row j's per-layer K/V (Hkv, n, D) over its real prompt columns (prompt=False: without
+        them) and its first `generated` generated tokens (already fed back), for a prefix cache;
+        None when the static cache is not this class's (2, R * Hkv, cap, D) tensors."""
+        R, Hkv = self.bias.shape[:2]
+        first = 0 if prompt else self.first_col
+        cols = first + (self.bias[j, 0, 0, first : self.first_col + generated] == 0).nonzero().squeeze(1)
+        if self.batch is not None:
+            return [(k.index_select(1, cols), v.index_select(1, cols)) for k, v in self.batch.row_kv(j)]
+        if not all(isinstance(kv, torch.Tensor) for kv in self.cache):
+            return None
+        rows = [kv.view(2, R, Hkv, -1, self.head_dim)[:, j] for kv in self.cache]  # (2, Hkv, cap, D)
+        return [(kv[0].index_select(1, cols), kv[1].index_select(1, cols)) for kv in rows]
 
     def _logits(self, h: torch.Tensor) -> torch.Tensor:
         return matmul(rms_norm(h, self.final_norm, self.eps), self.lm_head)

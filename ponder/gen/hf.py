@@ -6,7 +6,9 @@ per-row stop strings, EOS handling and model logprobs. Llama-style models (Llama
 Mistral) run on the lean static-cache decoder in `fastllama.py`; every other architecture runs
 on its own forward and cache (`hfloop.py`). `logprobs()` scores given continuations
 teacher-forced (for scorers). Weights are read live at every call, so a model trained in place
-between calls is always the one sampled.
+between calls is always the one sampled. On the fast path, a call with stop strings keeps the rows that
+ended at one in the prefix cache (the next step of a trace prefills one token), and the static
+cache's memory is reused across calls (`gen/workspace.py`).
 
 Conventions: Completion.text is decoded without dropping special tokens (so prompt + text
 re-tokenizes to what the model saw) except a final EOS, which stays in token_ids/logprobs but not
@@ -25,9 +27,10 @@ import torch
 
 from ponder.gen.fast_weights import PackedWeights
 from ponder.gen.loop import Row, sample_rows
-from ponder.gen.prefix_cache import PrefixCache
+from ponder.gen.prefix_cache import PrefixCache, RowSaver
 from ponder.gen.stops import StopChecker, completion_text
 from ponder.gen.text import decode, empty_completions, encode, render_prompt
+from ponder.gen.workspace import Workspace
 from ponder.types import Completion, PonderError, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,7 @@ class HFGenerator:
         self.fast: bool | None = None  # None: fast path where supported; False: always the generic loop
         self.prefix_cache = PrefixCache()  # prompt K/V reused by later prompts that extend them (fast path)
         self._packed = PackedWeights()  # the fast path's weight copies, kept while the weights do not change
+        self.workspace = Workspace()  # the fast path's static cache memory, reused across calls
         self._pieces: list[str] | None = None
 
     @property
@@ -129,7 +133,7 @@ class HFGenerator:
 
         reason = "disabled" if self.fast is False else unsupported_reason(self.model, total_len)
         if reason is None:
-            return FastLlama(self.model, self.prefix_cache, self._packed)
+            return FastLlama(self.model, self.prefix_cache, self._packed, self.workspace)
         log.debug("generic decode loop: %s", reason)
         return HFLoop(self.model)
 
@@ -200,11 +204,19 @@ class HFGenerator:
             for start in range(0, len(encoded), chunk):
                 part = encoded[start : start + chunk]
                 ids, mask = self._left_pad(part)
-                rows = sample_rows(self._decoder(ids.shape[1] + params.max_tokens), ids, mask, **loop_args)
+                decoder = self._decoder(ids.shape[1] + params.max_tokens)
+                saver = self._row_saver(decoder, part, params)
+                rows = sample_rows(decoder, ids, mask, saver=saver, **loop_args)
                 for i, e in enumerate(part):
                     group = rows[i * params.n : (i + 1) * params.n]
                     out.append([self._completion(r, params, len(e)) for r in group])
         return out
+
+    def _row_saver(self, decoder, prompts: list[list[int]], params: SamplingParams) -> RowSaver | None:
+        """With stop strings (a step of a trace), rows that end at one go into the prefix cache."""
+        if not params.stop or self.prefix_cache is None or not hasattr(decoder, "row_kv"):
+            return None
+        return RowSaver(self.prefix_cache, prompts, params.n)
 
     def logprobs(self, prompts: list[str], continuations: list[str], batch_size: int = 64) -> list[list[float]]:
         """Teacher-forced model logprobs (temperature 1) of each continuation's tokens given its prompt."""

@@ -62,7 +62,15 @@ def _check_stops(state: LoopState, t: int, tok: torch.Tensor, stop: StopChecker)
             state.stop_len[r] = t + 1
 
 
-def _prune(state: LoopState, decoder, tok: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+def _save_rows(state: LoopState, decoder, saver, batch_rows: list[int]) -> None:
+    """Hand the K/V of batch rows that ended at a stop string to `saver` before they leave the cache."""
+    for j in batch_rows:
+        r = int(state.rows[j])
+        if r in state.stop_len:
+            saver.save(decoder, j, r, state.tokens[r, : state.stop_len[r]].tolist())
+
+
+def _prune(state: LoopState, decoder, tok: torch.Tensor, saver=None) -> tuple[torch.Tensor | None, torch.Tensor]:
     """Returns (None, tok) when no row is live, else the tokens of the rows kept in the batch."""
     live = ~(state.ended if state.all_rows else state.ended[state.rows])
     n_live = int(live.sum())
@@ -70,6 +78,8 @@ def _prune(state: LoopState, decoder, tok: torch.Tensor) -> tuple[torch.Tensor |
         return None, tok
     if n_live <= len(state.rows) // 2:
         keep = live.nonzero().squeeze(1)
+        if saver is not None:
+            _save_rows(state, decoder, saver, (~live).nonzero().squeeze(1).tolist())
         decoder.keep(keep)
         state.rows, tok, state.all_rows = state.rows[keep], tok[keep], False
     return state.rows, tok
@@ -107,11 +117,13 @@ def sample_rows(
     generator: torch.Generator | None,
     check_every: int = 1,
     token_stats: bool = False,
+    saver=None,
 ) -> list[Row]:
     """Sample `copies` continuations of each left-padded prompt ids/mask (P, T): P * copies Rows,
     the copies of prompt i at rows i * copies ... (i + 1) * copies - 1. eos_table: (V,) bool.
     token_stats: also record each step's distribution entropy and self-certainty (one more
-    pass over the (B, V) logits per step)."""
+    pass over the (B, V) logits per step). saver (a prefix_cache.RowSaver, with stop strings):
+    rows that end at a stop string leave their prompt + generated K/V in a prefix cache."""
     R, device = ids.shape[0] * copies, ids.device
     logits = decoder.start(ids, mask, copies, max_new)
     state = LoopState(
@@ -123,8 +135,9 @@ def sample_rows(
         stats=torch.zeros(R, max_new, 2, device=device) if token_stats else None,
     )
     steps = 0
+    choose = getattr(decoder, "choose_tokens", choose_tokens)  # a decoder may pick tokens its own way
     for t in range(max_new):
-        tok, lp = choose_tokens(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+        tok, lp = choose(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
         _record(state, t, tok, lp, eos_table)
         if state.stats is not None:
             state.stats[state.rows, t] = torch.stack(distribution_stats(logits), dim=-1)
@@ -134,8 +147,10 @@ def sample_rows(
         if steps == max_new:
             break
         if stop is not None or steps % check_every == 0:
-            rows, tok = _prune(state, decoder, tok)
+            rows, tok = _prune(state, decoder, tok, saver)
             if rows is None:
                 break
         logits = decoder.step(tok)
+    if saver is not None and stop is not None:
+        _save_rows(state, decoder, saver, list(range(len(state.rows))))
     return _finish(state, steps, eos_ids)

@@ -9,13 +9,23 @@ prefixes at the lengths stored. Entries are valid only for the weights they were
 the cache remembers the parameters' in-place version counters and empties itself when any moved
 (an optimizer step between calls). Causal attention makes a prefix's K/V independent of what
 follows, so reuse is exact up to floating-point summation order.
-Left out: sharing pages between entries (each stores its own copy), generated tokens' K/V.
+
+`RowSaver` also stores generated rows: a row that ended at a stop string leaves its prompt plus all
+but its last token (the last was never fed back, so it has no K/V yet), so the next call's prompt
+`prompt + completion` (step-level search's next depth) prefills one token instead of the whole
+step. A row's entry holds only its generated tokens' K/V and shares its prompt's tensors (the n
+samples of a prompt do not copy it n times; a lookup concatenates the two); the token budget
+counts each entry's own tokens, so a row can keep an evicted prompt's tensors alive a while
+longer. A generated token's K/V comes from the decode step rather than a prefill: the same
+arithmetic in another summation order. Left out: rows that ended at EOS or at the token limit (a
+search does not extend them).
 """
 
 from __future__ import annotations
 
 from array import array
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import torch
 
@@ -29,10 +39,25 @@ def _key(ids: list[int]) -> bytes:
     return array("q", ids).tobytes()
 
 
+@dataclass
+class Entry:
+    own: KV  # the K/V of this entry's own positions
+    parent: KV | None = None  # the positions before them (a prompt's entry), shared, or None
+
+    def kv(self) -> KV:
+        if self.parent is None:
+            return self.own
+        return [(torch.cat([pk, k], 1), torch.cat([pv, v], 1)) for (pk, pv), (k, v) in zip(self.parent, self.own)]
+
+    @property
+    def cost(self) -> int:
+        return self.own[0][0].shape[1]
+
+
 class PrefixCache:
     def __init__(self, max_tokens: int = 32768):
         self.max_tokens = max_tokens
-        self.entries: OrderedDict[bytes, KV] = OrderedDict()
+        self.entries: OrderedDict[bytes, Entry] = OrderedDict()
         self.lengths: dict[int, int] = {}  # stored prompt length -> how many entries have it
         self.tokens = 0
         self.version: tuple[int, ...] | None = None
@@ -55,27 +80,62 @@ class PrefixCache:
         self.lookups += 1
         blob = _key(ids)
         for n in sorted((n for n in self.lengths if n < len(ids)), reverse=True):
-            kv = self.entries.get(blob[: n * WIDTH])
-            if kv is not None:
+            entry = self.entries.get(blob[: n * WIDTH])
+            if entry is not None:
                 self.entries.move_to_end(blob[: n * WIDTH])
                 self.hits += 1
                 self.reused_tokens += n
-                return n, kv
+                return n, entry.kv()
         return 0, None
 
-    def store(self, ids: list[int], kv: KV) -> None:
-        key = _key(ids)
-        if key in self.entries or len(ids) > self.max_tokens:
-            return
-        self.entries[key] = kv
-        self.lengths[len(ids)] = self.lengths.get(len(ids), 0) + 1
-        self.tokens += len(ids)
-        while self.tokens > self.max_tokens:
-            old, _ = self.entries.popitem(last=False)
-            self._forget(len(old) // WIDTH)
+    def wants(self, ids: list[int]) -> bool:
+        """Whether store(ids, ...) would keep something (it is new and fits)."""
+        return len(ids) <= self.max_tokens and _key(ids) not in self.entries
 
-    def _forget(self, n: int) -> None:
-        self.tokens -= n
+    def whole(self, ids: list[int]) -> KV | None:
+        """The stored K/V of exactly ids when it is one piece (shareable as a parent), else None."""
+        entry = self.entries.get(_key(ids))
+        return entry.own if entry is not None and entry.parent is None else None
+
+    def store(self, ids: list[int], kv: KV, parent: KV | None = None) -> None:
+        """Remember ids' K/V: kv for all of ids, or, with `parent` (the K/V of a prefix of ids),
+        kv for the positions after it."""
+        if not self.wants(ids):
+            return
+        entry = Entry(kv, parent)
+        self.entries[_key(ids)] = entry
+        self.lengths[len(ids)] = self.lengths.get(len(ids), 0) + 1
+        self.tokens += entry.cost
+        while self.tokens > self.max_tokens:
+            key, old = self.entries.popitem(last=False)
+            self._forget(len(key) // WIDTH, old.cost)
+
+    def _forget(self, n: int, cost: int) -> None:
+        self.tokens -= cost
         self.lengths[n] -= 1
         if not self.lengths[n]:
             del self.lengths[n]
+
+
+class RowSaver:
+    """Stores rows of one sampling call that ended at a stop string (see the module docstring).
+    prompts[p] is prompt p's real token ids; its `copies` rows are p * copies ... (p + 1) * copies - 1.
+    The decoder gives a batch row's K/V with `row_kv(j, generated, prompt)` (or None)."""
+
+    def __init__(self, cache: PrefixCache, prompts: list[list[int]], copies: int):
+        self.cache, self.prompts, self.copies = cache, prompts, copies
+        self.saved = 0
+
+    def save(self, decoder, j: int, row: int, tokens: list[int]) -> None:
+        """Batch row j (original row `row`) generated `tokens`, the last one a stop string's end."""
+        if len(tokens) < 2:
+            return
+        prompt = self.prompts[row // self.copies]
+        ids = prompt + tokens[:-1]
+        if not self.cache.wants(ids):
+            return
+        parent = self.cache.whole(prompt)
+        kv = decoder.row_kv(j, len(tokens) - 1, prompt=parent is None)
+        if kv is not None:  # None: the decoder cannot give it
+            self.cache.store(ids, kv, parent)
+            self.saved += 1

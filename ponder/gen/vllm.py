@@ -12,7 +12,8 @@ temperature 1 before top-k/top-p (vLLM's raw logprobs), prompt length in prompt_
 Seeds: prompt i of a call samples with seed `seed + i * n` (vLLM gives its j-th sample seed + j),
 so duplicated prompts in one call still get different samples and a call is repeatable.
 `load_weights` pushes a trainer's parameters into the running engine (no restart) for RL rollouts.
-`prefix_stats` counts prompt tokens sent and prompt tokens served from the prefix cache.
+`prefix_stats` counts prompt tokens sent and prompt tokens served from the prefix cache. The
+cache reuses whole KV blocks: `block_size` (CPU: 32, the smallest its attention kernel takes).
 
 Environment set before vLLM is imported (each only when unset): VLLM_HOST_IP=127.0.0.1 (stay on
 loopback), VLLM_ENABLE_V1_MULTIPROCESSING=0 (engine in this process: needed by `load_weights`),
@@ -42,6 +43,7 @@ ENV_DEFAULTS = {
     "VLLM_CPU_KVCACHE_SPACE": "1",
     "VLLM_CPU_OMP_THREADS_BIND": "nobind",
 }
+CPU_BLOCK_SIZE = 32  # the smallest block vLLM's CPU attention accepts (its default is 128)
 
 
 def import_vllm(kv_cache_gb: int | None = None):
@@ -63,6 +65,21 @@ def _has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def check_block_size(block_size: int | None, cuda: bool) -> int | None:
+    """The KV block size to ask for: prefix caching reuses whole blocks only, so smaller blocks
+    cache more of a short re-sent prompt. None on CPU -> CPU_BLOCK_SIZE (vLLM's CPU default, 128,
+    never caches a prompt shorter than 128 tokens); None on CUDA -> vLLM's own default. On CPU a
+    size the attention kernel refuses is a one-line error here instead of a traceback from inside
+    vLLM (CUDA kernels differ in what they take: vLLM checks those)."""
+    if block_size is None:
+        return None if cuda else CPU_BLOCK_SIZE
+    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size <= 0:
+        raise PonderError(f"block_size must be a positive whole number of tokens, got {block_size!r}")
+    if not cuda and block_size % 32:
+        raise PonderError(f"block_size={block_size}: vLLM's CPU attention needs a multiple of 32 (default 32)")
+    return block_size
+
+
 class VLLMGenerator:
     def __init__(
         self,
@@ -80,10 +97,11 @@ class VLLMGenerator:
         max_num_batched_tokens: int | None = None,
         seed: int = 0,
     ):
+        cuda = _has_cuda()
+        block_size = check_block_size(block_size, cuda)
         vllm = import_vllm(kv_cache_gb)
         from transformers import AutoTokenizer
 
-        cuda = _has_cuda()
         engine_args = dict(
             model=str(path),
             dtype=dtype or ("bfloat16" if cuda else "float32"),
@@ -94,8 +112,8 @@ class VLLMGenerator:
         )
         if max_model_len is not None:
             engine_args["max_model_len"] = max_model_len
-        if block_size is not None or not cuda:  # CPU default 128: no prompt shorter than that is ever cached
-            engine_args["block_size"] = block_size or 32
+        if block_size is not None:
+            engine_args["block_size"] = block_size
         if not cuda:  # a seeded request split across steps crashes the CPU build ("CPU Generator does not use offset")
             engine_args["enable_chunked_prefill"] = False
         if gpu_memory_utilization is not None:
@@ -106,11 +124,13 @@ class VLLMGenerator:
             engine_args["max_num_batched_tokens"] = max_num_batched_tokens
         self.llm = vllm.LLM(**engine_args)
         self._vllm = vllm
+        self._flat = {"flat_logprobs": True} if "flat_logprobs" in vllm.SamplingParams.__struct_fields__ else {}
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.name = f"vllm:{name or path}"
         self.prefix_caching = prefix_caching
-        config = self.llm.llm_engine.model_config
-        self.max_model_len = config.max_model_len
+        config = self.llm.llm_engine.vllm_config
+        self.max_model_len = config.model_config.max_model_len
+        self.block_size = config.cache_config.block_size  # what the engine took (prefix caching's unit)
         self.n_params = _count_params(path)
         self.prefix_stats = {"prompt_tokens": 0, "cached_tokens": 0}
         self._pieces: list[str] | None = None
@@ -146,6 +166,7 @@ class VLLMGenerator:
             stop_token_ids=list(stop_ids or ()) or None,
             seed=seed,
             logprobs=0 if params.logprobs else None,
+            **self._flat,  # a few flat lists per request instead of a dict and a Logprob per token
             detokenize=stop_ids is None,
             skip_special_tokens=False,
             spaces_between_special_tokens=False,
@@ -202,7 +223,7 @@ class VLLMGenerator:
             reason = "stop" if stopped else "eos"
         logprobs = None
         if params.logprobs:
-            logprobs = [step[t].logprob for t, step in zip(ids, out.logprobs or [])]
+            logprobs = picked_logprobs(out.logprobs, ids)
         return Completion(
             text=completion_text(self._decode, ids, reason, params.stop),
             token_ids=ids,
@@ -216,12 +237,14 @@ class VLLMGenerator:
         if len(prompts) != len(continuations):
             raise PonderError(f"logprobs: {len(prompts)} prompts but {len(continuations)} continuations")
         heads, tails = self._encode(prompts), encode(self.tokenizer, continuations)
-        score = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False)
+        score = self._vllm.SamplingParams(
+            max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False, **self._flat
+        )
         out: list[list[float]] = []
         for s in range(0, len(heads), batch_size):
             part = list(zip(heads[s : s + batch_size], tails[s : s + batch_size]))
             for (h, t), o in zip(part, self._run([h + t for h, t in part], score)):
-                out.append([o.prompt_logprobs[len(h) + j][tok].logprob for j, tok in enumerate(t)])
+                out.append(picked_logprobs(o.prompt_logprobs, t, start=len(h)))
         return out
 
     def load_weights(self, named_tensors: Iterable[tuple[str, object]]) -> None:
@@ -239,6 +262,20 @@ class VLLMGenerator:
             import gc
 
             gc.collect()
+
+
+def picked_logprobs(flat, ids: list[int], start: int = 0) -> list[float]:
+    """The logprob of ids[j] at position start + j of vLLM's FlatLogprobs (positions hold the
+    picked token and any top-k tokens; only the picked one is read), or of the list of
+    {token: Logprob} dicts that vLLM releases without FlatLogprobs return."""
+    if not hasattr(flat, "start_indices"):
+        return [flat[start + j][t].logprob for j, t in enumerate(ids)]
+    tokens, values = flat.token_ids, flat.logprobs
+    out = []
+    for j, t in enumerate(ids):
+        lo, hi = flat.start_indices[start + j], flat.end_indices[start + j]
+        out.append(values[tokens.index(t, lo, hi)])
+    return out
 
 
 def _count_params(path: str) -> int:

@@ -75,9 +75,14 @@ class SearchContext:
         self._scorer_spec = label or _scorer_name(scorer)
         self.costs = [Cost() for _ in range(n_problems)]
         self.token_stats = isinstance(scorer, NeedsTokenStats) and scorer.needs_token_stats
+        self._prompts: dict[int, tuple[Problem, str]] = {}  # id(problem) -> (problem, rendered prompt)
 
     def prompt(self, problem: Problem) -> str:
-        return self.gen.render(problem.question)
+        """The problem's rendered prompt, rendered once per run (a chat template costs ~0.5 ms)."""
+        seen = self._prompts.get(id(problem))
+        if seen is None or seen[0] is not problem:
+            seen = self._prompts[id(problem)] = (problem, self.gen.render(problem.question))
+        return seen[1]
 
     def generate(self, prompts: list[str], params: SamplingParams, owners: list[int]) -> list[list[Completion]]:
         """One generator call; prompt i's tokens are charged to problem owners[i]. Per-token

@@ -60,3 +60,53 @@ def test_cli_rejects_wrong_backend_options(argv, message, capsys, tmp_path):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (16, "block_size=16: vLLM's CPU attention needs a multiple of 32"),
+        (48, "block_size=48: vLLM's CPU attention needs a multiple of 32"),
+        (0, "block_size must be a positive whole number of tokens, got 0"),
+        (-32, "got -32"),
+        ("32", "got '32'"),
+        (True, "got True"),
+    ],
+)
+def test_bad_block_size_is_a_one_line_error_before_vllm_loads(value, message, monkeypatch):
+    monkeypatch.setitem(sys.modules, "vllm", None)  # the check comes before vLLM is imported
+    monkeypatch.setattr("ponder.gen.vllm._has_cuda", lambda: False)
+    with pytest.raises(PonderError, match=message) as e:
+        load_generator("tiny", backend="vllm", block_size=value)
+    assert "\n" not in str(e.value)
+
+
+def test_block_size_defaults():
+    from ponder.gen.vllm import CPU_BLOCK_SIZE, check_block_size
+
+    assert check_block_size(None, cuda=False) == CPU_BLOCK_SIZE == 32
+    assert check_block_size(None, cuda=True) is None  # vLLM's own default on CUDA
+    assert check_block_size(64, cuda=False) == 64
+    assert check_block_size(16, cuda=True) == 16  # CUDA kernels differ: vLLM checks those
+
+
+def test_picked_logprobs_reads_the_picked_token_of_each_position():
+    from types import SimpleNamespace
+
+    from ponder.gen.vllm import picked_logprobs
+
+    # vLLM's FlatLogprobs: position i spans [start_indices[i], end_indices[i]) of the flat lists;
+    # position 0 of prompt logprobs is empty, and top-k tokens may sit before the picked one.
+    flat = SimpleNamespace(
+        start_indices=[0, 0, 2, 3],
+        end_indices=[0, 2, 3, 5],
+        token_ids=[7, 5, 9, 4, 8],
+        logprobs=[-0.1, -2.0, -0.3, -0.5, -1.5],
+    )
+    assert picked_logprobs(flat, [5, 9, 8], start=1) == [-2.0, -0.3, -1.5]
+    assert picked_logprobs(flat, [9], start=2) == [-0.3]
+    with pytest.raises(ValueError):
+        picked_logprobs(flat, [6], start=1)  # a token the position does not hold
+    lp = SimpleNamespace  # older vLLM: one {token: Logprob} dict per position
+    dicts = [None, {5: lp(logprob=-2.0), 7: lp(logprob=-0.1)}, {9: lp(logprob=-0.3)}]
+    assert picked_logprobs(dicts, [5, 9], start=1) == [-2.0, -0.3]

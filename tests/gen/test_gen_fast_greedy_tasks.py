@@ -1,6 +1,7 @@
 """The fast decode path on the shipped tiny reasoner: whole greedy responses on every built-in task
 equal transformers' `generate()` token for token, with and without the prompt KV cache, batched
-under left padding and one prompt at a time. Skips when the trained weights are absent."""
+under left padding and one prompt at a time, on the compiled decode kernel and the eager step.
+Skips when the trained weights are absent."""
 
 import pytest
 import torch
@@ -36,7 +37,7 @@ def reference(gen, prompts: list[str]) -> list[list[int]]:
 
 
 @pytest.mark.parametrize("cache", [True, False])
-def test_greedy_responses_on_every_task_equal_generate(tiny_and_prompts, cache):
+def test_greedy_responses_on_every_task_equal_generate(tiny_and_prompts, cache, decode_step):
     gen, prompts = tiny_and_prompts
     from ponder.gen.prefix_cache import PrefixCache
 
@@ -50,7 +51,7 @@ def test_greedy_responses_on_every_task_equal_generate(tiny_and_prompts, cache):
     assert ours == reference(gen, prompts)
 
 
-def test_one_prompt_at_a_time_equals_generate(tiny_and_prompts):
+def test_one_prompt_at_a_time_equals_generate(tiny_and_prompts, decode_step):
     gen, prompts = tiny_and_prompts
     gen.prefix_cache = None
     some = prompts[::3]

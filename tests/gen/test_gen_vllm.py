@@ -196,3 +196,14 @@ def test_prefix_benchmark_runs_and_caching_changes_speed_only(tmp_path):
         assert on["generated_tokens"] == off["generated_tokens"] > 0  # same seeds, same samples
     short, long = out["settings"]
     assert long["prompt_tokens_first_problem"] > short["prompt_tokens_first_problem"] + 40
+
+
+def test_options_benchmark_block_size_reaches_the_engine(tmp_path):
+    pytest.importorskip("vllm")
+    from benchmarks.vllm_options import main
+
+    out = main(["--sets", "b64:block_size=64", "--n", "2", "--budget", "4", "--out", str(tmp_path / "o.json")])
+    (rec,) = out["sets"]
+    assert rec["options"] == {"block_size": 64} and rec["block_size"] == 64
+    on, off = rec["runs"]["on"][0], rec["runs"]["off"][0]
+    assert on["generated_tokens"] == off["generated_tokens"] > 0 and off["prompt_tokens_cached"] == 0

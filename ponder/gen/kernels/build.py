@@ -1,0 +1,128 @@
+"""Compile and load the C++ decode step (decode.cpp) once per machine, or say why not.
+
+The source is plain C++ with AVX-512 intrinsics and no torch headers, so a cold build takes a
+couple of seconds (a torch extension would compile its headers for ~a minute); it is loaded with
+ctypes and called once per decoding step with pointers to tensors the Python side owns. The
+shared object lands in `$PONDER_KERNEL_DIR` or `~/.cache/ponder/kernels`, named by a hash of
+the sources, flags and compiler, written atomically so concurrent processes can race safely.
+`load()` returns None, logged once with the reason, when `PONDER_NO_KERNELS=1`, the CPU lacks
+AVX-512 (F, DQ, BW, VL), there is no C++ compiler, or the build fails; callers then run the
+eager torch step. Left out: ARM/NEON and AVX2-only builds, Windows.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("decode.cpp", "gemm.h", "vecmath.h")
+FLAGS = ["-O3", "-std=c++17", "-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mfma", "-fno-math-errno"]
+NEEDED_CPU_FLAGS = {"avx512f", "avx512dq", "avx512bw", "avx512vl", "fma"}
+_state: dict[str, object] = {}  # "lib": the loaded library or None, once decided
+
+
+def disabled() -> bool:
+    return os.environ.get("PONDER_NO_KERNELS", "").lower() in ("1", "true", "yes", "on")
+
+
+def cpu_reason() -> str | None:
+    """Why this CPU cannot run the kernel (None: it can)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return f"CPU architecture {platform.machine()} (the kernel is x86-64 AVX-512)"
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "cannot read /proc/cpuinfo to check for AVX-512"
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    missing = sorted(NEEDED_CPU_FLAGS - set(flags))
+    return f"CPU lacks {', '.join(missing)}" if missing else None
+
+
+def compiler() -> str | None:
+    return os.environ.get("CXX") or shutil.which("g++") or shutil.which("clang++") or shutil.which("c++")
+
+
+def cache_dir() -> Path:
+    if os.environ.get("PONDER_KERNEL_DIR"):
+        return Path(os.environ["PONDER_KERNEL_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ponder" / "kernels"
+
+
+def library_path(cxx: str) -> Path:
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in SOURCES:
+        digest.update((here / name).read_bytes())
+    digest.update(" ".join([cxx, *FLAGS]).encode())
+    return cache_dir() / f"ponder_decode_{digest.hexdigest()[:16]}.so"
+
+
+def compile_library(cxx: str, out: Path) -> None:
+    """Build decode.cpp into `out` (a temporary name first, then an atomic rename)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
+    os.close(fd)
+    cmd = [cxx, *FLAGS, "-shared", "-fPIC", "-o", tmp, str(Path(__file__).parent / "decode.cpp")]
+    t0 = time.perf_counter()
+    try:
+        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    log.info("compiled the decode kernel in %.1f s: %s", time.perf_counter() - t0, out)
+
+
+def _open(path: Path) -> ctypes.CDLL:
+    lib = ctypes.CDLL(str(path))
+    lib.ponder_work_floats.restype = ctypes.c_int64
+    lib.ponder_work_floats.argtypes = [ctypes.c_void_p]
+    lib.ponder_decode_step.restype = None
+    lib.ponder_decode_step.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64, ctypes.c_void_p]
+    lib.ponder_gemm.restype = None
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    lib.ponder_gemm.argtypes = [ptr, i64, i64, ptr, i64, i64, ptr, ptr, i64, i64]
+    lib.ponder_sample.restype = None
+    lib.ponder_sample.argtypes = [ptr, i64, i64, ptr, ctypes.c_float, ptr, ptr]
+    return lib
+
+
+def _build() -> tuple[ctypes.CDLL | None, str | None]:
+    if disabled():
+        return None, "PONDER_NO_KERNELS is set"
+    reason = cpu_reason()
+    cxx = compiler()
+    if reason is None and cxx is None:
+        reason = "no C++ compiler (set CXX or install g++)"
+    if reason is not None:
+        return None, reason
+    path = library_path(cxx)
+    try:
+        if not path.is_file():
+            compile_library(cxx, path)
+        return _open(path), None
+    except (OSError, subprocess.SubprocessError) as e:
+        detail = getattr(e, "stderr", None) or str(e)
+        return None, f"building {path.name} failed: {detail.strip()[-500:]}"
+
+
+def load() -> ctypes.CDLL | None:
+    """The compiled decode step, or None (the reason logged once per process and switch state)."""
+    key = "off" if disabled() else "on"
+    if key not in _state:
+        lib, reason = _build()
+        if reason is not None:
+            level = logging.INFO if key == "off" else logging.WARNING
+            log.log(level, "decode kernel not used, eager torch step instead: %s", reason)
+        _state[key] = lib
+    return _state[key]  # type: ignore[return-value]
