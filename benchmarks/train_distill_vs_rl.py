@@ -49,8 +49,8 @@ def phase_init(a) -> None:
         [
             f"data.path={a.work}/init_traces.jsonl",
             f"run.out={a.work}/init",
-            "run.steps=100000",
-            f"run.max_minutes={a.init_minutes}",
+            f"run.steps={a.init_steps or 100000}",
+            f"run.max_minutes={a.init_minutes if not a.init_steps else 600}",
             "run.save_every=0",
             "batch_size=64",
             "micro_batch=64",
@@ -155,6 +155,7 @@ def phase_grpo(a) -> None:
             "run.steps=100000",
             f"run.max_minutes={a.minutes}",
             "run.save_every=0",
+            f"data.task={a.task}",
             f"data.level={a.level}",
             "eval.n=0",
             f"run.threads={a.threads}",
@@ -206,6 +207,7 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=200)
     ap.add_argument("--init-examples", type=int, default=20000)
     ap.add_argument("--init-minutes", type=float, default=6.0)
+    ap.add_argument("--init-steps", type=int, default=0, help="init by steps instead of minutes (a loaded machine)")
     ap.add_argument("--init2-minutes", type=float, default=8.0)
     ap.add_argument("--minutes", type=float, default=8.0)
     ap.add_argument("--eval-n", type=int, default=200)
