@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from rm_traces import BAD, GOOD
 
 from ponder.config import load_config
-from ponder.models.tiny.build import build_model
 from ponder.rm.labels import LabeledTrace
 from ponder.rm.model import from_backbone, load_reward_model
 from ponder.rm.scorers import ORMScorer, PRMScorer
@@ -13,15 +13,6 @@ from ponder.steps import split_steps
 from ponder.types import PonderError, Problem
 
 P = Problem(id="p0", task="arithmetic", question="2+3*4=?", answer="14")
-GOOD = "<think>3*4=12,2+12\n2+12=14</think>\n<answer>14</answer>"
-BAD = "<think>3*4=13,2+13\n2+13=15</think>\n<answer>15</answer>"
-
-
-@pytest.fixture(scope="module")
-def backbone():
-    return build_model(
-        seed=0, num_hidden_layers=1, hidden_size=32, intermediate_size=64, num_attention_heads=2, num_key_value_heads=2
-    )
 
 
 def fresh(backbone, kind="prm"):
