@@ -18,7 +18,7 @@ import os
 import time
 from pathlib import Path
 
-from benchmarks.vllm_prefix import build_engines, parse_option, setting
+from benchmarks.vllm_prefix import beam_meta, build_engines, parse_option, setting
 
 OUT = Path(__file__).parent / "results" / "vllm_options.json"
 
@@ -44,7 +44,6 @@ def main(argv: list[str] | None = None) -> dict:
     args.profile = False
     import torch
 
-    from benchmarks.vllm_vs_hf import run_meta
     from ponder.io import write_json
     from ponder.tasks import make_problems
 
@@ -66,15 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"{name}: on {out['seconds_median_on']} s, off {out['seconds_median_off']} s, x{out['speedup']}", flush=True
         )
     result = {"sets": results}
-    result["meta"] = run_meta(
-        args.threads,
-        load_before,
-        task="countdown",
-        n_problems=args.n,
-        strategy=f"beam budget={args.budget} width={args.width} scorer=check",
-        shots=args.shots,
-        model_spec=args.model,
-    )
+    result["meta"] = beam_meta(args, load_before, shots=args.shots)
     write_json(args.out, result)
     return result
 

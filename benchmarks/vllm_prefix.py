@@ -178,6 +178,21 @@ def parse_option(text: str) -> tuple[str, object]:
         return key, value
 
 
+def beam_meta(args, load_before: tuple, **extra) -> dict:
+    """The run's conditions for a beam benchmark on Countdown (shared with vllm_options.py)."""
+    from benchmarks.vllm_vs_hf import run_meta
+
+    return run_meta(
+        args.threads,
+        load_before,
+        task="countdown",
+        n_problems=args.n,
+        strategy=f"beam budget={args.budget} width={args.width} scorer=check",
+        model_spec=args.model,
+        **extra,
+    )
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100, help="Countdown problems")
@@ -197,7 +212,6 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from benchmarks.vllm_vs_hf import run_meta
     from ponder.tasks import make_problems
 
     load_before = os.getloadavg()
@@ -208,13 +222,9 @@ def main(argv: list[str] | None = None) -> dict:
             g.stop_ids = lambda stops: None
     problems = make_problems("countdown", args.n, seed=2024)
     result = {"settings": [setting(engines, problems, k, args) for k in args.shots]}
-    result["meta"] = run_meta(
-        args.threads,
+    result["meta"] = beam_meta(
+        args,
         load_before,
-        task="countdown",
-        n_problems=args.n,
-        strategy=f"beam budget={args.budget} width={args.width} scorer=check",
-        model_spec=args.model,
         engine_options=opts,
         engine_start_seconds=start_seconds,
         stop_check="text (vLLM detokenizes)" if args.text_stops else "stop token ids, detokenizing off",
