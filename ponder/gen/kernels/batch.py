@@ -170,11 +170,11 @@ class KernelBatch:
         logits = logits.contiguous()
         u = None if temperature == 0 else torch.rand(R, generator=generator)
         tokens = torch.empty(R, dtype=torch.int64)
-        cand = torch.empty(R if can_end is not None else 0, dtype=torch.int64)
+        cand = None if can_end is None else torch.empty(R, dtype=torch.int64)
         n_cand = ctypes.c_int64(0)
         live = self.lib.ponder_choose_record(
             logits.data_ptr(), R, V, ptr(u), temperature, state.rows.data_ptr(), tokens.data_ptr(),
             state.tokens.data_ptr(), state.logprobs.data_ptr(), state.tokens.shape[1], t, eos_table.data_ptr(),
-            state.ended.data_ptr(), ptr(can_end), cand.data_ptr(), ctypes.byref(n_cand),
+            state.ended.data_ptr(), ptr(can_end), ptr(cand), ctypes.byref(n_cand),
         )  # fmt: skip
-        return tokens, live, cand[: n_cand.value].tolist()
+        return tokens, live, [] if cand is None else cand[: n_cand.value].tolist()
