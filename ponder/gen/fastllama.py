@@ -14,10 +14,10 @@ in-place steps. The KV cache is one preallocated (2, rows * kv heads, cap, D) te
 written one column per step; rows are left padded, every row writes the same column while its
 rotary position is its own token count.
 
-Where the compiled step can run (gen/kernels: fp32 on an AVX-512 CPU with a C++ compiler, head
-size a multiple of 16; `PONDER_NO_KERNELS=1` turns it off), torch only prefills and every step,
-and the token choice without top-k/top-p, is one call into kernels/decode.cpp; otherwise the
-eager torch step below runs.
+Where the compiled kernels can run (gen/kernels: fp32 on an AVX-512 CPU with a C++ compiler, head
+size a multiple of 16; `PONDER_NO_KERNELS=1` turns them off), the prefill (prefix-cache rows
+included), every step, and the token choice + record without top-k/top-p are each one call into
+kernels/decode.cpp; otherwise the eager torch prefill and step below run.
 
 Left out (callers fall back to the generic loop, see `unsupported_reason`): rope types that change
 with length (dynamic, longrope), sliding windows shorter than the sequence, activations other than
