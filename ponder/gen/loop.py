@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ponder.gen.sampling import choose_tokens, distribution_stats
+from ponder.gen.sampling import UniformStream, choose_tokens, distribution_stats
 from ponder.gen.stops import StopChecker
 
 
@@ -40,6 +40,7 @@ class LoopState:
     stop_len: dict[int, int]  # original row -> length (tokens) at its stop string
     all_rows: bool = True  # rows is still arange(R)
     stats: torch.Tensor | None = None  # (R, max_new, 2) entropy, self-certainty; None: not asked
+    uniforms: UniformStream | None = None  # bulk draws a compiled sampler takes from (gen/sampling.py)
 
 
 def _record(state: LoopState, t: int, tok: torch.Tensor, lp: torch.Tensor, eos_table: torch.Tensor) -> None:
@@ -171,6 +172,8 @@ def sample_rows(
             if rows is None:
                 break
         logits = decoder.step(tok)
+    if state.uniforms is not None:
+        state.uniforms.close()
     if saver is not None and stop is not None:
         _save_rows(state, decoder, saver, list(range(len(state.rows))))
     return _finish(state, steps, eos_ids)

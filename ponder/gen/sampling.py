@@ -79,3 +79,36 @@ def choose_tokens(
         scaled = top_p_filter(top_k_filter(scaled, top_k), top_p)
         tokens = inverse_cdf_sample(scaled.softmax(dim=-1), generator)
     return tokens, logp.gather(-1, tokens[:, None]).squeeze(-1)
+
+
+class UniformStream:
+    """The uniforms that one `torch.rand(n, generator=g)` per step would draw, drawn in bulk.
+
+    A compiled sampler (gen/kernels) reads `take(n)` as a pointer into a pre-drawn buffer instead
+    of calling torch.rand on every step (a cold torch call after each kernel step costs ~20 µs).
+    On CPU, torch.rand(a) then torch.rand(b) equals torch.rand(a + b) from the same state, so the
+    numbers are the ones per-step draws give; `close` rewinds the generator and advances it by
+    exactly the count taken, so later draws from it are unchanged too. Only for a generator that
+    is private to one sampling loop: the rewind would replay draws made meanwhile by others."""
+
+    def __init__(self, generator: torch.Generator, chunk: int = 2048):
+        self.generator, self.chunk = generator, chunk
+        self.start = generator.get_state()
+        self.buf, self.i, self.taken = torch.rand(chunk, generator=generator), 0, 0
+
+    def take(self, n: int) -> int:
+        """Address of the next n uniforms (float32, contiguous); valid until the next take."""
+        if self.i + n > self.buf.numel():
+            rest = self.buf[self.i :]
+            self.buf = torch.cat([rest, torch.rand(max(self.chunk, n), generator=self.generator)])
+            self.i = 0
+        address = self.buf.data_ptr() + 4 * self.i
+        self.i += n
+        self.taken += n
+        return address
+
+    def close(self) -> None:
+        """Leave the generator where `taken` per-step draws would have left it."""
+        self.generator.set_state(self.start)
+        if self.taken:
+            torch.rand(self.taken, generator=self.generator)

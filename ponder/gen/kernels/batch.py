@@ -16,6 +16,7 @@ import ctypes
 import torch
 
 from ponder.gen.kernels.plan import BLOCK, KernelWeights, Layer, Plan, ptr
+from ponder.gen.sampling import UniformStream
 
 PREFILL_CHUNK = 256  # prompt tokens per pass through the layers (whole prompts; a longer one alone)
 
@@ -143,6 +144,7 @@ class KernelBatch:
         self.plan_ptr = ctypes.addressof(plan)
         self.work = torch.empty(self.lib.ponder_work_floats(self.plan_ptr, R))
         plan.work = self.work.data_ptr()
+        self._picked = (torch.empty(R, dtype=torch.int64), torch.empty(R, dtype=torch.int64), ctypes.c_int64(0))
 
     def step(self, tokens: torch.Tensor, pos: torch.Tensor, col: int) -> torch.Tensor:
         """tokens (R,) int64 written at cache column col; pos (R,) int64 rotary positions, advanced
@@ -165,16 +167,25 @@ class KernelBatch:
     def choose_record(self, logits, temperature: float, generator, state, t: int, eos_table, can_end):
         """`choose` plus the sampling loop's record (gen/loop.py LoopState at step t: tokens,
         logprobs, ended by EOS) in one call. can_end: (V,) bool or None. Returns (tokens (R,), rows
-        not ended, batch rows whose token can complete a stop string on a row not ended)."""
+        not ended, batch rows whose token can complete a stop string on a row not ended). The
+        uniforms come from a UniformStream on `state` (the same numbers as one torch.rand per step)
+        when the generator is the call's own; the tokens tensor is reused by the next call."""
         R, V = logits.shape
         logits = logits.contiguous()
-        u = None if temperature == 0 else torch.rand(R, generator=generator)
-        tokens = torch.empty(R, dtype=torch.int64)
-        cand = None if can_end is None else torch.empty(R, dtype=torch.int64)
-        n_cand = ctypes.c_int64(0)
+        drawn = None  # per-step draws from the global generator (others may draw from it: no bulk)
+        if temperature == 0:
+            u = None
+        elif generator is None:
+            drawn = torch.rand(R)
+            u = drawn.data_ptr()
+        else:
+            if state.uniforms is None:
+                state.uniforms = UniformStream(generator)
+            u = state.uniforms.take(R)
+        tokens, cand, n_cand = self._picked
         live = self.lib.ponder_choose_record(
-            logits.data_ptr(), R, V, ptr(u), temperature, state.rows.data_ptr(), tokens.data_ptr(),
+            logits.data_ptr(), R, V, u, temperature, state.rows.data_ptr(), tokens.data_ptr(),
             state.tokens.data_ptr(), state.logprobs.data_ptr(), state.tokens.shape[1], t, eos_table.data_ptr(),
-            state.ended.data_ptr(), ptr(can_end), ptr(cand), ctypes.byref(n_cand),
+            state.ended.data_ptr(), ptr(can_end), None if can_end is None else cand.data_ptr(), ctypes.byref(n_cand),
         )  # fmt: skip
-        return tokens, live, [] if cand is None else cand[: n_cand.value].tolist()
+        return tokens, live, [] if can_end is None else cand[: n_cand.value].tolist()
