@@ -5,7 +5,8 @@ each at T=0.8, drawn once through a generation cache (--pool, the --gen-cache fi
 rm_search.py, so both scripts pick from the same samples). Every selector picks from that pool:
 majority vote, the policy's confidence, the task's step checker (an oracle), each PRM given with
 --prm, and a random pick (its exact expectation: the mean share of right samples per problem);
-greedy decoding (one sample) is the reference. Per selector: accuracy with a Wilson 95%
+greedy decoding (one sample) is the reference; each scorer but the checker also as a
+score-weighted vote (`NAME-weighted`, the answer whose samples' scores sum highest). Per selector: accuracy with a Wilson 95%
 interval, the within-problem AUROC of its scores (P(a right sample of a problem scores above a
 wrong one of the same problem), ties half, over problems with both) and, for every PRM, a paired
 bootstrap over problems of PRM - confidence (95% interval, share of replicates <= 0).
@@ -26,11 +27,13 @@ import torch
 from rm_common import LEVELS, machine, set_levels
 from rm_search import SEARCH_SEED, named_prms
 
+from ponder.answers import answer_of
 from ponder.eval.bootstrap import paired_diff_ci
 from ponder.gen import load_generator
 from ponder.gen.cache import CachedGenerator
 from ponder.io import write_json
 from ponder.search import run_search
+from ponder.search.aggregate import vote
 from ponder.search.engine import build_scorer
 from ponder.stats import wilson
 from ponder.tasks import make_problems
@@ -62,6 +65,13 @@ def within_auroc(groups: dict[str, list[tuple[float, bool]]]) -> tuple[float | N
     return (st.mean(out) if out else None), len(out)
 
 
+def weighted_pick(items: list[tuple[float, bool]], answers: list[str | None]) -> float:
+    """Whether the answer with the highest score sum is right (1.0) (weighted best-of-N, Li et al.
+    2023; search/strategies/weighted.py on recorded scores, so nothing is scored twice)."""
+    winner, _ = vote(answers, [s for s, _ in items])
+    return float(next((c for (_, c), a in zip(items, answers) if a == winner), False))
+
+
 def correct_of(problems, results) -> list[float]:
     return [float(v.correct) for v in verify(problems, [r.response for r in results])]
 
@@ -70,6 +80,14 @@ def row(name: str, per_problem: list[float], **extra) -> dict:
     k, n = int(round(sum(per_problem))), len(per_problem)
     lo, hi = wilson(k, n)
     return {"selector": name, "accuracy": sum(per_problem) / n, "wilson95": [lo, hi], "n": n, **extra}
+
+
+def paired(base: list[float], other: list[float], n_boot: int = 10000) -> dict:
+    """other - base over the same problems: mean, bootstrap 95% interval, share of replicates <= 0."""
+    ci = paired_diff_ci(base, other, n_boot=n_boot, seed=0)
+    d = np.asarray(other) - np.asarray(base)  # (P,), resampled as paired_diff_ci does (same seed)
+    boot = d[np.random.default_rng(0).integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
+    return {"mean": ci.mean, "ci95": [ci.low, ci.high], "p_le_0": float((boot <= 0).mean())}
 
 
 def run_task(gen, task: str, args) -> dict:
@@ -88,21 +106,25 @@ def run_task(gen, task: str, args) -> dict:
         per[name] = correct_of(problems, res)
         by_id = {p.id: p for p in problems}
         ok = verify([by_id[i] for i, _, _ in rec.log], [r for _, r, _ in rec.log])
-        groups = defaultdict(list)
-        for (i, _, s), v in zip(rec.log, ok):
+        groups, answers = defaultdict(list), defaultdict(list)
+        for (i, r, s), v in zip(rec.log, ok):
             groups[i].append((s, v.correct))
+            answers[i].append(answer_of(r, task))
         auc, n_auc = within_auroc(groups)
         rows.append(row(name, per[name], agg=rec.agg, within_auroc=auc, problems_with_both=n_auc))
+        if name != "check":
+            per[f"{name}-weighted"] = [weighted_pick(groups[p.id], answers[p.id]) for p in problems]
+            rows.append(row(f"{name}-weighted", per[f"{name}-weighted"], note="score-weighted vote over answers"))
         samples = samples or groups
     rand = [st.mean(c for _, c in samples[p.id]) for p in problems]
     rows.append(row("random", rand, note="expected accuracy of a uniform pick from the pool"))
     diffs = {}
     for name in args.prm:
         prm = name.partition("=")[0]
-        ci = paired_diff_ci(per["confidence"], per[prm], n_boot=10000, seed=0)
-        d = np.asarray(per[prm]) - np.asarray(per["confidence"])
-        boot = d[np.random.default_rng(1).integers(0, len(d), size=(10000, len(d)))].mean(axis=1)
-        diffs[prm] = {"mean": ci.mean, "ci95": [ci.low, ci.high], "p_le_0": float((boot <= 0).mean())}
+        diffs[prm] = {
+            "best_of_16": paired(per["confidence"], per[prm]),
+            "weighted": paired(per["confidence-weighted"], per[f"{prm}-weighted"]),
+        }
     for r in rows:
         print(r, flush=True)
     print(diffs, flush=True)

@@ -142,6 +142,35 @@ def add_twins(traces: list[LabeledTrace], per_trace: int, seed: int) -> dict[str
     return out
 
 
+def natural_pairs(traces: list[LabeledTrace]) -> dict[str, list[LabeledTrace]]:
+    """{right trace id: wrong samples of the same problem as its twins}: two sampled traces of one
+    problem that agree up to step i, where the first is still valid and the second makes its first
+    error, are a minimal pair the policy itself produced (its own plausible slip, not a made-up
+    one). The wrong trace is copied with `twin_of` / `twin_step` set, so pair_loss ranks it below
+    the right one at step i; each (prefix, right step, wrong step) counts once."""
+    groups: dict[str, list[LabeledTrace]] = {}
+    for t in traces:
+        groups.setdefault(t.problem.id, []).append(t)
+    out: dict[str, list[LabeledTrace]] = {}
+    for ts in groups.values():
+        seen: set = set()
+        for a in ts:
+            for b in ts:
+                i = next((k for k, (x, y) in enumerate(zip(a.steps, b.steps)) if x != y), None)
+                if i is None or a.labels[i] != 1.0 or b.labels[i] != 0.0 or any(v != 1.0 for v in b.labels[:i]):
+                    continue
+                key = (tuple(a.steps[: i + 1]), b.steps[i])
+                if key in seen:
+                    continue
+                seen.add(key)
+                meta = {**b.meta, "twin_of": a.id, "twin_step": i}
+                twin = LabeledTrace(
+                    f"{b.id}~{a.id}", b.problem, b.steps, b.labels, b.kind, b.outcome, b.delimiter, meta
+                )
+                out.setdefault(a.id, []).append(twin)
+    return out
+
+
 def pair_loss(logits: list[torch.Tensor], traces: list[LabeledTrace]) -> torch.Tensor:
     """Mean of -log sigmoid(original - twin) over the twins whose original is in the batch, at
     the twin's perturbed step: a ranking loss on minimal pairs (0 when there is no pair).

@@ -38,7 +38,7 @@ from typing import Literal
 import torch
 
 from ponder.rm.best import BestKeeper
-from ponder.rm.counterfactual import add_twins, pair_loss
+from ponder.rm.counterfactual import add_twins, natural_pairs, pair_loss
 from ponder.rm.heldout import check_agg, evaluate
 from ponder.rm.labels import LabeledTrace
 from ponder.rm.model import RewardModel
@@ -77,6 +77,7 @@ class RMTrainConfig:
     init: policy (the backbone's weights) | scratch (same architecture, random weights)
     agg: the PRM scorer's step aggregation, saved with the model: auto (the best best-of-n on the held-out problems) | last | min | product | mean
     twins: counterfactual twins per training trace (rm/counterfactual.py: a valid step with one number changed, labelled by the task's checker; 0: none)
+    natural_pairs: also pair sampled traces of one problem that share a prefix and then split into a valid and a wrong step (the policy's own slips)
     pair_weight: weight of the ranking loss between each twin and its original at the perturbed step (needs twins)
     """
 
@@ -96,6 +97,7 @@ class RMTrainConfig:
     init: Literal["policy", "scratch"] = "policy"  # scratch: the backbone's architecture, random weights
     agg: str = "auto"  # PRM step aggregation saved with the model; auto: chosen on the held-out problems
     twins: int = 0  # counterfactual twins per training trace (exact labels of a task with a step checker)
+    natural_pairs: bool = False  # pair same-prefix sampled traces that split into a valid and a wrong step
     pair_weight: float = 0.0  # ranking loss between each twin and its original at the perturbed step
     optim: OptimConfig = field(default_factory=_rm_optim)
     run: RunConfig = field(default_factory=_rm_run)
@@ -217,6 +219,9 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
 
     train, val = _check(rm, traces, cfg)
     twins = add_twins(train, cfg.twins, cfg.run.seed) if cfg.kind == "prm" else {}
+    if cfg.natural_pairs and cfg.kind == "prm":
+        for k, v in natural_pairs(train).items():
+            twins.setdefault(k, []).extend(v)
     if twins:
         log.info("%d counterfactual twins of %d training traces", sum(map(len, twins.values())), len(train))
     if cfg.kind == "prm" and cfg.agg != "auto":

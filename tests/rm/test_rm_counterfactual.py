@@ -119,3 +119,19 @@ def test_heldout_reports_twin_accuracy(backbone, tmp_path):
     out = evaluate(rm, val, cfg)
     assert out["twins"] == 3 and 0.0 <= out["twin_acc"] <= 1.0
     assert "twin_acc" not in evaluate(rm, val, load_config(RMTrainConfig, None, []))
+
+
+def test_natural_pairs_are_sampled_traces_that_split_at_one_step():
+    from ponder.rm.counterfactual import natural_pairs
+
+    right = trace(ARITH, GOOD, "r")
+    slip = split_steps(GOOD)[:1] + ["2+12=15</think>\n", "<answer>15</answer>"]
+    wrong = LabeledTrace("w", ARITH, slip, exact_labels(ARITH, slip, 0.0), "exact", 0.0)
+    early = LabeledTrace("e", ARITH, split_steps(GOOD.replace("12", "13")), [0.0, 0.0, 0.0], "exact", 0.0)
+    pairs = natural_pairs([right, wrong, early, trace(ARITH, GOOD, "r2")])
+    assert wrong.labels == [1.0, 0.0, 0.0]
+    assert sorted(pairs) == ["r"]  # r2 is the same text as r: each pair counts once
+    got = {(tw.meta["twin_of"], tw.meta["twin_step"], tw.steps[-1]) for ts in pairs.values() for tw in ts}
+    assert got == {("r", 1, "<answer>15</answer>"), ("r", 0, "<answer>14</answer>")}  # wrong at step 1, early at 0
+    loss = pair_loss([torch.zeros(3), torch.zeros(3)], [right, pairs["r"][0]])
+    assert loss.item() == pytest.approx(torch.nn.functional.softplus(torch.tensor(0.0)).item())
