@@ -3,7 +3,7 @@ student distilled from a stronger tiny teacher's verified traces, against the sa
 with GRPO, both from the same start and with the same compute in model FLOPs (distill_budget.py).
 
 Phases (each writes under --work and is skipped when its output exists):
-  init     a small student (2 layers, d=96, ~0.25M parameters) trained with SFT on the task's
+  init     a small student (2 layers, d=96, ~0.3M parameters) trained with SFT on the task's
            reference traces, so that it starts weak but not at zero (--init-save-every keeps
            checkpoints; --start CKPT then makes one of them the start);
   init2    more of the same from that checkpoint (constant lr);
@@ -234,7 +234,7 @@ def phase_report(a) -> None:
     out["distill_flops"] = out["distill_sft_flops"] + out["teacher_traces"]["flops"]
     out["grpo_nonzero_variance_groups"] = nonzero_variance_share(grpo_rows)
     out["grpo_train_accuracy"] = [round(r["accuracy"], 3) for r in grpo_rows]
-    out["cpu_seconds"] = {
+    out["step_seconds"] = {
         arm: sum(r["step_s"] for r in rows) for arm, rows in (("grpo", grpo_rows), ("distill", distill_rows))
     }
     out["paired"] = {
