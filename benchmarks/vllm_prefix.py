@@ -31,6 +31,7 @@ for _key, _value in {"VLLM_HOST_IP": "127.0.0.1", "VLLM_ENABLE_V1_MULTIPROCESSIN
 
 import torch  # noqa: E402
 
+from benchmarks.vllm_engine_work import delta, engine_work  # noqa: E402
 from ponder.io import write_json  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "vllm_prefix.json"
@@ -68,31 +69,12 @@ def shots_block(k: int) -> str:
     return "".join(f"{p.question}: {p.answer}\n" for p in make_problems("countdown", k, seed=99))
 
 
-def count_engine_work(gen) -> dict:
-    """Engine steps and tokens run through the model (prefill + decode), counted at vLLM's scheduler
-    (in-process engine only); the dict grows as the generator runs."""
-    work = getattr(gen, "_engine_work", None)
-    if work is None:
-        work = gen._engine_work = {"steps": 0, "model_tokens": 0}
-        scheduler = gen.llm.llm_engine.engine_core.engine_core.scheduler
-        schedule = scheduler.schedule
-
-        def counted(*args, **kwargs):
-            out = schedule(*args, **kwargs)
-            work["steps"] += out.total_num_scheduled_tokens > 0
-            work["model_tokens"] += out.total_num_scheduled_tokens
-            return out
-
-        scheduler.schedule = counted
-    return work
-
-
 def one_run(gen, problems, args) -> dict:
     from ponder.search import run_search
     from ponder.verify import verify
 
     gen.gen.llm.reset_prefix_cache()
-    stats, work = gen.gen.prefix_stats, count_engine_work(gen.gen)
+    stats, work = gen.gen.prefix_stats, engine_work(gen.gen)
     before, work_before, load = dict(stats), dict(work), os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
     results = run_search("beam", problems, gen, budget=args.budget, scorer="check", width=args.width)
@@ -103,9 +85,9 @@ def one_run(gen, problems, args) -> dict:
         "load1_before": round(load, 2),
         "prompt_tokens_sent": stats["prompt_tokens"] - before["prompt_tokens"],
         "prompt_tokens_cached": stats["cached_tokens"] - before["cached_tokens"],
+        "tail_tokens": stats["tail_tokens"] - before["tail_tokens"],  # each sample's uncachable last partial block
         "generated_tokens": sum(r.cost.generated_tokens for r in results),
-        "engine_steps": work["steps"] - work_before["steps"],
-        "model_tokens": work["model_tokens"] - work_before["model_tokens"],  # prefill + decode
+        "engine": delta(work, work_before),  # steps, model tokens (prefill + decode), seconds per phase
         "accuracy": sum(s.correct for s in verify(problems, [r.response for r in results])) / len(problems),
     }
 

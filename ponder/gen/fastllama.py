@@ -14,10 +14,10 @@ in-place steps. The KV cache is one preallocated (2, rows * kv heads, cap, D) te
 written one column per step; rows are left padded, every row writes the same column while its
 rotary position is its own token count.
 
-Where the compiled step can run (gen/kernels: fp32 on an AVX-512 CPU with a C++ compiler, head
-size a multiple of 16; `PONDER_NO_KERNELS=1` turns it off), torch only prefills and every step,
-and the token choice without top-k/top-p, is one call into kernels/decode.cpp; otherwise the
-eager torch step below runs.
+Where the compiled kernels can run (gen/kernels: fp32 on an AVX-512 CPU with a C++ compiler, head
+size a multiple of 16; `PONDER_NO_KERNELS=1` turns them off), the prefill (prefix-cache rows
+included), every step, and the token choice + record without top-k/top-p are each one call into
+kernels/decode.cpp; otherwise the eager torch prefill and step below run.
 
 Left out (callers fall back to the generic loop, see `unsupported_reason`): rope types that change
 with length (dynamic, longrope), sliding windows shorter than the sequence, activations other than
@@ -41,8 +41,10 @@ from ponder.gen.fast_weights import (
     transposed,
 )
 from ponder.gen.kernels import build as kernel_build
-from ponder.gen.kernels.plan import KernelBatch, kernel_weights
+from ponder.gen.kernels.batch import KernelBatch
+from ponder.gen.kernels.plan import kernel_weights
 from ponder.gen.kernels.plan import unsupported_reason as kernel_unsupported
+from ponder.gen.prefix_cache import reuse_prefixes, store_prompts
 from ponder.gen.sampling import choose_tokens
 
 SUPPORTED_TYPES = ("llama", "qwen2", "mistral")
@@ -89,88 +91,60 @@ class FastLlama:
         """Encode left-padded prompts ids/mask (P, T) once, give each `copies` rows of cache with room
         for max_new more tokens, and return the next-token logits of every row (P * copies, V)."""
         inner = self.model.model
-        slot = "prefill" if self.lib is not None else "eager"  # the kernel steps, torch only prefills
-        self.layers, self.lm_head, self.final_norm = self.packed.get(self.model, self._read_weights, slot)
         self.embed = inner.embed_tokens.weight
         seqs = []
         if self.prefix_cache is not None:
             self.prefix_cache.check_weights(self.model)
             seqs = [row[m].tolist() for row, m in zip(ids, mask)]
-        ids, mask, done, prefix = self._reuse_prefixes(ids, mask, seqs)
+        ids, mask, done, prefix = reuse_prefixes(self.prefix_cache, ids, mask, seqs, len(inner.layers))
         (P, S), C = ids.shape, done.shape[1]
         cap = C + S + max_new
-        rot = inner.rotary_emb
+        # (P, S) rotary positions under left padding, after each row's reused prefix
+        pos = done.sum(-1, keepdim=True) + (mask.long().cumsum(-1) - 1).clamp(min=0)
+        full = torch.cat([done, mask], dim=1)  # (P, T): T = C + S cache columns so far
+        T = full.shape[1]
+        pad = ~full.repeat_interleave(copies, dim=0)[:, None, None, :]  # (R, 1, 1, T)
+        self.bias = torch.zeros(P * copies, self.n_kv, 1, cap, dtype=self.embed.dtype, device=ids.device)
+        self.bias[..., :T].masked_fill_(pad, float("-inf"))  # (R, Hkv, 1, cap): one mask row per kv head
+        if self.lib is not None:
+            logits, kv = self._start_kernel(ids, mask, pos, prefix, copies, cap)
+        else:
+            logits, kv = self._start_eager(ids, mask, done, pos, prefix, cap)
+        if self.prefix_cache is not None:
+            store_prompts(self.prefix_cache, seqs, full, kv)
+        if self.lib is None:
+            self._allocate(copies, cap)
+            self._flat_views()
+        self.pos = (pos[:, -1] + 1).repeat_interleave(copies)  # (R,) next rotary position per row
+        self.col = self.first_col = T
+        return logits.repeat_interleave(copies, dim=0)
+
+    def _start_eager(self, ids, mask, done, pos, prefix, cap: int):
+        """The torch prefill: (logits (P, V), per-layer K/V (P, Hkv, T, D)); keeps the weights and
+        the RoPE table for the eager step."""
+        self.layers, self.lm_head, self.final_norm = self.packed.get(self.model, self._read_weights, "eager")
+        (P, S), C = ids.shape, done.shape[1]
+        rot = self.model.model.rotary_emb
         self.rope = rope_table(
             rot.inv_freq, rot.attention_scaling, cap, self.n_heads + self.n_kv, self.n_kv * self.head_dim
         )
         self.rope = self.rope.to(self.embed.dtype)
-        # (P, S) rotary positions under left padding, after each row's reused prefix
-        pos = done.sum(-1, keepdim=True) + (mask.long().cumsum(-1) - 1).clamp(min=0)
         keep = torch.ones(S, S, dtype=torch.bool, device=ids.device).tril()
         attn = (keep[None] & mask[:, None, :]) | torch.eye(S, dtype=torch.bool, device=ids.device)
         attn = torch.cat([done[:, None, :].expand(P, S, C), attn], dim=-1)  # (P, S, C + S)
         self.cache = [(None, None)] * len(self.layers)
         x = self._prefill(ids, self.rope[pos], attn[:, None], prefix)
-        mask = torch.cat([done, mask], dim=1)  # (P, T): T = C + S cache columns so far
-        if self.prefix_cache is not None:
-            self._store(seqs, mask)
-        T = mask.shape[1]
-        pad = ~mask.repeat_interleave(copies, dim=0)[:, None, None, :]  # (R, 1, 1, T)
-        self.bias = torch.zeros(P * copies, self.n_kv, 1, cap, dtype=self.embed.dtype, device=ids.device)
-        self.bias[..., :T].masked_fill_(pad, float("-inf"))  # (R, Hkv, 1, cap): one mask row per kv head
-        if self.lib is not None:
-            self._start_kernel(copies, rot, cap)
-        else:
-            self._allocate(copies, cap)
-            self._flat_views()
-        self.pos = (pos[:, -1] + 1).repeat_interleave(copies)  # (R,) next rotary position per row
-        self.col = self.first_col = T
-        return self._logits(x[:, -1]).repeat_interleave(copies, dim=0)
+        return self._logits(x[:, -1]), self.cache
 
     def _read_weights(self) -> tuple[list[LayerWeights], torch.Tensor, torch.Tensor | None]:
-        """Per-layer weights, the (d, V) output head and the final norm's weight (None: folded).
-        With the kernel, torch only prefills: views, no copies."""
-        pack = self.lib is None and sum(p.numel() for p in self.model.parameters()) <= PACK_MAX_PARAMS
+        """Per-layer weights, the (d, V) output head and the final norm's weight (None: folded)."""
+        pack = sum(p.numel() for p in self.model.parameters()) <= PACK_MAX_PARAMS
         n_rotary = (self.n_heads + self.n_kv) * self.head_dim
         layers = [read_layer(layer, n_rotary, self.head_dim, pack) for layer in self.model.model.layers]
         head, norm = transposed(self.model.lm_head.weight, pack), self.model.model.norm.weight
         if layers[0].ln1 is None:  # folded like the layers' norms
             return layers, folded(head, norm), None
         return layers, head, norm
-
-    def _reuse_prefixes(self, ids, mask, seqs: list[list[int]]):
-        """-> (suffix ids (P, S), suffix mask, done (P, C) bool: reused cache columns, per-layer
-        prefix K/V (P, Hkv, C, D) or None). Rows are right-aligned in the C reused columns."""
-        found = [self.prefix_cache.lookup(s) for s in seqs] if seqs else []
-        C = max((n for n, _ in found), default=0)
-        if C == 0:
-            return ids, mask, mask.new_zeros(ids.shape[0], 0), None
-        rest = [s[n:] for s, (n, _) in zip(seqs, found)]
-        S = max(len(r) for r in rest)
-        ids2 = ids.new_full((len(rest), S), 0)
-        mask2 = mask.new_zeros(len(rest), S)
-        done = mask.new_zeros(len(rest), C)
-        for i, r in enumerate(rest):
-            ids2[i, S - len(r) :] = torch.tensor(r, dtype=ids.dtype)
-            mask2[i, S - len(r) :] = True
-            done[i, C - found[i][0] :] = True
-        prefix = []
-        for layer in range(len(self.layers)):
-            k0 = next(kv[layer][0] for n, kv in found if n)
-            pk = k0.new_zeros(len(rest), k0.shape[0], C, k0.shape[-1])
-            pv = torch.zeros_like(pk)
-            for i, (n, kv) in enumerate(found):
-                if n:
-                    pk[i, :, C - n :], pv[i, :, C - n :] = kv[layer]
-            prefix.append((pk, pv))
-        return ids2, mask2, done, prefix
-
-    def _store(self, seqs: list[list[int]], mask: torch.Tensor) -> None:
-        """Remember every prompt's K/V (its real columns of the prefill cache) for later calls."""
-        for i, s in enumerate(seqs):
-            cols = mask[i].nonzero().squeeze(1)
-            kv = [(k[i].index_select(1, cols), v[i].index_select(1, cols)) for k, v in self.cache]
-            self.prefix_cache.store(s, kv)
 
     def _allocate(self, copies: int, cap: int) -> None:
         """Move the prefill K/V (P, Hkv, T, D) into one static cache per layer (2, R * Hkv, cap, D):
@@ -193,15 +167,23 @@ class FastLlama:
         self.flat = [(kv[0].transpose(1, 2), kv[1]) for kv in self.cache]  # keys as (R * Hkv, D, cap)
         self.bias_flat = self.bias.flatten(0, 1)
 
-    def _start_kernel(self, copies: int, rot, cap: int) -> None:
-        """Hand the prefill K/V to the compiled step (kernels/decode.cpp) with this batch's tables."""
+    def _start_kernel(self, ids, mask, pos, prefix, copies: int, cap: int):
+        """The prefill in the compiled kernel, straight into its caches (kernels/batch.py): (logits
+        (P, V), per-layer K/V (P, Hkv, T, D) of each prompt's first row when a prefix cache wants it)."""
         weights = self.packed.get(self.model, lambda: kernel_weights(self.model), "kernel")
+        rot = self.model.model.rotary_emb
         freqs = torch.arange(cap, dtype=torch.float)[:, None] * rot.inv_freq.float()[None, :]  # (cap, D/2)
         cos, sin = freqs.cos() * rot.attention_scaling, freqs.sin() * rot.attention_scaling
-        dims = dict(n_layers=len(self.layers), d=self.embed.shape[1], H=self.n_heads, Hkv=self.n_kv)
+        dims = dict(n_layers=len(self.model.model.layers), d=self.embed.shape[1], H=self.n_heads, Hkv=self.n_kv)
         dims.update(D=self.head_dim, I=self.model.config.intermediate_size)
         self.batch = KernelBatch(self.lib, weights, dims, self.eps, cos, sin, self.bias[:, 0, 0, :])
-        self.batch.fill(self.cache, copies)
+        self.batch.allocate(self.workspace)
+        first = 0 if prefix is None else prefix[0][0].shape[2]  # reused prefix columns come first
+        if prefix is not None:
+            self.batch.put_prefix(prefix, copies)
+        logits = self.batch.prefill(ids, mask, pos, first, copies)
+        kv = self.batch.prompt_kv(copies, first + ids.shape[1]) if self.prefix_cache is not None else []
+        return logits, kv
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Append one token per row (R,) and return the next logits (R, V)."""
@@ -227,6 +209,19 @@ class FastLlama:
         if self.batch is None or not plain:
             return choose_tokens(logits, **params)
         return self.batch.choose(logits, params["temperature"], params["generator"])
+
+    def choose_and_record(self, logits, state, t: int, eos_table, can_end, **params):
+        """`choose_tokens` plus the loop's record of step t in one kernel call (gen/loop.py), or None
+        where the kernel does not run or a top-k/top-p filter is on. can_end: (V,) bool or None."""
+        k, V = params["top_k"], logits.shape[-1]
+        plain = params["top_p"] >= 1.0 and (k <= 0 or k >= V) and logits.dtype == torch.float32
+        tables_fit = eos_table.numel() >= V and (can_end is None or can_end.numel() >= V)
+        tables_fit = tables_fit and state.logprobs.dtype == torch.float32 and state.tokens.is_contiguous()
+        if self.batch is None or not plain or not tables_fit:
+            return None
+        return self.batch.choose_record(
+            logits, params["temperature"], params["generator"], state, t, eos_table, can_end
+        )
 
     def keep(self, rows: torch.Tensor) -> None:
         """Drop every row not in `rows` (R',) from the cache: finished sequences stop costing."""

@@ -3,7 +3,8 @@
 Drives a decoder (`fastllama.FastLlama` or `hfloop.HFLoop`: start / step / keep) for up to
 max_new steps. Each step picks one token per live row, records it and its model logprob in
 preallocated (rows, max_new) buffers, and marks rows that produced EOS or completed a stop
-string. When at most half the rows are still live, finished rows are dropped from the batch so
+string; a decoder with `choose_and_record` (the compiled kernel) does the pick, the record, the
+EOS marks and the live count in one call, leaving only stop-string candidates to Python. When at most half the rows are still live, finished rows are dropped from the batch so
 they stop costing compute; the others go on. Host syncs happen every `check_every` steps (1 on
 CPU, where they are free, or when stop strings need the tokens); a row that ended between checks
 keeps decoding and its extra tokens are cut off at the end.
@@ -52,14 +53,20 @@ def _record(state: LoopState, t: int, tok: torch.Tensor, lp: torch.Tensor, eos_t
     state.ended[state.rows] = state.ended[state.rows] | eos_table[tok]
 
 
-def _check_stops(state: LoopState, t: int, tok: torch.Tensor, stop: StopChecker) -> None:
-    candidates = (stop.can_end[tok] & ~state.ended[state.rows]).nonzero().squeeze(1).tolist()
+def _check_stops(state: LoopState, t: int, tok: torch.Tensor, stop: StopChecker, candidates=None) -> int:
+    """Mark rows that completed a stop string at step t; candidates: the batch rows whose token can
+    end one (None: found here). Returns how many rows ended."""
+    if candidates is None:
+        candidates = (stop.can_end[tok] & ~state.ended[state.rows]).nonzero().squeeze(1).tolist()
+    ended = 0
     for j in candidates:
         r = int(state.rows[j])
         generated = state.tokens[r, max(0, t + 1 - stop.window) : t + 1].tolist()
         if stop.ends_here(generated):
             state.ended[r] = True
             state.stop_len[r] = t + 1
+            ended += 1
+    return ended
 
 
 def _save_rows(state: LoopState, decoder, saver, batch_rows: list[int]) -> None:
@@ -70,13 +77,17 @@ def _save_rows(state: LoopState, decoder, saver, batch_rows: list[int]) -> None:
             saver.save(decoder, j, r, state.tokens[r, : state.stop_len[r]].tolist())
 
 
-def _prune(state: LoopState, decoder, tok: torch.Tensor, saver=None) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """Returns (None, tok) when no row is live, else the tokens of the rows kept in the batch."""
-    live = ~(state.ended if state.all_rows else state.ended[state.rows])
-    n_live = int(live.sum())
+def _prune(
+    state: LoopState, decoder, tok: torch.Tensor, saver=None, n_live: int | None = None
+) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Returns (None, tok) when no row is live, else the tokens of the rows kept in the batch.
+    n_live: how many batch rows have not ended, when the caller knows (None: counted here)."""
+    if n_live is None:
+        n_live = int((~(state.ended if state.all_rows else state.ended[state.rows])).sum())
     if n_live == 0:
         return None, tok
     if n_live <= len(state.rows) // 2:
+        live = ~state.ended[state.rows]
         keep = live.nonzero().squeeze(1)
         if saver is not None:
             _save_rows(state, decoder, saver, (~live).nonzero().squeeze(1).tolist())
@@ -136,18 +147,27 @@ def sample_rows(
     )
     steps = 0
     choose = getattr(decoder, "choose_tokens", choose_tokens)  # a decoder may pick tokens its own way
+    fused = getattr(decoder, "choose_and_record", None)  # ... and record them in the same call
+    params = dict(temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+    can_end = stop.can_end if stop is not None else None
     for t in range(max_new):
-        tok, lp = choose(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
-        _record(state, t, tok, lp, eos_table)
+        picked = None if fused is None else fused(logits, state, t, eos_table, can_end, **params)
+        if picked is None:
+            tok, lp = choose(logits, **params)
+            _record(state, t, tok, lp, eos_table)
+            n_live, candidates = None, None
+        else:
+            tok, n_live, candidates = picked
         if state.stats is not None:
             state.stats[state.rows, t] = torch.stack(distribution_stats(logits), dim=-1)
         steps = t + 1
         if stop is not None:
-            _check_stops(state, t, tok, stop)
+            ended = _check_stops(state, t, tok, stop, candidates)
+            n_live = None if n_live is None else n_live - ended
         if steps == max_new:
             break
         if stop is not None or steps % check_every == 0:
-            rows, tok = _prune(state, decoder, tok, saver)
+            rows, tok = _prune(state, decoder, tok, saver, n_live)
             if rows is None:
                 break
         logits = decoder.step(tok)

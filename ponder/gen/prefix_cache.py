@@ -139,3 +139,43 @@ class RowSaver:
         if kv is not None:  # None: the decoder cannot give it
             self.cache.store(ids, kv, parent)
             self.saved += 1
+
+
+def reuse_prefixes(
+    cache: PrefixCache | None, ids: torch.Tensor, mask: torch.Tensor, seqs: list[list[int]], n_layers: int
+):
+    """Left-padded prompts ids/mask (P, T) with real token lists `seqs` (empty: no cache) ->
+    (suffix ids (P, S), suffix mask, done (P, C) bool: reused cache columns, per-layer prefix K/V
+    (P, Hkv, C, D) with zeros where a prompt reuses fewer columns, or None). Rows are
+    right-aligned in the C reused columns."""
+    found = [cache.lookup(s) for s in seqs] if seqs and cache is not None else []
+    C = max((n for n, _ in found), default=0)
+    if C == 0:
+        return ids, mask, mask.new_zeros(ids.shape[0], 0), None
+    rest = [s[n:] for s, (n, _) in zip(seqs, found)]
+    S = max(len(r) for r in rest)
+    ids2 = ids.new_full((len(rest), S), 0)
+    mask2 = mask.new_zeros(len(rest), S)
+    done = mask.new_zeros(len(rest), C)
+    for i, r in enumerate(rest):
+        ids2[i, S - len(r) :] = torch.tensor(r, dtype=ids.dtype)
+        mask2[i, S - len(r) :] = True
+        done[i, C - found[i][0] :] = True
+    prefix = []
+    for layer in range(n_layers):
+        k0 = next(kv[layer][0] for n, kv in found if n)
+        pk = k0.new_zeros(len(rest), k0.shape[0], C, k0.shape[-1])
+        pv = torch.zeros_like(pk)
+        for i, (n, kv) in enumerate(found):
+            if n:
+                pk[i, :, C - n :], pv[i, :, C - n :] = kv[layer]
+        prefix.append((pk, pv))
+    return ids2, mask2, done, prefix
+
+
+def store_prompts(cache: PrefixCache, seqs: list[list[int]], mask: torch.Tensor, kv: KV) -> None:
+    """Remember every prompt's K/V: kv per layer (P, Hkv, T, D) over cache columns whose mask (P, T)
+    says which are real."""
+    for i, s in enumerate(seqs):
+        cols = mask[i].nonzero().squeeze(1)
+        cache.store(s, [(k[i].index_select(1, cols), v[i].index_select(1, cols)) for k, v in kv])

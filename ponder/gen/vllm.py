@@ -12,8 +12,10 @@ temperature 1 before top-k/top-p (vLLM's raw logprobs), prompt length in prompt_
 Seeds: prompt i of a call samples with seed `seed + i * n` (vLLM gives its j-th sample seed + j),
 so duplicated prompts in one call still get different samples and a call is repeatable.
 `load_weights` pushes a trainer's parameters into the running engine (no restart) for RL rollouts.
-`prefix_stats` counts prompt tokens sent and prompt tokens served from the prefix cache. The
-cache reuses whole KV blocks: `block_size` (CPU: 32, the smallest its attention kernel takes).
+`prefix_stats` counts prompt tokens sent, prompt tokens served from the prefix cache, and tail
+tokens: the cache reuses whole KV blocks (`block_size`; CPU: 32, the smallest its attention kernel
+takes) up to the prompt's last token, and vLLM runs each of n samples as its own request, so every
+sample prefills its prompt's tail (1 to block_size tokens) even when the rest is cached.
 
 Environment set before vLLM is imported (each only when unset): VLLM_HOST_IP=127.0.0.1 (stay on
 loopback), VLLM_ENABLE_V1_MULTIPROCESSING=0 (engine in this process: needed by `load_weights`),
@@ -132,7 +134,7 @@ class VLLMGenerator:
         self.max_model_len = config.model_config.max_model_len
         self.block_size = config.cache_config.block_size  # what the engine took (prefix caching's unit)
         self.n_params = _count_params(path)
-        self.prefix_stats = {"prompt_tokens": 0, "cached_tokens": 0}
+        self.prefix_stats = {"prompt_tokens": 0, "cached_tokens": 0, "tail_tokens": 0}
         self._pieces: list[str] | None = None
 
     def render(self, question: str) -> str:
@@ -176,9 +178,12 @@ class VLLMGenerator:
 
     def _run(self, encoded: list[list[int]], sampling) -> list:
         outs = self.llm.generate([{"prompt_token_ids": e} for e in encoded], sampling, use_tqdm=False)
-        for o in outs:
-            self.prefix_stats["prompt_tokens"] += len(o.prompt_token_ids)
+        samples = [s.n for s in sampling] if isinstance(sampling, list) else [sampling.n] * len(outs)
+        for o, n in zip(outs, samples):
+            length = len(o.prompt_token_ids)
+            self.prefix_stats["prompt_tokens"] += length
             self.prefix_stats["cached_tokens"] += o.num_cached_tokens or 0
+            self.prefix_stats["tail_tokens"] += n * (length - (length - 1) // self.block_size * self.block_size)
         return outs
 
     def generate(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Hashable
 
 import torch
 
@@ -28,12 +29,12 @@ class Workspace:
         self.max_bytes = max_bytes
         self._local = threading.local()
 
-    def _buffers(self) -> dict[int, torch.Tensor | None]:
+    def _buffers(self) -> dict[Hashable, torch.Tensor | None]:
         if not hasattr(self._local, "buffers"):
             self._local.buffers = {}
         return self._local.buffers
 
-    def take(self, slot: int, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    def take(self, slot: Hashable, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
         """An uninitialised tensor of `shape` with like's dtype and device, a view of slot's buffer
         (a fresh tensor, not kept, off CPU or when keeping it would pass max_bytes)."""
         buffers = self._buffers()

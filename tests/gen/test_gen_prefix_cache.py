@@ -1,4 +1,4 @@
-"""The prompt KV cache: a prompt that extends an earlier one reuses its K/V and decodes exactly
+"""The prompt KV cache: a prompt that extends an earlier one reuses its K/V and decodes exactly (kernel prefill and eager)
 what a fresh prefill would; an optimizer step empties the cache; the budget evicts old entries."""
 
 import torch
@@ -15,7 +15,7 @@ def _gens(llama):
     return cached, fresh
 
 
-def test_extended_prompts_decode_as_without_cache(llama):
+def test_extended_prompts_decode_as_without_cache(llama, decode_step):
     cached, fresh = _gens(llama)
     greedy = SamplingParams(temperature=0, max_tokens=12)
     prompts = [cached.render(q) for q in ["1+2=", "12*34-5=", "what is 99-98?"]]

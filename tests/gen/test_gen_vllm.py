@@ -137,6 +137,22 @@ def test_prefix_cache_serves_repeated_prefixes(engines):
     assert cached >= 2 * 64  # the 2nd and 3rd calls reuse at least two 32-token blocks each
 
 
+def test_tail_tokens_are_what_each_sample_prefills_from_a_cached_prompt(engines):
+    vgen, _ = engines
+    from benchmarks.vllm_engine_work import delta, engine_work
+
+    trace = vgen.render("countdown 4 9 11 -> 35") + "<think>11-4=7,7*9=63 no\n9+11=20,20+4=24 no\n"
+    length, block = len(vgen._encode([trace])[0]), vgen.block_size
+    tail = length - (length - 1) // block * block
+    params = SamplingParams(n=3, temperature=1.0, max_tokens=12, seed=5)
+    vgen.generate([trace], params)  # caches the prompt's whole blocks
+    stats, work = dict(vgen.prefix_stats), dict(engine_work(vgen))
+    out = vgen.generate([trace], params)
+    assert vgen.prefix_stats["tail_tokens"] - stats["tail_tokens"] == 3 * tail
+    fed = sum(len(c.token_ids) - 1 for c in out[0])  # every sampled token but the last goes back in
+    assert delta(engine_work(vgen), work)["model_tokens"] == 3 * tail + fed
+
+
 def test_weights_pushed_into_running_engine(engines):
     vgen, hgen = engines
     from ponder.gen.hf import HFGenerator

@@ -1,4 +1,4 @@
-"""Compile and load the C++ decode step (decode.cpp) once per machine, or say why not.
+"""Compile and load the C++ kernels (decode.cpp: prefill, decode step, token choice) once per machine, or say why not.
 
 The source is plain C++ with AVX-512 intrinsics and no torch headers, so a cold build takes a
 couple of seconds (a torch extension would compile its headers for ~a minute); it is loaded with
@@ -25,7 +25,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("decode.cpp", "gemm.h", "vecmath.h")
+SOURCES = ("decode.cpp", "layers.h", "gemm.h", "vecmath.h")
 FLAGS = ["-O3", "-std=c++17", "-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mfma", "-fno-math-errno"]
 NEEDED_CPU_FLAGS = {"avx512f", "avx512dq", "avx512bw", "avx512vl", "fma"}
 _state: dict[str, object] = {}  # "lib": the loaded library or None, once decided
@@ -85,15 +85,18 @@ def compile_library(cxx: str, out: Path) -> None:
 
 def _open(path: Path) -> ctypes.CDLL:
     lib = ctypes.CDLL(str(path))
-    lib.ponder_work_floats.restype = ctypes.c_int64
-    lib.ponder_work_floats.argtypes = [ctypes.c_void_p]
-    lib.ponder_decode_step.restype = None
-    lib.ponder_decode_step.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64, ctypes.c_void_p]
-    lib.ponder_gemm.restype = None
-    i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    lib.ponder_gemm.argtypes = [ptr, i64, i64, ptr, i64, i64, ptr, ptr, i64, i64]
-    lib.ponder_sample.restype = None
-    lib.ponder_sample.argtypes = [ptr, i64, i64, ptr, ctypes.c_float, ptr, ptr]
+    i64, ptr, f32 = ctypes.c_int64, ctypes.c_void_p, ctypes.c_float
+    signatures = {
+        "ponder_work_floats": (i64, [ptr, i64]),
+        "ponder_decode_step": (None, [ptr, ptr, ptr, i64, ptr]),
+        "ponder_prefill": (None, [ptr, i64, ptr, ptr, ptr, ptr, ptr, i64, i64, i64, ptr, ptr]),
+        "ponder_gemm": (None, [ptr, i64, i64, ptr, i64, i64, ptr, ptr, i64, i64]),
+        "ponder_sample": (None, [ptr, i64, i64, ptr, f32, ptr, ptr]),
+        "ponder_choose_record": (i64, [ptr, i64, i64, ptr, f32, ptr, ptr, ptr, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr]),
+    }
+    for name, (restype, argtypes) in signatures.items():
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = restype, argtypes
     return lib
 
 

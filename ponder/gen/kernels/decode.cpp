@@ -1,227 +1,63 @@
-// One decoding step of a Llama-style model (Llama, Qwen2, Mistral) for R rows, in one call:
-// embedding, then per layer RMSNorm, the fused q/k/v matmul (+ bias), RoPE, the cache write,
-// attention over the cache, o-proj + residual, RMSNorm, SwiGLU MLP + residual; then the final
-// norm and the output head. fp32 throughout, one thread, AVX-512 (see gemm.h, vecmath.h).
-// The RMSNorm weights are folded into the next matrix by the caller (ponder/gen/kernels/plan.py).
-// Caches: keys in blocks of 16 positions (R * Hkv, cap / 16, D, 16), so a query scores 16
-// positions per FMA reading contiguous memory, values (R * Hkv, cap, D); cap % 16 == 0. Needs head_dim % 16 == 0. Left out: sliding windows, other activations,
-// biases on the MLP, dtypes other than fp32 (the Python side refuses those models).
-#include <math.h>
-#include <string.h>
+// A Llama-style model (Llama, Qwen2, Mistral) in a few calls: the prefill of all prompt tokens of a
+// batch, one decoding step for R rows, and the token choice with its bookkeeping. Per layer
+// (layers.h): RMSNorm, the fused q/k/v matmul (+ bias), RoPE, the cache write, attention over the
+// cache, o-proj + residual, RMSNorm, SwiGLU MLP + residual; then the final norm and the output
+// head. fp32 throughout, one thread, AVX-512 (see gemm.h, vecmath.h). The RMSNorm weights are
+// folded into the next matrix by the caller (ponder/gen/kernels/plan.py). Caches: keys in blocks
+// of 16 positions (R * Hkv, cap / 16, D, 16), so a query scores 16 positions per FMA reading
+// contiguous memory, values (R * Hkv, cap, D); cap % 16 == 0. Needs head_dim % 16 == 0. Left out:
+// sliding windows, other activations, biases on the MLP, dtypes other than fp32 (the Python side
+// refuses those models).
+#include "layers.h"
 
-#include "gemm.h"
-
-struct Layer {
-    const float* wqkv;  // panels of (d, M), M = (H + 2 Hkv) D
-    const float* bqkv;  // (M,) or null
-    const float* wo;    // panels of (H D, d)
-    const float* bo;    // (d,) or null
-    const float* wgu;   // panels of (d, 2 I): gate columns, then up
-    const float* wd;    // panels of (I, d)
-    float* kt;          // (R * Hkv, cap / 16, D, 16)
-    float* v;           // (R * Hkv, cap, D)
-};
-
-struct Plan {
-    int64_t n_layers, d, H, Hkv, D, I, V, cap, R;  // cap: a multiple of 16
-    float eps, scale;
-    const float* embed;  // (V, d)
-    const float* head;   // panels of (d, V), final norm folded in
-    const float* cos;    // (cap, D / 2)
-    const float* sin;    // (cap, D / 2)
-    const float* bias;   // (R, cap): 0 for real columns, -inf for padding
-    float* work;         // ponder_work_floats(plan) floats
-    const Layer* layers;
-};
-
-extern "C" int64_t ponder_work_floats(const Plan* p) {
-    const int64_t M = (p->H + 2 * p->Hkv) * p->D;
-    return p->R * (2 * p->d + M + p->H * p->D + 3 * p->I) + p->cap + 64;
-}
-
-static void rms_norm(const float* x, float* out, int64_t rows, int64_t d, float eps) {
-    for (int64_t r = 0; r < rows; r++) {
-        const float* xr = x + r * d;
-        __m512 ss = _mm512_setzero_ps();
-        for (int64_t i = 0; i < d; i += 16) {
-            const __m512 v = _mm512_maskz_loadu_ps(tail_mask(d - i), xr + i);
-            ss = _mm512_fmadd_ps(v, v, ss);
-        }
-        const __m512 s = _mm512_set1_ps(1.0f / sqrtf(hsum(ss) / (float)d + eps));
-        for (int64_t i = 0; i < d; i += 16) {
-            const __mmask16 m = tail_mask(d - i);
-            _mm512_mask_storeu_ps(out + r * d + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, xr + i), s));
-        }
-    }
-}
-
-// rotate_half RoPE in place on n_heads heads of D at x: x * cos + rotate_half(x) * sin.
-static void rope(float* x, int64_t n_heads, int64_t D, const float* c, const float* s) {
-    const int64_t half = D / 2;
-    for (int64_t h = 0; h < n_heads; h++) {
-        float* a = x + h * D;
-        float* b = a + half;
-        for (int64_t i = 0; i < half; i++) {
-            const float x1 = a[i], x2 = b[i];
-            a[i] = x1 * c[i] - x2 * s[i];
-            b[i] = x2 * c[i] + x1 * s[i];
-        }
-    }
-}
-
-// Scores of one query head over L positions of blocked keys kb (cap / 16, D, 16), scaled, plus
-// bias; NB blocks of 16 positions at once (independent FMA chains). Returns the running max.
-template <int NB>
-static inline __m512 score_blocks(const float* q, const float* kb, int64_t D, int64_t l, int64_t L, __m512 sc,
-                                  const float* bias, float* out, __m512 mx) {
-    __m512 a[NB];
-    for (int b = 0; b < NB; b++) a[b] = _mm512_setzero_ps();
-    for (int64_t d = 0; d < D; d++) {
-        const __m512 qd = _mm512_set1_ps(q[d]);
-        for (int b = 0; b < NB; b++) a[b] = _mm512_fmadd_ps(qd, _mm512_loadu_ps(kb + (b * D + d) * 16), a[b]);
-    }
-    for (int b = 0; b < NB; b++) {
-        const __mmask16 m = tail_mask(L - l - 16 * b);
-        const __m512 y = _mm512_fmadd_ps(a[b], sc, _mm512_maskz_loadu_ps(m, bias + l + 16 * b));
-        _mm512_mask_storeu_ps(out + l + 16 * b, m, y);
-        mx = _mm512_mask_max_ps(mx, m, mx, y);
-    }
-    return mx;
-}
-
-static float scores(const float* q, const float* kb, int64_t D, int64_t L, float scale, const float* bias, float* out) {
-    const __m512 sc = _mm512_set1_ps(scale);
-    __m512 mx = _mm512_set1_ps(-INFINITY);
-    int64_t l = 0;
-    for (; l + 64 <= L; l += 64) mx = score_blocks<4>(q, kb + l * D, D, l, L, sc, bias, out, mx);
-    switch ((L - l + 15) / 16) {  // 1-4 partly filled blocks left
-        case 4: mx = score_blocks<4>(q, kb + l * D, D, l, L, sc, bias, out, mx); break;
-        case 3: mx = score_blocks<3>(q, kb + l * D, D, l, L, sc, bias, out, mx); break;
-        case 2: mx = score_blocks<2>(q, kb + l * D, D, l, L, sc, bias, out, mx); break;
-        case 1: mx = score_blocks<1>(q, kb + l * D, D, l, L, sc, bias, out, mx); break;
-        default: break;
-    }
-    return hmax(mx);
-}
-
-// s[0:L) <- exp(s - mx) in place (masked -inf entries become 0); returns 1 / their sum.
-static float exp_scores(float* s, int64_t L, float mx) {
-    const __m512 m = _mm512_set1_ps(mx);
-    __m512 sum = _mm512_setzero_ps();
-    for (int64_t l = 0; l < L; l += 16) {
-        const __mmask16 k = tail_mask(L - l);
-        const __m512 e = _mm512_maskz_mov_ps(k, vexp(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + l), m)));
-        _mm512_mask_storeu_ps(s + l, k, e);
-        sum = _mm512_add_ps(sum, e);
-    }
-    return 1.0f / hsum(sum);
-}
-
-// out (16 DV,) = inv * sum_l e[l] v[l], v (cap, 16 DV): four position streams in flight.
-template <int DV>
-static void weighted_values(const float* e, const float* v, int64_t L, float inv, float* out) {
-    constexpr int64_t D = 16 * DV;
-    __m512 a[4][DV];
-    for (int s = 0; s < 4; s++)
-        for (int i = 0; i < DV; i++) a[s][i] = _mm512_setzero_ps();
-    int64_t l = 0;
-    for (; l + 4 <= L; l += 4)
-        for (int s = 0; s < 4; s++) {
-            const __m512 p = _mm512_set1_ps(e[l + s]);
-            for (int i = 0; i < DV; i++) a[s][i] = _mm512_fmadd_ps(p, _mm512_loadu_ps(v + (l + s) * D + 16 * i), a[s][i]);
-        }
-    for (; l < L; l++)
-        for (int i = 0; i < DV; i++) a[0][i] = _mm512_fmadd_ps(_mm512_set1_ps(e[l]), _mm512_loadu_ps(v + l * D + 16 * i), a[0][i]);
-    for (int i = 0; i < DV; i++) {
-        const __m512 y = _mm512_add_ps(_mm512_add_ps(a[0][i], a[1][i]), _mm512_add_ps(a[2][i], a[3][i]));
-        _mm512_storeu_ps(out + 16 * i, _mm512_mul_ps(y, _mm512_set1_ps(inv)));
-    }
-}
-
-static void weighted_values_any(const float* e, const float* v, int64_t D, int64_t L, float inv, float* out) {
-    for (int64_t i = 0; i < D; i += 16) {
-        __m512 a = _mm512_setzero_ps();
-        for (int64_t l = 0; l < L; l++) a = _mm512_fmadd_ps(_mm512_set1_ps(e[l]), _mm512_loadu_ps(v + l * D + i), a);
-        _mm512_storeu_ps(out + i, _mm512_mul_ps(a, _mm512_set1_ps(inv)));
-    }
-}
-
-static void values(const float* e, const float* v, int64_t D, int64_t L, float inv, float* out) {
-    switch (D / 16) {
-        case 1: weighted_values<1>(e, v, L, inv, out); break;
-        case 2: weighted_values<2>(e, v, L, inv, out); break;
-        case 4: weighted_values<4>(e, v, L, inv, out); break;
-        case 8: weighted_values<8>(e, v, L, inv, out); break;
-        default: weighted_values_any(e, v, D, L, inv, out); break;
-    }
-}
-
-// Write row r's new key/value (already roped) into column col, then attend over L columns.
-static void attention(const Plan* p, const Layer* w, const float* qkv, int64_t r, int64_t col, int64_t L,
-                      float* att, float* s) {
-    const int64_t H = p->H, Hkv = p->Hkv, D = p->D, cap = p->cap, G = H / Hkv;
-    const float* k_new = qkv + H * D;
-    const float* v_new = k_new + Hkv * D;
-    for (int64_t j = 0; j < Hkv; j++) {
-        float* kb = w->kt + (r * Hkv + j) * D * cap;
-        float* v = w->v + (r * Hkv + j) * cap * D;
-        float* block = kb + (col / 16) * D * 16 + col % 16;
-        for (int64_t d = 0; d < D; d++) block[d * 16] = k_new[j * D + d];
-        memcpy(v + col * D, v_new + j * D, D * sizeof(float));
-        for (int64_t g = 0; g < G; g++) {
-            const int64_t h = j * G + g;
-            const float mx = scores(qkv + h * D, kb, D, L, p->scale, p->bias + r * cap, s);
-            values(s, v, D, L, exp_scores(s, L, mx), att + h * D);
-        }
-    }
-}
-
-// out (rows, I) = silu(gu[:, :I]) * gu[:, I:], silu(x) = x / (1 + exp(-x)).
-static void swiglu(const float* gu, float* out, int64_t rows, int64_t I) {
-    const __m512 one = _mm512_set1_ps(1.0f);
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t i = 0; i < I; i += 16) {
-            const __mmask16 m = tail_mask(I - i);
-            const __m512 g = _mm512_maskz_loadu_ps(m, gu + r * 2 * I + i);
-            const __m512 u = _mm512_maskz_loadu_ps(m, gu + r * 2 * I + I + i);
-            const __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, vexp(_mm512_sub_ps(_mm512_setzero_ps(), g))));
-            _mm512_mask_storeu_ps(out + r * I + i, m, _mm512_mul_ps(silu, u));
-        }
-}
+extern "C" int64_t ponder_work_floats(const Plan* p, int64_t rows) { return work_floats(p, rows); }
 
 // tokens (R,), pos (R,) rotary positions (each advanced by one), col: the cache column written
-// now (every row attends to columns 0..col), logits (R, V).
+// now (every row attends to columns 0..col), logits (R, V). Scratch: p->work, R rows.
 extern "C" void ponder_decode_step(const Plan* p, const int64_t* tokens, int64_t* pos, int64_t col, float* logits) {
-    const int64_t R = p->R, d = p->d, D = p->D, I = p->I, HD = p->H * p->D;
-    const int64_t M = (p->H + 2 * p->Hkv) * D, half = D / 2;
-    float* x = p->work;
-    float* xn = x + R * d;
-    float* qkv = xn + R * d;
-    float* att = qkv + R * M;
-    float* gu = att + R * HD;
-    float* h = gu + R * 2 * I;
-    float* s = h + R * I;
+    const int64_t R = p->R, d = p->d;
     const unsigned int csr = _mm_getcsr();
     _mm_setcsr(csr | 0x8040);  // flush denormals (tiny softmax weights) to zero: they cost ~100 cycles each
-    for (int64_t r = 0; r < R; r++) memcpy(x + r * d, p->embed + tokens[r] * d, d * sizeof(float));
-    for (int64_t i = 0; i < p->n_layers; i++) {
-        const Layer* w = p->layers + i;
-        rms_norm(x, xn, R, d, p->eps);
-        gemm(xn, d, R, w->wqkv, d, M, w->bqkv, qkv, M, false);
-        for (int64_t r = 0; r < R; r++) {
-            float* row = qkv + r * M;
-            rope(row, p->H + p->Hkv, D, p->cos + pos[r] * half, p->sin + pos[r] * half);
-            attention(p, w, row, r, col, col + 1, att + r * HD, s);
-        }
-        gemm(att, HD, R, w->wo, HD, d, w->bo, x, d, true);
-        rms_norm(x, xn, R, d, p->eps);
-        gemm(xn, d, R, w->wgu, d, 2 * I, nullptr, gu, 2 * I, false);
-        swiglu(gu, h, R, I);
-        gemm(h, I, R, w->wd, I, d, nullptr, x, d, true);
+    int64_t* rows = new int64_t[2 * R];
+    int64_t* cols = rows + R;
+    for (int64_t r = 0; r < R; r++) {
+        memcpy(p->work + r * d, p->embed + tokens[r] * d, d * sizeof(float));
+        rows[r] = r;
+        cols[r] = col;
     }
-    rms_norm(x, xn, R, d, p->eps);
-    gemm(xn, d, R, p->head, d, p->V, nullptr, logits, p->V, false);
+    forward(p, R, rows, cols, pos, p->work);
+    head(p, p->work, R, p->work + R * d, logits);
     for (int64_t r = 0; r < R; r++) pos[r] += 1;
+    delete[] rows;
+    _mm_setcsr(csr);
+}
+
+// The prompts of a batch, P of them with N real tokens packed prompt by prompt in column order:
+// token t is tokens[t] at cache row rows[t], column cols[t], rotary position pos[t]; prompt q's
+// tokens end before ends[q]. Each prompt's row gets its columns [first, T) zeroed (padding) before
+// its tokens are written; columns before `first` (a reused prefix) must already be filled.
+// logits (P, V): each prompt's next-token logits. Prompts go through in groups of at most `chunk`
+// tokens (a longer prompt alone), so work needs work_floats(p, max(chunk, longest prompt)) floats.
+extern "C" void ponder_prefill(const Plan* p, int64_t P, const int64_t* ends, const int64_t* tokens,
+                               const int64_t* rows, const int64_t* cols, const int64_t* pos, int64_t first,
+                               int64_t T, int64_t chunk, float* work, float* logits) {
+    const int64_t d = p->d;
+    const unsigned int csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040);
+    int64_t q0 = 0, a = 0;
+    while (q0 < P) {
+        int64_t q1 = q0 + 1;
+        while (q1 < P && ends[q1] - a <= chunk) q1++;
+        const int64_t n = ends[q1 - 1] - a;
+        for (int64_t q = q0; q < q1; q++) zero_columns(p, rows[ends[q] - 1], first, T);
+        for (int64_t t = 0; t < n; t++) memcpy(work + t * d, p->embed + tokens[a + t] * d, d * sizeof(float));
+        forward(p, n, rows + a, cols + a, pos + a, work);
+        float* last = work + n * d;  // each prompt's last token, gathered
+        for (int64_t q = q0; q < q1; q++) memcpy(last + (q - q0) * d, work + (ends[q] - 1 - a) * d, d * sizeof(float));
+        head(p, last, q1 - q0, last + (q1 - q0) * d, logits + q0 * p->V);
+        q0 = q1;
+        a = ends[q1 - 1];
+    }
     _mm_setcsr(csr);
 }
 
@@ -272,4 +108,29 @@ extern "C" void ponder_sample(const float* logits, int64_t R, int64_t V, const f
         logprobs[r] = x[t] - mx - lse;
     }
     delete[] e;
+}
+
+// ponder_sample for R live rows, then the loop's bookkeeping (gen/loop.py) in the same call:
+// rows[j] is live row j's original row; its token goes to chosen[j] and to all_tokens[rows[j] *
+// ld + t], its logprob to all_logprobs (same place), and ended[rows[j]] |= eos[token]. With
+// can_end (V,) (tokens that can complete a stop string), the live rows whose token can and whose
+// row has not ended are listed in cand, their count in *n_cand. Returns how many rows have not ended.
+extern "C" int64_t ponder_choose_record(const float* logits, int64_t R, int64_t V, const float* u, float temperature,
+                                        const int64_t* rows, int64_t* chosen, int64_t* all_tokens,
+                                        float* all_logprobs, int64_t ld, int64_t t, const uint8_t* eos,
+                                        uint8_t* ended, const uint8_t* can_end, int64_t* cand, int64_t* n_cand) {
+    float* lp = new float[R];
+    ponder_sample(logits, R, V, u, temperature, chosen, lp);
+    int64_t live = 0, n = 0;
+    for (int64_t j = 0; j < R; j++) {
+        const int64_t r = rows[j], tok = chosen[j];
+        all_tokens[r * ld + t] = tok;
+        all_logprobs[r * ld + t] = lp[j];
+        ended[r] |= eos[tok];
+        live += !ended[r];
+        if (can_end != nullptr && can_end[tok] && !ended[r]) cand[n++] = j;
+    }
+    if (n_cand != nullptr) *n_cand = n;
+    delete[] lp;
+    return live;
 }

@@ -1,12 +1,10 @@
-"""The Python side of the C++ decode step: weights packed for it, and one batch's caches and plan.
+"""The Python side of the C++ kernels: which models they run, and the weights packed for them.
 
 `kernel_weights` reads a Llama-style model's live parameters into the layout decode.cpp
 multiplies by: (in, out) matrices cut into panels of 32 columns, RMSNorm weights folded into the
-next matrix, q/k/v and gate/up fused. `KernelBatch` owns one batch's tensors (transposed key
-cache, value cache, padding bias, scratch) and the ctypes `Plan` that points at them; a step is
-one foreign call. The tensors stay referenced here, so the pointers in the plan stay valid; a
-batch shape change (`keep`) rebuilds the plan. Left out: dtypes other than fp32, head_dim not a
-multiple of 16 (`unsupported_reason` says so and the caller takes the eager step).
+next matrix, q/k/v and gate/up fused. The ctypes mirrors of layers.h's `Plan` and `Layer` are
+here too; gen/kernels/batch.py fills them for one batch. Left out: dtypes other than fp32,
+head_dim not a multiple of 16 (`unsupported_reason` says so and the caller takes the eager path).
 """
 
 from __future__ import annotations
@@ -61,7 +59,7 @@ def panels(w: torch.Tensor) -> torch.Tensor:
     return padded.view(K, n_panels, PANEL).transpose(0, 1).contiguous()
 
 
-def _ptr(t: torch.Tensor | None) -> int | None:
+def ptr(t: torch.Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
 
@@ -97,99 +95,3 @@ def kernel_weights(model) -> KernelWeights:
     head = panels(model.lm_head.weight.t() * inner.norm.weight[:, None])
     vocab = model.lm_head.weight.shape[0]
     return KernelWeights(embed=inner.embed_tokens.weight.contiguous(), head=head, vocab=vocab, layers=layers)
-
-
-class KernelBatch:
-    """One batch of R rows decoding through the compiled step (ponder_decode_step in decode.cpp).
-
-    Built after the eager prefill: `fill` copies each prompt's prefill K/V into its rows' caches.
-    dims: n_layers, d, H, Hkv, D, I; cos/sin: (cap, D / 2) RoPE tables as transformers computes
-    them; bias: (R, cap) 0 for real cache columns and -inf for padding. The kernel's cap is cap
-    rounded up to a multiple of 16 (whole key blocks); columns past cap are never written."""
-
-    def __init__(self, lib, weights: KernelWeights, dims: dict, eps: float, cos, sin, bias: torch.Tensor):
-        self.lib, self.weights, self.dims, self.eps = lib, weights, dims, eps
-        self.cos, self.sin = cos.contiguous(), sin.contiguous()
-        R, cap = bias.shape
-        self.bias = bias.new_zeros(R, -(-cap // BLOCK) * BLOCK)  # cap rounded up to whole key blocks
-        self.bias[:, :cap] = bias
-        self.kt: list[torch.Tensor] = []
-        self.v: list[torch.Tensor] = []
-
-    def fill(self, prefill: list[tuple[torch.Tensor, torch.Tensor]], copies: int) -> None:
-        """prefill: per layer (k, v), each (P, Hkv, T, D); rows i * copies ... hold prompt i. Keys
-        go into blocks of 16 positions (R * Hkv, cap / 16, D, 16), values into (R * Hkv, cap, D)."""
-        R, cap = self.bias.shape
-        for k, v in prefill:
-            P, Hkv, T, D = k.shape
-            n_blocks = -(-T // BLOCK)
-            padded = k.new_zeros(P, Hkv, n_blocks * BLOCK, D)
-            padded[:, :, :T] = k
-            # uninitialised past T: a step writes column col before reading columns <= col, and the
-            # lanes it loads past col in a key block only reach masked-off scores
-            kt = k.new_empty(R * Hkv, cap // BLOCK, D, BLOCK)
-            vc = v.new_empty(R * Hkv, cap, D)
-            blocks = padded.view(P, Hkv, n_blocks, BLOCK, D).transpose(-1, -2)  # (P, Hkv, n_blocks, D, 16)
-            kt.view(P, copies, Hkv, cap // BLOCK, D, BLOCK)[:, :, :, :n_blocks] = blocks[:, None]
-            vc.view(P, copies, Hkv, cap, D)[:, :, :, :T] = v[:, None]
-            self.kt.append(kt)
-            self.v.append(vc)
-        self._make_plan()
-
-    def keep(self, rows: torch.Tensor) -> None:
-        """Keep only `rows` (R',) of the batch."""
-        R = self.bias.shape[0]
-        self.kt = [t.view(R, -1).index_select(0, rows).view(-1, *t.shape[1:]) for t in self.kt]
-        self.v = [t.view(R, -1).index_select(0, rows).view(-1, *t.shape[1:]) for t in self.v]
-        self.bias = self.bias.index_select(0, rows)
-        self._make_plan()
-
-    def row_kv(self, j: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Row j's per-layer keys and values, each (Hkv, cap, D) (keys unblocked: a copy)."""
-        R, cap = self.bias.shape
-        out = []
-        for kt, v in zip(self.kt, self.v):
-            Hkv, D = kt.shape[0] // R, kt.shape[2]
-            k = kt.view(R, Hkv, cap // BLOCK, D, BLOCK)[j].transpose(-1, -2).reshape(Hkv, cap, D)
-            out.append((k, v.view(R, Hkv, cap, D)[j]))
-        return out
-
-    def _make_plan(self) -> None:
-        w, dims = self.weights, self.dims
-        R, cap = self.bias.shape
-        self.layers = (Layer * dims["n_layers"])()
-        for i, lw in enumerate(w.layers):
-            ptrs = {k: _ptr(t) for k, t in lw.items()}
-            self.layers[i] = Layer(**ptrs, kt=self.kt[i].data_ptr(), v=self.v[i].data_ptr())
-        plan = Plan(**dims, V=w.vocab, cap=cap, R=R, eps=self.eps, scale=dims["D"] ** -0.5, layers=self.layers)
-        plan.embed, plan.head, plan.cos, plan.sin = (
-            w.embed.data_ptr(),
-            w.head.data_ptr(),
-            _ptr(self.cos),
-            _ptr(self.sin),
-        )
-        plan.bias = self.bias.data_ptr()
-        self.plan = plan
-        self.work = torch.empty(self.lib.ponder_work_floats(ctypes.byref(plan)))
-        plan.work = self.work.data_ptr()
-        self.plan_ptr = ctypes.addressof(plan)
-
-    def step(self, tokens: torch.Tensor, pos: torch.Tensor, col: int) -> torch.Tensor:
-        """tokens (R,) int64 written at cache column col; pos (R,) int64 rotary positions, advanced
-        by one in place. Returns the next-token logits (R, V)."""
-        tokens = tokens.contiguous() if tokens.dtype == torch.int64 else tokens.long().contiguous()
-        logits = torch.empty(self.bias.shape[0], self.weights.vocab)
-        self.lib.ponder_decode_step(self.plan_ptr, tokens.data_ptr(), pos.data_ptr(), col, logits.data_ptr())
-        return logits
-
-    def choose(self, logits: torch.Tensor, temperature: float, generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """gen.sampling.choose_tokens without top-k/top-p in one call: (tokens (R,), logprobs (R,)).
-        Draws the same one uniform per row from `generator` as the torch version does."""
-        R, V = logits.shape
-        logits = logits.contiguous()
-        u = None if temperature == 0 else torch.rand(R, generator=generator)
-        tokens, logprobs = torch.empty(R, dtype=torch.int64), torch.empty(R)
-        self.lib.ponder_sample(
-            logits.data_ptr(), R, V, _ptr(u), temperature, tokens.data_ptr(), logprobs.data_ptr()
-        )  # fmt: skip
-        return tokens, logprobs

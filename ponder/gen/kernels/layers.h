@@ -1,0 +1,243 @@
+// The per-layer pieces shared by the decode step and the prefill (decode.cpp): the batch's plan,
+// RMSNorm, RoPE, attention of one token over its row's cache (keys blocked by 16 positions), SwiGLU,
+// and `forward`, which runs n tokens, each with its own cache row, column and rotary position,
+// through every layer. fp32, one thread, AVX-512.
+#pragma once
+#include <math.h>
+#include <string.h>
+
+#include "gemm.h"
+
+struct Layer {
+    const float* wqkv;  // panels of (d, M), M = (H + 2 Hkv) D
+    const float* bqkv;  // (M,) or null
+    const float* wo;    // panels of (H D, d)
+    const float* bo;    // (d,) or null
+    const float* wgu;   // panels of (d, 2 I): gate columns, then up
+    const float* wd;    // panels of (I, d)
+    float* kt;          // (R * Hkv, cap / 16, D, 16)
+    float* v;           // (R * Hkv, cap, D)
+};
+
+struct Plan {
+    int64_t n_layers, d, H, Hkv, D, I, V, cap, R;  // cap: a multiple of 16
+    float eps, scale;
+    const float* embed;  // (V, d)
+    const float* head;   // panels of (d, V), final norm folded in
+    const float* cos;    // (cap, D / 2)
+    const float* sin;    // (cap, D / 2)
+    const float* bias;   // (R, cap): 0 for real columns, -inf for padding
+    float* work;         // work_floats(plan, R) floats: the decode step's scratch
+    const Layer* layers;
+};
+
+static void rms_norm(const float* x, float* out, int64_t rows, int64_t d, float eps) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float* xr = x + r * d;
+        __m512 ss = _mm512_setzero_ps();
+        for (int64_t i = 0; i < d; i += 16) {
+            const __m512 v = _mm512_maskz_loadu_ps(tail_mask(d - i), xr + i);
+            ss = _mm512_fmadd_ps(v, v, ss);
+        }
+        const __m512 s = _mm512_set1_ps(1.0f / sqrtf(hsum(ss) / (float)d + eps));
+        for (int64_t i = 0; i < d; i += 16) {
+            const __mmask16 m = tail_mask(d - i);
+            _mm512_mask_storeu_ps(out + r * d + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, xr + i), s));
+        }
+    }
+}
+
+// rotate_half RoPE in place on n_heads heads of D at x: x * cos + rotate_half(x) * sin.
+static void rope(float* x, int64_t n_heads, int64_t D, const float* c, const float* s) {
+    const int64_t half = D / 2;
+    for (int64_t h = 0; h < n_heads; h++) {
+        float* a = x + h * D;
+        float* b = a + half;
+        for (int64_t i = 0; i < half; i++) {
+            const float x1 = a[i], x2 = b[i];
+            a[i] = x1 * c[i] - x2 * s[i];
+            b[i] = x2 * c[i] + x1 * s[i];
+        }
+    }
+}
+
+// Scores of one query head over L positions of blocked keys kb (cap / 16, D, 16), scaled, plus
+// bias; NB blocks of 16 positions at once (independent FMA chains). Returns the running max.
+template <int NB>
+static inline __m512 score_blocks(const float* q, const float* kb, int64_t D, int64_t l, int64_t L, __m512 sc,
+                                  const float* bias, float* out, __m512 mx) {
+    __m512 a[NB];
+    for (int b = 0; b < NB; b++) a[b] = _mm512_setzero_ps();
+    for (int64_t d = 0; d < D; d++) {
+        const __m512 qd = _mm512_set1_ps(q[d]);
+        for (int b = 0; b < NB; b++) a[b] = _mm512_fmadd_ps(qd, _mm512_loadu_ps(kb + (b * D + d) * 16), a[b]);
+    }
+    for (int b = 0; b < NB; b++) {
+        const __mmask16 m = tail_mask(L - l - 16 * b);
+        const __m512 y = _mm512_fmadd_ps(a[b], sc, _mm512_maskz_loadu_ps(m, bias + l + 16 * b));
+        _mm512_mask_storeu_ps(out + l + 16 * b, m, y);
+        mx = _mm512_mask_max_ps(mx, m, mx, y);
+    }
+    return mx;
+}
+
+static float scores(const float* q, const float* kb, int64_t D, int64_t L, float scale, const float* bias, float* out) {
+    const __m512 sc = _mm512_set1_ps(scale);
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    int64_t l = 0;
+    for (; l + 64 <= L; l += 64) mx = score_blocks<4>(q, kb + l * D, D, l, L, sc, bias, out, mx);
+    switch ((L - l + 15) / 16) {  // 1-4 partly filled blocks left
+        case 4: mx = score_blocks<4>(q, kb + l * D, D, l, L, sc, bias, out, mx); break;
+        case 3: mx = score_blocks<3>(q, kb + l * D, D, l, L, sc, bias, out, mx); break;
+        case 2: mx = score_blocks<2>(q, kb + l * D, D, l, L, sc, bias, out, mx); break;
+        case 1: mx = score_blocks<1>(q, kb + l * D, D, l, L, sc, bias, out, mx); break;
+        default: break;
+    }
+    return hmax(mx);
+}
+
+// s[0:L) <- exp(s - mx) in place (masked -inf entries become 0); returns 1 / their sum.
+static float exp_scores(float* s, int64_t L, float mx) {
+    const __m512 m = _mm512_set1_ps(mx);
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t l = 0; l < L; l += 16) {
+        const __mmask16 k = tail_mask(L - l);
+        const __m512 e = _mm512_maskz_mov_ps(k, vexp(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + l), m)));
+        _mm512_mask_storeu_ps(s + l, k, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    return 1.0f / hsum(sum);
+}
+
+// out (16 DV,) = inv * sum_l e[l] v[l], v (cap, 16 DV): four position streams in flight.
+template <int DV>
+static void weighted_values(const float* e, const float* v, int64_t L, float inv, float* out) {
+    constexpr int64_t D = 16 * DV;
+    __m512 a[4][DV];
+    for (int s = 0; s < 4; s++)
+        for (int i = 0; i < DV; i++) a[s][i] = _mm512_setzero_ps();
+    int64_t l = 0;
+    for (; l + 4 <= L; l += 4)
+        for (int s = 0; s < 4; s++) {
+            const __m512 p = _mm512_set1_ps(e[l + s]);
+            for (int i = 0; i < DV; i++) a[s][i] = _mm512_fmadd_ps(p, _mm512_loadu_ps(v + (l + s) * D + 16 * i), a[s][i]);
+        }
+    for (; l < L; l++)
+        for (int i = 0; i < DV; i++) a[0][i] = _mm512_fmadd_ps(_mm512_set1_ps(e[l]), _mm512_loadu_ps(v + l * D + 16 * i), a[0][i]);
+    for (int i = 0; i < DV; i++) {
+        const __m512 y = _mm512_add_ps(_mm512_add_ps(a[0][i], a[1][i]), _mm512_add_ps(a[2][i], a[3][i]));
+        _mm512_storeu_ps(out + 16 * i, _mm512_mul_ps(y, _mm512_set1_ps(inv)));
+    }
+}
+
+static void weighted_values_any(const float* e, const float* v, int64_t D, int64_t L, float inv, float* out) {
+    for (int64_t i = 0; i < D; i += 16) {
+        __m512 a = _mm512_setzero_ps();
+        for (int64_t l = 0; l < L; l++) a = _mm512_fmadd_ps(_mm512_set1_ps(e[l]), _mm512_loadu_ps(v + l * D + i), a);
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(a, _mm512_set1_ps(inv)));
+    }
+}
+
+static void values(const float* e, const float* v, int64_t D, int64_t L, float inv, float* out) {
+    switch (D / 16) {
+        case 1: weighted_values<1>(e, v, L, inv, out); break;
+        case 2: weighted_values<2>(e, v, L, inv, out); break;
+        case 4: weighted_values<4>(e, v, L, inv, out); break;
+        case 8: weighted_values<8>(e, v, L, inv, out); break;
+        default: weighted_values_any(e, v, D, L, inv, out); break;
+    }
+}
+
+// Write row r's new key/value (already roped) into column col, then attend over L columns.
+static void attention(const Plan* p, const Layer* w, const float* qkv, int64_t r, int64_t col, int64_t L,
+                      float* att, float* s) {
+    const int64_t H = p->H, Hkv = p->Hkv, D = p->D, cap = p->cap, G = H / Hkv;
+    const float* k_new = qkv + H * D;
+    const float* v_new = k_new + Hkv * D;
+    for (int64_t j = 0; j < Hkv; j++) {
+        float* kb = w->kt + (r * Hkv + j) * D * cap;
+        float* v = w->v + (r * Hkv + j) * cap * D;
+        float* block = kb + (col / 16) * D * 16 + col % 16;
+        for (int64_t d = 0; d < D; d++) block[d * 16] = k_new[j * D + d];
+        memcpy(v + col * D, v_new + j * D, D * sizeof(float));
+        for (int64_t g = 0; g < G; g++) {
+            const int64_t h = j * G + g;
+            const float mx = scores(qkv + h * D, kb, D, L, p->scale, p->bias + r * cap, s);
+            values(s, v, D, L, exp_scores(s, L, mx), att + h * D);
+        }
+    }
+}
+
+// out (rows, I) = silu(gu[:, :I]) * gu[:, I:], silu(x) = x / (1 + exp(-x)).
+static void swiglu(const float* gu, float* out, int64_t rows, int64_t I) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t i = 0; i < I; i += 16) {
+            const __mmask16 m = tail_mask(I - i);
+            const __m512 g = _mm512_maskz_loadu_ps(m, gu + r * 2 * I + i);
+            const __m512 u = _mm512_maskz_loadu_ps(m, gu + r * 2 * I + I + i);
+            const __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, vexp(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+            _mm512_mask_storeu_ps(out + r * I + i, m, _mm512_mul_ps(silu, u));
+        }
+}
+
+
+// Scratch for n tokens, carved from work (work_floats(p, n) floats): see forward.
+static inline int64_t work_floats(const Plan* p, int64_t n) {
+    const int64_t M = (p->H + 2 * p->Hkv) * p->D;
+    return n * (2 * p->d + M + p->H * p->D + 3 * p->I) + p->cap + 64;
+}
+
+// n tokens through every layer: x = work[0 : n d) holds their embeddings on entry and the residual
+// stream on exit; token t writes its key/value into cache row rows[t] at column cols[t] (rotary
+// position pos[t]) and attends over that row's columns 0..cols[t]. A row's tokens must come in
+// increasing column order (each sees the ones before it: causal attention).
+static void forward(const Plan* p, int64_t n, const int64_t* rows, const int64_t* cols, const int64_t* pos,
+                    float* work) {
+    const int64_t d = p->d, D = p->D, I = p->I, HD = p->H * p->D;
+    const int64_t M = (p->H + 2 * p->Hkv) * D, half = D / 2;
+    float* x = work;
+    float* xn = x + n * d;
+    float* qkv = xn + n * d;
+    float* att = qkv + n * M;
+    float* gu = att + n * HD;
+    float* h = gu + n * 2 * I;
+    float* s = h + n * I;
+    for (int64_t i = 0; i < p->n_layers; i++) {
+        const Layer* w = p->layers + i;
+        rms_norm(x, xn, n, d, p->eps);
+        gemm(xn, d, n, w->wqkv, d, M, w->bqkv, qkv, M, false);
+        for (int64_t t = 0; t < n; t++) {
+            float* row = qkv + t * M;
+            rope(row, p->H + p->Hkv, D, p->cos + pos[t] * half, p->sin + pos[t] * half);
+            attention(p, w, row, rows[t], cols[t], cols[t] + 1, att + t * HD, s);
+        }
+        gemm(att, HD, n, w->wo, HD, d, w->bo, x, d, true);
+        rms_norm(x, xn, n, d, p->eps);
+        gemm(xn, d, n, w->wgu, d, 2 * I, nullptr, gu, 2 * I, false);
+        swiglu(gu, h, n, I);
+        gemm(h, I, n, w->wd, I, d, nullptr, x, d, true);
+    }
+}
+
+// The final norm and the output head for the n rows of x (n, d): logits (n, V).
+static void head(const Plan* p, const float* x, int64_t n, float* xn, float* logits) {
+    rms_norm(x, xn, n, p->d, p->eps);
+    gemm(xn, p->d, n, p->head, p->d, p->V, nullptr, logits, p->V, false);
+}
+
+// Zero cache row r's keys and values at columns [c0, c1) of every layer (padding columns: their
+// scores are masked to -inf, but the values they weight by 0 must be finite).
+static void zero_columns(const Plan* p, int64_t r, int64_t c0, int64_t c1) {
+    const int64_t Hkv = p->Hkv, D = p->D, cap = p->cap;
+    for (int64_t i = 0; i < p->n_layers; i++)
+        for (int64_t j = 0; j < Hkv; j++) {
+            float* kb = p->layers[i].kt + (r * Hkv + j) * D * cap;
+            float* v = p->layers[i].v + (r * Hkv + j) * cap * D;
+            for (int64_t c = c0; c < c1; c++) {
+                float* block = kb + (c / 16) * D * 16 + c % 16;
+                for (int64_t e = 0; e < D; e++) block[e * 16] = 0.0f;
+            }
+            if (c1 > c0) memset(v + c0 * D, 0, (c1 - c0) * D * sizeof(float));
+        }
+}
