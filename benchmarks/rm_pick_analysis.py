@@ -16,6 +16,7 @@ import statistics as st
 from collections import defaultdict
 
 import torch
+from rm_bo16 import Recorder
 from rm_common import LEVELS
 from rm_search import SEARCH_SEED
 
@@ -26,18 +27,6 @@ from ponder.search import run_search
 from ponder.search.engine import build_scorer
 from ponder.tasks import make_problems
 from ponder.verify import verify
-
-
-class Recorder:
-    """An outcome scorer that passes scores through and keeps (problem id, response, score)."""
-
-    def __init__(self, inner):
-        self.inner, self.log = inner, []
-
-    def score(self, problems, responses):
-        s = self.inner.score(problems, responses)
-        self.log += [(p.id, str(r), x) for p, r, x in zip(problems, responses, s)]
-        return s
 
 
 def main() -> None:

@@ -4,7 +4,8 @@
 "reproduces" only where the paired 95% bootstrap interval of the difference (same problems,
 ponder.eval.bootstrap.paired_diff_ci) lies above zero; otherwise "does not reproduce" with
 "(worse)" when it lies below zero and "(no resolved difference)" when it holds zero. Claims that
-compare runs on different problems (distillation against RL) use the two Wilson intervals.
+compare runs without per-problem results (distillation against RL before session 5) use the two
+Wilson intervals.
 A claim whose cells did not run says so ("not run") instead of a verdict.
 `write_report(data, folder)`: science_<model>.md (verdicts, every curve cell, the temperature
 sweep, the `wait` continuations) and two PNGs drawn by ponder.eval.plots.plot_tasks.
@@ -124,8 +125,11 @@ def task_verdicts(data: dict, task: str) -> list[dict]:
 
 
 def distill_verdict(data: dict) -> dict:
+    """Distilled against GRPO student on the same held-out problems: the paired bootstrap when the
+    result has per-problem flags (session 5 on), else the two Wilson intervals (older results)."""
     d = data.get("distill")
-    claim = "Distillation from a stronger model > RL on the small model at equal wall time (R1 4.1)"
+    equal = "equal FLOPs" if d and "grpo_flops" in d else "equal wall time"
+    claim = f"Distillation from a stronger model > RL on the small model at {equal} (R1 4.1)"
     if not d or "student_distilled" not in d:
         return {
             "claim": claim,
@@ -133,11 +137,20 @@ def distill_verdict(data: dict) -> dict:
             "verdict": "not run: " + str((d or {}).get("skipped") or (d or {}).get("error")),
         }
     a, b = d["student_grpo"], d["student_distilled"]
-    verdict = ("reproduces" if b["ci_low"] > a["ci_high"] else "does not reproduce "
-               + ("(worse)" if b["ci_high"] < a["ci_low"] else "(intervals overlap)"))  # fmt: skip
+    if a.get("flags") and b.get("flags"):
+        p = paired(a, b)
+        verdict = "reproduces" if p["better"] else "does not reproduce " + (
+            "(worse)" if p["worse"] else "(no resolved difference)")  # fmt: skip
+        diff = f"; diff {p['diff']:+.3f} [{p['ci'][0]:+.3f}, {p['ci'][1]:+.3f}] paired"
+    else:
+        verdict = ("reproduces" if b["ci_low"] > a["ci_high"] else "does not reproduce "
+                   + ("(worse)" if b["ci_high"] < a["ci_low"] else "(intervals overlap)"))  # fmt: skip
+        diff = ""
+    spent = (f"; {d['distill_flops']:.2g} vs {d['grpo_flops']:.2g} FLOPs, GRPO groups with reward variance "
+             f"{d['grpo_nonzero_variance_groups']:.0%}" if "grpo_flops" in d else "")  # fmt: skip
     measured = (f"distilled {b['accuracy']:.3f} [{b['ci_low']:.2f}, {b['ci_high']:.2f}] ({d['distill_steps']} steps) vs "
-                f"GRPO {a['accuracy']:.3f} [{a['ci_low']:.2f}, {a['ci_high']:.2f}] ({d['grpo_steps']} steps); start "
-                f"{d['student_init']['accuracy']:.3f}, teacher {d['teacher']['accuracy']:.3f}")  # fmt: skip
+                f"GRPO {a['accuracy']:.3f} [{a['ci_low']:.2f}, {a['ci_high']:.2f}] ({d['grpo_steps']} steps){diff}; start "
+                f"{d['student_init']['accuracy']:.3f}, teacher {d['teacher']['accuracy']:.3f}{spent}")  # fmt: skip
     return {"claim": claim, "task": d["args"]["task"], "compared": "held-out greedy", "measured": measured,
             "verdict": verdict}  # fmt: skip
 

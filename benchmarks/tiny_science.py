@@ -9,7 +9,8 @@ deadline, listing what it skipped):
   reflect  `wait`-forcing and the reflection prompt against greedy, continuations classed
            (science_reflect.py);
   temps    majority@k at each of `--temperatures` against greedy (science_curves.py);
-  distill  benchmarks/train_distill_vs_rl.py with `--distill-minutes` per arm from the student
+  distill  benchmarks/train_distill_vs_rl.py at equal FLOPs (`--distill-grpo-steps` GRPO steps, the
+           distill arm gets their FLOPs; `--distill-minutes` is the time planned per arm) from the student
            start kept in `--student` (the common start of both arms, SFT on reference traces; made
            in the budget only with `--make-student`, and kept for the next model's run); skipped,
            and said so, without a start or when the time left is less than it needs;
@@ -135,9 +136,9 @@ def run_distill(a, out: dict, left_s: float) -> None:
     if student.is_dir():
         shutil.copytree(student, work / "student0")
     result = a.out_dir / f"science_{a.model}_distill_vs_rl.json"
-    cmd = [sys.executable, str(HERE / "train_distill_vs_rl.py"), "--phase", "init,teacher,distill,grpo,report",
+    cmd = [sys.executable, str(HERE / "train_distill_vs_rl.py"), "--phase", "init,teacher,grpo,distill,report",
            "--work", str(work), "--teacher", a.model, "--task", a.distill_task, "--level", str(a.distill_level),
-           "--minutes", str(a.distill_minutes), "--init-minutes", str(a.student_minutes), "--eval-n", str(a.n),
+           "--grpo-steps", str(a.distill_grpo_steps), "--init-minutes", str(a.student_minutes), "--eval-n", str(a.n),
            "--teacher-problems", "400", "--threads", "1", "--out", str(result)]  # fmt: skip
     proc = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(HERE.parent)}, timeout=need + 600)
     if proc.returncode != 0:
@@ -166,7 +167,8 @@ def main() -> None:
     ap.add_argument("--think-tokens", type=int, default=400, help="thinking cap of the wait study")
     ap.add_argument("--prm", nargs="+", default=None, metavar="TASK=DIR",
                     help="learned PRM folders by task: adds best_of_n/prm to that task's curves")  # fmt: skip
-    ap.add_argument("--distill-minutes", type=float, default=4.0, help="wall time of each arm")
+    ap.add_argument("--distill-minutes", type=float, default=4.0, help="wall time planned for each arm")
+    ap.add_argument("--distill-grpo-steps", type=int, default=60, help="GRPO steps; distillation gets their FLOPs")
     ap.add_argument("--distill-task", default="countdown")
     ap.add_argument("--distill-level", type=int, default=3)
     ap.add_argument("--student", default="runs/science_student", help="where the students' common start is kept")

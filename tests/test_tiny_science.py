@@ -107,3 +107,41 @@ def test_distill_is_skipped_with_its_reason(bench, tmp_path):
     a.make_student = True  # 2 x 4 + 5 + 3 minutes needed, 10 left
     ts.run_distill(a, out, 600.0)
     assert out["distill"]["skipped"].startswith("over budget: needs ~16 min")
+
+
+def test_distill_budget_counts_flops_of_both_arms(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import distill_budget as db
+
+    n = 1000
+    # an SFT step of 500 tokens: 6 * N * 500
+    assert db.sft_flops([{"tokens_per_s": 250.0, "step_s": 2.0}, {"step": 2}], n) == 6 * n * 500
+    # a GRPO step, G=4: 2 prompts of 10 tokens (40 prompt tokens in the sequences), 60 sampled
+    # tokens; tokens_per_s * step_s = sampled + sequences = 60 + 100
+    row = {"gen_tokens": 60, "tokens_per_s": 80.0, "step_s": 2.0, "sampled_groups": 2, "zero_var_frac": 0.5}
+    assert db.grpo_flops([row], n, group_size=4) == 2 * n * (60 + 10) + 6 * n * 100
+    assert db.sft_steps_for(6 * n * 500 * 7, n, 500) == 7 and db.sft_steps_for(1.0, n, 500) == 1
+    quiet = {"sampled_groups": 6, "zero_var_frac": 1.0}
+    assert db.nonzero_variance_share([row, quiet]) == pytest.approx(1 / 8)
+    s = db.flags_summary([True, False, True, True], tokens=40)
+    assert (s["accuracy"], s["flags"], s["mean_tokens"]) == (0.75, "1011", 10.0) and s["ci_low"] < 0.75 < s["ci_high"]
+
+
+def test_a_distill_result_with_flags_is_judged_paired(bench, monkeypatch):
+    import science_distill_update as sdu
+
+    science = json.loads((REPO / "benchmarks/results/science_tiny.json").read_text())
+
+    def arm(flags: str) -> dict:
+        k, n = flags.count("1"), len(flags)
+        return {"accuracy": k / n, "ci_low": 0.0, "ci_high": 1.0, "flags": flags}
+
+    d = {"args": {"task": "countdown"}, "student_init": arm("0" * 40), "teacher": arm("1" * 40),
+         "distill_steps": 300, "grpo_steps": 40, "grpo_flops": 1e12, "distill_flops": 1e12,
+         "grpo_nonzero_variance_groups": 0.5}  # fmt: skip
+    for grpo, distilled, verdict in [("0" * 40, "01" * 20, "reproduces"), ("01" * 20, "01" * 20, "no resolved"),
+                                     ("1" * 40, "0" * 40, "(worse)")]:  # fmt: skip
+        data = sdu.merge(science, {**d, "student_grpo": arm(grpo), "student_distilled": arm(distilled)})
+        v = [v for v in data["verdicts"] if v["claim"].startswith("Distillation")]
+        assert len(v) == 1 and verdict in v[0]["verdict"] and "equal FLOPs" in v[0]["claim"]
+        assert "variance 50%" in v[0]["measured"]

@@ -1,7 +1,8 @@
 """Held-out evaluation during reward-model training: the training objective on the held-out
 traces and, for a PRM, the step AUROC against the labels and best-of-n accuracy of every
 step-score aggregation over the held-out problems (each problem's traces are its samples), all
-from the same forward pass.
+from the same forward pass; with counterfactual twins in training, also the share of held-out
+twins scored below their original (`twin_acc`, one more forward pass over the twins).
 
 The aggregation that picks best on held-out problems is what the PRM's scorer uses when none is
 asked for (`RMTrainConfig.agg: auto`; rm/model.py saves it in rm_config.json), so the choice is
@@ -66,10 +67,34 @@ def evaluate(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig, we
     agg, acc = choose_aggregation(probs, traces)
     out["auroc"] = step_auroc(probs, [t.labels for t in traces])
     out.update({f"bon_{a}": v for a, v in acc.items()})
+    if cfg.twins:
+        out.update(twin_accuracy(rm, traces, probs, n))
     rm.agg = agg if cfg.agg == "auto" else cfg.agg
     if rm.agg is not None:
         out["agg"] = rm.agg
     return out
+
+
+@torch.no_grad()
+def twin_accuracy(rm: RewardModel, traces: list[LabeledTrace], probs: list[list[float]], batch: int) -> dict:
+    """{"twin_acc": share of held-out twins (one per trace, rm/counterfactual.py) whose original
+    scores above them at the perturbed step, ties half; "twins": how many}: the within-problem
+    skill the pairwise loss trains, measured on held-out problems. probs: (S_b,) per trace."""
+    from ponder.rm.counterfactual import add_twins
+    from ponder.rm.train import batch_logits
+
+    rm.eval()
+    where = {t.id: b for b, t in enumerate(traces)}
+    twins = [tw for ts in add_twins(traces, 1, seed=0).values() for tw in ts]
+    wins = []
+    for i in range(0, len(twins), batch):
+        chunk = twins[i : i + batch]
+        for tw, x in zip(chunk, batch_logits(rm, chunk)):
+            i = tw.meta["twin_step"]
+            a, b = probs[where[tw.meta["twin_of"]]][i], torch.sigmoid(x.float())[i].item()
+            wins.append(float(a > b) + 0.5 * float(a == b))
+    rm.train()
+    return {"twin_acc": sum(wins) / len(wins), "twins": len(wins)} if wins else {}
 
 
 def check_agg(name: str) -> None:

@@ -38,6 +38,7 @@ from typing import Literal
 import torch
 
 from ponder.rm.best import BestKeeper
+from ponder.rm.counterfactual import add_twins, natural_pairs, pair_loss
 from ponder.rm.heldout import check_agg, evaluate
 from ponder.rm.labels import LabeledTrace
 from ponder.rm.model import RewardModel
@@ -75,6 +76,9 @@ class RMTrainConfig:
     freeze_backbone: train the head only, as a linear probe on the backbone's features (rm/probe.py; run.steps are full-batch epochs)
     init: policy (the backbone's weights) | scratch (same architecture, random weights)
     agg: the PRM scorer's step aggregation, saved with the model: auto (the best best-of-n on the held-out problems) | last | min | product | mean
+    twins: counterfactual twins per training trace (rm/counterfactual.py: a valid step with one number changed, labelled by the task's checker; 0: none)
+    natural_pairs: also pair sampled traces of one problem that share a prefix and then split into a valid and a wrong step (the policy's own slips)
+    pair_weight: weight of the ranking loss between each twin and its original at the perturbed step (needs twins)
     """
 
     kind: Literal["prm", "orm"] = "prm"
@@ -92,6 +96,9 @@ class RMTrainConfig:
     freeze_backbone: bool = False  # train the head only
     init: Literal["policy", "scratch"] = "policy"  # scratch: the backbone's architecture, random weights
     agg: str = "auto"  # PRM step aggregation saved with the model; auto: chosen on the held-out problems
+    twins: int = 0  # counterfactual twins per training trace (exact labels of a task with a step checker)
+    natural_pairs: bool = False  # pair same-prefix sampled traces that split into a valid and a wrong step
+    pair_weight: float = 0.0  # ranking loss between each twin and its original at the perturbed step
     optim: OptimConfig = field(default_factory=_rm_optim)
     run: RunConfig = field(default_factory=_rm_run)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -117,6 +124,7 @@ def masked_bce(
 
 
 Weights = tuple[float, float]  # (valid, error) loss weights, rm/targets.py
+Twins = dict[str, list[LabeledTrace]]  # original trace id -> its counterfactual twins
 
 
 def labelled(traces: list[LabeledTrace], cfg: RMTrainConfig, weights: Weights = (1.0, 1.0)) -> float:
@@ -177,16 +185,23 @@ def _check(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig) -> t
     return train, val
 
 
-def rm_step(sess, train: list[LabeledTrace], cfg: RMTrainConfig, step: int, weights: Weights) -> dict[str, float]:
+def rm_step(
+    sess, train: list[LabeledTrace], cfg: RMTrainConfig, step: int, weights: Weights, twins: Twins | None = None
+) -> dict[str, float]:  # fmt: skip
     """One optimiser step on a batch drawn with a seed derived from (run seed, step), so a
-    resumed run draws the same batches."""
+    resumed run draws the same batches; each drawn trace brings its counterfactual twins along
+    (a rank's twins follow its own share of the batch, so pairs never straddle ranks)."""
     d = sess.dist
     batch = random.Random(cfg.run.seed * 1_000_003 + step).sample(train, min(cfg.batch_size, len(train)))
     d.split(len(batch), "batch_size (capped at the training traces)")
     mine = batch[d.rank :: d.world]  # this rank's share of the global batch
+    mine = mine + [tw for t in mine for tw in (twins or {}).get(t.id, [])]
     total = d.all_sum({"n": labelled(mine, cfg, weights)})["n"]
     with sess.engine.autocast():
-        loss = batch_loss(sess.model, mine, cfg, weights, total=total)
+        logits = batch_logits(sess.model, mine)
+        loss = loss_of(logits, mine, cfg, weights, total=total)
+        if cfg.pair_weight:
+            loss = loss + cfg.pair_weight * pair_loss(logits, mine) / d.world
     sess.engine.backward(loss.float())
     grad_norm = sess.engine.step(sess.model, sess.opt, sess.sched, cfg.optim.grad_clip)
     loss_all = d.all_sum({"loss": loss.item()})["loss"]  # the global batch's mean
@@ -203,6 +218,12 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
     from ponder.train.session import Session
 
     train, val = _check(rm, traces, cfg)
+    twins = add_twins(train, cfg.twins, cfg.run.seed) if cfg.kind == "prm" else {}
+    if cfg.natural_pairs and cfg.kind == "prm":
+        for k, v in natural_pairs(train).items():
+            twins.setdefault(k, []).extend(v)
+    if twins:
+        log.info("%d counterfactual twins of %d training traces", sum(map(len, twins.values())), len(train))
     if cfg.kind == "prm" and cfg.agg != "auto":
         rm.agg = cfg.agg
     if cfg.init == "scratch":
@@ -210,7 +231,7 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
     if cfg.freeze_backbone:  # features once, then the head alone (rm/probe.py)
         from ponder.rm.probe import train_probe
 
-        return train_probe(rm, train, val, cfg)
+        return train_probe(rm, train + [tw for ts in twins.values() for tw in ts], val, cfg)
     if cfg.train.grad_checkpointing:
         from ponder.train.hardware import enable_checkpointing
 
@@ -227,7 +248,8 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
     sess.save_model = rm.save
     sess.load_model = lambda folder: _load_weights(rm, folder)
     sess.resume(to_dict(cfg))
-    weights = class_weights([targets_of(t, cfg.kind, cfg.hard_labels, cfg.outcome_weight) for t in train])
+    everything = train + [tw for ts in twins.values() for tw in ts]
+    weights = class_weights([targets_of(t, cfg.kind, cfg.hard_labels, cfg.outcome_weight) for t in everything])
     weights = weights if cfg.balance else (1.0, 1.0)
     best = BestKeeper(cfg.run.out, cfg.patience, cfg.val_every) if val and cfg.keep_best else None
 
@@ -241,7 +263,7 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
 
     t0 = time.perf_counter()
     sess.run_steps(
-        lambda step: rm_step(sess, train, cfg, step, weights), label=f"train {cfg.kind}", status_key="loss",
+        lambda step: rm_step(sess, train, cfg, step, weights, twins), label=f"train {cfg.kind}", status_key="loss",
         every_eval=cfg.val_every, eval_fn=validate, stop_fn=lambda: best is not None and best.exhausted(sess.step),
     )  # fmt: skip
     if val and sess.step % max(cfg.val_every, 1):

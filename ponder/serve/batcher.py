@@ -8,7 +8,8 @@ queued and no call came for `quiet_ms` (requests still arriving over HTTP), or `
 passed — so a lone request waits `quiet_ms` and a crowd is gathered whole. It then merges calls whose SamplingParams are equal into one inner call (prompts
 concatenated, up to `max_prompts` per call) and hands each caller its slice of the outputs.
 Calls with different params (another n, max_tokens, stop, or seed) run as separate inner calls
-of the same round. `max_prompts=1` turns merging off (one prompt per call: the baseline of
+of the same round, and so does every seeded sampled call (`merge_groups`: its rows must not share
+a random stream with another request's, so a seeded request is repeatable under any load). `max_prompts=1` turns merging off (one prompt per call: the baseline of
 benchmarks/serve_load.py). `run(fn)` runs any other model work (teacher-forced logprobs) on the
 worker too. Left out: preemption, priorities, merging calls with different params.
 """
@@ -118,13 +119,9 @@ class BatchingGenerator:
             batch = self._gather(first)
             for call in [c for c in batch if c.fn is not None]:
                 _settle(call.future, call.fn)
-            groups: dict[SamplingParams, list[_Call]] = {}
-            for call in batch:
-                if call.fn is None:
-                    groups.setdefault(call.params, []).append(call)
-            for params, calls in groups.items():
+            for calls in merge_groups([c for c in batch if c.fn is None]):
                 for chunk in self._chunks(calls):
-                    self._run(chunk, params)
+                    self._run(chunk, calls[0].params)
 
     def _chunks(self, calls: list[_Call]) -> list[list[_Call]]:
         out: list[list[_Call]] = [[]]
@@ -152,6 +149,21 @@ class BatchingGenerator:
         for c in calls:
             c.future.set_result(outputs[start : start + len(c.prompts)])
             start += len(c.prompts)
+
+
+def merge_groups(calls: list[_Call]) -> list[list[_Call]]:
+    """Calls that may share one inner call: equal SamplingParams without a seed. A seeded call is
+    a group of its own: the backends draw one random stream for a whole call (a row's samples
+    depend on the other rows, and on when they finish), so merging would make a seeded request's
+    output depend on whatever else was queued with it."""
+    groups: dict[SamplingParams, list[_Call]] = {}
+    alone: list[list[_Call]] = []
+    for call in calls:
+        if call.params.seed is None or call.params.temperature == 0:
+            groups.setdefault(call.params, []).append(call)
+        else:
+            alone.append([call])
+    return list(groups.values()) + alone
 
 
 def _settle(future: Future, fn: Callable[[], Any]) -> None:

@@ -36,18 +36,25 @@ class Cancelled(Exception):
 
 
 class RequestGenerator:
-    """One request's view of the shared batcher: its sampling settings, seed and cancellation."""
+    """One request's view of the shared batcher: its sampling settings, seed and cancellation.
+
+    A seeded request stays repeatable whatever else the server is doing: each of its sampled calls
+    carries a seed (a call the strategy left unseeded, such as ThinkBudget's forced answer, gets
+    one derived from the request's seed and the call's position in the request), and the batcher
+    runs seeded calls on their own, so no other request's rows share their random stream. An
+    unseeded request's calls carry no seed and merge with other requests' calls."""
 
     def __init__(
         self,
         inner: Generator,
         temperature: float | None,
         top_p: float | None,
-        seeded: bool,
+        seed: int | None,
         cancel: threading.Event,
     ):
-        self.inner, self.temperature, self.top_p, self.seeded, self.cancel = inner, temperature, top_p, seeded, cancel
+        self.inner, self.temperature, self.top_p, self.seed, self.cancel = inner, temperature, top_p, seed, cancel
         self.name, self.n_params = inner.name, inner.n_params
+        self.calls = 0  # generator calls made so far (the position that derives an unseeded call's seed)
 
     def render(self, question: str) -> str:
         return question  # the server renders the chat itself; a problem's question is that prompt
@@ -60,10 +67,17 @@ class RequestGenerator:
             changes["temperature"] = self.temperature
         if self.top_p is not None:
             changes["top_p"] = self.top_p
-        params = dataclasses.replace(params, **changes)
-        if not self.seeded or params.temperature == 0:
-            params = dataclasses.replace(params, seed=None)  # unseeded calls merge with other requests'
-        return self.inner.generate(prompts, params)
+        self.calls += 1
+        if self.seed is None or changes.get("temperature", params.temperature) == 0:
+            changes["seed"] = None  # unseeded calls merge with other requests'
+        elif params.seed is None:
+            changes["seed"] = call_seed(self.seed, self.calls)
+        return self.inner.generate(prompts, dataclasses.replace(params, **changes))
+
+
+def call_seed(seed: int, call: int) -> int:
+    """The seed of a seeded request's `call`-th generator call that came without one (31 bits)."""
+    return (seed * 1_000_003 + call * 7_919) % (1 << 31)
 
 
 @dataclass
@@ -117,7 +131,7 @@ class ServeEngine:
         prompt = self.render_chat(req.messages)
         task, meta = _detect([m["content"] for m in req.messages if m["role"] == "user"])
         problems = [Problem(id=f"choice-{i}", task=task, question=prompt, meta=meta) for i in range(s.n)]
-        rgen = RequestGenerator(self.batcher, s.temperature, s.top_p, s.seed is not None, cancel)
+        rgen = RequestGenerator(self.batcher, s.temperature, s.top_p, s.seed, cancel)
         tb = ThinkBudget(rgen, plan.think_tokens, self.count, answer_tokens=plan.answer_tokens)
         seed = s.seed if s.seed is not None else random.randrange(1 << 31)
         with self.batcher.session():

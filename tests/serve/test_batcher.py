@@ -74,6 +74,17 @@ def test_different_params_are_separate_calls_and_one_prompt_mode_never_merges():
     assert len(fake2.calls) == 4
 
 
+def test_seeded_sampled_calls_run_alone_and_the_rest_still_merge():
+    fake = FakeGenerator(_echo)
+    b = BatchingGenerator(fake, wait_ms=5000)
+    seeded, greedy, plain = SamplingParams(seed=7), SamplingParams(seed=7, temperature=0.0), SamplingParams()
+    out = _parallel(b, [(["s1"], seeded), (["s2"], seeded), (["g1"], greedy), (["g2"], greedy), (["p1"], plain),
+                        (["p2"], plain)])  # fmt: skip
+    b.close()
+    assert [o[0][0].text for o in out] == ["s1:0", "s2:0", "g1:0", "g2:0", "p1:0", "p2:0"]
+    assert sorted(sorted(prompts) for prompts, _ in fake.calls) == [["g1", "g2"], ["p1", "p2"], ["s1"], ["s2"]]
+
+
 def test_a_failing_call_fails_its_callers_only():
     b = BatchingGenerator(FakeGenerator(_echo), wait_ms=1)
     with pytest.raises(RuntimeError, match="model failed"):
