@@ -1,6 +1,6 @@
 """Learned PRM against model confidence in best-of-16, at equal compute, on one pool (issue 16).
 
-Per task (the levels of rm_common.LEVELS), N problems (seed 4000) and one pool of 16 samples
+Per task (the levels of rm_common.LEVELS), N problems (--seed, default 4000) and one pool of 16 samples
 each at T=0.8, drawn once through a generation cache (--pool, the --gen-cache file of
 rm_search.py, so both scripts pick from the same samples). Every selector picks from that pool:
 majority vote, the policy's confidence, the task's step checker (an oracle), each PRM given with
@@ -79,7 +79,8 @@ def correct_of(problems, results) -> list[float]:
 def row(name: str, per_problem: list[float], **extra) -> dict:
     k, n = int(round(sum(per_problem))), len(per_problem)
     lo, hi = wilson(k, n)
-    return {"selector": name, "accuracy": sum(per_problem) / n, "wilson95": [lo, hi], "n": n, **extra}
+    flags = "".join(str(int(v)) for v in per_problem)  # per problem, in order: any two rows compare paired
+    return {"selector": name, "accuracy": sum(per_problem) / n, "wilson95": [lo, hi], "n": n, "flags": flags, **extra}
 
 
 def paired(base: list[float], other: list[float], n_boot: int = 10000) -> dict:
@@ -91,10 +92,10 @@ def paired(base: list[float], other: list[float], n_boot: int = 10000) -> dict:
 
 
 def run_task(gen, task: str, args) -> dict:
-    problems = make_problems(task, args.n, level=LEVELS.get(task), seed=SEARCH_SEED)
+    problems = make_problems(task, args.n, level=LEVELS.get(task), seed=args.seed)
     rows, per = [], {}
     for name in ("greedy", "majority"):
-        res = run_search(name, problems, gen, budget=1 if name == "greedy" else BUDGET, seed=SEARCH_SEED)
+        res = run_search(name, problems, gen, budget=1 if name == "greedy" else BUDGET, seed=args.seed)
         per[name] = correct_of(problems, res)
         rows.append(row(name, per[name]))
     selectors = {"confidence": build_scorer("confidence", gen)[0], "check": build_scorer("check", gen)[0]}
@@ -102,7 +103,7 @@ def run_task(gen, task: str, args) -> dict:
     samples = None
     for name, inner in selectors.items():
         rec = Recorder(inner)
-        res = run_search("best_of_n", problems, gen, budget=BUDGET, scorer=rec, seed=SEARCH_SEED)
+        res = run_search("best_of_n", problems, gen, budget=BUDGET, scorer=rec, seed=args.seed)
         per[name] = correct_of(problems, res)
         by_id = {p.id: p for p in problems}
         ok = verify([by_id[i] for i, _, _ in rec.log], [r for _, r, _ in rec.log])
@@ -140,6 +141,9 @@ def main() -> None:
     ap.add_argument("--pool", required=True, help="generation cache: the pool (made on the first run)")
     ap.add_argument("--prm", action="append", default=[], metavar="NAME=FOLDER[:AGG]", help="a trained PRM")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--seed", type=int, default=SEARCH_SEED, help="problems and sampling (another seed: fresh problems)"
+    )
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     set_levels(args.levels)

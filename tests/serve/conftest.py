@@ -53,10 +53,12 @@ class SlowFake(FakeGenerator):
     def __init__(self, delay: float):
         super().__init__(lambda prompt, i: ANSWER)
         self.delay = delay
+        self.started = 0  # calls begun (`calls` records them when they end)
 
     def generate(self, prompts, params):
         if any("boom" in p for p in prompts):
             raise RuntimeError("the model blew up")
+        self.started += 1
         time.sleep(self.delay)
         return super().generate(prompts, params)
 

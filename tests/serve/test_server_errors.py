@@ -114,12 +114,15 @@ def test_completions_refuses_effort_and_bad_prompts(tiny_url):
 
 
 def test_full_queue_is_429_and_the_slot_comes_back(slow_server):
-    url, _ = slow_server(delay=1.5)
+    url, engine = slow_server(delay=2.0)
     body = {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}
     first: dict = {}
     t = threading.Thread(target=lambda: first.update(r=_post(url, body, key=None)))
     t.start()
-    time.sleep(0.5)  # the first request holds the only slot; the queue holds none
+    deadline = time.monotonic() + 20
+    while engine.gen.started == 0 and time.monotonic() < deadline:  # not a fixed sleep: slow under load
+        time.sleep(0.02)
+    assert engine.gen.started == 1  # the first request holds the only slot; the queue holds none
     r = _post(url, body, key=None)
     assert r.status_code == 429 and r.json()["error"]["type"] == "rate_limit_error"
     t.join(timeout=30)
