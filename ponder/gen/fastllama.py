@@ -202,22 +202,25 @@ class FastLlama:
         self.col, self.pos = L, self.pos + 1
         return self._logits(x)
 
+    def _kernel_picks(self, logits: torch.Tensor, params: dict) -> bool:
+        """Whether the kernel's sampler can pick these tokens: it runs, and no top-k/top-p filter is on."""
+        k = params["top_k"]
+        plain = params["top_p"] >= 1.0 and (k <= 0 or k >= logits.shape[-1]) and logits.dtype == torch.float32
+        return self.batch is not None and plain
+
     def choose_tokens(self, logits: torch.Tensor, **params) -> tuple[torch.Tensor, torch.Tensor]:
         """gen.sampling.choose_tokens, in the kernel when it runs and no top-k/top-p filter is on."""
-        k, V = params["top_k"], logits.shape[-1]
-        plain = params["top_p"] >= 1.0 and (k <= 0 or k >= V) and logits.dtype == torch.float32
-        if self.batch is None or not plain:
+        if not self._kernel_picks(logits, params):
             return choose_tokens(logits, **params)
         return self.batch.choose(logits, params["temperature"], params["generator"])
 
     def choose_and_record(self, logits, state, t: int, eos_table, can_end, **params):
         """`choose_tokens` plus the loop's record of step t in one kernel call (gen/loop.py), or None
         where the kernel does not run or a top-k/top-p filter is on. can_end: (V,) bool or None."""
-        k, V = params["top_k"], logits.shape[-1]
-        plain = params["top_p"] >= 1.0 and (k <= 0 or k >= V) and logits.dtype == torch.float32
+        V = logits.shape[-1]
         tables_fit = eos_table.numel() >= V and (can_end is None or can_end.numel() >= V)
         tables_fit = tables_fit and state.logprobs.dtype == torch.float32 and state.tokens.is_contiguous()
-        if self.batch is None or not plain or not tables_fit:
+        if not tables_fit or not self._kernel_picks(logits, params):
             return None
         return self.batch.choose_record(
             logits, params["temperature"], params["generator"], state, t, eos_table, can_end

@@ -4,8 +4,9 @@ Drives a decoder (`fastllama.FastLlama` or `hfloop.HFLoop`: start / step / keep)
 max_new steps. Each step picks one token per live row, records it and its model logprob in
 preallocated (rows, max_new) buffers, and marks rows that produced EOS or completed a stop
 string; a decoder with `choose_and_record` (the compiled kernel) does the pick, the record, the
-EOS marks and the live count in one call, leaving only stop-string candidates to Python. When at most half the rows are still live, finished rows are dropped from the batch so
-they stop costing compute; the others go on. Host syncs happen every `check_every` steps (1 on
+EOS marks and the live count in one call, leaving only stop-string candidates to Python. When at
+most half the rows are still live, finished rows are dropped from the batch so they stop costing
+compute; the others go on. Host syncs happen every `check_every` steps (1 on
 CPU, where they are free, or when stop strings need the tokens); a row that ended between checks
 keeps decoding and its extra tokens are cut off at the end.
 """

@@ -9,8 +9,8 @@ passed — so a lone request waits `quiet_ms` and a crowd is gathered whole. It 
 concatenated, up to `max_prompts` per call) and hands each caller its slice of the outputs.
 Calls with different params (another n, max_tokens, stop, or seed) run as separate inner calls
 of the same round, and so does every seeded sampled call (`merge_groups`: its rows must not share
-a random stream with another request's, so a seeded request is repeatable under any load). `max_prompts=1` turns merging off (one prompt per call: the baseline of
-benchmarks/serve_load.py). `run(fn)` runs any other model work (teacher-forced logprobs) on the
+a random stream with another request's, so a seeded request is repeatable under any load).
+`max_prompts=1` turns merging off (one prompt per call: the baseline of benchmarks/serve_load.py). `run(fn)` runs any other model work (teacher-forced logprobs) on the
 worker too. Left out: preemption, priorities, merging calls with different params.
 """
 
