@@ -41,6 +41,7 @@ class KernelBatch:
         values (R * Hkv, cap, D); memory from `workspace` (gen.workspace.Workspace) when given. A
         step writes column col before reading columns <= col, the prefill zeroes padding columns,
         and the lanes a step loads past col in a key block only reach masked-off scores."""
+        self.lib.ponder_set_threads(torch.get_num_threads())  # the kernel's threads (pool.h), per call
         R, cap = self.bias.shape
         Hkv, D = self.dims["Hkv"], self.dims["D"]
         like = self.weights.embed
