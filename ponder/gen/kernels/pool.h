@@ -54,6 +54,7 @@ struct Pool {
 
 inline std::atomic<int> g_threads{1};
 inline std::atomic<int64_t> g_grain{GRAIN};
+inline std::atomic<bool> g_reverse{false};  // check mode: parts run here, last first (ponder_pool_check)
 inline Pool* g_pool = nullptr;
 inline std::mutex g_pool_mutex;  // creating and stopping the pool
 inline thread_local bool t_inside = false;  // this thread runs parts (nested calls run inline)
@@ -144,6 +145,10 @@ inline int live_workers() {
 // on the calling thread, i on worker i (for per-thread scratch). Returns when all parts are done.
 template <class F>
 void run_parts(int parts, const int64_t* bounds, const F& fn) {
+    if (g_reverse.load(std::memory_order_relaxed)) {  // a part reading another's output would show
+        for (int i = parts - 1; i >= 0; i--) fn(bounds[i], bounds[i + 1], i);
+        return;
+    }
     Pool* P = (parts < 2 || t_inside) ? nullptr : pool_for(parts);
     if (P == nullptr || !P->busy.try_lock()) {  // serial: too small, nested, or another caller has it
         for (int i = 0; i < parts; i++) fn(bounds[i], bounds[i + 1], 0);
@@ -224,7 +229,10 @@ extern "C" void ponder_set_threads(int64_t n) {
     pool::g_threads.store(n < 1 ? 1 : (n > pool::MAX_PARTS ? pool::MAX_PARTS : (int)n));
 }
 extern "C" int64_t ponder_threads() { return pool::g_threads.load(); }
-// FLOPs per part below which a region uses fewer threads (tests set 1 to split every region).
-extern "C" void ponder_set_grain(int64_t flops) { pool::g_grain.store(flops < 1 ? 1 : flops); }
+// FLOPs per part below which a region uses fewer threads (tests: 1 splits every region; 0: the default).
+extern "C" void ponder_set_grain(int64_t flops) { pool::g_grain.store(flops < 1 ? pool::GRAIN : flops); }
+// Check mode (tests): every region's parts run on the calling thread, last part first, so a part
+// that depends on another part's output gives a different result than one thread does.
+extern "C" void ponder_pool_check(int64_t on) { pool::g_reverse.store(on != 0); }
 extern "C" int64_t ponder_pool_workers() { return pool::live_workers(); }
 extern "C" void ponder_pool_stop() { pool::stop_pool(); }
