@@ -78,6 +78,7 @@ inline void take_parts(Pool* P, uint32_t region, int who) {
 inline uint32_t region_of(const Pool* P) { return (uint32_t)(P->claim.load(std::memory_order_acquire) >> 32); }
 
 inline void worker_loop(Pool* P, Worker* w, int who) {
+    pthread_setname_np(pthread_self(), "ponder-kernel");  // what top -H and /proc/*/task/*/comm show
     t_inside = true;
     uint32_t seen = region_of(P);
     for (;;) {
