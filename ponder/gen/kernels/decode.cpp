@@ -2,8 +2,8 @@
 // batch, one decoding step for R rows, and the token choice with its bookkeeping. Per layer
 // (layers.h): RMSNorm, the fused q/k/v matmul (+ bias), RoPE, the cache write, attention over the
 // cache, o-proj + residual, RMSNorm, SwiGLU MLP + residual; then the final norm and the output
-// head. fp32 throughout, one thread, AVX-512 (see gemm.h, vecmath.h). The RMSNorm weights are
-// folded into the next matrix by the caller (ponder/gen/kernels/plan.py). Caches: keys in blocks
+// head. fp32 throughout, AVX-512 (see gemm.h, vecmath.h), on torch's thread count (pool.h). The
+// RMSNorm weights are folded into the next matrix by the caller (ponder/gen/kernels/plan.py). Caches: keys in blocks
 // of 16 positions (R * Hkv, cap / 16, D, 16), so a query scores 16 positions per FMA reading
 // contiguous memory, values (R * Hkv, cap, D); cap % 16 == 0. Needs head_dim % 16 == 0. Left out:
 // sliding windows, other activations, biases on the MLP, dtypes other than fp32 (the Python side

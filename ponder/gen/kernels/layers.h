@@ -1,7 +1,7 @@
 // The per-layer pieces shared by the decode step and the prefill (decode.cpp): the batch's plan,
 // RMSNorm, RoPE, attention of one token over its row's cache (keys blocked by 16 positions), SwiGLU,
 // and `forward`, which runs n tokens, each with its own cache row, column and rotary position,
-// through every layer. fp32, one thread, AVX-512.
+// through every layer. fp32, AVX-512; the GEMMs and the attention loop split over pool.h's threads.
 #pragma once
 #include <math.h>
 #include <string.h>

@@ -1,13 +1,14 @@
 // A small persistent thread pool for the kernels (decode.cpp): `parallel_for` splits [0, n) into
-// contiguous parts, runs part 0 on the calling thread and the others on pool workers, and returns
-// when all are done. std::thread only (no OpenMP: torch ships its own runtime, and two in one
-// process fight). The thread count is set by the caller (ponder_set_threads, from torch's count);
-// work below `GRAIN` per part stays on the calling thread. Workers spin for SPIN_US after a part,
-// since a decoding step issues ~20 parts back to back, then sleep on a condition variable.
-// Each part writes its own outputs and sums in the same order as one thread would, so results
-// do not depend on the thread count. Safe with several calling threads (one uses the pool, the
-// others run inline), nested calls (inline) and fork (the child starts a fresh pool).
-// Left out: pinning threads to cores, work stealing, NUMA.
+// contiguous parts, one per thread, which the calling thread and the pool's workers take by
+// compare-and-swap; it returns when all are done. A worker the OS has not scheduled yet costs
+// nothing: the caller takes its part. std::thread only (no OpenMP: torch ships its own runtime,
+// and two in one process fight). The thread count is set per call from torch's
+// (ponder_set_threads); a region of fewer than `GRAIN` FLOPs per part uses fewer parts (one: it
+// stays on the caller). Workers spin for SPIN_US after a region, since a decoding step issues ~20
+// regions back to back, then sleep on a condition variable. Each part writes its own outputs and
+// sums in the same order as one thread, so results do not depend on the thread count. Safe with
+// several calling threads (one uses the pool, the others run inline), nested calls (inline) and
+// fork (the child starts a fresh pool). Left out: pinning threads to cores, NUMA.
 #pragma once
 #include <immintrin.h>
 #include <pthread.h>
