@@ -17,7 +17,9 @@ rotary position is its own token count.
 Where the compiled kernels can run (gen/kernels: fp32 on an AVX-512 CPU with a C++ compiler, head
 size a multiple of 16; `PONDER_NO_KERNELS=1` turns them off), the prefill (prefix-cache rows
 included), every step, and the token choice + record without top-k/top-p are each one call into
-kernels/decode.cpp; otherwise the eager torch prefill and step below run.
+kernels/decode.cpp, over a paged cache without padding (kernels/batch.py: the copies of a prompt
+share its blocks, each row has its own length); otherwise the eager torch prefill and step below
+run on the left-padded static cache.
 
 Left out (callers fall back to the generic loop, see `unsupported_reason`): rope types that change
 with length (dynamic, longrope), sliding windows shorter than the sequence, activations other than
@@ -126,17 +128,18 @@ class FastLlama:
         attn = torch.cat([done[:, None, :].expand(P, S, C), attn], dim=-1)  # (P, S, C + S)
         self.cache = [(None, None)] * len(self.layers)
         logits = self._logits(self._prefill(ids, self.rope[pos], attn[:, None], prefix)[:, -1])
-        if self.prefix_cache is not None:
+        if self.prefix_cache is not None:  # each prompt's K/V over its real columns
             cols = [m.nonzero().squeeze(1) for m in full]
-            kv = lambda: [
-                [(k[i].index_select(1, c), v[i].index_select(1, c)) for k, v in self.cache] for i, c in enumerate(cols)
-            ]  # noqa: E731
-            store_prompts(self.prefix_cache, seqs, kv)
+            store_prompts(self.prefix_cache, seqs, lambda: self._prompt_kv(cols))
         self._allocate(copies, cap)
         self._flat_views()
         self.pos = (pos[:, -1] + 1).repeat_interleave(copies)  # (R,) next rotary position per row
         self.col = self.first_col = T
         return logits
+
+    def _prompt_kv(self, cols: list[torch.Tensor]) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Prompt i's per-layer K/V (Hkv, n, D) over its real cache columns cols[i], from the prefill."""
+        return [[(k[i].index_select(1, c), v[i].index_select(1, c)) for k, v in self.cache] for i, c in enumerate(cols)]
 
     def _read_weights(self) -> tuple[list[LayerWeights], torch.Tensor, torch.Tensor | None]:
         """Per-layer weights, the (d, V) output head and the final norm's weight (None: folded)."""
