@@ -2,7 +2,8 @@
 tokens and logprobs are bit-identical to one thread (prefill in one and several groups, steps,
 dropped rows, GQA and q/k/v biases) and the GEMM is on ragged shapes at 1-4 threads; one torch
 thread keeps everything on the calling thread; the pool starts, stops and restarts; a forked
-child gets a fresh pool; several decoders in Python threads at once give the serial results.
+child gets a fresh pool; several decoders in Python threads at once give the serial results;
+PONDER_KERNEL_THREADS sets the kernel's threads apart from torch's, and a bad value is refused.
 Every region is split (grain 1 FLOP) so that the small test models exercise the parallel paths."""
 
 import os
@@ -18,7 +19,7 @@ from ponder.gen.kernels import batch as kernel_batch
 from ponder.gen.kernels import build
 from ponder.gen.kernels.plan import panels
 from ponder.gen.workspace import Workspace
-from ponder.types import SamplingParams
+from ponder.types import PonderError, SamplingParams
 from tests.gen.test_gen_decode_kernel import qwen2_with_biases
 
 QUESTIONS = ["1+2=", "+".join(str(i) for i in range(14)) + "=", "7", "12*34-5=", "9*9="]
@@ -187,3 +188,20 @@ def test_decoders_in_several_python_threads_give_the_serial_results(llama, lib):
     assert not errors and not any(t.is_alive() for t in threads)
     for i in range(3):
         assert all(r == ref[i] for r in results[i])
+
+
+def test_kernel_threads_env_overrides_torch_and_rejects_bad_values(llama, lib, monkeypatch):
+    model, tok = llama
+    gen = HFGenerator.from_model(model, tok)
+    prompts = [gen.render(q) for q in QUESTIONS]
+    params = SamplingParams(temperature=0.7, max_tokens=8, seed=5, logprobs=True)
+    torch.set_num_threads(1)
+    ref = gen.generate(prompts, params)
+    assert lib.ponder_threads() == 1
+    monkeypatch.setenv("PONDER_KERNEL_THREADS", "2")  # torch's ops stay on one thread
+    assert gen.generate(prompts, params) == ref
+    assert lib.ponder_threads() == 2 and torch.get_num_threads() == 1
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("PONDER_KERNEL_THREADS", bad)
+        with pytest.raises(PonderError, match="PONDER_KERNEL_THREADS"):
+            build.threads()

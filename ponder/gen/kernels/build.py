@@ -7,7 +7,8 @@ shared object lands in `$PONDER_KERNEL_DIR` or `~/.cache/ponder/kernels`, named 
 the sources, flags and compiler, written atomically so concurrent processes can race safely.
 `load()` returns None, logged once with the reason, when `PONDER_NO_KERNELS=1`, the CPU lacks
 AVX-512 (F, DQ, BW, VL), there is no C++ compiler, or the build fails; callers then run the
-eager torch step. Left out: ARM/NEON and AVX2-only builds, Windows.
+eager torch step. The kernels run on `threads()` threads (pool.h): torch's count, or
+`PONDER_KERNEL_THREADS` when set. Left out: ARM/NEON and AVX2-only builds, Windows.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+import torch
+
+from ponder.types import PonderError
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,17 @@ _state: dict[str, object] = {}  # "lib": the loaded library or None, once decide
 
 def disabled() -> bool:
     return os.environ.get("PONDER_NO_KERNELS", "").lower() in ("1", "true", "yes", "on")
+
+
+def threads() -> int:
+    """Threads for the kernels' next call: `PONDER_KERNEL_THREADS` if set, else torch's thread count
+    (torch's own ops can then stay at one thread while the kernels use more)."""
+    value = os.environ.get("PONDER_KERNEL_THREADS", "").strip()
+    if not value:
+        return torch.get_num_threads()
+    if not value.isdigit() or int(value) < 1:
+        raise PonderError(f"PONDER_KERNEL_THREADS must be a whole number >= 1, not {value!r}")
+    return int(value)
 
 
 def cpu_reason() -> str | None:

@@ -2,8 +2,8 @@
 // contiguous parts, one per thread, which the calling thread and the pool's workers take by
 // compare-and-swap; it returns when all are done. A worker the OS has not scheduled yet costs
 // nothing: the caller takes its part. std::thread only (no OpenMP: torch ships its own runtime,
-// and two in one process fight). The thread count is set per call from torch's
-// (ponder_set_threads); a region of fewer than `GRAIN` FLOPs per part uses fewer parts (one: it
+// and two in one process fight). The thread count is set per call (ponder_set_threads, from
+// build.threads(): torch's count or PONDER_KERNEL_THREADS); a region of fewer than `GRAIN` FLOPs per part uses fewer parts (one: it
 // stays on the caller). Workers spin for SPIN_US after a region, since a decoding step issues ~20
 // regions back to back, then sleep on a condition variable. Each part writes its own outputs and
 // sums in the same order as one thread, so results do not depend on the thread count. Safe with
