@@ -3,12 +3,13 @@
 // compare-and-swap; it returns when all are done. A worker the OS has not scheduled yet costs
 // nothing: the caller takes its part. std::thread only (no OpenMP: torch ships its own runtime,
 // and two in one process fight). The thread count is set per call (ponder_set_threads, from
-// build.threads(): torch's count or PONDER_KERNEL_THREADS); a region of fewer than `GRAIN` FLOPs per part uses fewer parts (one: it
-// stays on the caller). Workers spin for SPIN_US after a region, since a decoding step issues ~20
-// regions back to back, then sleep on a condition variable. Each part writes its own outputs and
-// sums in the same order as one thread, so results do not depend on the thread count. Safe with
-// several calling threads (one uses the pool, the others run inline), nested calls (inline) and
-// fork (the child starts a fresh pool). Left out: pinning threads to cores, NUMA.
+// build.threads(): torch's count or PONDER_KERNEL_THREADS); a region of fewer than `GRAIN` FLOPs
+// per part uses fewer parts (one: it stays on the caller). Workers spin for SPIN_US after a
+// region, since a decoding step issues ~20 regions back to back, then sleep on a condition
+// variable. Each part writes its own outputs and sums in the same order as one thread, so results
+// do not depend on the thread count. Safe with several calling threads (one uses the pool, the
+// others run inline), nested calls (inline) and fork (the child starts a fresh pool). Left out:
+// pinning threads to cores, NUMA.
 #pragma once
 #include <immintrin.h>
 #include <pthread.h>
