@@ -44,7 +44,7 @@ from ponder.gen.fast_weights import (
 )
 from ponder.gen.kernels import build as kernel_build
 from ponder.gen.kernels.batch import KernelBatch
-from ponder.gen.kernels.plan import BLOCK, kernel_weights
+from ponder.gen.kernels.plan import BLOCK, kernel_weights, rope_tables
 from ponder.gen.kernels.plan import unsupported_reason as kernel_unsupported
 from ponder.gen.prefix_cache import lookup_prompts, reuse_prefixes, store_prompts
 from ponder.gen.sampling import choose_tokens
@@ -180,9 +180,7 @@ class FastLlama:
         weights = self.packed.get(self.model, lambda: kernel_weights(self.model), "kernel")
         lengths = mask.sum(1)  # (P,) real tokens per prompt, reused prefix included
         cap = -(-(int(lengths.max()) + max_new) // BLOCK) * BLOCK
-        rot = self.model.model.rotary_emb
-        freqs = torch.arange(cap, dtype=torch.float)[:, None] * rot.inv_freq.float()[None, :]  # (cap, D/2)
-        cos, sin = freqs.cos() * rot.attention_scaling, freqs.sin() * rot.attention_scaling
+        cos, sin = rope_tables(self.model.model.rotary_emb, cap)  # (cap, D / 2), kept per model
         dims = dict(n_layers=len(self.model.model.layers), d=self.embed.shape[1], H=self.n_heads, Hkv=self.n_kv)
         dims.update(D=self.head_dim, I=self.model.config.intermediate_size)
         self.batch = KernelBatch(self.lib, weights, dims, self.eps, cos, sin)

@@ -3,7 +3,8 @@ tokens and logprobs are bit-identical to one thread (prefill in one and several 
 dropped rows, GQA and q/k/v biases) and the GEMM is on ragged shapes at 1-4 threads; one torch
 thread keeps everything on the calling thread; the pool starts, stops and restarts; a forked
 child gets a fresh pool; several decoders in Python threads at once give the serial results;
-PONDER_KERNEL_THREADS sets the kernel's threads apart from torch's, and a bad value is refused.
+PONDER_KERNEL_THREADS sets the kernel's threads apart from torch's, and a bad value is refused;
+the RoPE tables kept per model equal a fresh computation.
 Every region is split (grain 1 FLOP) so that the small test models exercise the parallel paths."""
 
 import os
@@ -17,7 +18,7 @@ from ponder.gen.fastllama import FastLlama
 from ponder.gen.hf import HFGenerator
 from ponder.gen.kernels import batch as kernel_batch
 from ponder.gen.kernels import build
-from ponder.gen.kernels.plan import panels
+from ponder.gen.kernels.plan import panels, rope_tables
 from ponder.gen.workspace import Workspace
 from ponder.types import PonderError, SamplingParams
 from tests.gen.test_gen_decode_kernel import qwen2_with_biases
@@ -205,3 +206,19 @@ def test_kernel_threads_env_overrides_torch_and_rejects_bad_values(llama, lib, m
         monkeypatch.setenv("PONDER_KERNEL_THREADS", bad)
         with pytest.raises(PonderError, match="PONDER_KERNEL_THREADS"):
             build.threads()
+
+
+def test_rope_tables_are_kept_per_model_and_equal_a_fresh_computation(llama):
+    model, _ = llama
+    rot = model.model.rotary_emb
+
+    def fresh(cap: int) -> tuple[torch.Tensor, torch.Tensor]:
+        freqs = torch.arange(cap, dtype=torch.float)[:, None] * rot.inv_freq.float()[None, :]
+        return freqs.cos() * rot.attention_scaling, freqs.sin() * rot.attention_scaling
+
+    cos, sin = rope_tables(rot, 48)
+    assert rope_tables(rot, 40)[0].data_ptr() == cos.data_ptr()  # the same kept table, not recomputed
+    for cap in (48, 2000, 7):  # 2000: the table grows
+        got, want = rope_tables(rot, cap), fresh(cap)
+        assert got[0].shape == (cap, rot.inv_freq.shape[0])
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
