@@ -227,7 +227,8 @@ inline float* scratch(int64_t n) {
 }  // namespace pool
 
 // The C entry points (built into decode.cpp's library): the thread count the next kernel calls
-// use (1: everything on the calling thread), the live workers, and stopping them (tests, shutdown).
+// use (1: everything on the calling thread), the live workers, and stopping them (tests, shutdown;
+// not while another thread is inside a kernel call: that call may still hold the old pool).
 extern "C" void ponder_set_threads(int64_t n) {
     pool::g_threads.store(n < 1 ? 1 : (n > pool::MAX_PARTS ? pool::MAX_PARTS : (int)n));
 }
