@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import torch
 
 PANEL = 32  # columns per packed panel (two AVX-512 vectors), see gemm.h
-BLOCK = 16  # cache positions per block (one AVX-512 vector of keys), see decode.cpp
 # With several torch threads, models above this size decode faster on torch's threaded matmuls
 # than on the single-threaded kernel (below it the step is op-bound and the kernel wins anyway).
 MANY_THREADS_MAX_PARAMS = 10_000_000
