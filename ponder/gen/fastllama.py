@@ -43,10 +43,10 @@ from ponder.gen.fast_weights import (
     transposed,
 )
 from ponder.gen.kernels import build as kernel_build
-from ponder.gen.kernels.batch import KernelBatch
+from ponder.gen.kernels.batch import KernelBatch, own_blocks
 from ponder.gen.kernels.plan import kernel_weights
 from ponder.gen.kernels.plan import unsupported_reason as kernel_unsupported
-from ponder.gen.kernels.pool import BLOCK, BlockPool
+from ponder.gen.kernels.pool import BLOCK, call_pool
 from ponder.gen.prefix_cache import lookup_prompts, reuse_prefixes, store_prompts
 from ponder.gen.sampling import choose_tokens
 
@@ -188,7 +188,16 @@ class FastLlama:
         dims = dict(n_layers=n_layers, d=self.embed.shape[1], H=self.n_heads, Hkv=self.n_kv)
         dims.update(D=self.head_dim, I=self.model.config.intermediate_size)
         self.finish()
-        self.batch = KernelBatch(self.lib, weights, dims, self.eps, cos, sin, self._pool(n_layers))
+        blocks = int(((lengths + BLOCK - 1) // BLOCK).sum()) + own_blocks(lengths, copies, max_new)  # at most
+        self.batch = KernelBatch(
+            self.lib,
+            weights,
+            dims,
+            self.eps,
+            cos,
+            sin,
+            call_pool(self.workspace, (n_layers, self.n_kv, self.head_dim), blocks),
+        )
         self.batch.allocate(lengths, copies, max_new, found)
         reused = torch.tensor([n for n, _ in found]) if found else torch.zeros_like(lengths)
         logits = self.batch.prefill(ids, mask, reused)
@@ -196,13 +205,6 @@ class FastLlama:
             store_prompts(self.prefix_cache, seqs, self.batch.prompt_entries)
         self.pos = lengths.repeat_interleave(copies)
         return logits
-
-    def _pool(self, n_layers: int) -> BlockPool:
-        """This thread's block pool for the kernel's cache (kept across calls in the workspace)."""
-        shape = (n_layers, self.n_kv, self.head_dim)
-        make = lambda: BlockPool(*shape)  # noqa: E731
-        pool = make() if self.workspace is None else self.workspace.keep(("kv blocks", *shape), make)
-        return pool
 
     def finish(self) -> None:
         """Let go of the kernel cache blocks this call holds (call after the last step)."""

@@ -36,7 +36,7 @@ class Workspace:
 
     def keep(self, slot: Hashable, make: Callable[[], object]) -> object:
         """This thread's object for slot, made by make() the first time it is asked for (the
-        compiled kernels' block pool); not counted against max_bytes."""
+        compiled kernels' block pool, which checks max_bytes itself)."""
         kept = self._local.__dict__.setdefault("kept", {})
         if slot not in kept:
             kept[slot] = make()

@@ -88,3 +88,21 @@ def test_a_rows_logits_do_not_depend_on_the_other_prompts(llama, set_decode_step
         assert torch.equal(a, b[:2])  # bit for bit: the same arithmetic in the same order
     n = int(dec.batch.prompt_len[2])
     assert n > 32 and dec.batch.table[2, : n // 16].tolist() == dec.batch.table[3, : n // 16].tolist()
+
+
+def test_a_cache_past_the_workspace_budget_is_not_kept(llama, set_decode_step):
+    set_decode_step("kernel")
+    model, tok = llama
+    gen = HFGenerator.from_model(model, tok)
+    ids, mask = gen._left_pad(gen._encode([gen.render(LONG)]))
+    pools = {}
+    for max_bytes in (1 << 30, 1):
+        ws = Workspace(max_bytes=max_bytes)
+        for _ in range(2):
+            dec = FastLlama(model, workspace=ws)
+            with torch.inference_mode():
+                dec.start(ids, mask, 2, 8)
+            dec.finish()
+            pools.setdefault(max_bytes, []).append(dec.batch.pool)
+    assert pools[1 << 30][0] is pools[1 << 30][1]  # kept and reused
+    assert pools[1][0] is not pools[1][1]  # each call its own

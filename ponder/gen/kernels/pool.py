@@ -94,3 +94,15 @@ class BlockPool:
             vv = v_i[blocks].transpose(0, 1).reshape(self.Hkv, nb * BLOCK, self.D)
             out.append((k[:, c0:c1], vv[:, c0:c1]))
         return out
+
+
+def call_pool(workspace, shape: tuple[int, int, int], blocks: int) -> BlockPool:
+    """The pool for a call needing up to `blocks` blocks of shape (n_layers, Hkv, D): this thread's,
+    kept across calls in `workspace` (gen.workspace.Workspace), or one of the call's own when there
+    is no workspace or keeping `blocks` more would pass its max_bytes (a big model's cache is not
+    kept, as Workspace.take does)."""
+    if workspace is None:
+        return BlockPool(*shape)
+    pool = workspace.keep(("kv blocks", *shape), lambda: BlockPool(*shape))
+    block_bytes = 2 * shape[0] * shape[1] * shape[2] * BLOCK * 4  # fp32
+    return pool if (pool.in_use + blocks) * block_bytes <= workspace.max_bytes else BlockPool(*shape)
