@@ -66,6 +66,7 @@ class KernelBatch:
         max_new more tokens per row. found: per prompt (n, prefix-cache entry of its first n tokens)
         or (0, None), or [] for none: an entry of this pool's blocks lends its full blocks, any
         other is copied in. Leaves the plan on the prompt table (for the prefill)."""
+        self.lib.ponder_set_threads(torch.get_num_threads())  # the kernel's threads (pool.h), per call
         self.copies, self.lengths = copies, lengths
         self.prompt_len = lengths.repeat_interleave(copies)  # (R,) each row's prompt columns
         found = found or [(0, None)] * lengths.shape[0]
