@@ -44,9 +44,9 @@ from ponder.gen.fast_weights import (
 )
 from ponder.gen.kernels import build as kernel_build
 from ponder.gen.kernels.batch import KernelBatch, own_blocks
+from ponder.gen.kernels.blocks import BLOCK, call_pool
 from ponder.gen.kernels.plan import kernel_weights
 from ponder.gen.kernels.plan import unsupported_reason as kernel_unsupported
-from ponder.gen.kernels.pool import BLOCK, call_pool
 from ponder.gen.prefix_cache import lookup_prompts, reuse_prefixes, store_prompts
 from ponder.gen.sampling import choose_tokens
 

@@ -21,7 +21,7 @@ arithmetic in another summation order. Left out: rows that ended at EOS or at th
 search does not extend them).
 
 With the compiled kernels an entry is a `BlockEntry`: the ids of the blocks that hold its K/V in
-the kernels' block pool (gen/kernels/pool.py), held while the entry lives. A row's entry then
+the kernels' block pool (gen/kernels/blocks.py), held while the entry lives. A row's entry then
 holds its prompt's full blocks and its own, and a later call points its rows at the stored blocks
 instead of copying them (only a partly filled last block is copied). `kv()` reads any entry out as
 tensors (the eager decoder, or a pool another thread writes).
@@ -66,7 +66,7 @@ class Entry:
 
 @dataclass
 class BlockEntry:
-    pool: object  # a gen.kernels.pool.BlockPool
+    pool: object  # a gen.kernels.blocks.BlockPool
     blocks: torch.Tensor  # (ceil(n / 16),) int64: the blocks holding positions 0..n-1, in order
     n: int  # positions
     own: int  # positions counted against the token budget (a row's: its generated ones)

@@ -1,4 +1,4 @@
-"""The kernel's paged KV cache (gen/kernels/batch.py, pool.py): the copies of a prompt share its full
+"""The kernel's paged KV cache (gen/kernels/batch.py, blocks.py): the copies of a prompt share its full
 blocks and own everything after them, a prompt stored in the prefix cache lends its blocks to a
 later prompt that extends it (no copy, and bit for bit what a fresh prefill gives), every block a
 call held goes back to the pool, rows carry no padding (a row's logits do not depend on how long

@@ -1,6 +1,6 @@
 """One batch of rows in the compiled kernels (decode.cpp): its block tables, its plans, and the calls.
 
-The cache is paged (gen/kernels/pool.py: blocks of 16 positions in a pool kept across calls).
+The cache is paged (gen/kernels/blocks.py: blocks of 16 positions in a pool kept across calls).
 Every prompt has its blocks (prompt table), written once by the prefill; a prompt whose prefix is
 a prefix-cache entry made of this pool's blocks starts with that entry's full blocks, held, not
 copied (its partly filled last block is copied). Each row (row table) points at its prompt's full
@@ -20,8 +20,8 @@ import ctypes
 
 import torch
 
+from ponder.gen.kernels.blocks import BLOCK, BlockPool
 from ponder.gen.kernels.plan import KernelWeights, Layer, Plan, ptr
-from ponder.gen.kernels.pool import BLOCK, BlockPool
 from ponder.gen.prefix_cache import BlockEntry
 from ponder.gen.sampling import UniformStream
 
