@@ -206,7 +206,10 @@ class HFGenerator:
                 ids, mask = self._left_pad(part)
                 decoder = self._decoder(ids.shape[1] + params.max_tokens)
                 saver = self._row_saver(decoder, part, params)
-                rows = sample_rows(decoder, ids, mask, saver=saver, **loop_args)
+                try:
+                    rows = sample_rows(decoder, ids, mask, saver=saver, **loop_args)
+                finally:
+                    getattr(decoder, "finish", lambda: None)()  # the kernel cache's blocks go back
                 for i, e in enumerate(part):
                     group = rows[i * params.n : (i + 1) * params.n]
                     out.append([self._completion(r, params, len(e)) for r in group])

@@ -18,8 +18,8 @@ from ponder.gen.fastllama import FastLlama
 from ponder.gen.hf import HFGenerator
 from ponder.gen.kernels import batch as kernel_batch
 from ponder.gen.kernels import build
+from ponder.gen.kernels.blocks import BlockPool
 from ponder.gen.kernels.plan import panels, rope_tables
-from ponder.gen.workspace import Workspace
 from ponder.types import PonderError, SamplingParams
 from tests.gen.test_gen_decode_kernel import qwen2_with_biases
 
@@ -39,18 +39,26 @@ def lib(set_decode_step):
     torch.set_num_threads(1)
 
 
-class NaNWorkspace(Workspace):
-    """Cache memory full of NaN: a part that read K/V before another part wrote them would show."""
+@pytest.fixture
+def nan_blocks(monkeypatch):
+    """Every KV block a call takes starts full of NaN: a part that read K/V before another part
+    wrote them would show (fresh memory could hold an earlier run's identical values)."""
+    alloc = BlockPool.alloc
 
-    def take(self, slot, shape, like):
-        return super().take(slot, shape, like).fill_(float("nan"))
+    def poisoned(self, n: int) -> torch.Tensor:
+        ids = alloc(self, n)
+        for t in (*self.kt, *self.v):
+            t[ids] = float("nan")
+        return ids
+
+    monkeypatch.setattr(BlockPool, "alloc", poisoned)
 
 
 def decode_logits(model, gen, questions: list[str], threads: int, steps: int = 12) -> list[torch.Tensor]:
     """start() and greedy step logits at `threads` torch threads; rows 1 and 4 dropped after step 3."""
     torch.set_num_threads(threads)
     ids, mask = gen._left_pad(gen._encode([gen.render(q) for q in questions]))
-    dec = FastLlama(model, workspace=NaNWorkspace())
+    dec = FastLlama(model)
     with torch.inference_mode():
         out = [dec.start(ids, mask, 2, steps + 1)]
         assert dec.batch is not None
@@ -68,7 +76,7 @@ def decode_logits(model, gen, questions: list[str], threads: int, steps: int = 1
 @pytest.mark.parametrize("arch", ["llama", "qwen2"])
 @pytest.mark.parametrize("chunk", [256, 9])  # 9: several prefill groups, a long prompt alone in one
 @pytest.mark.parametrize("questions", [QUESTIONS, LONG], ids=["five", "long"])
-def test_logits_are_bit_identical_at_one_and_two_threads(arch, chunk, questions, llama, lib, monkeypatch):
+def test_logits_are_bit_identical_at_one_and_two_threads(arch, chunk, questions, llama, lib, nan_blocks, monkeypatch):
     monkeypatch.setattr(kernel_batch, "PREFILL_CHUNK", chunk)
     model, tok = llama if arch == "llama" else qwen2_with_biases()
     gen = HFGenerator.from_model(model, tok)

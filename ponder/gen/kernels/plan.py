@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import torch
 
 PANEL = 32  # columns per packed panel (two AVX-512 vectors), see gemm.h
-BLOCK = 16  # cache positions per block (one AVX-512 vector of keys), see decode.cpp
 ROPE_MIN = 512  # positions in a first RoPE table; a longer call doubles it
 _rope: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # rotary module -> (key, cos, sin)
 
