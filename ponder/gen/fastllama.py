@@ -189,15 +189,8 @@ class FastLlama:
         dims.update(D=self.head_dim, I=self.model.config.intermediate_size)
         self.finish()
         blocks = int(((lengths + BLOCK - 1) // BLOCK).sum()) + own_blocks(lengths, copies, max_new)  # at most
-        self.batch = KernelBatch(
-            self.lib,
-            weights,
-            dims,
-            self.eps,
-            cos,
-            sin,
-            call_pool(self.workspace, (n_layers, self.n_kv, self.head_dim), blocks),
-        )
+        pool = call_pool(self.workspace, (n_layers, self.n_kv, self.head_dim), blocks)
+        self.batch = KernelBatch(self.lib, weights, dims, self.eps, cos, sin, pool)
         self.batch.allocate(lengths, copies, max_new, found)
         reused = torch.tensor([n for n, _ in found]) if found else torch.zeros_like(lengths)
         logits = self.batch.prefill(ids, mask, reused)
