@@ -10,6 +10,7 @@ they exist, else a random model of the same architecture (same speed). Records t
 other agents shared the 2-core machine while this ran.
 
     PYTHONPATH=. python benchmarks/gen_throughput.py [--repeats 3] [--threads 1] [--batches 1 16 64 256]
+        [--temperature 1.0 (0: greedy)] [--out results/gen_throughput.json]
 """
 
 from __future__ import annotations
@@ -49,10 +50,10 @@ def prompts_for(gen: HFGenerator, batch: int, seed: int) -> list[str]:
     return [gen.render(q) for q in qs]
 
 
-def time_ponder(gen: HFGenerator, prompts: list[str], fast: bool, seed: int) -> float:
+def time_ponder(gen: HFGenerator, prompts: list[str], fast: bool, seed: int, temperature: float = 1.0) -> float:
     gen.fast = None if fast else False
     gen.prefix_cache = None  # repeats send the same prompts; generate() re-encodes them, so must we
-    params = SamplingParams(temperature=1.0, top_p=1.0, top_k=0, max_tokens=NEW, seed=seed, logprobs=True)
+    params = SamplingParams(temperature=temperature, top_p=1.0, top_k=0, max_tokens=NEW, seed=seed, logprobs=True)
     t0 = time.perf_counter()
     out = gen.generate(prompts, params, ignore_eos=True)
     dt = time.perf_counter() - t0
@@ -60,13 +61,13 @@ def time_ponder(gen: HFGenerator, prompts: list[str], fast: bool, seed: int) -> 
     return dt
 
 
-def time_hf(gen: HFGenerator, prompts: list[str], seed: int) -> float:
+def time_hf(gen: HFGenerator, prompts: list[str], seed: int, temperature: float = 1.0) -> float:
     from transformers import GenerationConfig
 
     tok = gen.tokenizer
     enc = tok(prompts, add_special_tokens=False, return_tensors="pt", padding=True)
     config = GenerationConfig(
-        do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=NEW, min_new_tokens=NEW,
+        do_sample=temperature > 0, temperature=temperature if temperature > 0 else 1.0, top_k=0, top_p=1.0, max_new_tokens=NEW, min_new_tokens=NEW,
         pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
     )  # fmt: skip
     torch.manual_seed(seed)
@@ -100,17 +101,17 @@ def rates(name: str, seconds: list[float], tokens: int) -> dict:
     }
 
 
-def run(batches: list[int], repeats: int) -> list[dict]:
+def run(batches: list[int], repeats: int, temperature: float = 1.0) -> list[dict]:
     gen, source = load_tiny()
     rows = []
     with Progress() as bar:
         task = bar.add_task("gen throughput", total=len(batches) * repeats)
         for batch in batches:
             prompts = prompts_for(gen, batch, seed=batch)
-            methods = {"ponder": lambda s, p=prompts: time_ponder(gen, p, True, s)}
-            methods["hf_generate"] = lambda s, p=prompts: time_hf(gen, p, s)
+            methods = {"ponder": lambda s, p=prompts: time_ponder(gen, p, True, s, temperature)}
+            methods["hf_generate"] = lambda s, p=prompts: time_hf(gen, p, s, temperature)
             if batch <= 64:
-                methods["ponder_generic_loop"] = lambda s, p=prompts: time_ponder(gen, p, False, s)
+                methods["ponder_generic_loop"] = lambda s, p=prompts: time_ponder(gen, p, False, s, temperature)
             times = alternate(methods, repeats, lambda: bar.advance(task))
             row = {"batch": batch, "new_tokens": NEW, "model": source, "loadavg_after": os.getloadavg()}
             for m, ts in times.items():
@@ -141,15 +142,18 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)  # 2 threads were 10-20x slower on the shared machine
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64, 256])
+    ap.add_argument("--temperature", type=float, default=1.0, help="0: greedy on both sides")
+    ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
-    rows = run(args.batches, args.repeats)
+    rows = run(args.batches, args.repeats, args.temperature)
     import transformers
 
     meta = {
         "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, no GPU",
         "torch_threads": args.threads,
+        "temperature": args.temperature,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "loadavg_before": load_before,
@@ -157,8 +161,8 @@ def main() -> None:
         "note": "other agents shared the machine; see loadavg (1, 5, 15 min)",
         "when_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    write_json(OUT, {"meta": meta, "rows": rows})
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(args.out, {"meta": meta, "rows": rows})
     print(table(rows))
     print(meta)
 
