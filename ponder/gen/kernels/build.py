@@ -91,7 +91,8 @@ def _open(path: Path) -> ctypes.CDLL:
         "ponder_decode_step": (None, [ptr, ptr, ptr, i64, ptr]),
         "ponder_prefill": (None, [ptr, i64, ptr, ptr, ptr, ptr, ptr, i64, i64, i64, ptr, ptr]),
         "ponder_gemm": (None, [ptr, i64, i64, ptr, i64, i64, ptr, ptr, i64, i64]),
-        "ponder_sample": (None, [ptr, i64, i64, ptr, f32, ptr, ptr]),
+        "ponder_uniforms": (None, [ptr, i64, i64, i64, ptr]),
+        "ponder_sample": (None, [ptr, i64, i64, ptr, ptr, i64, f32, ptr, ptr]),
         "ponder_choose_record": (i64, [ptr, i64, i64, ptr, f32, ptr, ptr, ptr, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr]),
     }
     for name, (restype, argtypes) in signatures.items():
