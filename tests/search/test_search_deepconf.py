@@ -57,7 +57,17 @@ def test_online_terminates_shaky_traces_and_counts_their_tokens():
     problems = [arithmetic_problem(f"p{i}") for i in range(2)]
     gen = ShakyOnSix(scripted([BAD, GOOD]))
     results = run_search(
-        "deepconf", problems, gen, budget=8, seed=2189, keep=0.5, window=4, warmup=2, wave=2, chunk=4, consensus_stop=1.01
+        "deepconf",
+        problems,
+        gen,
+        budget=8,
+        seed=2189,
+        keep=0.5,
+        window=4,
+        warmup=2,
+        wave=2,
+        chunk=4,
+        consensus_stop=1.01,
     )
     for r in results:
         assert r.answer == "20"
