@@ -62,13 +62,13 @@ class RowUniforms:
 
     def __init__(self, keys: torch.Tensor, block: int = 64):
         self.keys, self.block = keys, block
-        self.first, self.table = -block, None  # (R, block), made when first asked (the kernel reads keys)
+        self.first, self.table = -block, None  # (block, R), made when first asked (the kernel reads keys)
 
     def at(self, step: int, rows: torch.Tensor | None = None) -> torch.Tensor:
         """(B,) float32: the uniforms at `step` of original rows `rows` (None: every row)."""
         if self.table is None or not self.first <= step < self.first + self.block:
-            self.first, self.table = step, uniforms(self.keys, step, self.block)
-        column = self.table[:, step - self.first]
+            self.first, self.table = step, uniforms(self.keys, step, self.block).T.contiguous()
+        column = self.table[step - self.first]
         return column if rows is None else column[rows]
 
 

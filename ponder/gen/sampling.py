@@ -43,7 +43,7 @@ def inverse_cdf_sample(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     whose cumulative mass exceeds u * total (zero-probability tokens are never chosen). Cheaper
     than multinomial, which draws V random numbers per row."""
     cdf = probs.cumsum(dim=-1)  # (B, V)
-    target = u.to(cdf.dtype)[:, None] * cdf[:, -1:]
+    target = (u if u.dtype == cdf.dtype else u.to(cdf.dtype))[:, None] * cdf[:, -1:]
     return torch.searchsorted(cdf, target, right=True).squeeze(-1).clamp_(max=probs.shape[-1] - 1)
 
 
