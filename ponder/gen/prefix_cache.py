@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from array import array
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -141,14 +142,17 @@ class RowSaver:
             self.saved += 1
 
 
-def reuse_prefixes(
-    cache: PrefixCache | None, ids: torch.Tensor, mask: torch.Tensor, seqs: list[list[int]], n_layers: int
-):
-    """Left-padded prompts ids/mask (P, T) with real token lists `seqs` (empty: no cache) ->
-    (suffix ids (P, S), suffix mask, done (P, C) bool: reused cache columns, per-layer prefix K/V
-    (P, Hkv, C, D) with zeros where a prompt reuses fewer columns, or None). Rows are
-    right-aligned in the C reused columns."""
-    found = [cache.lookup(s) for s in seqs] if seqs and cache is not None else []
+def lookup_prompts(cache: PrefixCache | None, seqs: list[list[int]]) -> list[tuple[int, KV | None]]:
+    """Per prompt (real token ids) the longest stored prefix: (n, its K/V) or (0, None); [] when
+    there is no cache or no prompt."""
+    return [cache.lookup(s) for s in seqs] if seqs and cache is not None else []
+
+
+def reuse_prefixes(found: list[tuple[int, KV | None]], ids: torch.Tensor, mask: torch.Tensor, seqs: list[list[int]]):
+    """Left-padded prompts ids/mask (P, T) with real token lists `seqs` and their `found` prefixes
+    (lookup_prompts) -> (suffix ids (P, S), suffix mask, done (P, C) bool: reused cache columns,
+    per-layer prefix K/V (P, Hkv, C, D) with zeros where a prompt reuses fewer columns, or None).
+    Rows are right-aligned in the C reused columns."""
     C = max((n for n, _ in found), default=0)
     if C == 0:
         return ids, mask, mask.new_zeros(ids.shape[0], 0), None
@@ -162,7 +166,7 @@ def reuse_prefixes(
         mask2[i, S - len(r) :] = True
         done[i, C - found[i][0] :] = True
     prefix = []
-    for layer in range(n_layers):
+    for layer in range(len(next(kv for n, kv in found if n))):
         k0 = next(kv[layer][0] for n, kv in found if n)
         pk = k0.new_zeros(len(rest), k0.shape[0], C, k0.shape[-1])
         pv = torch.zeros_like(pk)
@@ -173,9 +177,10 @@ def reuse_prefixes(
     return ids2, mask2, done, prefix
 
 
-def store_prompts(cache: PrefixCache, seqs: list[list[int]], mask: torch.Tensor, kv: KV) -> None:
-    """Remember every prompt's K/V: kv per layer (P, Hkv, T, D) over cache columns whose mask (P, T)
-    says which are real."""
-    for i, s in enumerate(seqs):
-        cols = mask[i].nonzero().squeeze(1)
-        cache.store(s, [(k[i].index_select(1, cols), v[i].index_select(1, cols)) for k, v in kv])
+def store_prompts(cache: PrefixCache, seqs: list[list[int]], prompt_kv: Callable[[], list[KV]]) -> None:
+    """Remember every prompt's K/V; prompt_kv() gives each prompt's (called only when the cache
+    wants one of them)."""
+    if not any(cache.wants(s) for s in seqs):
+        return
+    for s, kv in zip(seqs, prompt_kv()):
+        cache.store(s, kv)

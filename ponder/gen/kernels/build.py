@@ -88,8 +88,10 @@ def _open(path: Path) -> ctypes.CDLL:
     i64, ptr, f32 = ctypes.c_int64, ctypes.c_void_p, ctypes.c_float
     signatures = {
         "ponder_work_floats": (i64, [ptr, i64]),
-        "ponder_decode_step": (None, [ptr, ptr, ptr, i64, ptr]),
-        "ponder_prefill": (None, [ptr, i64, ptr, ptr, ptr, ptr, ptr, i64, i64, i64, ptr, ptr]),
+        "ponder_decode_step": (None, [ptr, ptr, ptr, ptr]),
+        "ponder_prefill": (None, [ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, ptr]),
+        "ponder_copy_blocks": (None, [ptr, i64, ptr, ptr]),
+        "ponder_write_kv": (None, [ptr, i64, i64, ptr, ptr, ptr, ptr, i64]),
         "ponder_gemm": (None, [ptr, i64, i64, ptr, i64, i64, ptr, ptr, i64, i64]),
         "ponder_uniforms": (None, [ptr, i64, i64, i64, ptr]),
         "ponder_sample": (None, [ptr, i64, i64, ptr, ptr, i64, f32, ptr, ptr]),

@@ -3,44 +3,42 @@
 // (layers.h): RMSNorm, the fused q/k/v matmul (+ bias), RoPE, the cache write, attention over the
 // cache, o-proj + residual, RMSNorm, SwiGLU MLP + residual; then the final norm and the output
 // head. fp32 throughout, one thread, AVX-512 (see gemm.h, vecmath.h). The RMSNorm weights are
-// folded into the next matrix by the caller (ponder/gen/kernels/plan.py). Caches: keys in blocks
-// of 16 positions (R * Hkv, cap / 16, D, 16), so a query scores 16 positions per FMA reading
-// contiguous memory, values (R * Hkv, cap, D); cap % 16 == 0. Needs head_dim % 16 == 0. Left out:
-// sliding windows, other activations, biases on the MLP, dtypes other than fp32 (the Python side
-// refuses those models).
+// folded into the next matrix by the caller (ponder/gen/kernels/plan.py). The cache is paged: per
+// layer a pool of blocks of 16 positions, keys (n_blocks, Hkv, D, 16) so a query scores 16
+// positions per FMA reading contiguous memory, values (n_blocks, Hkv, 16, D); each row has a block
+// table and its own length (no padding: a row's column is its rotary position), and rows may share
+// blocks (the copies of one prompt). Needs head_dim % 16 == 0. Left out: sliding windows, other
+// activations, biases on the MLP, dtypes other than fp32 (the Python side refuses those models).
 #include "layers.h"
 
 extern "C" int64_t ponder_work_floats(const Plan* p, int64_t rows) { return work_floats(p, rows); }
 
-// tokens (R,), pos (R,) rotary positions (each advanced by one), col: the cache column written
-// now (every row attends to columns 0..col), logits (R, V). Scratch: p->work, R rows.
-extern "C" void ponder_decode_step(const Plan* p, const int64_t* tokens, int64_t* pos, int64_t col, float* logits) {
+// tokens (R,), pos (R,): row r writes column pos[r] (also its rotary position) and attends to its
+// columns 0..pos[r]; each pos[r] is advanced by one. logits (R, V). Scratch: p->work, R rows.
+extern "C" void ponder_decode_step(const Plan* p, const int64_t* tokens, int64_t* pos, float* logits) {
     const int64_t R = p->R, d = p->d;
     const unsigned int csr = _mm_getcsr();
     _mm_setcsr(csr | 0x8040);  // flush denormals (tiny softmax weights) to zero: they cost ~100 cycles each
-    int64_t* rows = new int64_t[2 * R];
-    int64_t* cols = rows + R;
+    int64_t* rows = new int64_t[R];
     for (int64_t r = 0; r < R; r++) {
         memcpy(p->work + r * d, p->embed + tokens[r] * d, d * sizeof(float));
         rows[r] = r;
-        cols[r] = col;
     }
-    forward(p, R, rows, cols, pos, p->work);
+    forward(p, R, rows, pos, pos, p->work);
     head(p, p->work, R, p->work + R * d, logits);
     for (int64_t r = 0; r < R; r++) pos[r] += 1;
     delete[] rows;
     _mm_setcsr(csr);
 }
 
-// The prompts of a batch, P of them with N real tokens packed prompt by prompt in column order:
-// token t is tokens[t] at cache row rows[t], column cols[t], rotary position pos[t]; prompt q's
-// tokens end before ends[q]. Each prompt's row gets its columns [first, T) zeroed (padding) before
-// its tokens are written; columns before `first` (a reused prefix) must already be filled.
-// logits (P, V): each prompt's next-token logits. Prompts go through in groups of at most `chunk`
-// tokens (a longer prompt alone), so work needs work_floats(p, max(chunk, longest prompt)) floats.
+// The prompts of a batch, P of them with N new tokens packed prompt by prompt in column order:
+// token t is tokens[t] at cache row rows[t], column (and rotary position) cols[t]; prompt q's
+// tokens end before ends[q]. Columns before a prompt's first new token (a reused prefix) must
+// already be filled. logits (P, V): each prompt's next-token logits. Prompts go through in groups
+// of at most `chunk` tokens (a longer prompt alone), so work needs work_floats(p, max(chunk,
+// longest prompt)) floats.
 extern "C" void ponder_prefill(const Plan* p, int64_t P, const int64_t* ends, const int64_t* tokens,
-                               const int64_t* rows, const int64_t* cols, const int64_t* pos, int64_t first,
-                               int64_t T, int64_t chunk, float* work, float* logits) {
+                               const int64_t* rows, const int64_t* cols, int64_t chunk, float* work, float* logits) {
     const int64_t d = p->d;
     const unsigned int csr = _mm_getcsr();
     _mm_setcsr(csr | 0x8040);
@@ -49,9 +47,8 @@ extern "C" void ponder_prefill(const Plan* p, int64_t P, const int64_t* ends, co
         int64_t q1 = q0 + 1;
         while (q1 < P && ends[q1] - a <= chunk) q1++;
         const int64_t n = ends[q1 - 1] - a;
-        for (int64_t q = q0; q < q1; q++) zero_columns(p, rows[ends[q] - 1], first, T);
         for (int64_t t = 0; t < n; t++) memcpy(work + t * d, p->embed + tokens[a + t] * d, d * sizeof(float));
-        forward(p, n, rows + a, cols + a, pos + a, work);
+        forward(p, n, rows + a, cols + a, cols + a, work);
         float* last = work + n * d;  // each prompt's last token, gathered
         for (int64_t q = q0; q < q1; q++) memcpy(last + (q - q0) * d, work + (ends[q] - 1 - a) * d, d * sizeof(float));
         head(p, last, q1 - q0, last + (q1 - q0) * d, logits + q0 * p->V);
@@ -59,6 +56,34 @@ extern "C" void ponder_prefill(const Plan* p, int64_t P, const int64_t* ends, co
         a = ends[q1 - 1];
     }
     _mm_setcsr(csr);
+}
+
+// Copy blocks src[i] -> dst[i] (i < n) in every layer: a shared prompt's partly filled last block
+// into each row that writes after it (copy on write).
+extern "C" void ponder_copy_blocks(const Plan* p, int64_t n, const int64_t* src, const int64_t* dst) {
+    const int64_t stride = p->Hkv * p->D * 16;
+    for (int64_t i = 0; i < p->n_layers; i++)
+        for (int64_t b = 0; b < n; b++) {
+            memcpy(p->layers[i].kt + dst[b] * stride, p->layers[i].kt + src[b] * stride, stride * sizeof(float));
+            memcpy(p->layers[i].v + dst[b] * stride, p->layers[i].v + src[b] * stride, stride * sizeof(float));
+        }
+}
+
+// Write n positions' keys and values of layer i into the cache: position t goes to row rows[t],
+// column cols[t]; its head j's key is k[(j * ld + t) * D ...] (k, v: (Hkv, ld, D)).
+extern "C" void ponder_write_kv(const Plan* p, int64_t i, int64_t n, const int64_t* rows, const int64_t* cols,
+                                const float* k, const float* v, int64_t ld) {
+    const int64_t Hkv = p->Hkv, D = p->D, stride = Hkv * D * 16;
+    const Layer* w = p->layers + i;
+    for (int64_t t = 0; t < n; t++) {
+        const int64_t block = p->table[rows[t] * p->nb + cols[t] / 16], lane = cols[t] % 16;
+        for (int64_t j = 0; j < Hkv; j++) {
+            float* kb = w->kt + block * stride + j * D * 16 + lane;
+            const float* kt = k + (j * ld + t) * D;
+            for (int64_t e = 0; e < D; e++) kb[e * 16] = kt[e];
+            memcpy(w->v + block * stride + (j * 16 + lane) * D, v + (j * ld + t) * D, D * sizeof(float));
+        }
+    }
 }
 
 // C (rows, N) [+]= A (rows, K) @ B + bias, B packed as in gemm.h: exposed for tests and benchmarks.

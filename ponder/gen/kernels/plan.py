@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 PANEL = 32  # columns per packed panel (two AVX-512 vectors), see gemm.h
-BLOCK = 16  # cache positions per key block (one AVX-512 vector), see decode.cpp
+BLOCK = 16  # cache positions per block (one AVX-512 vector of keys), see decode.cpp
 # With several torch threads, models above this size decode faster on torch's threaded matmuls
 # than on the single-threaded kernel (below it the step is op-bound and the kernel wins anyway).
 MANY_THREADS_MAX_PARAMS = 10_000_000
@@ -26,9 +26,9 @@ class Layer(ctypes.Structure):
 
 
 class Plan(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_int64) for n in ("n_layers", "d", "H", "Hkv", "D", "I", "V", "cap", "R")]
+    _fields_ = [(n, ctypes.c_int64) for n in ("n_layers", "d", "H", "Hkv", "D", "I", "V", "cap", "R", "nb")]
     _fields_ += [("eps", ctypes.c_float), ("scale", ctypes.c_float)]
-    _fields_ += [(n, ctypes.c_void_p) for n in ("embed", "head", "cos", "sin", "bias", "work")]
+    _fields_ += [(n, ctypes.c_void_p) for n in ("embed", "head", "cos", "sin", "table", "work")]
     _fields_ += [("layers", ctypes.POINTER(Layer))]
 
 
