@@ -14,8 +14,9 @@ Conventions: Completion.text is decoded without dropping special tokens (so prom
 re-tokenizes to what the model saw) except a final EOS, which stays in token_ids/logprobs but not
 in text. Each row draws its own random numbers from its prompt's seed and its copy index
 (gen/rng.py), so a seeded prompt samples the same tokens whatever else is in its call and
-however the call is chunked (up to float rounding that a different batch shape can bring into
-the logits, which moves a draw only when it falls within ~1e-7 of a token's boundary). Left out: beam search, repetition penalties,
+however the call is chunked (the compiled kernel's logits do not depend on the batch either;
+on the eager and generic paths float rounding from another batch shape can move a draw, only
+when it falls within ~1e-7 of a token's boundary). Left out: beam search, repetition penalties,
 per-prompt sampling parameters, speculative decoding, sharing the prompt cache without copying it.
 """
 
