@@ -60,6 +60,7 @@ class KernelBatch:
         rows each and room for max_new more tokens per row; memory from `workspace`
         (gen.workspace.Workspace) when given. Per layer keys (n_blocks, Hkv, D, 16), values
         (n_blocks, Hkv, 16, D). Lanes past a row's length are never read."""
+        self.lib.ponder_set_threads(torch.get_num_threads())  # the kernel's threads (pool.h), per call
         self.copies = copies
         self.table, n_blocks = block_tables(lengths, copies, max_new)
         self.prompt_len = lengths.repeat_interleave(copies)  # (R,) each row's prompt columns

@@ -25,8 +25,18 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("decode.cpp", "layers.h", "gemm.h", "vecmath.h")
-FLAGS = ["-O3", "-std=c++17", "-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mfma", "-fno-math-errno"]
+SOURCES = ("decode.cpp", "layers.h", "gemm.h", "pool.h", "vecmath.h")
+FLAGS = [
+    "-O3",
+    "-std=c++17",
+    "-mavx512f",
+    "-mavx512dq",
+    "-mavx512bw",
+    "-mavx512vl",
+    "-mfma",
+    "-fno-math-errno",
+    "-pthread",
+]
 NEEDED_CPU_FLAGS = {"avx512f", "avx512dq", "avx512bw", "avx512vl", "fma"}
 _state: dict[str, object] = {}  # "lib": the loaded library or None, once decided
 
@@ -96,6 +106,12 @@ def _open(path: Path) -> ctypes.CDLL:
         "ponder_uniforms": (None, [ptr, i64, i64, i64, ptr]),
         "ponder_sample": (None, [ptr, i64, i64, ptr, ptr, i64, f32, ptr, ptr]),
         "ponder_choose_record": (i64, [ptr, i64, i64, ptr, f32, ptr, ptr, ptr, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr]),
+        "ponder_set_threads": (None, [i64]),
+        "ponder_threads": (i64, []),
+        "ponder_set_grain": (None, [i64]),
+        "ponder_pool_workers": (i64, []),
+        "ponder_pool_stop": (None, []),
+        "ponder_pool_check": (None, [i64]),
     }
     for name, (restype, argtypes) in signatures.items():
         fn = getattr(lib, name)

@@ -2,13 +2,14 @@
 // batch, one decoding step for R rows, and the token choice with its bookkeeping. Per layer
 // (layers.h): RMSNorm, the fused q/k/v matmul (+ bias), RoPE, the cache write, attention over the
 // cache, o-proj + residual, RMSNorm, SwiGLU MLP + residual; then the final norm and the output
-// head. fp32 throughout, one thread, AVX-512 (see gemm.h, vecmath.h). The RMSNorm weights are
-// folded into the next matrix by the caller (ponder/gen/kernels/plan.py). The cache is paged: per
-// layer a pool of blocks of 16 positions, keys (n_blocks, Hkv, D, 16) so a query scores 16
-// positions per FMA reading contiguous memory, values (n_blocks, Hkv, 16, D); each row has a block
-// table and its own length (no padding: a row's column is its rotary position), and rows may share
-// blocks (the copies of one prompt). Needs head_dim % 16 == 0. Left out: sliding windows, other
-// activations, biases on the MLP, dtypes other than fp32 (the Python side refuses those models).
+// head. fp32 throughout, AVX-512 (see gemm.h, vecmath.h), on torch's thread count (pool.h). The
+// RMSNorm weights are folded into the next matrix by the caller (ponder/gen/kernels/plan.py). The
+// cache is paged: per layer a pool of blocks of 16 positions, keys (n_blocks, Hkv, D, 16) so a
+// query scores 16 positions per FMA reading contiguous memory, values (n_blocks, Hkv, 16, D); each
+// row has a block table and its own length (no padding: a row's column is its rotary position),
+// and rows may share blocks (the copies of one prompt). Needs head_dim % 16 == 0. Left out:
+// sliding windows, other activations, biases on the MLP, dtypes other than fp32 (the Python side
+// refuses those models).
 #include "layers.h"
 
 extern "C" int64_t ponder_work_floats(const Plan* p, int64_t rows) { return work_floats(p, rows); }

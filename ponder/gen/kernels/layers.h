@@ -2,7 +2,7 @@
 // RMSNorm, RoPE, attention of one token over its row's cache (blocks of 16 positions found through
 // the row's block table; keys transposed within a block), SwiGLU,
 // and `forward`, which runs n tokens, each with its own cache row, column and rotary position,
-// through every layer. fp32, one thread, AVX-512.
+// through every layer. fp32, AVX-512; the GEMMs and the attention loop split over pool.h's threads.
 #pragma once
 #include <math.h>
 #include <string.h>
@@ -227,11 +227,17 @@ static void forward(const Plan* p, int64_t n, const int64_t* rows, const int64_t
         const Layer* w = p->layers + i;
         rms_norm(x, xn, n, d, p->eps);
         gemm(xn, d, n, w->wqkv, d, M, w->bqkv, qkv, M, false);
-        for (int64_t t = 0; t < n; t++) {
-            float* row = qkv + t * M;
-            rope(row, p->H + p->Hkv, D, p->cos + pos[t] * half, p->sin + pos[t] * half);
-            attention(p, w, row, rows[t], cols[t], cols[t] + 1, att + t * HD, s);
-        }
+        // tokens split over the pool's threads (pool.h), a row's tokens in one part, in order
+        const auto cost = [&](int64_t t) { return 4 * HD * (cols[t] + 1) + 64 * M; };
+        const auto starts_row = [&](int64_t t) { return rows[t] != rows[t - 1]; };
+        pool::parallel_for_cost(n, cost, starts_row, [&](int64_t t0, int64_t t1, int who) {
+            float* sc = who == 0 ? s : pool::scratch(p->cap + 64);
+            for (int64_t t = t0; t < t1; t++) {
+                float* row = qkv + t * M;
+                rope(row, p->H + p->Hkv, D, p->cos + pos[t] * half, p->sin + pos[t] * half);
+                attention(p, w, row, rows[t], cols[t], cols[t] + 1, att + t * HD, sc);
+            }
+        });
         gemm(att, HD, n, w->wo, HD, d, w->bo, x, d, true);
         rms_norm(x, xn, n, d, p->eps);
         gemm(xn, d, n, w->wgu, d, 2 * I, nullptr, gu, 2 * I, false);

@@ -16,9 +16,6 @@ import torch
 
 PANEL = 32  # columns per packed panel (two AVX-512 vectors), see gemm.h
 BLOCK = 16  # cache positions per block (one AVX-512 vector of keys), see decode.cpp
-# With several torch threads, models above this size decode faster on torch's threaded matmuls
-# than on the single-threaded kernel (below it the step is op-bound and the kernel wins anyway).
-MANY_THREADS_MAX_PARAMS = 10_000_000
 
 
 class Layer(ctypes.Structure):
@@ -44,9 +41,6 @@ def unsupported_reason(model) -> str | None:
         return f"head_dim {head_dim} is not a multiple of 16"
     if cfg.num_attention_heads % cfg.num_key_value_heads:
         return "query heads are not a multiple of kv heads"
-    n_params = sum(p.numel() for p in model.parameters())
-    if torch.get_num_threads() > 1 and n_params > MANY_THREADS_MAX_PARAMS:
-        return f"{torch.get_num_threads()} torch threads and {n_params:,} parameters (the kernel uses one thread)"
     return None
 
 
