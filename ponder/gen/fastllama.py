@@ -43,8 +43,9 @@ from ponder.gen.fast_weights import (
     transposed,
 )
 from ponder.gen.kernels import build as kernel_build
-from ponder.gen.kernels.batch import KernelBatch
-from ponder.gen.kernels.plan import BLOCK, kernel_weights
+from ponder.gen.kernels.batch import KernelBatch, own_blocks
+from ponder.gen.kernels.blocks import BLOCK, call_pool
+from ponder.gen.kernels.plan import kernel_weights
 from ponder.gen.kernels.plan import unsupported_reason as kernel_unsupported
 from ponder.gen.prefix_cache import lookup_prompts, reuse_prefixes, store_prompts
 from ponder.gen.sampling import choose_tokens
@@ -174,27 +175,41 @@ class FastLlama:
 
     def _start_kernel(self, ids, mask, seqs, found, copies: int, max_new: int) -> torch.Tensor:
         """The prefill in the compiled kernel, straight into its paged cache (kernels/batch.py):
-        logits (P, V). Each prompt's reused prefix is written into its blocks once, its other
-        tokens are prefilled once, and its rows share its full blocks; self.pos holds each row's
-        next column (= its rotary position: the kernel's rows have no padding)."""
+        logits (P, V). A prefix from the prefix cache is lent as blocks (or written in once), each
+        prompt's new tokens are prefilled once, and its rows share its full blocks; self.pos holds
+        each row's next column (= its rotary position: the kernel's rows have no padding)."""
         weights = self.packed.get(self.model, lambda: kernel_weights(self.model), "kernel")
         lengths = mask.sum(1)  # (P,) real tokens per prompt, reused prefix included
         cap = -(-(int(lengths.max()) + max_new) // BLOCK) * BLOCK
         rot = self.model.model.rotary_emb
         freqs = torch.arange(cap, dtype=torch.float)[:, None] * rot.inv_freq.float()[None, :]  # (cap, D/2)
         cos, sin = freqs.cos() * rot.attention_scaling, freqs.sin() * rot.attention_scaling
-        dims = dict(n_layers=len(self.model.model.layers), d=self.embed.shape[1], H=self.n_heads, Hkv=self.n_kv)
+        n_layers = len(self.model.model.layers)
+        dims = dict(n_layers=n_layers, d=self.embed.shape[1], H=self.n_heads, Hkv=self.n_kv)
         dims.update(D=self.head_dim, I=self.model.config.intermediate_size)
-        self.batch = KernelBatch(self.lib, weights, dims, self.eps, cos, sin)
-        self.batch.allocate(lengths, copies, max_new, self.workspace)
+        self.finish()
+        blocks = int(((lengths + BLOCK - 1) // BLOCK).sum()) + own_blocks(lengths, copies, max_new)  # at most
+        self.batch = KernelBatch(
+            self.lib,
+            weights,
+            dims,
+            self.eps,
+            cos,
+            sin,
+            call_pool(self.workspace, (n_layers, self.n_kv, self.head_dim), blocks),
+        )
+        self.batch.allocate(lengths, copies, max_new, found)
         reused = torch.tensor([n for n, _ in found]) if found else torch.zeros_like(lengths)
-        if found and int(reused.max()) > 0:
-            self.batch.put_prefix(found)
         logits = self.batch.prefill(ids, mask, reused)
         if self.prefix_cache is not None:
-            store_prompts(self.prefix_cache, seqs, self.batch.prompt_kv)
+            store_prompts(self.prefix_cache, seqs, self.batch.prompt_entries)
         self.pos = lengths.repeat_interleave(copies)
         return logits
+
+    def finish(self) -> None:
+        """Let go of the kernel cache blocks this call holds (call after the last step)."""
+        if self.batch is not None:
+            self.batch.release()
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Append one token per row (R,) and return the next logits (R, V)."""
@@ -243,6 +258,11 @@ class FastLlama:
         self.cache = [kv.view(2, R, Hkv, *kv.shape[2:]).index_select(1, rows).flatten(1, 2) for kv in self.cache]
         self.bias, self.pos = self.bias.index_select(0, rows), self.pos.index_select(0, rows)
         self._flat_views()
+
+    def row_entry(self, j: int, generated: int):
+        """Batch row j's prompt and first `generated` generated tokens as a prefix-cache BlockEntry
+        (the compiled step's blocks, not copied), or None (the eager step: see row_kv)."""
+        return None if self.batch is None else self.batch.row_entry(j, generated)
 
     def row_kv(self, j: int, generated: int, prompt: bool = True) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
         """Batch row j's per-layer K/V (Hkv, n, D) over its real prompt columns (prompt=False: without

@@ -207,7 +207,10 @@ class HFGenerator:
                 decoder = self._decoder(ids.shape[1] + params.max_tokens)
                 saver = self._row_saver(decoder, part, params)
                 keys = None if seeds is None else row_keys(seeds[start : start + chunk], params.n, self.device)
-                rows = sample_rows(decoder, ids, mask, saver=saver, keys=keys, **loop_args)
+                try:
+                    rows = sample_rows(decoder, ids, mask, saver=saver, keys=keys, **loop_args)
+                finally:
+                    getattr(decoder, "finish", lambda: None)()  # the kernel cache's blocks go back
                 for i, e in enumerate(part):
                     group = rows[i * params.n : (i + 1) * params.n]
                     out.append([self._completion(r, params, len(e)) for r in group])

@@ -1,17 +1,17 @@
-"""One batch of rows in the compiled kernels (decode.cpp): its paged cache, its plan, and the calls.
+"""One batch of rows in the compiled kernels (decode.cpp): its block tables, its plans, and the calls.
 
-The cache is a pool of blocks of 16 positions per layer and a block table per row: the `copies`
-rows of one prompt point at the same blocks for every full block of the prompt, and each row owns
-the rest (the prompt's partly filled last block, copied once after the prefill, and the blocks its
-generated tokens go to). A row has no padding: its column is its rotary position, and attention
-reads exactly its own positions; dropping rows (`keep`) only drops table rows. `KernelBatch` owns
-the tensors (pools, table, scratch) and the ctypes `Plan` that points at them; a batch shape change
-rebuilds the plan. A call's life: `allocate` the pool and tables, `put_prefix` the reused prefix
-K/V (prefix cache) into each prompt's blocks, `prefill` every prompt's new tokens (each prompt
-once), then one `step` per token, with `choose_record` picking the tokens and doing the sampling
-loop's bookkeeping in one call. Left out: anything but fp32 on CPU (plan.unsupported_reason); a
-pool that outlives the call (the prefix cache still keeps its own tensors, so a reused prefix is
-copied into the pool once per prompt).
+The cache is paged (gen/kernels/blocks.py: blocks of 16 positions in a pool kept across calls).
+Every prompt has its blocks (prompt table), written once by the prefill; a prompt whose prefix is
+a prefix-cache entry made of this pool's blocks starts with that entry's full blocks, held, not
+copied (its partly filled last block is copied). Each row (row table) points at its prompt's full
+blocks and owns the rest: a copy of the prompt's partly filled last block, then the blocks its
+generated tokens go to. Rows have no padding: a row's column is its rotary position, and attention
+reads exactly its own positions; dropping rows (`keep`) drops table rows. Shared blocks are never
+written, so the prompt's blocks can go into the prefix cache as they are (`prompt_entries`), and so
+can a finished row's (`row_entry`). A call's life: `allocate` (tables, blocks, reused prefixes),
+`prefill`, one `step` per token with `choose_record` picking the tokens and doing the sampling
+loop's bookkeeping in one call, then `release` of the blocks the call held. Left out: anything
+but fp32 on CPU (plan.unsupported_reason).
 """
 
 from __future__ import annotations
@@ -20,68 +20,85 @@ import ctypes
 
 import torch
 
-from ponder.gen.kernels.plan import BLOCK, KernelWeights, Layer, Plan, ptr
+from ponder.gen.kernels.blocks import BLOCK, BlockPool
+from ponder.gen.kernels.plan import KernelWeights, Layer, Plan, ptr
+from ponder.gen.prefix_cache import BlockEntry
 
 PREFILL_CHUNK = 256  # prompt tokens per pass through the layers (whole prompts; a longer one alone)
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: K (Hkv, n, D), V (Hkv, n, D)
 
 
-def block_tables(lengths: torch.Tensor, copies: int, max_new: int) -> tuple[torch.Tensor, int]:
-    """Prompts of `lengths` (P,) tokens, `copies` rows each with room for max_new more: (the block
-    table (R, nb), the number of blocks). Prompt p's full blocks are shared by its rows
-    p * copies ... (p + 1) * copies - 1; every later block of a row is its own. Entries past a row's
-    last block repeat block 0 (never read)."""
+def row_tables(prompt_table: torch.Tensor, lengths: torch.Tensor, copies: int, own: torch.Tensor, max_new: int):
+    """The block table (R, nb) of `copies` rows per prompt: prompt p's full blocks (prompt_table
+    (P, *), lengths (P,) tokens), then each row's own blocks, taken in order from `own` (all rows'
+    own blocks, row by row). Entries past a row's last block repeat block 0 (never read)."""
     prompt = torch.arange(lengths.shape[0] * copies) // copies
-    full = (lengths // BLOCK)[prompt]  # (R,) shared blocks per row
-    n_row = (lengths[prompt] + max_new + BLOCK - 1) // BLOCK  # (R,) blocks a row needs
-    own = n_row - full
-    shared = lengths // BLOCK
-    shared_base = (shared.cumsum(0) - shared)[prompt]
-    own_base = int(shared.sum()) + own.cumsum(0) - own
+    full = (lengths // BLOCK)[prompt][:, None]  # (R, 1) shared blocks per row
+    n_row = ((lengths[prompt] + max_new + BLOCK - 1) // BLOCK)[:, None]  # (R, 1) blocks a row needs
+    n_own = n_row - full
+    base = n_own.cumsum(0) - n_own
     b = torch.arange(int(n_row.max()))[None, :]
-    table = torch.where(b < full[:, None], shared_base[:, None] + b, own_base[:, None] + b - full[:, None])
-    table.masked_fill_(b >= n_row[:, None], 0)
-    return table.contiguous(), int(shared.sum() + own.sum())
+    shared = prompt_table[prompt].gather(1, b.clamp(max=prompt_table.shape[1] - 1).expand(len(prompt), -1))
+    mine = own[(base + b - full).clamp(0, max(own.shape[0] - 1, 0))] if own.numel() else torch.zeros_like(shared)
+    table = torch.where(b < full, shared, mine)
+    return table.masked_fill_(b >= n_row, 0).contiguous()
+
+
+def own_blocks(lengths: torch.Tensor, copies: int, max_new: int) -> int:
+    """How many blocks the rows of `copies` rows per prompt own in all (see row_tables)."""
+    return int((((lengths + max_new + BLOCK - 1) // BLOCK - lengths // BLOCK) * copies).sum())
 
 
 class KernelBatch:
     """Rows decoding through the compiled step. dims: n_layers, d, H, Hkv, D, I; cos/sin: (cap,
-    D / 2) RoPE tables as transformers computes them, cap >= the longest row's prompt + max_new."""
+    D / 2) RoPE tables as transformers computes them, cap >= the longest row's prompt + max_new;
+    pool: the BlockPool the cache lives in."""
 
-    def __init__(self, lib, weights: KernelWeights, dims: dict, eps: float, cos, sin):
+    def __init__(self, lib, weights: KernelWeights, dims: dict, eps: float, cos, sin, pool: BlockPool):
         self.lib, self.weights, self.dims, self.eps = lib, weights, dims, eps
-        self.cos, self.sin = cos.contiguous(), sin.contiguous()
-        self.kt: list[torch.Tensor] = []
-        self.v: list[torch.Tensor] = []
+        self.cos, self.sin, self.pool = cos.contiguous(), sin.contiguous(), pool
+        self.held: list[torch.Tensor] = []  # block ids this call holds, let go by release()
 
-    def allocate(self, lengths: torch.Tensor, copies: int, max_new: int, workspace=None) -> None:
-        """Tables and uninitialised block pools for prompts of `lengths` (P,) tokens with `copies`
-        rows each and room for max_new more tokens per row; memory from `workspace`
-        (gen.workspace.Workspace) when given. Per layer keys (n_blocks, Hkv, D, 16), values
-        (n_blocks, Hkv, 16, D). Lanes past a row's length are never read."""
+    def allocate(self, lengths: torch.Tensor, copies: int, max_new: int, found: list) -> None:
+        """Tables and blocks for prompts of `lengths` (P,) tokens with `copies` rows each and room for
+        max_new more tokens per row. found: per prompt (n, prefix-cache entry of its first n tokens)
+        or (0, None), or [] for none: an entry of this pool's blocks lends its full blocks, any
+        other is copied in. Leaves the plan on the prompt table (for the prefill)."""
         self.lib.ponder_set_threads(torch.get_num_threads())  # the kernel's threads (pool.h), per call
-        self.copies = copies
-        self.table, n_blocks = block_tables(lengths, copies, max_new)
+        self.copies, self.lengths = copies, lengths
         self.prompt_len = lengths.repeat_interleave(copies)  # (R,) each row's prompt columns
-        Hkv, D = self.dims["Hkv"], self.dims["D"]
-        like = self.weights.embed
-        shapes = {"kt": (n_blocks, Hkv, D, BLOCK), "v": (n_blocks, Hkv, BLOCK, D)}
-        for i in range(self.dims["n_layers"]):
-            for name, shape in shapes.items():
-                t = (
-                    torch.empty(shape, dtype=like.dtype)
-                    if workspace is None
-                    else workspace.take((name, i), shape, like)
-                )
-                getattr(self, name).append(t)
-        self._make_plan()
+        found = found or [(0, None)] * lengths.shape[0]
+        lend = [n // BLOCK if isinstance(e, BlockEntry) and e.pool is self.pool else 0 for n, e in found]
+        n_prompt = (lengths + BLOCK - 1) // BLOCK
+        fresh = self.pool.alloc(int(n_prompt.sum()) - sum(lend) + own_blocks(lengths, copies, max_new))
+        self.held.append(fresh)
+        lent = [e.blocks[:k] for k, (_, e) in zip(lend, found) if k]
+        if lent:
+            lent = torch.cat(lent)
+            self.pool.retain(lent)
+            self.held.append(lent)
+        rows, at, new = [], 0, fresh.tolist()
+        for k, (_, e), nb in zip(lend, found, n_prompt.tolist()):
+            rows.append((e.blocks[:k].tolist() if k else []) + new[at : at + nb - k])
+            at += nb - k
+        width = max(len(r) for r in rows)
+        self.prompt_table = torch.tensor([r + [0] * (width - len(r)) for r in rows], dtype=torch.int64)
+        self.table = row_tables(self.prompt_table, lengths, copies, fresh[at:], max_new)
+        self._make_plan(self.prompt_table)
+        self._put_prefixes(found, lend)
 
-    def put_prefix(self, found: list[tuple[int, KV | None]]) -> None:
-        """found[p]: (n, per-layer K/V (Hkv, n, D)) of prompt p's reused columns 0..n-1 (n = 0: none),
-        written once into the prompt's blocks (its rows share them, or copy the last one later)."""
-        used = [(p, n, kv) for p, (n, kv) in enumerate(found) if n]
-        rows = torch.cat([torch.full((n,), p * self.copies) for p, n, _ in used])
+    def _put_prefixes(self, found: list, lend: list[int]) -> None:
+        """Reused prefixes into the prompts' blocks: the partly filled last block of a lent entry is
+        copied, any other entry's K/V written (once per prompt)."""
+        src = [e.blocks[k] for k, (n, e) in zip(lend, found) if k and n % BLOCK]
+        dst = [self.prompt_table[p, k] for p, (k, (n, _)) in enumerate(zip(lend, found)) if k and n % BLOCK]
+        if src:
+            self._copy_blocks(torch.stack(src), torch.stack(dst))
+        used = [(p, n, e.kv()) for p, (k, (n, e)) in enumerate(zip(lend, found)) if n and not k]
+        if not used:
+            return
+        rows = torch.cat([torch.full((n,), p) for p, n, _ in used])
         cols = torch.cat([torch.arange(n) for _, n, _ in used])
         for i in range(self.dims["n_layers"]):
             k = torch.cat([kv[i][0] for _, _, kv in used], dim=1).contiguous()  # (Hkv, N, D)
@@ -91,85 +108,81 @@ class KernelBatch:
                 k.shape[1],
             )  # fmt: skip
 
+    def _copy_blocks(self, src: torch.Tensor, dst: torch.Tensor) -> None:
+        src, dst = src.contiguous(), dst.contiguous()
+        self.lib.ponder_copy_blocks(self.plan_ptr, dst.numel(), src.data_ptr(), dst.data_ptr())
+
     def prefill(self, ids: torch.Tensor, mask: torch.Tensor, reused: torch.Tensor) -> torch.Tensor:
         """Left-padded prompts ids/mask (P, T) whose first reused[p] tokens are in the cache already:
-        the rest of each prompt's tokens through the kernel, once per prompt (into its first row),
-        then its partly filled last block copied to its other rows. Returns each prompt's
-        next-token logits (P, V)."""
+        the rest of each prompt's tokens through the kernel into the prompt's blocks, then each
+        prompt's partly filled last block copied to its rows. Returns each prompt's next-token
+        logits (P, V); leaves the plan on the rows."""
         P = ids.shape[0]
         col = mask.long().cumsum(1) - 1
         new = mask & (col >= reused[:, None])  # row-major: prompt by prompt, columns increasing
         p, s = new.nonzero().unbind(1)
-        tokens, rows, cols = ids[p, s].long().contiguous(), (p * self.copies).contiguous(), col[p, s].contiguous()
+        tokens, cols = ids[p, s].long().contiguous(), col[p, s].contiguous()
         counts = new.sum(1)
         ends = counts.cumsum(0)
         work = torch.empty(self.lib.ponder_work_floats(self.plan_ptr, max(PREFILL_CHUNK, int(counts.max()))))
         logits = torch.empty(P, self.weights.vocab)
-        args = [ends, tokens, rows, cols]
+        args = [ends, tokens, p.contiguous(), cols]
         self.lib.ponder_prefill(
             self.plan_ptr, P, *[t.data_ptr() for t in args], PREFILL_CHUNK, work.data_ptr(), logits.data_ptr()
         )
-        self._copy_last_blocks(P)
+        part = (self.prompt_len % BLOCK).nonzero().squeeze(1)  # rows after a partly filled block
+        if part.numel():
+            b = self.prompt_len[part] // BLOCK
+            self._copy_blocks(self.prompt_table[part // self.copies, b], self.table[part, b])
+        self._make_plan(self.table)
         return logits
 
-    def _copy_last_blocks(self, P: int) -> None:
-        """Each prompt's partly filled last block from its first row into its other rows' own blocks."""
-        if self.copies == 1:
-            return
-        lengths = self.prompt_len.view(P, self.copies)[:, 0]
-        part = (lengths % BLOCK).nonzero().squeeze(1)
-        if part.numel() == 0:
-            return
-        b = (lengths[part] // BLOCK)[:, None]
-        rows = part[:, None] * self.copies + torch.arange(self.copies)[None, :]  # (n, copies)
-        blocks = self.table[rows, b]
-        src = blocks[:, :1].expand(-1, self.copies - 1).contiguous()
-        dst = blocks[:, 1:].contiguous()
-        self.lib.ponder_copy_blocks(self.plan_ptr, dst.numel(), src.data_ptr(), dst.data_ptr())
+    def prompt_entries(self) -> list[BlockEntry]:
+        """Each prompt's blocks as a prefix-cache entry (not held until the cache stores it)."""
+        n_blocks = (self.lengths + BLOCK - 1) // BLOCK
+        return [
+            BlockEntry(self.pool, self.prompt_table[p, :nb].clone(), n, n)
+            for p, (n, nb) in enumerate(zip(self.lengths.tolist(), n_blocks.tolist()))
+        ]
 
-    def _columns(self, rows: torch.Tensor, c0: int, c1: int) -> KV:
-        """Per layer K/V of columns c0..c1-1 of `rows` (n,): each (n, Hkv, c1 - c0, D), copies."""
-        b0, b1 = c0 // BLOCK, -(-c1 // BLOCK)
-        blocks = self.table[rows, b0:b1]  # (n, nb)
-        n, nb = blocks.shape
-        out = []
-        for kt, v in zip(self.kt, self.v):
-            _, Hkv, D, _ = kt.shape
-            k = kt[blocks].permute(0, 2, 1, 4, 3).reshape(n, Hkv, nb * BLOCK, D)
-            vv = v[blocks].transpose(1, 2).reshape(n, Hkv, nb * BLOCK, D)
-            out.append((k[:, :, c0 - b0 * BLOCK : c1 - b0 * BLOCK], vv[:, :, c0 - b0 * BLOCK : c1 - b0 * BLOCK]))
-        return out
-
-    def prompt_kv(self) -> list[KV]:
-        """Each prompt's per-layer K/V over its columns, each (Hkv, n_p, D) (views of one gathered copy)."""
-        lengths = self.prompt_len[:: self.copies]
-        kv = self._columns(torch.arange(lengths.shape[0]) * self.copies, 0, int(lengths.max()))
-        return [[(k[p, :, :n], v[p, :, :n]) for k, v in kv] for p, n in enumerate(lengths.tolist())]
-
-    def keep(self, rows: torch.Tensor) -> None:
-        """Keep only `rows` (R',) of the batch (their blocks stay where they are)."""
-        self.table = self.table.index_select(0, rows)
-        self.prompt_len = self.prompt_len.index_select(0, rows)
-        self._make_plan()
+    def row_entry(self, j: int, generated: int) -> BlockEntry:
+        """Row j's prompt and first `generated` generated tokens as a prefix-cache entry (its prompt's
+        full blocks and its own; a row is never written after it leaves the batch)."""
+        n = int(self.prompt_len[j]) + generated
+        return BlockEntry(self.pool, self.table[j, : -(-n // BLOCK)].clone(), n, generated)
 
     def row_kv(self, j: int, generated: int, prompt: bool = True) -> KV:
         """Row j's per-layer K/V (Hkv, n, D) over its prompt columns (prompt=False: without them) and
         its first `generated` generated tokens."""
         n_prompt = int(self.prompt_len[j])
-        kv = self._columns(torch.tensor([j]), 0 if prompt else n_prompt, n_prompt + generated)
-        return [(k[0], v[0]) for k, v in kv]
+        c0, c1 = 0 if prompt else n_prompt, n_prompt + generated
+        b0 = c0 // BLOCK
+        return self.pool.read(self.table[j, b0 : -(-c1 // BLOCK)], c0 - b0 * BLOCK, c1 - b0 * BLOCK)
 
-    def _make_plan(self) -> None:
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep only `rows` (R',) of the batch (their blocks stay where they are)."""
+        self.table = self.table.index_select(0, rows)
+        self.prompt_len = self.prompt_len.index_select(0, rows)
+        self._make_plan(self.table)
+
+    def release(self) -> None:
+        """Let go of every block this call holds (prefix-cache entries keep theirs)."""
+        for ids in self.held:
+            self.pool.release(ids)
+        self.held = []
+
+    def _make_plan(self, table: torch.Tensor) -> None:
+        """The plan over `table` (R, nb): the prompt table for the prefill, the row table after."""
         w, dims = self.weights, self.dims
-        R, nb = self.table.shape
+        R, nb = table.shape
         cap = self.cos.shape[0]
         self.layers = (Layer * dims["n_layers"])()
         for i, lw in enumerate(w.layers):
             ptrs = {k: ptr(t) for k, t in lw.items()}
-            self.layers[i] = Layer(**ptrs, kt=self.kt[i].data_ptr(), v=self.v[i].data_ptr())
+            self.layers[i] = Layer(**ptrs, kt=self.pool.kt[i].data_ptr(), v=self.pool.v[i].data_ptr())
         plan = Plan(**dims, V=w.vocab, cap=cap, R=R, nb=nb, eps=self.eps, scale=dims["D"] ** -0.5, layers=self.layers)
         plan.embed, plan.head, plan.cos, plan.sin = w.embed.data_ptr(), w.head.data_ptr(), ptr(self.cos), ptr(self.sin)
-        plan.table = self.table.data_ptr()
+        plan.table = table.data_ptr()
         self.plan = plan
         self.plan_ptr = ctypes.addressof(plan)
         self.work = torch.empty(self.lib.ponder_work_floats(self.plan_ptr, R))

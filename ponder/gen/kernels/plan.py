@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import torch
 
 PANEL = 32  # columns per packed panel (two AVX-512 vectors), see gemm.h
-BLOCK = 16  # cache positions per block (one AVX-512 vector of keys), see decode.cpp
 
 
 class Layer(ctypes.Structure):
