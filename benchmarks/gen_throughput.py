@@ -12,7 +12,7 @@ thread count in the same rounds (torch's threads and the compiled kernel's, whic
 count), one row per batch and thread count, so the columns share weights, prompts and machine state.
 
     PYTHONPATH=. python benchmarks/gen_throughput.py [--repeats 3] [--threads 1 [2]] [--batches 1 16 64 256]
-        [--out benchmarks/results/gen_throughput.json]
+        [--temperature 1.0 (0: greedy on both sides)] [--out benchmarks/results/gen_throughput.json]
 """
 
 from __future__ import annotations
@@ -52,10 +52,10 @@ def prompts_for(gen: HFGenerator, batch: int, seed: int) -> list[str]:
     return [gen.render(q) for q in qs]
 
 
-def time_ponder(gen: HFGenerator, prompts: list[str], fast: bool, seed: int) -> float:
+def time_ponder(gen: HFGenerator, prompts: list[str], fast: bool, seed: int, temperature: float = 1.0) -> float:
     gen.fast = None if fast else False
     gen.prefix_cache = None  # repeats send the same prompts; generate() re-encodes them, so must we
-    params = SamplingParams(temperature=1.0, top_p=1.0, top_k=0, max_tokens=NEW, seed=seed, logprobs=True)
+    params = SamplingParams(temperature=temperature, top_p=1.0, top_k=0, max_tokens=NEW, seed=seed, logprobs=True)
     t0 = time.perf_counter()
     out = gen.generate(prompts, params, ignore_eos=True)
     dt = time.perf_counter() - t0
@@ -63,13 +63,13 @@ def time_ponder(gen: HFGenerator, prompts: list[str], fast: bool, seed: int) -> 
     return dt
 
 
-def time_hf(gen: HFGenerator, prompts: list[str], seed: int) -> float:
+def time_hf(gen: HFGenerator, prompts: list[str], seed: int, temperature: float = 1.0) -> float:
     from transformers import GenerationConfig
 
     tok = gen.tokenizer
     enc = tok(prompts, add_special_tokens=False, return_tensors="pt", padding=True)
     config = GenerationConfig(
-        do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=NEW, min_new_tokens=NEW,
+        do_sample=temperature > 0, temperature=temperature if temperature > 0 else 1.0, top_k=0, top_p=1.0, max_new_tokens=NEW, min_new_tokens=NEW,
         pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
     )  # fmt: skip
     torch.manual_seed(seed)
@@ -113,7 +113,7 @@ def at_threads(n: int, f):
     return call
 
 
-def run(batches: list[int], repeats: int, threads: list[int]) -> list[dict]:
+def run(batches: list[int], repeats: int, threads: list[int], temperature: float = 1.0) -> list[dict]:
     gen, source = load_tiny()
     rows = []
     with Progress() as bar:
@@ -122,11 +122,11 @@ def run(batches: list[int], repeats: int, threads: list[int]) -> list[dict]:
             prompts = prompts_for(gen, batch, seed=batch)
             methods = {}
             for n in threads:
-                methods[(n, "ponder")] = at_threads(n, lambda s, p=prompts: time_ponder(gen, p, True, s))
-                methods[(n, "hf_generate")] = at_threads(n, lambda s, p=prompts: time_hf(gen, p, s))
+                methods[(n, "ponder")] = at_threads(n, lambda s, p=prompts: time_ponder(gen, p, True, s, temperature))
+                methods[(n, "hf_generate")] = at_threads(n, lambda s, p=prompts: time_hf(gen, p, s, temperature))
                 if batch <= 64:
                     methods[(n, "ponder_generic_loop")] = at_threads(
-                        n, lambda s, p=prompts: time_ponder(gen, p, False, s)
+                        n, lambda s, p=prompts: time_ponder(gen, p, False, s, temperature)
                     )
             times = alternate(methods, repeats, lambda: bar.advance(task))
             for n in threads:
@@ -161,16 +161,18 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, nargs="+", default=[1])  # 2+ only on an idle machine (bench lock)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64, 256])
+    ap.add_argument("--temperature", type=float, default=1.0, help="0: greedy on both sides")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     torch.set_num_threads(args.threads[0])
     load_before = os.getloadavg()
-    rows = run(args.batches, args.repeats, args.threads)
+    rows = run(args.batches, args.repeats, args.threads, args.temperature)
     import transformers
 
     meta = {
         "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, no GPU",
         "torch_threads": args.threads,
+        "temperature": args.temperature,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "loadavg_before": load_before,

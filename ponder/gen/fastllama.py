@@ -187,15 +187,8 @@ class FastLlama:
         dims.update(D=self.head_dim, I=self.model.config.intermediate_size)
         self.finish()
         blocks = int(((lengths + BLOCK - 1) // BLOCK).sum()) + own_blocks(lengths, copies, max_new)  # at most
-        self.batch = KernelBatch(
-            self.lib,
-            weights,
-            dims,
-            self.eps,
-            cos,
-            sin,
-            call_pool(self.workspace, (n_layers, self.n_kv, self.head_dim), blocks),
-        )
+        pool = call_pool(self.workspace, (n_layers, self.n_kv, self.head_dim), blocks)
+        self.batch = KernelBatch(self.lib, weights, dims, self.eps, cos, sin, pool)
         self.batch.allocate(lengths, copies, max_new, found)
         reused = torch.tensor([n for n, _ in found]) if found else torch.zeros_like(lengths)
         logits = self.batch.prefill(ids, mask, reused)
@@ -234,7 +227,7 @@ class FastLlama:
         """gen.sampling.choose_tokens, in the kernel when it runs and no top-k/top-p filter is on."""
         if not self._kernel_picks(logits, params):
             return choose_tokens(logits, **params)
-        return self.batch.choose(logits, params["temperature"], params["generator"])
+        return self.batch.choose(logits, params["temperature"], params["rng"], params["step"], params["rows"])
 
     def choose_and_record(self, logits, state, t: int, eos_table, can_end, **params):
         """`choose_tokens` plus the loop's record of step t in one kernel call (gen/loop.py), or None
@@ -244,9 +237,7 @@ class FastLlama:
         tables_fit = tables_fit and state.logprobs.dtype == torch.float32 and state.tokens.is_contiguous()
         if not tables_fit or not self._kernel_picks(logits, params):
             return None
-        return self.batch.choose_record(
-            logits, params["temperature"], params["generator"], state, t, eos_table, can_end
-        )
+        return self.batch.choose_record(logits, params["temperature"], state, t, eos_table, can_end)
 
     def keep(self, rows: torch.Tensor) -> None:
         """Drop every row not in `rows` (R',) from the cache: finished sequences stop costing."""

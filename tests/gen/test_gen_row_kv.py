@@ -1,5 +1,6 @@
 """Rows kept in the prompt KV cache and the reused static-cache memory: a step that ended at a
-stop string leaves its K/V so that prompt + step prefills one token, sharing the prompt's tensors,
+stop string leaves its K/V so that prompt + step prefills one token, sharing the prompt's tensors
+(eager step) or the prompt's full blocks (compiled step),
 and decodes exactly what a fresh prefill would (on the compiled step and the eager one); Workspace hands out the same memory again."""
 
 import threading

@@ -24,7 +24,6 @@ from ponder.gen.kernels.blocks import BLOCK, BlockPool
 from ponder.gen.kernels.build import threads as kernel_threads
 from ponder.gen.kernels.plan import KernelWeights, Layer, Plan, ptr
 from ponder.gen.prefix_cache import BlockEntry
-from ponder.gen.sampling import UniformStream
 
 PREFILL_CHUNK = 256  # prompt tokens per pass through the layers (whole prompts; a longer one alone)
 
@@ -199,37 +198,31 @@ class KernelBatch:
         self.lib.ponder_decode_step(self.plan_ptr, tokens.data_ptr(), pos.data_ptr(), logits.data_ptr())
         return logits
 
-    def choose(self, logits: torch.Tensor, temperature: float, generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def choose(self, logits: torch.Tensor, temperature: float, rng, step: int, rows: torch.Tensor | None):
         """gen.sampling.choose_tokens without top-k/top-p in one call: (tokens (R,), logprobs (R,)).
-        Draws the same one uniform per row from `generator` as the torch version does."""
+        Batch row b draws with the uniform of original row rows[b] (None: b) at `step` from rng
+        (gen/rng.RowUniforms), computed in the kernel from the same keys."""
         R, V = logits.shape
         logits = logits.contiguous()
-        u = None if temperature == 0 else torch.rand(R, generator=generator)
+        keys = None if temperature == 0 else rng.keys
         tokens, logprobs = torch.empty(R, dtype=torch.int64), torch.empty(R)
-        self.lib.ponder_sample(logits.data_ptr(), R, V, ptr(u), temperature, tokens.data_ptr(), logprobs.data_ptr())
+        self.lib.ponder_sample(
+            logits.data_ptr(), R, V, ptr(keys), ptr(rows), step, temperature, tokens.data_ptr(), logprobs.data_ptr()
+        )
         return tokens, logprobs
 
-    def choose_record(self, logits, temperature: float, generator, state, t: int, eos_table, can_end):
+    def choose_record(self, logits, temperature: float, state, t: int, eos_table, can_end):
         """`choose` plus the sampling loop's record (gen/loop.py LoopState at step t: tokens,
         logprobs, ended by EOS) in one call. can_end: (V,) bool or None. Returns (tokens (R,), rows
-        not ended, batch rows whose token can complete a stop string on a row not ended). The
-        uniforms come from a UniformStream on `state` (the same numbers as one torch.rand per step)
-        when the generator is the call's own; the tokens tensor is reused by the next call."""
+        not ended, batch rows whose token can complete a stop string on a row not ended). Each
+        row's uniform is computed in the kernel from its key (state.rng.keys, by original row);
+        the tokens tensor is reused by the next call."""
         R, V = logits.shape
         logits = logits.contiguous()
-        drawn = None  # per-step draws from the global generator (others may draw from it: no bulk)
-        if temperature == 0:
-            u = None
-        elif generator is None:
-            drawn = torch.rand(R)
-            u = drawn.data_ptr()
-        else:
-            if state.uniforms is None:
-                state.uniforms = UniformStream(generator)
-            u = state.uniforms.take(R)
+        keys = None if temperature == 0 else state.rng.keys
         tokens, cand, n_cand = self._picked
         live = self.lib.ponder_choose_record(
-            logits.data_ptr(), R, V, u, temperature, state.rows.data_ptr(), tokens.data_ptr(),
+            logits.data_ptr(), R, V, ptr(keys), temperature, state.rows.data_ptr(), tokens.data_ptr(),
             state.tokens.data_ptr(), state.logprobs.data_ptr(), state.tokens.shape[1], t, eos_table.data_ptr(),
             state.ended.data_ptr(), ptr(can_end), None if can_end is None else cand.data_ptr(), ctypes.byref(n_cand),
         )  # fmt: skip

@@ -93,11 +93,29 @@ extern "C" void ponder_gemm(const float* A, int64_t lda, int64_t rows, const flo
     gemm(A, lda, rows, B, K, N, bias, C, ldc, accumulate != 0);
 }
 
+// Row key `key`'s uniform in [0, 1) at decoding step `step` (gen/rng.py, bit for bit): the
+// (step + 1)-th number of the splitmix64 stream that starts at the key, its top 24 bits / 2^24.
+static inline float uniform(uint64_t key, int64_t step) {
+    uint64_t z = key + 0x9E3779B97F4A7C15ULL * (uint64_t)(step + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    return (float)(z >> 40) * (1.0f / 16777216.0f);
+}
+
+// out (R, count): each key's uniforms at steps first .. first + count - 1 (exposed for tests).
+extern "C" void ponder_uniforms(const int64_t* keys, int64_t R, int64_t first, int64_t count, float* out) {
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t s = 0; s < count; s++) out[r * count + s] = uniform((uint64_t)keys[r], first + s);
+}
+
 // One token per row of logits (R, V) and its model logprob (temperature 1): greedy (first argmax)
-// when u is null, else inverse-CDF sampling at `temperature` with the row's uniform u[r] in [0, 1)
-// (the first token whose cumulative mass exceeds u * total, as gen/sampling.py does).
-extern "C" void ponder_sample(const float* logits, int64_t R, int64_t V, const float* u, float temperature,
-                              int64_t* tokens, float* logprobs) {
+// when keys is null, else inverse-CDF sampling at `temperature` with the row's uniform at `step`
+// (the first token whose cumulative mass exceeds u * total, as gen/sampling.py does). Row r's key
+// is keys[rows[r]] (keys by original row, rows the live rows' original rows), or keys[r] when rows
+// is null.
+extern "C" void ponder_sample(const float* logits, int64_t R, int64_t V, const int64_t* keys, const int64_t* rows,
+                              int64_t step, float temperature, int64_t* tokens, float* logprobs) {
     float* e = new float[V + 16];
     for (int64_t r = 0; r < R; r++) {
         const float* x = logits + r * V;
@@ -113,7 +131,7 @@ extern "C" void ponder_sample(const float* logits, int64_t R, int64_t V, const f
         }
         const float lse = logf(hsum(sum));
         int64_t t = best;
-        if (u != nullptr) {
+        if (keys != nullptr) {
             const float top = temperature == 1.0f ? mx : mx / temperature;
             for (int64_t i = 0; i < V; i += 16) {
                 const __mmask16 m = tail_mask(V - i);
@@ -122,7 +140,7 @@ extern "C" void ponder_sample(const float* logits, int64_t R, int64_t V, const f
                 _mm512_mask_storeu_ps(e + i, m, vexp(_mm512_sub_ps(y, _mm512_set1_ps(top))));
             }
             for (int64_t i = 1; i < V; i++) e[i] += e[i - 1];
-            const float target = u[r] * e[V - 1];
+            const float target = uniform((uint64_t)keys[rows != nullptr ? rows[r] : r], step) * e[V - 1];
             t = V - 1;
             for (int64_t i = 0; i < V; i++)
                 if (e[i] > target) {
@@ -136,17 +154,18 @@ extern "C" void ponder_sample(const float* logits, int64_t R, int64_t V, const f
     delete[] e;
 }
 
-// ponder_sample for R live rows, then the loop's bookkeeping (gen/loop.py) in the same call:
+// ponder_sample for R live rows at step t (keys by original row), then the loop's bookkeeping
+// (gen/loop.py) in the same call:
 // rows[j] is live row j's original row; its token goes to chosen[j] and to all_tokens[rows[j] *
 // ld + t], its logprob to all_logprobs (same place), and ended[rows[j]] |= eos[token]. With
 // can_end (V,) (tokens that can complete a stop string), the live rows whose token can and whose
 // row has not ended are listed in cand, their count in *n_cand. Returns how many rows have not ended.
-extern "C" int64_t ponder_choose_record(const float* logits, int64_t R, int64_t V, const float* u, float temperature,
+extern "C" int64_t ponder_choose_record(const float* logits, int64_t R, int64_t V, const int64_t* keys, float temperature,
                                         const int64_t* rows, int64_t* chosen, int64_t* all_tokens,
                                         float* all_logprobs, int64_t ld, int64_t t, const uint8_t* eos,
                                         uint8_t* ended, const uint8_t* can_end, int64_t* cand, int64_t* n_cand) {
     float* lp = new float[R];
-    ponder_sample(logits, R, V, u, temperature, chosen, lp);
+    ponder_sample(logits, R, V, keys, rows, t, temperature, chosen, lp);
     int64_t live = 0, n = 0;
     for (int64_t j = 0; j < R; j++) {
         const int64_t r = rows[j], tok = chosen[j];
