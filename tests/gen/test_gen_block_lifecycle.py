@@ -1,0 +1,117 @@
+"""The kernels' block pool over many calls (issue 16, session 6 review): no block leaks over 200
+calls under a prefix cache that must evict, a call that raises mid-way gives its blocks back and
+leaves the pool usable, and Python threads sharing one generator (one pool each, one prefix cache
+whose entries point into the others' pools) sample what they sample alone."""
+
+import random
+import threading
+
+import pytest
+import torch
+
+from ponder.gen.hf import HFGenerator
+from ponder.types import SamplingParams
+from tests.gen.test_gen_decode_differential import check_pool, kernel_available, random_model, random_text
+
+
+def lifecycle_model():
+    rng = random.Random(7)
+    return random_model(rng)
+
+
+@pytest.mark.skipif(not kernel_available(), reason="no compiled kernel here")
+def test_no_block_leaks_over_200_calls_under_a_small_prefix_budget():
+    """200 calls of prompts extending each other under a prefix cache that must evict: after each
+    the pool holds only the entries' blocks, and the pool stops growing."""
+    torch.set_num_threads(1)
+    model, tok = lifecycle_model()
+    gen = HFGenerator.from_model(model, tok)
+    gen.prefix_cache.max_tokens = 300
+    rng = random.Random(1)
+    base = [random_text(rng, rng.randint(1, 60)) for _ in range(5)]
+    sizes = []
+    for i in range(200):
+        prompts = [rng.choice(base) + random_text(rng, rng.randint(0, 20)) for _ in range(rng.randint(1, 3))]
+        params = SamplingParams(
+            n=rng.randint(1, 3), temperature=0.8, max_tokens=rng.randint(1, 12), seed=i, stop=("+",)
+        )
+        gen.generate(prompts, params)
+        check_pool(gen)
+        (pool,) = gen.workspace._local.kept.values()
+        sizes.append(pool.capacity)
+    assert gen.prefix_cache.tokens <= 300 and sizes[-1] == sizes[100]
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.skipif(not kernel_available(), reason="no compiled kernel here")
+def test_a_call_that_raises_mid_way_leaves_the_pool_usable(monkeypatch):
+    """A stop checker that throws on its 5th use: the call's blocks go back, the next calls sample
+    what a fresh generator samples."""
+    torch.set_num_threads(1)
+    model, tok = lifecycle_model()
+    gen = HFGenerator.from_model(model, tok)
+    prompts = ["1+2=" * 5, "3*4=" * 9]
+    params = SamplingParams(n=3, temperature=0.8, max_tokens=20, seed=5, stop=("=",))
+    real = gen._stop_checker
+
+    def failing(stops):
+        checker = real(stops)
+        uses = iter(range(10**6))
+
+        def ends_here(generated):
+            if next(uses) == 4:
+                raise Boom()
+            return type(checker).ends_here(checker, generated)
+
+        checker.ends_here = ends_here
+        checker.can_end[:] = True  # every token is checked
+        return checker
+
+    monkeypatch.setattr(gen, "_stop_checker", failing)
+    with pytest.raises(Boom):
+        gen.generate(prompts, params)
+    check_pool(gen)
+    monkeypatch.setattr(gen, "_stop_checker", real)
+    again = gen.generate(prompts, params)
+    check_pool(gen)
+    fresh = HFGenerator.from_model(model, tok).generate(prompts, params)
+    assert [[c.token_ids for c in g] for g in again] == [[c.token_ids for c in g] for g in fresh]
+
+
+@pytest.mark.skipif(not kernel_available(), reason="no compiled kernel here")
+def test_python_threads_sharing_one_generator_sample_what_one_thread_does():
+    """Four Python threads call one generator at once (each thread its own block pool, one shared
+    prefix cache whose entries point into the others' pools): every call returns what it returns
+    alone, and the pools end up holding exactly the entries' blocks."""
+    torch.set_num_threads(1)
+    model, tok = lifecycle_model()
+    rng = random.Random(3)
+    base = [random_text(rng, rng.randint(10, 70)) for _ in range(3)]
+    jobs = [
+        (
+            [rng.choice(base) + random_text(rng, rng.randint(0, 9)) for _ in range(2)],
+            SamplingParams(n=2, temperature=0.8, max_tokens=8, seed=j, stop=("+",)),
+        )
+        for j in range(24)
+    ]
+    want = [HFGenerator.from_model(model, tok).generate(p, s) for p, s in jobs]
+    gen = HFGenerator.from_model(model, tok)
+    got, errors = [None] * len(jobs), []
+
+    def work(k):
+        try:
+            for j in range(k, len(jobs), 4):
+                got[j] = gen.generate(*jobs[j])
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert [[[c.token_ids for c in g] for g in o] for o in got] == [[[c.token_ids for c in g] for g in o] for o in want]
