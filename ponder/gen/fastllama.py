@@ -47,7 +47,7 @@ from ponder.gen.kernels.batch import KernelBatch, own_blocks
 from ponder.gen.kernels.blocks import BLOCK, call_pool
 from ponder.gen.kernels.plan import kernel_weights, rope_tables
 from ponder.gen.kernels.plan import unsupported_reason as kernel_unsupported
-from ponder.gen.prefix_cache import lookup_prompts, reuse_prefixes, store_prompts
+from ponder.gen.prefix_cache import let_go, lookup_prompts, reuse_prefixes, store_prompts
 from ponder.gen.sampling import choose_tokens
 
 SUPPORTED_TYPES = ("llama", "qwen2", "mistral")
@@ -89,16 +89,18 @@ class FastLlama:
         self.scale = self.head_dim**-0.5
         self.lib = kernel_build.load() if kernel_unsupported(model) is None else None
         self.batch: KernelBatch | None = None  # the compiled step's state, when self.lib
+        self.found: list = []  # this call's prefix-cache lookups, their blocks held until finish()
 
     def start(self, ids: torch.Tensor, mask: torch.Tensor, copies: int, max_new: int) -> torch.Tensor:
         """Encode left-padded prompts ids/mask (P, T) once, give each `copies` rows of cache with room
         for max_new more tokens, and return the next-token logits of every row (P * copies, V)."""
+        self.finish()  # a previous call's blocks go back
         self.embed = self.model.model.embed_tokens.weight
         seqs = []
         if self.prefix_cache is not None:
             self.prefix_cache.check_weights(self.model)
             seqs = [row[m].tolist() for row, m in zip(ids, mask)]
-        found = lookup_prompts(self.prefix_cache, seqs)
+        found = self.found = lookup_prompts(self.prefix_cache, seqs)
         if self.lib is not None:
             logits = self._start_kernel(ids, mask, seqs, found, copies, max_new)
         else:
@@ -185,7 +187,6 @@ class FastLlama:
         n_layers = len(self.model.model.layers)
         dims = dict(n_layers=n_layers, d=self.embed.shape[1], H=self.n_heads, Hkv=self.n_kv)
         dims.update(D=self.head_dim, I=self.model.config.intermediate_size)
-        self.finish()
         blocks = int(((lengths + BLOCK - 1) // BLOCK).sum()) + own_blocks(lengths, copies, max_new)  # at most
         pool = call_pool(self.workspace, (n_layers, self.n_kv, self.head_dim), blocks)
         self.batch = KernelBatch(self.lib, weights, dims, self.eps, cos, sin, pool)
@@ -201,6 +202,8 @@ class FastLlama:
         """Let go of the kernel cache blocks this call holds (call after the last step)."""
         if self.batch is not None:
             self.batch.release()
+        let_go(self.found)
+        self.found = []
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Append one token per row (R,) and return the next logits (R, V)."""

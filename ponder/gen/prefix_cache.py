@@ -24,11 +24,15 @@ With the compiled kernels an entry is a `BlockEntry`: the ids of the blocks that
 the kernels' block pool (gen/kernels/blocks.py), held while the entry lives. A row's entry then
 holds its prompt's full blocks and its own, and a later call points its rows at the stored blocks
 instead of copying them (only a partly filled last block is copied). `kv()` reads any entry out as
-tensors (the eager decoder, or a pool another thread writes).
+tensors (the eager decoder, or a pool another thread writes). One cache may serve several threads
+(each with its own pool): its operations take its lock, and `lookup_prompts` holds the blocks of
+the entries it finds until `let_go`, so another thread evicting them meanwhile cannot free blocks a
+call is about to read or lend.
 """
 
 from __future__ import annotations
 
+import threading
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable
@@ -91,15 +95,21 @@ class PrefixCache:
         self.tokens = 0
         self.version: tuple[int, ...] | None = None
         self.hits = self.reused_tokens = self.lookups = 0
+        self.lock = threading.RLock()
 
     def check_weights(self, model) -> None:
         """Empty the cache when any parameter changed in place since the entries were made."""
         version = tuple(p._version for p in model.parameters())
-        if version != self.version:
-            self.clear()
-            self.version = version
+        with self.lock:
+            if version != self.version:
+                self._clear()
+                self.version = version
 
     def clear(self) -> None:
+        with self.lock:
+            self._clear()
+
+    def _clear(self) -> None:
         for entry in self.entries.values():
             entry.release()
         self.entries.clear()
@@ -108,11 +118,17 @@ class PrefixCache:
 
     def lookup(self, ids: list[int]) -> tuple[int, KV | None]:
         """(n, K/V of ids[:n]) for the longest stored prefix with n < len(ids), else (0, None)."""
-        n, entry = self.lookup_entry(ids)
-        return n, None if entry is None else entry.kv()
+        with self.lock:  # the entry's blocks stay held while read
+            n, entry = self.lookup_entry(ids)
+            return n, None if entry is None else entry.kv()
 
-    def lookup_entry(self, ids: list[int]) -> tuple[int, Entry | BlockEntry | None]:
-        """(n, the entry of ids[:n]) for the longest stored prefix with n < len(ids), else (0, None)."""
+    def lookup_entry(self, ids: list[int], hold: bool = False) -> tuple[int, Entry | BlockEntry | None]:
+        """(n, the entry of ids[:n]) for the longest stored prefix with n < len(ids), else (0, None).
+        hold: a BlockEntry's blocks get one more holder (the caller's, see `let_go`)."""
+        with self.lock:
+            return self._lookup_entry(ids, hold)
+
+    def _lookup_entry(self, ids: list[int], hold: bool) -> tuple[int, Entry | BlockEntry | None]:
         self.lookups += 1
         blob = _key(ids)
         for n in sorted((n for n in self.lengths if n < len(ids)), reverse=True):
@@ -121,6 +137,8 @@ class PrefixCache:
                 self.entries.move_to_end(blob[: n * WIDTH])
                 self.hits += 1
                 self.reused_tokens += n
+                if hold and isinstance(entry, BlockEntry):
+                    entry.pool.retain(entry.blocks)
                 return n, entry
         return 0, None
 
@@ -136,6 +154,10 @@ class PrefixCache:
     def store(self, ids: list[int], kv: KV | BlockEntry, parent: KV | None = None) -> None:
         """Remember ids' K/V: kv for all of ids, or, with `parent` (the K/V of a prefix of ids),
         kv for the positions after it; or a BlockEntry of all of ids (held from now on)."""
+        with self.lock:
+            self._store(ids, kv, parent)
+
+    def _store(self, ids: list[int], kv: KV | BlockEntry, parent: KV | None) -> None:
         if not self.wants(ids):
             return
         if isinstance(kv, BlockEntry):
@@ -188,8 +210,16 @@ class RowSaver:
 
 def lookup_prompts(cache: PrefixCache | None, seqs: list[list[int]]) -> list[tuple[int, Entry | BlockEntry | None]]:
     """Per prompt (real token ids) the longest stored prefix: (n, its entry) or (0, None); [] when
-    there is no cache or no prompt."""
-    return [cache.lookup_entry(s) for s in seqs] if seqs and cache is not None else []
+    there is no cache or no prompt. The blocks of the BlockEntries found are held: `let_go(found)`
+    once they are read or lent."""
+    return [cache.lookup_entry(s, hold=True) for s in seqs] if seqs and cache is not None else []
+
+
+def let_go(found: list[tuple[int, Entry | BlockEntry | None]]) -> None:
+    """Give back what lookup_prompts held for `found`."""
+    for _, entry in found:
+        if isinstance(entry, BlockEntry):
+            entry.release()
 
 
 def reuse_prefixes(

@@ -115,3 +115,40 @@ def test_python_threads_sharing_one_generator_sample_what_one_thread_does():
         t.join(120)
     assert not errors, errors
     assert [[[c.token_ids for c in g] for g in o] for o in got] == [[[c.token_ids for c in g] for g in o] for o in want]
+
+
+@pytest.mark.skipif(not kernel_available(), reason="no compiled kernel here")
+def test_an_entry_found_by_one_thread_survives_its_eviction_by_another(monkeypatch):
+    """Thread B finds prompt P's entry (blocks of thread A's pool); before B reads it, A's calls
+    evict the entry and write other K/V into the freed blocks. B must still decode P + more as a
+    generator without a prefix cache does: the entry's blocks are held from the lookup on."""
+    import ponder.gen.fastllama as fastllama
+
+    torch.set_num_threads(1)
+    model, tok = random_model(random.Random(7))
+    rng = random.Random(5)
+    p, q = random_text(rng, 70), random_text(rng, 70)
+    params = SamplingParams(n=2, temperature=0.8, max_tokens=6, seed=1)
+    ref = HFGenerator.from_model(model, tok)
+    ref.prefix_cache = None
+    want = ref.generate([p + "12"], params)
+    gen = HFGenerator.from_model(model, tok)
+    gen.generate([p], params)  # A stores P's blocks
+    real_pool, go, done = fastllama.call_pool, threading.Event(), threading.Event()
+
+    def call_pool(*args):  # in B, between the lookup and reading the entry: A evicts and reuses
+        if threading.current_thread() is not threading.main_thread():
+            go.set()
+            done.wait(60)
+        return real_pool(*args)
+
+    monkeypatch.setattr(fastllama, "call_pool", call_pool)
+    got = []
+    b = threading.Thread(target=lambda: got.append(gen.generate([p + "12"], params)))
+    b.start()
+    assert go.wait(60)
+    gen.prefix_cache.clear()
+    gen.generate([q], params)  # A's next call takes the freed blocks
+    done.set()
+    b.join(60)
+    assert [c.token_ids for c in got[0][0]] == [c.token_ids for c in want[0]]
