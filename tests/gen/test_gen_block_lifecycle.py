@@ -152,3 +152,28 @@ def test_an_entry_found_by_one_thread_survives_its_eviction_by_another(monkeypat
     done.set()
     b.join(60)
     assert [c.token_ids for c in got[0][0]] == [c.token_ids for c in want[0]]
+
+
+@pytest.mark.skipif(not kernel_available(), reason="no compiled kernel here")
+def test_calls_past_the_workspace_budget_store_tensors_not_their_pools():
+    """A call whose blocks do not fit the workspace gets a pool of its own; the prefix cache must
+    then keep its prompts' K/V as tensors (an entry holding blocks kept the whole call's pool alive:
+    20 calls pinned 1,840 blocks for 240 used), and a later prompt still reuses them exactly."""
+    from ponder.gen.prefix_cache import BlockEntry
+
+    torch.set_num_threads(1)
+    model, tok = random_model(random.Random(7))
+    gen = HFGenerator.from_model(model, tok)
+    gen.workspace.max_bytes = 1
+    rng = random.Random(0)
+    first = [random_text(rng, 40) for _ in range(3)]
+    params = SamplingParams(n=3, temperature=0.8, max_tokens=30, seed=2, stop=("+",))
+    gen.generate(first, params)
+    assert gen.prefix_cache.entries and not any(isinstance(e, BlockEntry) for e in gen.prefix_cache.entries.values())
+    longer = [p + "1+1=" for p in first]
+    hits = gen.prefix_cache.hits
+    got = gen.generate(longer, params)
+    assert gen.prefix_cache.hits > hits
+    ref = HFGenerator.from_model(model, tok)
+    ref.prefix_cache = None
+    assert [[c.token_ids for c in g] for g in got] == [[c.token_ids for c in g] for g in ref.generate(longer, params)]

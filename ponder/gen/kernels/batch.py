@@ -138,17 +138,21 @@ class KernelBatch:
         self._make_plan(self.table)
         return logits
 
-    def prompt_entries(self) -> list[BlockEntry]:
-        """Each prompt's blocks as a prefix-cache entry (not held until the cache stores it)."""
+    def prompt_entries(self) -> list[BlockEntry | KV]:
+        """Each prompt's blocks as a prefix-cache entry (not held until the cache stores it); its K/V
+        as tensors when the pool is the call's own (an entry's blocks would keep all of it alive)."""
         n_blocks = (self.lengths + BLOCK - 1) // BLOCK
-        return [
-            BlockEntry(self.pool, self.prompt_table[p, :nb].clone(), n, n)
-            for p, (n, nb) in enumerate(zip(self.lengths.tolist(), n_blocks.tolist()))
-        ]
+        sizes = enumerate(zip(self.lengths.tolist(), n_blocks.tolist()))
+        if not self.pool.kept:
+            return [self.pool.read(self.prompt_table[p, :nb], 0, n) for p, (n, nb) in sizes]
+        return [BlockEntry(self.pool, self.prompt_table[p, :nb].clone(), n, n) for p, (n, nb) in sizes]
 
-    def row_entry(self, j: int, generated: int) -> BlockEntry:
+    def row_entry(self, j: int, generated: int) -> BlockEntry | None:
         """Row j's prompt and first `generated` generated tokens as a prefix-cache entry (its prompt's
-        full blocks and its own; a row is never written after it leaves the batch)."""
+        full blocks and its own; a row is never written after it leaves the batch); None when the
+        pool is the call's own (the saver then stores row_kv's tensors)."""
+        if not self.pool.kept:
+            return None
         n = int(self.prompt_len[j]) + generated
         return BlockEntry(self.pool, self.table[j, : -(-n // BLOCK)].clone(), n, generated)
 

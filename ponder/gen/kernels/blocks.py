@@ -33,6 +33,7 @@ class BlockPool:
         self.refs = torch.zeros(0, dtype=torch.int32)  # holders per block
         self.free: list[int] = []  # a stack: the lowest free id last
         self.lock = threading.Lock()
+        self.kept = False  # kept across calls (a workspace's): only then may prefix-cache entries hold blocks
 
     def fits(self, n_layers: int, Hkv: int, D: int, dtype: torch.dtype) -> bool:
         return (self.n_layers, self.Hkv, self.D, self.dtype) == (n_layers, Hkv, D, dtype)
@@ -96,13 +97,20 @@ class BlockPool:
         return out
 
 
+def kept_pool(shape: tuple[int, int, int]) -> BlockPool:
+    pool = BlockPool(*shape)
+    pool.kept = True
+    return pool
+
+
 def call_pool(workspace, shape: tuple[int, int, int], blocks: int) -> BlockPool:
     """The pool for a call needing up to `blocks` blocks of shape (n_layers, Hkv, D): this thread's,
     kept across calls in `workspace` (gen.workspace.Workspace), or one of the call's own when there
     is no workspace or keeping `blocks` more would pass its max_bytes (a big model's cache is not
-    kept, as Workspace.take does)."""
+    kept, as Workspace.take does; the prefix cache then stores tensors, not the call's blocks, which
+    would pin the whole pool)."""
     if workspace is None:
         return BlockPool(*shape)
-    pool = workspace.keep(("kv blocks", *shape), lambda: BlockPool(*shape))
+    pool = workspace.keep(("kv blocks", *shape), lambda: kept_pool(shape))
     block_bytes = 2 * shape[0] * shape[1] * shape[2] * BLOCK * 4  # fp32
     return pool if (pool.in_use + blocks) * block_bytes <= workspace.max_bytes else BlockPool(*shape)
