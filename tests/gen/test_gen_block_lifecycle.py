@@ -177,3 +177,35 @@ def test_calls_past_the_workspace_budget_store_tensors_not_their_pools():
     ref = HFGenerator.from_model(model, tok)
     ref.prefix_cache = None
     assert [[c.token_ids for c in g] for g in got] == [[c.token_ids for c in g] for g in ref.generate(longer, params)]
+
+
+@pytest.mark.skipif(not kernel_available(), reason="no compiled kernel here")
+def test_a_decoder_steps_on_after_another_grew_their_shared_pool():
+    """Two decoders on one workspace in one thread, interleaved: the second grows the pool the
+    first decodes in. The first's steps equal an undisturbed run's (before the fix its plan kept
+    pointers into the freed tensors: heap corruption, 'malloc_consolidate(): invalid chunk size')."""
+    from ponder.gen.fastllama import FastLlama
+    from ponder.gen.workspace import Workspace
+
+    torch.set_num_threads(1)
+    model, tok = random_model(random.Random(7))
+    gen = HFGenerator.from_model(model, tok)
+    a_ids, a_mask = gen._left_pad(gen._encode(["1+2=" * 5]))
+    b_ids, b_mask = gen._left_pad(gen._encode(["3*4=" * 60] * 4))
+
+    def run(dec, ids, mask, steps, copies):
+        out = [dec.start(ids, mask, copies, steps + 1)]
+        for _ in range(steps):
+            out.append(dec.step(out[-1].argmax(-1)))
+        return out
+
+    with torch.inference_mode():
+        want = run(FastLlama(model, workspace=Workspace()), a_ids, a_mask, 6, 2)
+        ws = Workspace()
+        a = FastLlama(model, workspace=ws)
+        got = [a.start(a_ids, a_mask, 2, 7)]
+        got.append(a.step(got[-1].argmax(-1)))
+        run(FastLlama(model, workspace=ws), b_ids, b_mask, 30, 4)
+        for _ in range(5):
+            got.append(a.step(got[-1].argmax(-1)))
+    assert all(torch.equal(x, y) for x, y in zip(got, want))

@@ -198,6 +198,8 @@ class KernelBatch:
         """tokens (R,) int64 written at each row's cache column pos (R,) int64 (also its rotary
         position), advanced by one in place. Returns the next-token logits (R, V)."""
         tokens = tokens.contiguous() if tokens.dtype == torch.int64 else tokens.long().contiguous()
+        if self.layers[0].kt != self.pool.kt[0].data_ptr():  # another call on this pool grew it
+            self._make_plan(self.table)
         logits = torch.empty(self.table.shape[0], self.weights.vocab)
         self.lib.ponder_decode_step(self.plan_ptr, tokens.data_ptr(), pos.data_ptr(), logits.data_ptr())
         return logits
