@@ -6,7 +6,8 @@ same network read only at the end of the trace. One forward pass scores every st
 Saved as a Hugging Face folder: the backbone (`save_pretrained`, so the folder still loads as a
 causal LM), its tokenizer, `rm_head.safetensors` (weight (1, H), bias (1,)) and `rm_config.json`
 ({"kind", "delimiter", "format"}, and "agg": the PRM's step aggregation when training chose
-one on held-out problems, see rm/heldout.py). Loading checks the kind and the step delimiter against what
+one on held-out problems, see rm/heldout.py; "view": how it reads the text, rm/encode.py VIEWS,
+when not plain). Loading checks the kind and the step delimiter against what
 the caller expects, so a PRM is never applied to traces split another way.
 
 Left out: value heads on several layers, LoRA, and multi-class (-1 / 0 / 1) step heads.
@@ -20,7 +21,7 @@ from typing import Any
 
 import torch
 
-from ponder.rm.encode import Encoded, encode_trace, render_prompt
+from ponder.rm.encode import VIEWS, Encoded, check_view, encode_trace, render_prompt
 from ponder.steps import STEP_DELIMITER
 from ponder.types import PonderError
 
@@ -41,6 +42,7 @@ class RewardModel(torch.nn.Module):
             raise PonderError("the reward model's step delimiter must be a non-empty string")
         self.backbone, self.tokenizer, self.kind, self.delimiter = backbone, tokenizer, kind, delimiter
         self.agg: str | None = None  # a PRM's step aggregation for its scorer (None: the scorer's default)
+        self.view = "plain"  # how the model reads question and steps (rm/encode.py VIEWS)
         self.head = torch.nn.Linear(backbone.config.hidden_size, 1)
         torch.nn.init.zeros_(self.head.bias)
         torch.nn.init.normal_(self.head.weight, std=0.02)
@@ -54,8 +56,9 @@ class RewardModel(torch.nn.Module):
         return int(getattr(self.backbone.config, "max_position_embeddings", 0) or 1 << 30)
 
     def encode(self, question: str, steps: list[str], where: str = "trace") -> Encoded:
-        prompt = render_prompt(self.tokenizer, question)
-        return encode_trace(self.tokenizer, prompt, steps, self.delimiter, self.max_length, where)
+        see = VIEWS[self.view]
+        prompt = render_prompt(self.tokenizer, see(question))
+        return encode_trace(self.tokenizer, prompt, [see(s) for s in steps], self.delimiter, self.max_length, where)
 
     def forward(self, batch: list[Encoded]) -> list[torch.Tensor]:
         """Logits at each trace's step boundaries: a list of (S_b,) tensors, one per trace."""
@@ -92,6 +95,8 @@ class RewardModel(torch.nn.Module):
         cfg = {"kind": self.kind, "delimiter": self.delimiter, "format": FORMAT}
         if self.agg is not None:
             cfg["agg"] = self.agg
+        if self.view != "plain":
+            cfg["view"] = self.view
         (path / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
 
 
@@ -142,4 +147,6 @@ def load_reward_model(path: str | Path, kind: str | None = None, delimiter: str 
     )
     rm.head.load_state_dict(load_file(str(path / HEAD_NAME)))
     rm.agg = cfg.get("agg")
+    rm.view = cfg.get("view", "plain")
+    check_view(rm.view)
     return rm.eval()

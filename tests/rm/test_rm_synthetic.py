@@ -1,0 +1,134 @@
+"""Synthetic step-labelled traces (rm/synthetic.py) and a verifier trained on them from scratch,
+at another size than the policy (rm/train.py `synthetic`, `arch`)."""
+
+import re
+
+import pytest
+import torch
+from rm_traces import BAD, GOOD
+
+from ponder.config import load_config
+from ponder.rm.exact import exact_labels
+from ponder.rm.labels import LabeledTrace
+from ponder.rm.model import from_backbone, load_reward_model
+from ponder.rm.synthetic import SyntheticTraces
+from ponder.rm.train import RMTrainConfig, train_reward_model
+from ponder.steps import is_final_step, split_steps, step_body
+from ponder.tasks import get_task
+from ponder.types import PonderError, Problem
+
+_OP = re.compile(r"^(\d+)([-+*])(\d+)=(\d+)")
+
+
+def _arith_ok(step: str) -> bool:
+    m = _OP.match(step_body(step).removeprefix("wait "))
+    return m is not None and {"+": int(m[1]) + int(m[3]), "-": int(m[1]) - int(m[3]), "*": int(m[1]) * int(m[3])}[
+        m[2]
+    ] == int(m[4])
+
+
+def test_draws_are_a_pure_function_of_seed_and_labels_are_the_checkers():
+    syn = SyntheticTraces("arithmetic", [2, 3], slip_rate=0.5)
+    a, b = syn.draw(7, 40), syn.draw(7, 40)
+    assert [t.steps for t in a] == [t.steps for t in b] and [t.steps for t in a] != [t.steps for t in syn.draw(8, 40)]
+    task = get_task("arithmetic")
+    for t in a:
+        assert t.kind == "exact" and t.meta == {"synthetic": True}
+        assert t.outcome == task.check(t.problem, "".join(t.steps)).value
+        assert t.labels == exact_labels(t.problem, t.steps, t.outcome, task)
+        assert is_final_step(t.steps[-1])
+    assert {t.outcome for t in a} == {0.0, 1.0}
+
+
+def test_no_slips_gives_right_traces_and_every_slip_is_carried_to_a_wrong_answer():
+    right = SyntheticTraces("arithmetic", [3], slip_rate=0.0).draw(0, 30)
+    assert all(t.outcome == 1.0 for t in right if not any("wait" in s for s in t.steps))
+    slipped = [
+        t for t in SyntheticTraces("arithmetic", [3], slip_rate=1.0).draw(1, 60) if "wait" not in "".join(t.steps)
+    ]
+    wrong = [t for t in slipped if t.outcome == 0.0]
+    assert len(wrong) >= 0.8 * len(slipped)
+    for t in wrong:
+        k = t.labels.index(0.0)
+        assert t.labels == [1.0] * k + [0.0] * (len(t.steps) - k)
+        # after the slipped step the trace is solved right from the slipped expression, as the policy does
+        assert all(_arith_ok(s) for s in t.steps[k + 1 : -1])
+
+
+def test_countdown_slips_end_at_the_slipped_step():
+    ts = SyntheticTraces("countdown", slip_rate=1.0).draw(3, 20)
+    assert any(t.outcome == 0.0 for t in ts)
+    for t in ts:
+        assert t.labels == exact_labels(t.problem, t.steps, t.outcome)
+
+
+def test_bad_synthetic_settings_are_clear_errors():
+    with pytest.raises(PonderError, match="levels"):
+        SyntheticTraces("arithmetic", [9])
+    with pytest.raises(PonderError, match="slip_rate"):
+        SyntheticTraces("arithmetic", slip_rate=1.5)
+
+
+def _data(n=8):
+    out = []
+    for i in range(n):
+        q = Problem(id=f"q{i}", task="arithmetic", question="2+3*4=?", answer="14", meta={"expression": "2+3*4"})
+        out.append(LabeledTrace(f"g{i}", q, split_steps(GOOD), [1.0, 1.0, 1.0], "exact", 1.0))
+        out.append(LabeledTrace(f"b{i}", q, split_steps(BAD), [1.0, 0.0, 0.0], "exact", 0.0))
+    return out
+
+
+def _cfg(tmp_path, **over) -> RMTrainConfig:
+    base = {"run.out": str(tmp_path / "rm"), "run.steps": 4, "run.progress": False, "optim.warmup_steps": 1,
+            "batch_size": 4, "val_frac": 0.25, "val_every": 2, "keep_best": "false"}  # fmt: skip
+    return load_config(RMTrainConfig, None, [f"{k}={v}" for k, v in {**base, **over}.items()])
+
+
+def test_scratch_verifier_of_another_size_trains_on_synthetic_traces_and_reloads(backbone, tmp_path):
+    model, tok = backbone
+    rm = from_backbone((type(model)(model.config), tok), kind="prm")
+    over = {"init": "scratch", "arch": "{hidden_size: 48, num_hidden_layers: 2}", "synthetic": 6}
+    log = train_reward_model(rm, _data(), _cfg(tmp_path, **over))
+    assert rm.backbone.config.hidden_size == 48 and rm.backbone.config.num_hidden_layers == 2
+    assert rm.head.weight.shape == (1, 48) and len(log.losses) == 4
+    loaded = load_reward_model(tmp_path / "rm", kind="prm")
+    enc = [loaded.encode("2+3*4=?", split_steps(GOOD))]
+    assert torch.allclose(loaded(enc)[0], rm(enc)[0], atol=1e-6)
+    again = from_backbone((type(model)(model.config), tok), kind="prm")  # same seed, same synthetic batches
+    log2 = train_reward_model(again, _data(), _cfg(tmp_path, **{**over, "run.out": str(tmp_path / "rm2")}))
+    assert log2.losses == pytest.approx(log.losses)
+    plain = from_backbone((type(model)(model.config), tok), kind="prm")
+    log3 = train_reward_model(
+        plain, _data(), _cfg(tmp_path, **{**over, "synthetic": 0, "run.out": str(tmp_path / "r3")})
+    )
+    assert log3.losses != pytest.approx(log.losses)  # the synthetic traces are in the batches
+
+
+def test_arch_needs_scratch_and_known_keys(backbone, tmp_path):
+    model, tok = backbone
+    with pytest.raises(PonderError, match="scratch"):
+        train_reward_model(from_backbone(backbone, kind="prm"), _data(), _cfg(tmp_path, arch="{hidden_size: 48}"))
+    with pytest.raises(PonderError, match="no 'widthness'"):
+        train_reward_model(
+            from_backbone(backbone, kind="prm"), _data(), _cfg(tmp_path, init="scratch", arch="{widthness: 3}")
+        )
+
+
+def test_reversed_digits_view_keeps_boundaries_and_is_saved_with_the_model(backbone, tmp_path):
+    from ponder.rm.encode import reversed_digits
+
+    assert reversed_digits("<think>184*8=1472,1472-65\n") == "<think>481*8=2741,2741-56\n"
+    assert reversed_digits("wait 7 vs 10 no") == "wait 7 vs 01 no"
+    rm = from_backbone(backbone, kind="prm")
+    steps = split_steps(GOOD)
+    plain = rm.encode("12+3*4=?", steps)
+    rm.view = "reversed_digits"
+    rev = rm.encode("12+3*4=?", steps)
+    assert rev.boundaries == plain.boundaries and rev.input_ids != plain.input_ids
+    text = rm.tokenizer.decode(rev.input_ids)
+    assert "21+3*4=?" in text and "3*4=21,2+21" in text and "2+21=41" in text
+    rm.save(tmp_path / "m")
+    loaded = load_reward_model(tmp_path / "m")
+    assert loaded.view == "reversed_digits" and loaded.encode("12+3*4=?", steps).input_ids == rev.input_ids
+    with pytest.raises(PonderError, match="view"):
+        train_reward_model(from_backbone(backbone, kind="prm"), _data(), _cfg(tmp_path, view="sideways"))
