@@ -43,6 +43,7 @@ def check_view(name: str) -> None:
 class Encoded:
     input_ids: list[int]
     boundaries: list[int]  # (S,) token index that ends each step
+    prompt_tokens: int = 0  # tokens of the prompt (the steps start after them)
 
 
 def render_prompt(tokenizer, question: str) -> str:
@@ -105,4 +106,5 @@ def encode_trace(tokenizer, prompt: str, steps: list[str], delimiter: str, max_l
             )
         boundaries.append(b)
         prev = b if s else prev
-    return Encoded(input_ids=list(ids), boundaries=boundaries)
+    n_prompt = _token_at(offsets, len(prompt) - 1) + 1 if prompt else 0
+    return Encoded(input_ids=list(ids), boundaries=boundaries, prompt_tokens=n_prompt)

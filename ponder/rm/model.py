@@ -60,14 +60,20 @@ class RewardModel(torch.nn.Module):
         prompt = render_prompt(self.tokenizer, see(question))
         return encode_trace(self.tokenizer, prompt, [see(s) for s in steps], self.delimiter, self.max_length, where)
 
-    def forward(self, batch: list[Encoded]) -> list[torch.Tensor]:
-        """Logits at each trace's step boundaries: a list of (S_b,) tensors, one per trace."""
-        feats = self.features(batch)  # (sum S_b, H)
-        logits = self.head(feats.to(self.head.weight.dtype)).squeeze(-1)  # (sum S_b,)
-        return list(torch.split(logits, [len(e.boundaries) for e in batch]))
+    def forward(self, batch: list[Encoded], with_lm: bool = False):
+        """Logits at each trace's step boundaries: a list of (S_b,) tensors, one per trace; with
+        `with_lm` also each trace's next-token loss over its steps' tokens, (B,) (same pass)."""
+        hidden, ids = self.hidden(batch)  # (B, T, H), (B, T)
+        logits = self.head(self._at_boundaries(hidden, batch).to(self.head.weight.dtype)).squeeze(-1)  # (sum S_b,)
+        out = list(torch.split(logits, [len(e.boundaries) for e in batch]))
+        return (out, self.step_lm_loss(hidden, ids, batch)) if with_lm else out
 
     def features(self, batch: list[Encoded]) -> torch.Tensor:
         """The backbone's last hidden state at every step boundary of the batch: (sum S_b, H)."""
+        return self._at_boundaries(self.hidden(batch)[0], batch)
+
+    def hidden(self, batch: list[Encoded]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The backbone's last hidden states (B, T, H) and the right-padded ids (B, T)."""
         device = self.head.weight.device
         width = max(len(e.input_ids) for e in batch)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
@@ -76,10 +82,25 @@ class RewardModel(torch.nn.Module):
         for b, e in enumerate(batch):
             ids[b, : len(e.input_ids)] = torch.tensor(e.input_ids, device=device)
             mask[b, : len(e.input_ids)] = 1
-        hidden = self.backbone.base_model(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, T, H)
-        rows = torch.tensor([b for b, e in enumerate(batch) for _ in e.boundaries], device=device)
-        cols = torch.tensor([p for e in batch for p in e.boundaries], device=device)
+        return self.backbone.base_model(input_ids=ids, attention_mask=mask).last_hidden_state, ids
+
+    @staticmethod
+    def _at_boundaries(hidden: torch.Tensor, batch: list[Encoded]) -> torch.Tensor:
+        """hidden (B, T, H) -> (sum S_b, H) at every step boundary."""
+        rows = torch.tensor([b for b, e in enumerate(batch) for _ in e.boundaries], device=hidden.device)
+        cols = torch.tensor([p for e in batch for p in e.boundaries], device=hidden.device)
         return hidden[rows, cols]
+
+    def step_lm_loss(self, hidden: torch.Tensor, ids: torch.Tensor, batch: list[Encoded]) -> torch.Tensor:
+        """Mean next-token cross-entropy over each trace's step tokens (not its prompt), read
+        through the backbone's own output layer: hidden (B, T, H), ids (B, T) -> (B,)."""
+        logits = self.backbone.get_output_embeddings()(hidden[:, :-1])  # (B, T-1, V)
+        ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")  # (B, T-1)
+        pos = torch.arange(ids.shape[1] - 1, device=ids.device)[None, :]  # predicting token pos + 1
+        lo = torch.tensor([max(e.prompt_tokens - 1, 0) for e in batch], device=ids.device)[:, None]
+        hi = torch.tensor([len(e.input_ids) - 1 for e in batch], device=ids.device)[:, None]
+        keep = ((pos >= lo) & (pos < hi)).to(ce.dtype)
+        return (ce * keep).sum(1) / keep.sum(1).clamp(min=1)
 
     def save(self, path: str | Path) -> None:
         from safetensors.torch import save_file

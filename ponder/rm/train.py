@@ -87,6 +87,7 @@ class RMTrainConfig:
     synthetic_levels: their difficulty levels (empty: the task's default level)
     slip_rate: share of synthetic traces given one slip
     arch: backbone config overrides for init scratch, e.g. {num_hidden_layers: 6}: a verifier of another size
+    lm_weight: weight of a next-token loss on the right traces' step tokens (the verifier learns to compute what it checks; 0: none)
     view: how the model reads the text (rm/encode.py): plain | reversed_digits (numbers least significant digit first; for a verifier trained from scratch)
     """
 
@@ -114,6 +115,7 @@ class RMTrainConfig:
     slip_rate: float = 0.5  # share of synthetic traces with one slip
     arch: dict = field(default_factory=dict)  # backbone config overrides for init scratch (another size)
     view: str = "plain"  # plain | reversed_digits: how the model reads question and steps
+    lm_weight: float = 0.0  # next-token loss on right traces' steps, beside the step loss
     optim: OptimConfig = field(default_factory=_rm_optim)
     run: RunConfig = field(default_factory=_rm_run)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -157,10 +159,11 @@ def batch_loss(
     return loss_of(batch_logits(rm, traces), traces, cfg, weights, total)
 
 
-def batch_logits(rm: RewardModel, traces: list[LabeledTrace]) -> list[torch.Tensor]:
-    """One forward pass: each trace's logits at its step boundaries, (S_b,) per trace."""
+def batch_logits(rm: RewardModel, traces: list[LabeledTrace], with_lm: bool = False):
+    """One forward pass: each trace's logits at its step boundaries, (S_b,) per trace (and with
+    `with_lm` each trace's next-token loss on its steps, (B,))."""
     plain = getattr(rm, "module", rm)  # under DDP `rm` is the wrapper; encoding is the model's
-    return rm([plain.encode(t.problem.question, t.steps, where=f"trace {t.id!r}") for t in traces])
+    return rm([plain.encode(t.problem.question, t.steps, where=f"trace {t.id!r}") for t in traces], with_lm=with_lm)
 
 
 def loss_of(
@@ -219,8 +222,14 @@ def rm_step(
         mine = mine + synthetic.draw(seed * 64 + d.rank, len(range(d.rank, cfg.synthetic, d.world)))
     total = d.all_sum({"n": labelled(mine, cfg, weights)})["n"]
     with sess.engine.autocast():
-        logits = batch_logits(sess.model, mine)
+        if cfg.lm_weight:
+            logits, lm = batch_logits(sess.model, mine, with_lm=True)
+            right = torch.tensor([float(t.outcome == 1.0 and all(v == 1.0 for v in t.labels)) for t in mine])
+            lm_term = (lm * right.to(lm.device)).sum() / right.sum().clamp(min=1)
+        logits = logits if cfg.lm_weight else batch_logits(sess.model, mine)
         loss = loss_of(logits, mine, cfg, weights, total=total)
+        if cfg.lm_weight:
+            loss = loss + cfg.lm_weight * lm_term / d.world
         if cfg.pair_weight:
             loss = loss + cfg.pair_weight * pair_loss(logits, mine) / d.world
     sess.engine.backward(loss.float())
@@ -239,7 +248,10 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
     from ponder.train.session import Session
 
     train, val = _check(rm, traces, cfg)
-    twins = add_twins(train, cfg.twins, cfg.run.seed) if cfg.kind == "prm" else {}
+    train, twins = _data_twins(train)
+    val = [t for t in val if "twin_of" not in t.meta]  # held-out problems' own samples only
+    for k, v in (add_twins(train, cfg.twins, cfg.run.seed) if cfg.kind == "prm" else {}).items():
+        twins.setdefault(k, []).extend(v)
     if cfg.natural_pairs and cfg.kind == "prm":
         for k, v in natural_pairs(train).items():
             twins.setdefault(k, []).extend(v)
@@ -310,6 +322,17 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
         seconds=time.perf_counter() - t0,
         best_step=best.step if best is not None and best.saved else None,
     )
+
+
+def _data_twins(train: list[LabeledTrace]) -> tuple[list[LabeledTrace], Twins]:
+    """Split twins stored in the data (rm/onpolicy.py: `meta.twin_of` names a training trace)
+    from the traces they pair with: a drawn trace brings them along, as made-up twins."""
+    ids = {t.id for t in train}
+    twins: Twins = {}
+    for t in train:
+        if t.meta.get("twin_of") in ids:
+            twins.setdefault(t.meta["twin_of"], []).append(t)
+    return [t for t in train if t.meta.get("twin_of") not in ids], twins
 
 
 def _load_weights(rm: RewardModel, folder: Path) -> None:

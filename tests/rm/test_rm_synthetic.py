@@ -132,3 +132,68 @@ def test_reversed_digits_view_keeps_boundaries_and_is_saved_with_the_model(backb
     assert loaded.view == "reversed_digits" and loaded.encode("12+3*4=?", steps).input_ids == rev.input_ids
     with pytest.raises(PonderError, match="view"):
         train_reward_model(from_backbone(backbone, kind="prm"), _data(), _cfg(tmp_path, view="sideways"))
+
+
+def test_onpolicy_twins_keep_the_policys_rejected_redraws_and_pair_in_training(backbone, tmp_path):
+    from ponder.gen.fake import FakeGenerator
+    from ponder.rm.onpolicy import onpolicy_twins
+
+    q = Problem(id="q", task="arithmetic", question="2+3*4=?", answer="14", meta={"expression": "2+3*4"})
+    good = LabeledTrace("g", q, split_steps(GOOD), [1.0, 1.0, 1.0], "exact", 1.0)
+    bad = LabeledTrace("b", q, split_steps(BAD), [0.0, 0.0, 0.0], "exact", 0.0)
+    redraws = {
+        0: "<think>3*4=12,2+12\n",
+        1: "<think>3*4=13,2+13\n",
+        2: "<think>3*4=13,2+13\n",
+        3: "<think>3*4=11,2+11\n",
+    }
+    redraws2 = {0: "2+12=14</think>\n", 1: "2+12=15</think>\n", 2: "2+12=14</think>\n", 3: "2+12=14</think>\n"}
+
+    def script(prompt, i):
+        return (redraws2 if prompt.endswith("2+12\n") else redraws)[i]
+
+    gen = FakeGenerator(script)
+    twins = onpolicy_twins(gen, [good, bad], per_trace=2, samples=4)
+    assert sorted(tw.steps[-1] for tw in twins) == ["2+12=15</think>\n", "<think>3*4=11,2+11\n", "<think>3*4=13,2+13\n"]
+    task = get_task("arithmetic")
+    for tw in twins:  # the bad trace has no valid step: nothing re-drawn there; duplicates count once
+        i = tw.meta["twin_step"]
+        assert tw.meta["twin_of"] == "g" and tw.steps[:i] == good.steps[:i] and len(tw.steps) == i + 1
+        assert task.check_step(q, tw.steps[i]) is False and tw.labels == [1.0] * i + [0.0]
+    data = [good, bad, *twins]
+    rm = from_backbone(backbone, kind="prm")
+    cfg = _cfg(tmp_path, val_frac=0.0, pair_weight=1.0, batch_size=2, **{"run.steps": 1})
+    from ponder.rm.train import _data_twins
+
+    rest, paired = _data_twins(data)
+    assert rest == [good, bad] and sorted(map(id, paired["g"])) == sorted(map(id, twins))
+    train_reward_model(rm, data, cfg)
+
+
+def test_step_lm_loss_is_the_backbones_next_token_loss_on_the_steps_only(backbone):
+    model, tok = backbone
+    rm = from_backbone(backbone, kind="prm")
+    encs = [
+        rm.encode("2+3*4=?", split_steps(GOOD)),
+        rm.encode("12+3=?", split_steps("<think>12+3=15</think>\n<answer>15</answer>")),
+    ]
+    with torch.no_grad():
+        steps, lm = rm(encs, with_lm=True)
+        assert all(torch.equal(a, b) for a, b in zip(steps, rm(encs)))
+        for e, got in zip(encs, lm):
+            ids = torch.tensor([e.input_ids])
+            logits = model(input_ids=ids).logits[0, :-1]  # predicts tokens 1..T-1
+            ce = torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="none")
+            assert e.prompt_tokens == len(tok(rm.tokenizer.decode(e.input_ids[: e.prompt_tokens]))["input_ids"]) > 0
+            assert got.item() == pytest.approx(ce[e.prompt_tokens - 1 :].mean().item(), rel=1e-4)
+
+
+def test_lm_weight_adds_the_next_token_loss_to_training(backbone, tmp_path):
+    model, tok = backbone
+    runs = []
+    for w in (0.0, 1.0):
+        rm = from_backbone((type(model)(model.config), tok), kind="prm")
+        runs.append(
+            train_reward_model(rm, _data(), _cfg(tmp_path, lm_weight=w, **{"run.out": str(tmp_path / f"w{w}")}))
+        )
+    assert runs[1].losses[0] > runs[0].losses[0] + 1.0  # a next-token loss over ~100 tokens starts near log V
