@@ -10,6 +10,7 @@ torch. A Problem's reference answer and its private checker data (`answer`, `inf
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -68,15 +69,45 @@ class Completion:
     certainties: list[float] | None = None
 
 
+MASK64 = (1 << 64) - 1
+GOLDEN64 = 0x9E3779B97F4A7C15  # splitmix64's increment
+
+
+def mix64(x: int) -> int:
+    """splitmix64's finaliser (Steele, Lea & Flood 2014) of x mod 2**64: a 64-bit bijection."""
+    x &= MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK64
+    return x ^ (x >> 31)
+
+
+def derived_seed(seed: int, i: int) -> int:
+    """The seed of prompt i of a call seeded with one int: the i-th number of the splitmix64 stream
+    that starts at `seed`, kept to 63 bits (an int64 anywhere: JSON, vLLM, an OpenAI server)."""
+    return mix64(seed + GOLDEN64 * (i + 1)) >> 1
+
+
+def fresh_seeds(n: int) -> tuple[int, ...]:
+    """n prompt seeds from fresh entropy (an unseeded call: its rows are not repeatable)."""
+    base = int.from_bytes(os.urandom(8), "little")
+    return tuple(derived_seed(base, i) for i in range(n))
+
+
 @dataclass(frozen=True)
 class SamplingParams:
+    """How to sample one call. `seed`: None (fresh entropy), one int (prompt i samples with
+    `derived_seed(seed, i)`: the whole call repeats from one number), or one int per prompt (a
+    list becomes a tuple). A row's random numbers depend only on its prompt's seed and its copy
+    index (0..n-1), so a seeded prompt gives the same samples whatever else shares its call on the
+    hf backend (see gen/sampling.py; other backends say what they guarantee)."""
+
     n: int = 1
     temperature: float = 1.0
     top_p: float = 1.0
     top_k: int = 0  # 0 = off
     max_tokens: int = 256
     stop: tuple[str, ...] = ()
-    seed: int | None = None
+    seed: int | tuple[int, ...] | None = None
     logprobs: bool = True
     token_stats: bool = False  # per-token entropy and self-certainty (Completion.entropies / certainties)
 
@@ -93,6 +124,26 @@ class SamplingParams:
             raise PonderError(f"SamplingParams.max_tokens must be >= 0, got {self.max_tokens}")
         if isinstance(self.stop, (str, list)):
             object.__setattr__(self, "stop", (self.stop,) if isinstance(self.stop, str) else tuple(self.stop))
+        if isinstance(self.seed, list):
+            object.__setattr__(self, "seed", tuple(self.seed))
+        seeds = self.seed if isinstance(self.seed, tuple) else () if self.seed is None else (self.seed,)
+        if any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
+            raise PonderError(f"SamplingParams.seed must be None, an int or one int per prompt, got {self.seed!r}")
+
+    def prompt_seeds(self, n_prompts: int) -> tuple[int, ...] | None:
+        """One seed per prompt of a call of n_prompts (None: unseeded). A per-prompt seed tuple must
+        have one seed per prompt."""
+        if self.seed is None or isinstance(self.seed, tuple):
+            if self.seed is not None and len(self.seed) != n_prompts:
+                raise PonderError(f"SamplingParams.seed has {len(self.seed)} seeds for {n_prompts} prompts")
+            return self.seed
+        return tuple(derived_seed(self.seed, i) for i in range(n_prompts))
+
+    def for_prompts(self, n_prompts: int, indices: list[int] | range) -> SamplingParams:
+        """These params for a call of prompts[indices] out of n_prompts, each prompt keeping the seed
+        it has in the whole call (split calls sample what the whole call would)."""
+        seeds = self.prompt_seeds(n_prompts)
+        return self if seeds is None else dataclasses.replace(self, seed=tuple(seeds[i] for i in indices))
 
     @property
     def greedy(self) -> bool:

@@ -111,9 +111,11 @@ def build_pool(
 ) -> list[ProblemPool]:
     """n samples per problem; `batch_size` sequences per generator call; on_batch(n_done)."""
     per_call = max(1, batch_size // n)
+    seeds = SamplingParams(seed=seed).prompt_seeds(len(problems))  # per problem: batch_size changes nothing
     pools: list[ProblemPool] = []
     for start in range(0, len(problems), per_call):
-        params = SamplingParams(n=n, temperature=temperature, max_tokens=max_tokens, seed=seed * 1_000_003 + start)
+        part = seeds[start : start + per_call]
+        params = SamplingParams(n=n, temperature=temperature, max_tokens=max_tokens, seed=part)
         pools += _sample_batch(problems[start : start + per_call], gen, params, verify_fn, score_fn)
         if on_batch is not None:
             on_batch(len(pools))

@@ -1,8 +1,10 @@
 """A generation cache: a Generator wrapper that remembers completions keyed by (model name,
-prompt, sampling params incl. seed and n, occurrence of the prompt within the call), so that a
+prompt, sampling params incl. the prompt's own seed and n, occurrence of the prompt within the
+call), so that a
 search can be re-run — re-scored with another scorer, re-aggregated, or evaluated again —
 without generating again. Replaying the same search with the same seed makes the same calls and
-hits the cache. Only the missing prompts of a call go to the wrapped generator (still one call).
+hits the cache. Only the missing prompts of a call go to the wrapped generator (still one call,
+each prompt with the seed it has in the whole call).
 
 Completions keep their token counts, so the Cost of a replayed search is the cost of the
 original generation (what the result would cost to produce); `hits` / `misses` say how much was
@@ -61,14 +63,14 @@ class CachedGenerator:
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         seen: dict[str, int] = {}
         keys = []
-        for p in prompts:
-            keys.append(cache_key(self.name, p, params, seen.get(p, 0)))
+        for j, p in enumerate(prompts):  # each prompt keyed by its own seed
+            keys.append(cache_key(self.name, p, params.for_prompts(len(prompts), [j]), seen.get(p, 0)))
             seen[p] = seen.get(p, 0) + 1
         missing = [j for j, k in enumerate(keys) if k not in self.store]
         self.hits += len(prompts) - len(missing)
         self.misses += len(missing)
         if missing:
-            outs = self.gen.generate([prompts[j] for j in missing], params)
+            outs = self.gen.generate([prompts[j] for j in missing], params.for_prompts(len(prompts), missing))
             new = {keys[j]: out for j, out in zip(missing, outs)}
             self.store.update(new)
             self._save(new)

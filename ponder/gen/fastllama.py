@@ -17,7 +17,9 @@ rotary position is its own token count.
 Where the compiled kernels can run (gen/kernels: fp32 on an AVX-512 CPU with a C++ compiler, head
 size a multiple of 16; `PONDER_NO_KERNELS=1` turns them off), the prefill (prefix-cache rows
 included), every step, and the token choice + record without top-k/top-p are each one call into
-kernels/decode.cpp; otherwise the eager torch prefill and step below run.
+kernels/decode.cpp, over a paged cache without padding (kernels/batch.py: the copies of a prompt
+share its blocks, each row has its own length); otherwise the eager torch prefill and step below
+run on the left-padded static cache.
 
 Left out (callers fall back to the generic loop, see `unsupported_reason`): rope types that change
 with length (dynamic, longrope), sliding windows shorter than the sequence, activations other than
@@ -41,10 +43,11 @@ from ponder.gen.fast_weights import (
     transposed,
 )
 from ponder.gen.kernels import build as kernel_build
-from ponder.gen.kernels.batch import KernelBatch
-from ponder.gen.kernels.plan import kernel_weights
+from ponder.gen.kernels.batch import KernelBatch, own_blocks
+from ponder.gen.kernels.blocks import BLOCK, call_pool
+from ponder.gen.kernels.plan import kernel_weights, rope_tables
 from ponder.gen.kernels.plan import unsupported_reason as kernel_unsupported
-from ponder.gen.prefix_cache import reuse_prefixes, store_prompts
+from ponder.gen.prefix_cache import lookup_prompts, reuse_prefixes, store_prompts
 from ponder.gen.sampling import choose_tokens
 
 SUPPORTED_TYPES = ("llama", "qwen2", "mistral")
@@ -90,13 +93,22 @@ class FastLlama:
     def start(self, ids: torch.Tensor, mask: torch.Tensor, copies: int, max_new: int) -> torch.Tensor:
         """Encode left-padded prompts ids/mask (P, T) once, give each `copies` rows of cache with room
         for max_new more tokens, and return the next-token logits of every row (P * copies, V)."""
-        inner = self.model.model
-        self.embed = inner.embed_tokens.weight
+        self.embed = self.model.model.embed_tokens.weight
         seqs = []
         if self.prefix_cache is not None:
             self.prefix_cache.check_weights(self.model)
             seqs = [row[m].tolist() for row, m in zip(ids, mask)]
-        ids, mask, done, prefix = reuse_prefixes(self.prefix_cache, ids, mask, seqs, len(inner.layers))
+        found = lookup_prompts(self.prefix_cache, seqs)
+        if self.lib is not None:
+            logits = self._start_kernel(ids, mask, seqs, found, copies, max_new)
+        else:
+            logits = self._start_eager(ids, mask, seqs, found, copies, max_new)
+        return logits.repeat_interleave(copies, dim=0)
+
+    def _start_eager(self, ids, mask, seqs, found, copies: int, max_new: int) -> torch.Tensor:
+        """The torch prefill into left-padded static caches: logits (P, V); keeps the weights and
+        the RoPE table for the eager step."""
+        ids, mask, done, prefix = reuse_prefixes(found, ids, mask, seqs)
         (P, S), C = ids.shape, done.shape[1]
         cap = C + S + max_new
         # (P, S) rotary positions under left padding, after each row's reused prefix
@@ -106,24 +118,7 @@ class FastLlama:
         pad = ~full.repeat_interleave(copies, dim=0)[:, None, None, :]  # (R, 1, 1, T)
         self.bias = torch.zeros(P * copies, self.n_kv, 1, cap, dtype=self.embed.dtype, device=ids.device)
         self.bias[..., :T].masked_fill_(pad, float("-inf"))  # (R, Hkv, 1, cap): one mask row per kv head
-        if self.lib is not None:
-            logits, kv = self._start_kernel(ids, mask, pos, prefix, copies, cap)
-        else:
-            logits, kv = self._start_eager(ids, mask, done, pos, prefix, cap)
-        if self.prefix_cache is not None:
-            store_prompts(self.prefix_cache, seqs, full, kv)
-        if self.lib is None:
-            self._allocate(copies, cap)
-            self._flat_views()
-        self.pos = (pos[:, -1] + 1).repeat_interleave(copies)  # (R,) next rotary position per row
-        self.col = self.first_col = T
-        return logits.repeat_interleave(copies, dim=0)
-
-    def _start_eager(self, ids, mask, done, pos, prefix, cap: int):
-        """The torch prefill: (logits (P, V), per-layer K/V (P, Hkv, T, D)); keeps the weights and
-        the RoPE table for the eager step."""
         self.layers, self.lm_head, self.final_norm = self.packed.get(self.model, self._read_weights, "eager")
-        (P, S), C = ids.shape, done.shape[1]
         rot = self.model.model.rotary_emb
         self.rope = rope_table(
             rot.inv_freq, rot.attention_scaling, cap, self.n_heads + self.n_kv, self.n_kv * self.head_dim
@@ -133,8 +128,19 @@ class FastLlama:
         attn = (keep[None] & mask[:, None, :]) | torch.eye(S, dtype=torch.bool, device=ids.device)
         attn = torch.cat([done[:, None, :].expand(P, S, C), attn], dim=-1)  # (P, S, C + S)
         self.cache = [(None, None)] * len(self.layers)
-        x = self._prefill(ids, self.rope[pos], attn[:, None], prefix)
-        return self._logits(x[:, -1]), self.cache
+        logits = self._logits(self._prefill(ids, self.rope[pos], attn[:, None], prefix)[:, -1])
+        if self.prefix_cache is not None:  # each prompt's K/V over its real columns
+            cols = [m.nonzero().squeeze(1) for m in full]
+            store_prompts(self.prefix_cache, seqs, lambda: self._prompt_kv(cols))
+        self._allocate(copies, cap)
+        self._flat_views()
+        self.pos = (pos[:, -1] + 1).repeat_interleave(copies)  # (R,) next rotary position per row
+        self.col = self.first_col = T
+        return logits
+
+    def _prompt_kv(self, cols: list[torch.Tensor]) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Prompt i's per-layer K/V (Hkv, n, D) over its real cache columns cols[i], from the prefill."""
+        return [[(k[i].index_select(1, c), v[i].index_select(1, c)) for k, v in self.cache] for i, c in enumerate(cols)]
 
     def _read_weights(self) -> tuple[list[LayerWeights], torch.Tensor, torch.Tensor | None]:
         """Per-layer weights, the (d, V) output head and the final norm's weight (None: folded)."""
@@ -167,30 +173,39 @@ class FastLlama:
         self.flat = [(kv[0].transpose(1, 2), kv[1]) for kv in self.cache]  # keys as (R * Hkv, D, cap)
         self.bias_flat = self.bias.flatten(0, 1)
 
-    def _start_kernel(self, ids, mask, pos, prefix, copies: int, cap: int):
-        """The prefill in the compiled kernel, straight into its caches (kernels/batch.py): (logits
-        (P, V), per-layer K/V (P, Hkv, T, D) of each prompt's first row when a prefix cache wants it)."""
+    def _start_kernel(self, ids, mask, seqs, found, copies: int, max_new: int) -> torch.Tensor:
+        """The prefill in the compiled kernel, straight into its paged cache (kernels/batch.py):
+        logits (P, V). A prefix from the prefix cache is lent as blocks (or written in once), each
+        prompt's new tokens are prefilled once, and its rows share its full blocks; self.pos holds
+        each row's next column (= its rotary position: the kernel's rows have no padding)."""
         weights = self.packed.get(self.model, lambda: kernel_weights(self.model), "kernel")
-        rot = self.model.model.rotary_emb
-        freqs = torch.arange(cap, dtype=torch.float)[:, None] * rot.inv_freq.float()[None, :]  # (cap, D/2)
-        cos, sin = freqs.cos() * rot.attention_scaling, freqs.sin() * rot.attention_scaling
-        dims = dict(n_layers=len(self.model.model.layers), d=self.embed.shape[1], H=self.n_heads, Hkv=self.n_kv)
+        lengths = mask.sum(1)  # (P,) real tokens per prompt, reused prefix included
+        cap = -(-(int(lengths.max()) + max_new) // BLOCK) * BLOCK
+        cos, sin = rope_tables(self.model.model.rotary_emb, cap)  # (cap, D / 2), kept per model
+        n_layers = len(self.model.model.layers)
+        dims = dict(n_layers=n_layers, d=self.embed.shape[1], H=self.n_heads, Hkv=self.n_kv)
         dims.update(D=self.head_dim, I=self.model.config.intermediate_size)
-        self.batch = KernelBatch(self.lib, weights, dims, self.eps, cos, sin, self.bias[:, 0, 0, :])
-        self.batch.allocate(self.workspace)
-        first = 0 if prefix is None else prefix[0][0].shape[2]  # reused prefix columns come first
-        if prefix is not None:
-            self.batch.put_prefix(prefix, copies)
-        logits = self.batch.prefill(ids, mask, pos, first, copies)
-        kv = self.batch.prompt_kv(copies, first + ids.shape[1]) if self.prefix_cache is not None else []
-        return logits, kv
+        self.finish()
+        blocks = int(((lengths + BLOCK - 1) // BLOCK).sum()) + own_blocks(lengths, copies, max_new)  # at most
+        pool = call_pool(self.workspace, (n_layers, self.n_kv, self.head_dim), blocks)
+        self.batch = KernelBatch(self.lib, weights, dims, self.eps, cos, sin, pool)
+        self.batch.allocate(lengths, copies, max_new, found)
+        reused = torch.tensor([n for n, _ in found]) if found else torch.zeros_like(lengths)
+        logits = self.batch.prefill(ids, mask, reused)
+        if self.prefix_cache is not None:
+            store_prompts(self.prefix_cache, seqs, self.batch.prompt_entries)
+        self.pos = lengths.repeat_interleave(copies)
+        return logits
+
+    def finish(self) -> None:
+        """Let go of the kernel cache blocks this call holds (call after the last step)."""
+        if self.batch is not None:
+            self.batch.release()
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Append one token per row (R,) and return the next logits (R, V)."""
-        if self.batch is not None:  # the compiled step advances self.pos in place
-            logits = self.batch.step(tokens, self.pos, self.col)
-            self.col += 1
-            return logits
+        if self.batch is not None:  # the compiled step advances self.pos (each row's column) in place
+            return self.batch.step(tokens, self.pos)
         cs = self.rope.index_select(0, self.pos)  # (R, 2, M)
         L = self.col + 1
         bias = self.bias_flat.narrow(2, 0, L)
@@ -212,7 +227,7 @@ class FastLlama:
         """gen.sampling.choose_tokens, in the kernel when it runs and no top-k/top-p filter is on."""
         if not self._kernel_picks(logits, params):
             return choose_tokens(logits, **params)
-        return self.batch.choose(logits, params["temperature"], params["generator"])
+        return self.batch.choose(logits, params["temperature"], params["rng"], params["step"], params["rows"])
 
     def choose_and_record(self, logits, state, t: int, eos_table, can_end, **params):
         """`choose_tokens` plus the loop's record of step t in one kernel call (gen/loop.py), or None
@@ -222,30 +237,33 @@ class FastLlama:
         tables_fit = tables_fit and state.logprobs.dtype == torch.float32 and state.tokens.is_contiguous()
         if not tables_fit or not self._kernel_picks(logits, params):
             return None
-        return self.batch.choose_record(
-            logits, params["temperature"], params["generator"], state, t, eos_table, can_end
-        )
+        return self.batch.choose_record(logits, params["temperature"], state, t, eos_table, can_end)
 
     def keep(self, rows: torch.Tensor) -> None:
         """Drop every row not in `rows` (R',) from the cache: finished sequences stop costing."""
-        R, Hkv = self.bias.shape[:2]
         if self.batch is not None:
             self.batch.keep(rows)
-            self.bias, self.pos = self.bias.index_select(0, rows), self.pos.index_select(0, rows)
+            self.pos = self.pos.index_select(0, rows)
             return
+        R, Hkv = self.bias.shape[:2]
         self.cache = [kv.view(2, R, Hkv, *kv.shape[2:]).index_select(1, rows).flatten(1, 2) for kv in self.cache]
         self.bias, self.pos = self.bias.index_select(0, rows), self.pos.index_select(0, rows)
         self._flat_views()
+
+    def row_entry(self, j: int, generated: int):
+        """Batch row j's prompt and first `generated` generated tokens as a prefix-cache BlockEntry
+        (the compiled step's blocks, not copied), or None (the eager step: see row_kv)."""
+        return None if self.batch is None else self.batch.row_entry(j, generated)
 
     def row_kv(self, j: int, generated: int, prompt: bool = True) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
         """Batch row j's per-layer K/V (Hkv, n, D) over its real prompt columns (prompt=False: without
         them) and its first `generated` generated tokens (already fed back), for a prefix cache;
         None when the static cache is not this class's (2, R * Hkv, cap, D) tensors."""
+        if self.batch is not None:
+            return self.batch.row_kv(j, generated, prompt)
         R, Hkv = self.bias.shape[:2]
         first = 0 if prompt else self.first_col
         cols = first + (self.bias[j, 0, 0, first : self.first_col + generated] == 0).nonzero().squeeze(1)
-        if self.batch is not None:
-            return [(k.index_select(1, cols), v.index_select(1, cols)) for k, v in self.batch.row_kv(j)]
         if not all(isinstance(kv, torch.Tensor) for kv in self.cache):
             return None
         rows = [kv.view(2, R, Hkv, -1, self.head_dim)[:, j] for kv in self.cache]  # (2, Hkv, cap, D)

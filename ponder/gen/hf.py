@@ -12,8 +12,11 @@ cache's memory is reused across calls (`gen/workspace.py`).
 
 Conventions: Completion.text is decoded without dropping special tokens (so prompt + text
 re-tokenizes to what the model saw) except a final EOS, which stays in token_ids/logprobs but not
-in text. A seed makes a call repeatable for the same prompts, batch and settings; a prompt's
-samples depend on the other prompts in the call. Left out: beam search, repetition penalties,
+in text. Each row draws its own random numbers from its prompt's seed and its copy index
+(gen/rng.py), so a seeded prompt samples the same tokens whatever else is in its call and
+however the call is chunked (the compiled kernel's logits do not depend on the batch either;
+on the eager and generic paths float rounding from another batch shape can move a draw, only
+when it falls within ~1e-7 of a token's boundary). Left out: beam search, repetition penalties,
 per-prompt sampling parameters, speculative decoding, sharing the prompt cache without copying it.
 """
 
@@ -28,10 +31,11 @@ import torch
 from ponder.gen.fast_weights import PackedWeights
 from ponder.gen.loop import Row, sample_rows
 from ponder.gen.prefix_cache import PrefixCache, RowSaver
+from ponder.gen.rng import row_keys
 from ponder.gen.stops import StopChecker, completion_text
 from ponder.gen.text import decode, empty_completions, encode, render_prompt
 from ponder.gen.workspace import Workspace
-from ponder.types import Completion, PonderError, SamplingParams
+from ponder.types import Completion, PonderError, SamplingParams, fresh_seeds
 
 log = logging.getLogger(__name__)
 
@@ -161,15 +165,11 @@ class HFGenerator:
             certainties=row.certainties,
         )
 
-    def _rng(self, params: SamplingParams) -> torch.Generator | None:
+    def _prompt_seeds(self, params: SamplingParams, n_prompts: int) -> tuple[int, ...] | None:
+        """Each prompt's seed (its rows' keys derive from it, gen/rng.py); None when greedy."""
         if params.temperature == 0:
             return None
-        generator = torch.Generator(device=self.device)
-        if params.seed is not None:
-            generator.manual_seed(params.seed)
-        else:
-            generator.seed()
-        return generator
+        return params.prompt_seeds(n_prompts) or fresh_seeds(n_prompts)
 
     def _eos_table(self, eos_ids: set[int]) -> torch.Tensor:
         vocab = self.model.get_output_embeddings().weight.shape[0]
@@ -194,10 +194,10 @@ class HFGenerator:
             eos_ids=eos_ids,
             eos_table=self._eos_table(eos_ids),
             stop=self._stop_checker(params.stop),
-            generator=self._rng(params),
             check_every=1 if self.device.type == "cpu" else 8,  # host syncs are free on CPU only
             token_stats=params.token_stats,
         )
+        seeds = self._prompt_seeds(params, len(encoded))
         chunk = max(1, self.max_rows // params.n)
         out: list[list[Completion]] = []
         with sampling_mode(self.model):
@@ -206,7 +206,11 @@ class HFGenerator:
                 ids, mask = self._left_pad(part)
                 decoder = self._decoder(ids.shape[1] + params.max_tokens)
                 saver = self._row_saver(decoder, part, params)
-                rows = sample_rows(decoder, ids, mask, saver=saver, **loop_args)
+                keys = None if seeds is None else row_keys(seeds[start : start + chunk], params.n, self.device)
+                try:
+                    rows = sample_rows(decoder, ids, mask, saver=saver, keys=keys, **loop_args)
+                finally:
+                    getattr(decoder, "finish", lambda: None)()  # the kernel cache's blocks go back
                 for i, e in enumerate(part):
                     group = rows[i * params.n : (i + 1) * params.n]
                     out.append([self._completion(r, params, len(e)) for r in group])

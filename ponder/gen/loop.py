@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ponder.gen.sampling import UniformStream, choose_tokens, distribution_stats
+from ponder.gen.rng import RowUniforms, row_keys
+from ponder.gen.sampling import choose_tokens, distribution_stats
 from ponder.gen.stops import StopChecker
+from ponder.types import fresh_seeds
 
 
 @dataclass
@@ -41,7 +43,7 @@ class LoopState:
     stop_len: dict[int, int]  # original row -> length (tokens) at its stop string
     all_rows: bool = True  # rows is still arange(R)
     stats: torch.Tensor | None = None  # (R, max_new, 2) entropy, self-certainty; None: not asked
-    uniforms: UniformStream | None = None  # bulk draws a compiled sampler takes from (gen/sampling.py)
+    rng: RowUniforms | None = None  # each original row's uniforms (gen/rng.py); None: greedy
 
 
 def _record(state: LoopState, t: int, tok: torch.Tensor, lp: torch.Tensor, eos_table: torch.Tensor) -> None:
@@ -127,13 +129,14 @@ def sample_rows(
     eos_ids: set[int],
     eos_table: torch.Tensor,
     stop: StopChecker | None,
-    generator: torch.Generator | None,
+    keys: torch.Tensor | None,
     check_every: int = 1,
     token_stats: bool = False,
     saver=None,
 ) -> list[Row]:
     """Sample `copies` continuations of each left-padded prompt ids/mask (P, T): P * copies Rows,
     the copies of prompt i at rows i * copies ... (i + 1) * copies - 1. eos_table: (V,) bool.
+    keys: (P * copies,) int64, each row's random key (gen/rng.py; None: keys from fresh entropy).
     token_stats: also record each step's distribution entropy and self-certainty (one more
     pass over the (B, V) logits per step). saver (a prefix_cache.RowSaver, with stop strings):
     rows that end at a stop string leave their prompt + generated K/V in a prefix cache."""
@@ -147,15 +150,18 @@ def sample_rows(
         stop_len={},
         stats=torch.zeros(R, max_new, 2, device=device) if token_stats else None,
     )
+    if temperature > 0:  # unkeyed rows get keys from fresh entropy
+        keys = keys if keys is not None else row_keys(fresh_seeds(ids.shape[0]), copies, device)
+        state.rng = RowUniforms(keys)
     steps = 0
     choose = getattr(decoder, "choose_tokens", choose_tokens)  # a decoder may pick tokens its own way
     fused = getattr(decoder, "choose_and_record", None)  # ... and record them in the same call
-    params = dict(temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+    params = dict(temperature=temperature, top_k=top_k, top_p=top_p, rng=state.rng)
     can_end = stop.can_end if stop is not None else None
     for t in range(max_new):
         picked = None if fused is None else fused(logits, state, t, eos_table, can_end, **params)
         if picked is None:
-            tok, lp = choose(logits, **params)
+            tok, lp = choose(logits, step=t, rows=None if state.all_rows else state.rows, **params)
             _record(state, t, tok, lp, eos_table)
             n_live, candidates = None, None
         else:
@@ -173,8 +179,6 @@ def sample_rows(
             if rows is None:
                 break
         logits = decoder.step(tok)
-    if state.uniforms is not None:
-        state.uniforms.close()
     if saver is not None and stop is not None:
         _save_rows(state, decoder, saver, list(range(len(state.rows))))
     return _finish(state, steps, eos_ids)

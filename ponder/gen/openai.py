@@ -12,6 +12,9 @@ Endpoints:
 Requests run on `concurrency` threads; the Generator API stays synchronous. Retries are the
 client's own (exponential backoff with jitter on connection errors, 408/409/429/5xx, `max_retries`);
 the connection must open within `connect_timeout` seconds and a request finish within `timeout`.
+A seeded call goes out one prompt per request, each with its prompt's seed
+(SamplingParams.prompt_seeds): what that buys is the server's promise (vLLM: a seeded request
+draws from its own generator; the OpenAI API: best effort).
 An unreachable server or an HTTP error is one PonderError line. Per-call `stop`, `seed`, `top_p`,
 `logprobs` and (vLLM's extra fields, `vllm_extras=True`) `top_k`, `include_stop_str_in_output`
 and `return_token_ids` are sent; openai_parse.py reads the choices back.
@@ -141,7 +144,7 @@ class OpenAIGenerator:
         if params.stop:
             args["stop"] = list(params.stop)
         if params.seed is not None:
-            args["seed"] = params.seed
+            args["seed"] = params.prompt_seeds(1)[0]  # a call here holds one prompt (see generate)
         extra: dict[str, Any] = {}
         if self.vllm_extras:
             extra = {"include_stop_str_in_output": True, "return_token_ids": True}
@@ -194,12 +197,18 @@ class OpenAIGenerator:
         return [to_completion(c, params, prompt_tokens, fallback) for c, fallback in zip(choices, gen_share)]
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
-        """params.n completions per prompt, in prompt order, from up to `concurrency` requests at once."""
+        """params.n completions per prompt, in prompt order, from up to `concurrency` requests at once.
+        A seeded call sends one request per prompt, each with its prompt's seed."""
         if not prompts:
             return []
         self.model  # noqa: B018 -- resolve the model name once, before the threads start
+        size = 1 if params.seed is not None or self.endpoint == "chat" else self.batch_size
+        starts = range(0, len(prompts), size)
+        calls = [
+            (prompts[i : i + size], params.for_prompts(len(prompts), range(i, min(i + size, len(prompts)))))
+            for i in starts
+        ]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             if self.endpoint == "chat":
-                return list(pool.map(lambda p: self._chat(p, params), prompts))
-            chunks = [prompts[i : i + self.batch_size] for i in range(0, len(prompts), self.batch_size)]
-            return [group for part in pool.map(lambda c: self._complete(c, params), chunks) for group in part]
+                return list(pool.map(lambda c: self._chat(c[0][0], c[1]), calls))
+            return [group for part in pool.map(lambda c: self._complete(*c), calls) for group in part]

@@ -8,8 +8,8 @@ search, pools and data generation use it unchanged.
 A call goes whole to the next replica (round robin): its results are what one local generator
 gives for the same seed, and callers on several threads use the replicas at once. With
 `shard=True` a call's prompts are split into one contiguous shard per replica, run at once and
-joined in prompt order: faster for one large call, but a seeded sampled call then differs from
-one engine's (the seed applies per batch; greedy is the same). Replicas that die are restarted
+joined in prompt order: faster for one large call, and each prompt keeps its seed from the whole
+call, so a seeded call samples what one engine would (hf: rows draw per prompt seed, gen/rng.py). Replicas that die are restarted
 and the call retried (Ray's actor restarts). Needs a running Ray (the ray executor, or ray.init).
 `load_weights` pushes a trainer's weights into every replica: GRPO's `model.sampler=ray` wraps
 it in gen/synced.SyncedEngine (rollout workers on Ray, the trainer in the driver, weights sent
@@ -99,7 +99,10 @@ class RayGenerator:
                 actor = self.actors[next(self._turn)]
             return self.ray.get(actor.generate.remote(prompts, params))
         parts = shards(len(prompts), len(self.actors))
-        refs = [a.generate.remote(prompts[r.start : r.stop], params) for a, r in zip(self.actors, parts)]
+        n = len(prompts)
+        refs = [
+            a.generate.remote(prompts[r.start : r.stop], params.for_prompts(n, r)) for a, r in zip(self.actors, parts)
+        ]
         return [group for part in self.ray.get(refs) for group in part]
 
     def load_weights(self, named_tensors: Any) -> None:

@@ -2,8 +2,10 @@
 
 Pure tensor functions used by every hf decode path. The returned log-probability is always the
 model's own (temperature 1, before any filtering), which is what RL and scorers need; the
-filters only change which token is drawn. Top-p follows Holtzman et al. 2020, "The Curious Case
-of Neural Text Degeneration": keep the smallest set of most likely tokens whose mass reaches p.
+filters only change which token is drawn. Random numbers are per row and step (gen/rng.py), so
+a row's draws do not depend on the other rows of its batch. Top-p follows Holtzman et al. 2020,
+"The Curious Case of Neural Text Degeneration": keep the smallest set of most likely tokens
+whose mass reaches p.
 Left out: repetition / presence penalties, min-p, typical sampling, per-row parameters.
 """
 
@@ -12,6 +14,8 @@ from __future__ import annotations
 import math
 
 import torch
+
+from ponder.gen.rng import RowUniforms
 
 
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
@@ -34,13 +38,13 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(drop, float("-inf"))
 
 
-def inverse_cdf_sample(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """One draw per row of probs (B, V) from one uniform per row: the first index whose cumulative
-    mass exceeds u * total (zero-probability tokens are never chosen). Cheaper than multinomial,
-    which draws V random numbers per row."""
+def inverse_cdf_sample(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """One draw per row of probs (B, V) with that row's uniform u (B,) in [0, 1): the first index
+    whose cumulative mass exceeds u * total (zero-probability tokens are never chosen). Cheaper
+    than multinomial, which draws V random numbers per row."""
     cdf = probs.cumsum(dim=-1)  # (B, V)
-    u = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device, dtype=cdf.dtype)
-    return torch.searchsorted(cdf, u * cdf[:, -1:], right=True).squeeze(-1).clamp_(max=probs.shape[-1] - 1)
+    target = (u if u.dtype == cdf.dtype else u.to(cdf.dtype))[:, None] * cdf[:, -1:]
+    return torch.searchsorted(cdf, target, right=True).squeeze(-1).clamp_(max=probs.shape[-1] - 1)
 
 
 def distribution_stats(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,11 +68,15 @@ def choose_tokens(
     temperature: float,
     top_k: int,
     top_p: float,
-    generator: torch.Generator | None,
+    rng: RowUniforms | None,
+    step: int,
+    rows: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pick one token per row and return (tokens (B,), model logprobs of those tokens (B,)).
 
-    logits: (B, V), any float dtype; computed in fp32. temperature 0 is greedy (argmax).
+    logits: (B, V), any float dtype; computed in fp32. temperature 0 is greedy (argmax); else batch
+    row b draws with its uniform at `step` from `rng`: that of original row rows[b] (rows (B,)
+    int64; None: row b).
     """
     logits = logits if logits.dtype == torch.float32 else logits.float()
     logp = torch.log_softmax(logits, dim=-1)  # (B, V) at temperature 1
@@ -77,38 +85,5 @@ def choose_tokens(
     else:
         scaled = logits if temperature == 1 else logits / temperature
         scaled = top_p_filter(top_k_filter(scaled, top_k), top_p)
-        tokens = inverse_cdf_sample(scaled.softmax(dim=-1), generator)
+        tokens = inverse_cdf_sample(scaled.softmax(dim=-1), rng.at(step, rows))
     return tokens, logp.gather(-1, tokens[:, None]).squeeze(-1)
-
-
-class UniformStream:
-    """The uniforms that one `torch.rand(n, generator=g)` per step would draw, drawn in bulk.
-
-    A compiled sampler (gen/kernels) reads `take(n)` as a pointer into a pre-drawn buffer instead
-    of calling torch.rand on every step (a cold torch call after each kernel step costs ~20 µs).
-    On CPU, torch.rand(a) then torch.rand(b) equals torch.rand(a + b) from the same state, so the
-    numbers are the ones per-step draws give; `close` rewinds the generator and advances it by
-    exactly the count taken, so later draws from it are unchanged too. Only for a generator that
-    is private to one sampling loop: the rewind would replay draws made meanwhile by others."""
-
-    def __init__(self, generator: torch.Generator, chunk: int = 2048):
-        self.generator, self.chunk = generator, chunk
-        self.start = generator.get_state()
-        self.buf, self.i, self.taken = torch.rand(chunk, generator=generator), 0, 0
-
-    def take(self, n: int) -> int:
-        """Address of the next n uniforms (float32, contiguous); valid until the next take."""
-        if self.i + n > self.buf.numel():
-            rest = self.buf[self.i :]
-            self.buf = torch.cat([rest, torch.rand(max(self.chunk, n), generator=self.generator)])
-            self.i = 0
-        address = self.buf.data_ptr() + 4 * self.i
-        self.i += n
-        self.taken += n
-        return address
-
-    def close(self) -> None:
-        """Leave the generator where `taken` per-step draws would have left it."""
-        self.generator.set_state(self.start)
-        if self.taken:
-            torch.rand(self.taken, generator=self.generator)

@@ -9,8 +9,12 @@ hf backend's contract: text re-decoded from the token ids (stop string kept and 
 after it, a final EOS in token_ids but not in text), logprobs of the sampled tokens at
 temperature 1 before top-k/top-p (vLLM's raw logprobs), prompt length in prompt_tokens.
 
-Seeds: prompt i of a call samples with seed `seed + i * n` (vLLM gives its j-th sample seed + j),
-so duplicated prompts in one call still get different samples and a call is repeatable.
+Seeds: each prompt gets its own vLLM seed, a 63-bit hash of its ponder seed
+(SamplingParams.prompt_seeds: one int seed derives one per prompt), and vLLM gives its j-th sample
+that seed + j; so duplicated prompts in one call still get different samples, a call is
+repeatable, and a seeded prompt draws from its own generator whatever else is in the call. vLLM
+does not promise bit-equal logits across batch shapes, so a different batch may still move a
+token; the numbers differ from the hf backend's (another generator).
 `load_weights` pushes a trainer's parameters into the running engine (no restart) for RL rollouts.
 `prefix_stats` counts prompt tokens sent, prompt tokens served from the prefix cache, and tail
 tokens: the cache reuses whole KV blocks (`block_size`; CPU: 32, the smallest its attention kernel
@@ -34,7 +38,7 @@ from collections.abc import Iterable
 from ponder.gen.stop_tokens import stop_token_ids, token_pieces
 from ponder.gen.stops import completion_text
 from ponder.gen.text import decode, empty_completions, encode, render_prompt
-from ponder.types import Completion, PonderError, SamplingParams
+from ponder.types import Completion, PonderError, SamplingParams, mix64
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,12 @@ def check_block_size(block_size: int | None, cuda: bool) -> int | None:
     if not cuda and block_size % 32:
         raise PonderError(f"block_size={block_size}: vLLM's CPU attention needs a multiple of 32 (default 32)")
     return block_size
+
+
+def vllm_seed(seed: int) -> int:
+    """The vLLM seed of a prompt with ponder seed `seed`: a 63-bit hash, so the consecutive seeds
+    vLLM gives a prompt's samples (seed + j) do not run into another prompt's."""
+    return mix64(seed) >> 1
 
 
 class VLLMGenerator:
@@ -196,12 +206,11 @@ class VLLMGenerator:
             return empty_completions(encoded, params)
         self._check_length(encoded)
         stop_ids = self.stop_ids(params.stop)
-        if params.seed is None:  # one shared parameter set
+        seeds = params.prompt_seeds(len(encoded))
+        if seeds is None:  # one shared parameter set
             sampling = self._sampling(params, ignore_eos, stop_ids, None)
         else:
-            sampling = [
-                self._sampling(params, ignore_eos, stop_ids, params.seed + i * params.n) for i in range(len(encoded))
-            ]
+            sampling = [self._sampling(params, ignore_eos, stop_ids, vllm_seed(s)) for s in seeds]
         outs = self._run(encoded, sampling)
         stops = set(stop_ids or ())
         return [

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 import torch
 
@@ -33,6 +33,14 @@ class Workspace:
         if not hasattr(self._local, "buffers"):
             self._local.buffers = {}
         return self._local.buffers
+
+    def keep(self, slot: Hashable, make: Callable[[], object]) -> object:
+        """This thread's object for slot, made by make() the first time it is asked for (the
+        compiled kernels' block pool, which checks max_bytes itself)."""
+        kept = self._local.__dict__.setdefault("kept", {})
+        if slot not in kept:
+            kept[slot] = make()
+        return kept[slot]
 
     def take(self, slot: Hashable, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
         """An uninitialised tensor of `shape` with like's dtype and device, a view of slot's buffer

@@ -14,6 +14,7 @@ inside one call is where throughput comes from here).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import inspect
 import math
 import time
@@ -67,15 +68,29 @@ def _scorer_name(scorer: Any) -> str:
 
 class SearchContext:
     """Every generator and scorer call of one run_search; costs are charged per problem.
-    `scorer` is a built scorer (StepScorer and/or OutcomeScorer); `label` names it in errors."""
+    `scorer` is a built scorer (StepScorer and/or OutcomeScorer); `label` names it in errors.
 
-    def __init__(self, gen: Generator, scorer: Any, n_problems: int, label: str | None = None):
+    Seeds per problem: a sampled call with one int seed goes out with one seed per prompt, derived
+    from that seed, the owning problem (its id and question, given `problems`) and the prompt's
+    place among that problem's prompts in the call. A problem's rows then sample the same tokens
+    whether it is searched with others or alone, in any order or chunking (the hf backend draws
+    per row, gen/rng.py). Without `problems` the problem's index stands in for it."""
+
+    def __init__(
+        self,
+        gen: Generator,
+        scorer: Any,
+        n_problems: int,
+        label: str | None = None,
+        problems: list[Problem] | None = None,
+    ):
         self.gen = gen
         self.scorer = scorer
         self._scorer_spec = label or _scorer_name(scorer)
         self.costs = [Cost() for _ in range(n_problems)]
         self.token_stats = isinstance(scorer, NeedsTokenStats) and scorer.needs_token_stats
         self._prompts: dict[int, tuple[Problem, str]] = {}  # id(problem) -> (problem, rendered prompt)
+        self._keys = [f"{p.id}\x1f{p.question}" for p in problems] if problems else [str(i) for i in range(n_problems)]
 
     def prompt(self, problem: Problem) -> str:
         """The problem's rendered prompt, rendered once per run (a chat template costs ~0.5 ms)."""
@@ -91,7 +106,7 @@ class SearchContext:
             return []
         if self.token_stats and not params.token_stats:
             params = dataclasses.replace(params, token_stats=True)
-        outputs = self.gen.generate(prompts, params)
+        outputs = self.gen.generate(prompts, self._per_problem(params, owners))
         if len(outputs) != len(prompts) or any(len(g) != params.n for g in outputs):
             raise PonderError(
                 f"generator {self.gen.name!r} returned {len(outputs)} groups for {len(prompts)} prompts "
@@ -104,6 +119,17 @@ class SearchContext:
             c.prompt_tokens += group[0].prompt_tokens if group else 0
             c.generated_tokens += sum(len(x.token_ids) for x in group)
         return outputs
+
+    def _per_problem(self, params: SamplingParams, owners: list[int]) -> SamplingParams:
+        """A sampled call's one int seed as one seed per prompt, by owning problem (class docstring)."""
+        if params.temperature == 0 or not isinstance(params.seed, int):
+            return params
+        seen: dict[int, int] = {}
+        seeds = []
+        for o in owners:
+            k = seen[o] = seen.get(o, -1) + 1
+            seeds.append(problem_seed(params.seed, self._keys[o], k))
+        return dataclasses.replace(params, seed=tuple(seeds))
 
     def _charge_scorer(self, owners: list[int], tokens_before: int) -> None:
         for owner in set(owners):
@@ -187,6 +213,12 @@ class SubsetContext:
         return self.parent.score(problems, responses, self._owners(owners), agg=agg)
 
 
+def problem_seed(seed: int, problem: str, k: int) -> int:
+    """The seed (63 bits) of the k-th prompt of `problem` (its id and question) in a call seeded `seed`."""
+    digest = hashlib.blake2b(f"{seed}\x1f{k}\x1f{problem}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
 def _finite(x: Any, scorer: Any) -> float:
     try:
         v = float(x)
@@ -251,7 +283,9 @@ def run_search(
     scorer_obj, scorer_label = build_scorer(scorer, gen, scorer_options)  # fails before any generation
     if not problems:
         return []
-    ctx = SearchContext(with_top_p(gen, top_p), scorer_obj, len(problems), label=scorer_label or DEFAULT_SCORER)
+    ctx = SearchContext(
+        with_top_p(gen, top_p), scorer_obj, len(problems), label=scorer_label or DEFAULT_SCORER, problems=problems
+    )
     t0 = time.perf_counter()
     style = getattr(getattr(gen, "format", None), "answer", None)  # votes follow the prompt format
     with answering(style):

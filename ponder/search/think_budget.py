@@ -90,7 +90,8 @@ class ThinkBudget:
             if cap == 0:
                 out_g = [[Completion(text="", logprobs=[] if params.logprobs else None)] * params.n for _ in idx]
             else:
-                out_g = self.gen.generate([prompts[i] for i in idx], dataclasses.replace(params, max_tokens=cap))
+                part = dataclasses.replace(params.for_prompts(len(prompts), idx), max_tokens=cap)  # seeds kept
+                out_g = self.gen.generate([prompts[i] for i in idx], part)
             for i, group in zip(idx, out_g):
                 out[i] = list(group)
         todo = [

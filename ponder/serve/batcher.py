@@ -5,17 +5,20 @@ one worker thread, the only one that touches the model, has run it. The worker t
 queued call and gathers what else arrives (and whatever piled up while the previous batch ran)
 until every open session (`with batcher.session():`, one per request being served) has a call
 queued and no call came for `quiet_ms` (requests still arriving over HTTP), or `wait_ms` have
-passed — so a lone request waits `quiet_ms` and a crowd is gathered whole. It then merges calls whose SamplingParams are equal into one inner call (prompts
-concatenated, up to `max_prompts` per call) and hands each caller its slice of the outputs.
-Calls with different params (another n, max_tokens, stop, or seed) run as separate inner calls
-of the same round, and so does every seeded sampled call (`merge_groups`: its rows must not share
-a random stream with another request's, so a seeded request is repeatable under any load).
-`max_prompts=1` turns merging off (one prompt per call: the baseline of benchmarks/serve_load.py). `run(fn)` runs any other model work (teacher-forced logprobs) on the
+passed — so a lone request waits `quiet_ms` and a crowd is gathered whole. It then merges calls
+whose SamplingParams are equal but for the seed into one inner call (prompts concatenated, up to
+`max_prompts` per call) and hands each caller its slice of the outputs. The merged call carries
+one seed per prompt: each seeded call's own (SamplingParams.prompt_seeds), fresh ones for an
+unseeded call. The hf backend draws each row's random numbers from its prompt's seed alone
+(gen/rng.py), so a seeded request samples what it samples alone, under any load. Calls with
+different params (another n, max_tokens, stop, temperature) run as separate inner calls of the
+same round. `max_prompts=1` turns merging off (one prompt per call: the baseline of benchmarks/serve_load.py). `run(fn)` runs any other model work (teacher-forced logprobs) on the
 worker too. Left out: preemption, priorities, merging calls with different params.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -26,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ponder.types import Completion, Generator, PonderError, SamplingParams
+from ponder.types import Completion, Generator, PonderError, SamplingParams, fresh_seeds
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,7 @@ class BatchingGenerator:
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         if not prompts:
             return []
+        params.prompt_seeds(len(prompts))  # a wrong seed list fails its caller here, not a merged call
         call = _Call(list(prompts), params)
         self._q.put(call)
         return call.future.result()
@@ -121,7 +125,7 @@ class BatchingGenerator:
                 _settle(call.future, call.fn)
             for calls in merge_groups([c for c in batch if c.fn is None]):
                 for chunk in self._chunks(calls):
-                    self._run(chunk, calls[0].params)
+                    self._run(chunk, merged_params(chunk))
 
     def _chunks(self, calls: list[_Call]) -> list[list[_Call]]:
         out: list[list[_Call]] = [[]]
@@ -152,18 +156,24 @@ class BatchingGenerator:
 
 
 def merge_groups(calls: list[_Call]) -> list[list[_Call]]:
-    """Calls that may share one inner call: equal SamplingParams without a seed. A seeded call is
-    a group of its own: the backends draw one random stream for a whole call (a row's samples
-    depend on the other rows, and on when they finish), so merging would make a seeded request's
-    output depend on whatever else was queued with it."""
+    """Calls that may share one inner call: SamplingParams equal but for the seed (see
+    merged_params for how each keeps its own)."""
     groups: dict[SamplingParams, list[_Call]] = {}
-    alone: list[list[_Call]] = []
     for call in calls:
-        if call.params.seed is None or call.params.temperature == 0:
-            groups.setdefault(call.params, []).append(call)
-        else:
-            alone.append([call])
-    return list(groups.values()) + alone
+        groups.setdefault(dataclasses.replace(call.params, seed=None), []).append(call)
+    return list(groups.values())
+
+
+def merged_params(calls: list[_Call]) -> SamplingParams:
+    """The params of one inner call for `calls` (equal but for the seed): one seed per prompt, each
+    call's own or fresh ones for an unseeded call; no seed when greedy or when none is seeded."""
+    base = dataclasses.replace(calls[0].params, seed=None)
+    if base.temperature == 0 or all(c.params.seed is None for c in calls):
+        return base
+    seeds: list[int] = []
+    for c in calls:
+        seeds += c.params.prompt_seeds(len(c.prompts)) or fresh_seeds(len(c.prompts))
+    return dataclasses.replace(base, seed=tuple(seeds))
 
 
 def _settle(future: Future, fn: Callable[[], Any]) -> None:

@@ -40,9 +40,9 @@ class RequestGenerator:
 
     A seeded request stays repeatable whatever else the server is doing: each of its sampled calls
     carries a seed (a call the strategy left unseeded, such as ThinkBudget's forced answer, gets
-    one derived from the request's seed and the call's position in the request), and the batcher
-    runs seeded calls on their own, so no other request's rows share their random stream. An
-    unseeded request's calls carry no seed and merge with other requests' calls."""
+    one derived from the request's seed and the call's position in the request); the batcher
+    merges it with other requests' calls keeping one seed per prompt, and each row draws from its
+    own prompt's seed (gen/rng.py). An unseeded request's calls carry no seed."""
 
     def __init__(
         self,

@@ -78,7 +78,8 @@ def refresh_pool(gen, cfg: OnPolicyConfig, rng: random.Random, level_weights) ->
         )
         for i in range(0, len(part), cfg.batch):
             chunk = part[i : i + cfg.batch]
-            outs = gen.generate([gen.render(p.question) for _, p in chunk], params)
+            seeded = params.for_prompts(len(part), range(i, i + len(chunk)))  # chunks draw apart
+            outs = gen.generate([gen.render(p.question) for _, p in chunk], seeded)
             for (task, p), out in zip(chunk, outs):
                 text = out[0].text
                 solved += bool(task.check(p, text).correct)

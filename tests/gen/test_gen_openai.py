@@ -24,9 +24,9 @@ def test_completions_grouped_per_prompt_with_stop_and_logprobs(server):
     url, state = server
     gen = load_generator(url)
     assert gen.name == "openai:tiny-served"
-    out = gen.generate(["Q1\n", "Q2\n"], SamplingParams(n=2, temperature=0.7, stop=("</think>",), seed=3))
+    out = gen.generate(["Q1\n", "Q2\n"], SamplingParams(n=2, temperature=0.7, stop=("</think>",)))
     body = state.requests[-1]
-    assert body["n"] == 2 and body["stop"] == ["</think>"] and body["seed"] == 3 and body["model"] == "tiny-served"
+    assert body["n"] == 2 and body["stop"] == ["</think>"] and "seed" not in body and body["model"] == "tiny-served"
     assert body["include_stop_str_in_output"] is True and body["logprobs"] == 1
     assert [c.text for c in out[0]] == ["<think>1+1=2</think>"] * 2
     assert [c.finish_reason for c in out[0]] == ["stop", "stop"]
@@ -34,6 +34,19 @@ def test_completions_grouped_per_prompt_with_stop_and_logprobs(server):
     assert [c.finish_reason for c in out[1]] == ["eos", "eos"]
     assert out[1][0].token_ids == [ord(c) for c in "abc#2"] and out[1][0].logprobs == [-0.5] * 5
     assert out[0][0].prompt_tokens == 3
+
+
+def test_a_seeded_call_sends_each_prompt_with_its_own_seed(server):
+    url, state = server
+    gen = load_generator(url)
+    before = len(state.requests)
+    params = SamplingParams(n=2, temperature=0.7, seed=3)
+    out = gen.generate(["Q1\n", "Q2\n", "Q1\n"], params)
+    bodies = state.requests[before:]
+    assert sorted((b["prompt"], b["seed"]) for b in bodies) == sorted(
+        zip([["Q1\n"], ["Q2\n"], ["Q1\n"]], params.prompt_seeds(3))
+    )  # one request per prompt, its seed derived from (3, its index): the repeated prompt differs
+    assert [len(g) for g in out] == [2, 2, 2]
 
 
 def test_stop_string_reappended_when_server_drops_it(server):

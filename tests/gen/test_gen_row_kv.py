@@ -1,5 +1,6 @@
 """Rows kept in the prompt KV cache and the reused static-cache memory: a step that ended at a
-stop string leaves its K/V so that prompt + step prefills one token, sharing the prompt's tensors,
+stop string leaves its K/V so that prompt + step prefills one token, sharing the prompt's tensors
+(eager step) or the prompt's full blocks (compiled step),
 and decodes exactly what a fresh prefill would (on the compiled step and the eager one); Workspace hands out the same memory again."""
 
 import threading
@@ -7,6 +8,7 @@ import threading
 import torch
 
 from ponder.gen.hf import HFGenerator
+from ponder.gen.prefix_cache import BlockEntry, _key
 from ponder.gen.workspace import Workspace
 from ponder.types import SamplingParams
 
@@ -45,14 +47,29 @@ def test_next_step_prefills_one_token_and_decodes_as_fresh(llama, decode_step):
 
 def test_rows_share_their_prompts_tensors(llama, decode_step):
     cached, _ = _gens(llama)
-    prompts = [cached.render(q) for q in ["1+2=", "12*34-5=", "what is 99-98?"]]
+    long = "+".join(str(i) for i in range(12)) + "="  # two full blocks and more
+    prompts = [cached.render(q) for q in ["1+2=", "12*34-5=", "what is 99-98?", long]]
     cached.generate(prompts, SamplingParams(temperature=1.0, max_tokens=8, n=4, stop=STOPS, seed=0))
-    heads = {len(ids): cached.prefix_cache.whole(ids) for ids in cached._encode(prompts)}
-    rows = [(len(key) // 8, e) for key, e in cached.prefix_cache.entries.items() if e.parent is not None]
+    encoded = cached._encode(prompts)
+    entries = cached.prefix_cache.entries
+    heads = {len(ids): entries[_key(ids)] for ids in encoded}
+    rows = [(len(key) // 8, e) for key, e in entries.items() if len(key) // 8 not in heads]
     assert rows, "no row was kept"
+    shared = 0
     for n, e in rows:
-        head = next(h for h in heads.values() if h is e.parent)  # the very tensors, not a copy
-        assert e.own[0][0].shape[1] + head[0][0].shape[1] == n
+        if decode_step == "eager":
+            head = next(h.own for h in heads.values() if h.own is e.parent)  # the very tensors, not a copy
+            assert e.own[0][0].shape[1] + head[0][0].shape[1] == n
+            continue
+        assert isinstance(e, BlockEntry) and e.n == n  # the kernel's blocks: the prompt's full ones, then its own
+        head = next(h for h in heads.values() if e.n - e.own == h.n)
+        full = head.n // 16
+        assert torch.equal(e.blocks[:full], head.blocks[:full]) and not set(e.blocks[full:].tolist()) & set(
+            head.blocks.tolist()
+        )
+        assert bool((e.pool.refs[e.blocks] > 0).all())  # held after the call let go of its own
+        shared += full
+    assert decode_step == "eager" or shared > 0
 
 
 def test_no_stop_strings_keep_no_rows(llama):

@@ -4,6 +4,7 @@ import math
 
 import torch
 
+from ponder.gen.rng import RowUniforms, row_keys
 from ponder.gen.sampling import choose_tokens, top_k_filter, top_p_filter
 
 
@@ -37,15 +38,15 @@ def test_top_p_matches_reference_loop():
 
 def test_greedy_and_model_logprobs():
     logits = torch.tensor([[1.0, 2.0, 0.0], [0.0, -1.0, 5.0]])
-    tokens, lp = choose_tokens(logits, temperature=0, top_k=0, top_p=1.0, generator=None)
+    tokens, lp = choose_tokens(logits, temperature=0, top_k=0, top_p=1.0, rng=None, step=0)
     assert tokens.tolist() == [1, 2]
     assert torch.allclose(lp, torch.log_softmax(logits, -1)[[0, 1], [1, 2]])
 
 
 def test_sampled_frequencies_follow_the_tempered_distribution():
     logits = torch.tensor([[0.0, 1.0, 2.0]]).repeat(20000, 1)
-    g = torch.Generator().manual_seed(0)
-    tokens, lp = choose_tokens(logits, temperature=2.0, top_k=0, top_p=1.0, generator=g)
+    rng = RowUniforms(row_keys((0,), 20000))
+    tokens, lp = choose_tokens(logits, temperature=2.0, top_k=0, top_p=1.0, rng=rng, step=0)
     freq = torch.bincount(tokens, minlength=3).float() / len(tokens)
     assert torch.allclose(freq, torch.tensor([0.0, 0.5, 1.0]).softmax(-1), atol=0.015)
     # the reported logprob is the model's (temperature 1), not the tempered one

@@ -67,6 +67,19 @@ def test_n_samples_distinct_and_repeatable(engines):
     assert [c.text for c in other] != texts[:6]
 
 
+def test_a_seeded_prompt_samples_the_same_alone_and_among_others(engines):
+    from ponder.tasks import make_problems
+
+    vgen, _ = engines
+    prompts = [vgen.render(p.question) for p in make_problems("countdown", 6, seed=3)]
+    params = SamplingParams(n=4, temperature=1.0, max_tokens=60, seed=5)
+    together = vgen.generate(prompts, params)
+    seeds = params.prompt_seeds(len(prompts))  # what the int seed gives each prompt
+    for i in (0, 3, 5):
+        alone = vgen.generate([prompts[i]], SamplingParams(n=4, temperature=1.0, max_tokens=60, seed=(seeds[i],)))
+        assert [c.token_ids for c in alone[0]] == [c.token_ids for c in together[i]]
+
+
 def test_seeded_call_larger_than_one_scheduler_step(engines):
     vgen, _ = engines  # > 4096 prompt tokens: vLLM's CPU build crashed when it split a seeded prefill
     prompts = [vgen.render(f"Q:{i}+{i * 7}*{i % 9}=") for i in range(320)]

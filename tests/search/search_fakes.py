@@ -1,6 +1,6 @@
 """A scripted fake reasoner for the search tests: each question has a list of full responses;
 sample i of a prompt continues one of the responses that extend the text so far, chosen by
-(seed, prompt, i) at temperature > 0 and the first one at temperature 0."""
+(the prompt's own seed, prompt, i) at temperature > 0 and the first one at temperature 0."""
 
 from __future__ import annotations
 
@@ -38,11 +38,14 @@ class ScriptedReasoner(FakeGenerator):
             return ""
         if self._params.greedy:
             return options[0][len(prefix) :]
-        rng = random.Random(f"{self._params.seed}:{prompt}:{i}")
+        if i == 0:  # FakeGenerator asks for a prompt's samples in order, prompt by prompt
+            self._seed = next(self._seeds)
+        rng = random.Random(f"{self._seed}:{prompt}:{i}")
         return rng.choice(options)[len(prefix) :]
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         self._params = params
+        self._seeds = iter(params.prompt_seeds(len(prompts)) or [None] * len(prompts))  # each prompt's own
         return super().generate(prompts, params)
 
 

@@ -57,11 +57,12 @@ class StatsByAnswer:
 @pytest.mark.parametrize("scorer", ["self_certainty", "entropy"])
 def test_best_of_n_and_weighted_pick_the_certain_answer(scorer):
     problems = [arithmetic_problem(f"p{i}") for i in range(2)]
-    # seed 0 draws four of each, 24 first: an unweighted vote says 24
-    assert [r.answer for r in run_search("majority", problems, scripted([BAD, GOOD]), budget=8, seed=0)] == ["24"] * 2
+    # seed 77 draws four of each, 24 first, for both problems: an unweighted vote says 24 (found by
+    # search when draws became per problem: gen/rng.py, search/engine.py SearchContext)
+    assert [r.answer for r in run_search("majority", problems, scripted([BAD, GOOD]), budget=8, seed=77)] == ["24"] * 2
     for strategy, options in [("best_of_n", {}), ("weighted", {}), ("weighted", {"weights": "borda"})]:
         gen = StatsByAnswer(scripted([BAD, GOOD]))
-        results = run_search(strategy, problems, gen, budget=8, scorer=scorer, seed=0, **options)
+        results = run_search(strategy, problems, gen, budget=8, scorer=scorer, seed=77, **options)
         assert [r.answer for r in results] == ["20", "20"], (strategy, options)
         assert all(p.token_stats for p in gen.calls)
     gen = StatsByAnswer(scripted([BAD, GOOD]))

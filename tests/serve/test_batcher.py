@@ -1,4 +1,5 @@
-"""The batcher merges concurrent calls with equal params, keeps others apart, and survives errors."""
+"""The batcher merges concurrent calls with equal params (seeded ones keeping each prompt's seed),
+keeps others apart, and survives errors."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from ponder.gen.fake import FakeGenerator
 from ponder.serve.batcher import BatchingGenerator
-from ponder.types import SamplingParams
+from ponder.types import PonderError, SamplingParams
 
 
 def _echo(prompt: str, i: int) -> str:
@@ -74,15 +75,33 @@ def test_different_params_are_separate_calls_and_one_prompt_mode_never_merges():
     assert len(fake2.calls) == 4
 
 
-def test_seeded_sampled_calls_run_alone_and_the_rest_still_merge():
+def test_seeded_calls_merge_each_prompt_keeping_its_seed():
     fake = FakeGenerator(_echo)
     b = BatchingGenerator(fake, wait_ms=5000)
     seeded, greedy, plain = SamplingParams(seed=7), SamplingParams(seed=7, temperature=0.0), SamplingParams()
-    out = _parallel(b, [(["s1"], seeded), (["s2"], seeded), (["g1"], greedy), (["g2"], greedy), (["p1"], plain),
-                        (["p2"], plain)])  # fmt: skip
+    listed = SamplingParams(seed=(5, 6))
+    out = _parallel(b, [(["s1"], seeded), (["s2", "s3"], seeded), (["g1"], greedy), (["g2"], greedy), (["p1"], plain),
+                        (["l1", "l2"], listed)])  # fmt: skip
     b.close()
-    assert [o[0][0].text for o in out] == ["s1:0", "s2:0", "g1:0", "g2:0", "p1:0", "p2:0"]
-    assert sorted(sorted(prompts) for prompts, _ in fake.calls) == [["g1", "g2"], ["p1", "p2"], ["s1"], ["s2"]]
+    assert [[g[0].text for g in o] for o in out] == [["s1:0"], ["s2:0", "s3:0"], ["g1:0"], ["g2:0"], ["p1:0"],
+                                                     ["l1:0", "l2:0"]]  # fmt: skip
+    calls = {tuple(sorted(prompts)): params for prompts, params in fake.calls}
+    assert sorted(calls) == [("g1", "g2"), ("l1", "l2", "p1", "s1", "s2", "s3")]  # one sampled call, one greedy
+    assert calls[("g1", "g2")].seed is None
+    prompts, params = next((p, q) for p, q in fake.calls if "s1" in p)
+    seed_of = dict(zip(prompts, params.seed))
+    assert seed_of["s1"] == seeded.prompt_seeds(1)[0]  # each call's own prompt seeds ...
+    assert (seed_of["s2"], seed_of["s3"]) == seeded.prompt_seeds(2)
+    assert (seed_of["l1"], seed_of["l2"]) == (5, 6)
+    assert isinstance(seed_of["p1"], int)  # ... and fresh ones for the unseeded call
+
+
+def test_a_seed_list_of_the_wrong_length_fails_its_caller():
+    b = BatchingGenerator(FakeGenerator(_echo), wait_ms=1)
+    with pytest.raises(PonderError, match="1 seeds for 2 prompts"):
+        b.generate(["a", "b"], SamplingParams(seed=(3,)))
+    assert b.generate(["ok"], SamplingParams(seed=(3,)))[0][0].text == "ok:0"
+    b.close()
 
 
 def test_a_failing_call_fails_its_callers_only():

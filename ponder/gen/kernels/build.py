@@ -7,7 +7,8 @@ shared object lands in `$PONDER_KERNEL_DIR` or `~/.cache/ponder/kernels`, named 
 the sources, flags and compiler, written atomically so concurrent processes can race safely.
 `load()` returns None, logged once with the reason, when `PONDER_NO_KERNELS=1`, the CPU lacks
 AVX-512 (F, DQ, BW, VL), there is no C++ compiler, or the build fails; callers then run the
-eager torch step. Left out: ARM/NEON and AVX2-only builds, Windows.
+eager torch step. The kernels run on `threads()` threads (pool.h): torch's count, or
+`PONDER_KERNEL_THREADS` when set. Left out: ARM/NEON and AVX2-only builds, Windows.
 """
 
 from __future__ import annotations
@@ -23,16 +24,41 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
+from ponder.types import PonderError
+
 log = logging.getLogger(__name__)
 
-SOURCES = ("decode.cpp", "layers.h", "gemm.h", "vecmath.h")
-FLAGS = ["-O3", "-std=c++17", "-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mfma", "-fno-math-errno"]
+SOURCES = ("decode.cpp", "layers.h", "gemm.h", "pool.h", "vecmath.h")
+FLAGS = [
+    "-O3",
+    "-std=c++17",
+    "-mavx512f",
+    "-mavx512dq",
+    "-mavx512bw",
+    "-mavx512vl",
+    "-mfma",
+    "-fno-math-errno",
+    "-pthread",
+]
 NEEDED_CPU_FLAGS = {"avx512f", "avx512dq", "avx512bw", "avx512vl", "fma"}
 _state: dict[str, object] = {}  # "lib": the loaded library or None, once decided
 
 
 def disabled() -> bool:
     return os.environ.get("PONDER_NO_KERNELS", "").lower() in ("1", "true", "yes", "on")
+
+
+def threads() -> int:
+    """Threads for the kernels' next call: `PONDER_KERNEL_THREADS` if set, else torch's thread count
+    (torch's own ops can then stay at one thread while the kernels use more)."""
+    value = os.environ.get("PONDER_KERNEL_THREADS", "").strip()
+    if not value:
+        return torch.get_num_threads()
+    if not value.isdigit() or int(value) < 1:
+        raise PonderError(f"PONDER_KERNEL_THREADS must be a whole number >= 1, not {value!r}")
+    return int(value)
 
 
 def cpu_reason() -> str | None:
@@ -88,11 +114,20 @@ def _open(path: Path) -> ctypes.CDLL:
     i64, ptr, f32 = ctypes.c_int64, ctypes.c_void_p, ctypes.c_float
     signatures = {
         "ponder_work_floats": (i64, [ptr, i64]),
-        "ponder_decode_step": (None, [ptr, ptr, ptr, i64, ptr]),
-        "ponder_prefill": (None, [ptr, i64, ptr, ptr, ptr, ptr, ptr, i64, i64, i64, ptr, ptr]),
+        "ponder_decode_step": (None, [ptr, ptr, ptr, ptr]),
+        "ponder_prefill": (None, [ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, ptr]),
+        "ponder_copy_blocks": (None, [ptr, i64, ptr, ptr]),
+        "ponder_write_kv": (None, [ptr, i64, i64, ptr, ptr, ptr, ptr, i64]),
         "ponder_gemm": (None, [ptr, i64, i64, ptr, i64, i64, ptr, ptr, i64, i64]),
-        "ponder_sample": (None, [ptr, i64, i64, ptr, f32, ptr, ptr]),
+        "ponder_uniforms": (None, [ptr, i64, i64, i64, ptr]),
+        "ponder_sample": (None, [ptr, i64, i64, ptr, ptr, i64, f32, ptr, ptr]),
         "ponder_choose_record": (i64, [ptr, i64, i64, ptr, f32, ptr, ptr, ptr, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr]),
+        "ponder_set_threads": (None, [i64]),
+        "ponder_threads": (i64, []),
+        "ponder_set_grain": (None, [i64]),
+        "ponder_pool_workers": (i64, []),
+        "ponder_pool_stop": (None, []),
+        "ponder_pool_check": (None, [i64]),
     }
     for name, (restype, argtypes) in signatures.items():
         fn = getattr(lib, name)

@@ -1,10 +1,11 @@
-// C (rows, N) [+]= A (rows, K) @ B (K, N) + bias, fp32, one thread, AVX-512.
+// C (rows, N) [+]= A (rows, K) @ B (K, N) + bias, fp32, AVX-512, column panels over the pool's threads.
 // B is packed in panels of 32 columns: panel p holds B[:, 32p : 32p + 32] as K contiguous
 // 32-float rows (zeros past N), so the micro-kernel streams it with two aligned-size loads per k.
 // The micro-kernel keeps an MR x (NP panels x 32) block of C in registers and sums over k in
 // order with FMA; A's elements are broadcast. MR x NP is chosen so 8-24 accumulators hide FMA
 // latency: one row (batch 1) walks four panels at once, six rows walk two.
 #pragma once
+#include "pool.h"
 #include "vecmath.h"
 
 template <int MR, int NP>
@@ -60,16 +61,27 @@ static void gemm_panels(const float* A, int64_t lda, int64_t rows, const float* 
     }
 }
 
-// Panels outer (a panel pair stays in L1 while the row blocks pass over it); one or two rows
-// (batch 1-2) take four panels at a time so enough independent sums are in flight.
+// Panels [p0, p1) for every row, panels outer (a panel pair stays in L1 while the row blocks pass
+// over it); one or two rows (batch 1-2) take four panels at a time so enough independent sums are
+// in flight.
+static void gemm_range(const float* A, int64_t lda, int64_t rows, const float* B, int64_t K, int64_t N,
+                       const float* bias, float* C, int64_t ldc, bool accumulate, int64_t p0, int64_t p1) {
+    const int64_t panel = K * 32;
+    int64_t p = p0;
+    if (rows <= 2)
+        for (; p + 4 <= p1; p += 4)
+            gemm_panels<4>(A, lda, rows, B + p * panel, K, bias, C, ldc, p * 32, N, accumulate);
+    for (; p + 2 <= p1; p += 2)
+        gemm_panels<2>(A, lda, rows, B + p * panel, K, bias, C, ldc, p * 32, N, accumulate);
+    for (; p < p1; p++) gemm_panels<1>(A, lda, rows, B + p * panel, K, bias, C, ldc, p * 32, N, accumulate);
+}
+
+// The whole product, its column panels split over the pool's threads (pool.h): each output element
+// is summed over k in the same order whatever the split, so the result does not depend on it.
 static void gemm(const float* A, int64_t lda, int64_t rows, const float* B, int64_t K, int64_t N,
                  const float* bias, float* C, int64_t ldc, bool accumulate) {
-    const int64_t n_panels = (N + 31) / 32, panel = K * 32;
-    int64_t p = 0;
-    if (rows <= 2)
-        for (; p + 4 <= n_panels; p += 4)
-            gemm_panels<4>(A, lda, rows, B + p * panel, K, bias, C, ldc, p * 32, N, accumulate);
-    for (; p + 2 <= n_panels; p += 2)
-        gemm_panels<2>(A, lda, rows, B + p * panel, K, bias, C, ldc, p * 32, N, accumulate);
-    for (; p < n_panels; p++) gemm_panels<1>(A, lda, rows, B + p * panel, K, bias, C, ldc, p * 32, N, accumulate);
+    const int64_t n_panels = (N + 31) / 32;
+    pool::parallel_for(n_panels, 2 * rows * K * N, [&](int64_t p0, int64_t p1, int) {
+        gemm_range(A, lda, rows, B, K, N, bias, C, ldc, accumulate, p0, p1);
+    });
 }

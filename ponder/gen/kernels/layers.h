@@ -1,7 +1,8 @@
 // The per-layer pieces shared by the decode step and the prefill (decode.cpp): the batch's plan,
-// RMSNorm, RoPE, attention of one token over its row's cache (keys blocked by 16 positions), SwiGLU,
+// RMSNorm, RoPE, attention of one token over its row's cache (blocks of 16 positions found through
+// the row's block table; keys transposed within a block), SwiGLU,
 // and `forward`, which runs n tokens, each with its own cache row, column and rotary position,
-// through every layer. fp32, one thread, AVX-512.
+// through every layer. fp32, AVX-512; the GEMMs and the attention loop split over pool.h's threads.
 #pragma once
 #include <math.h>
 #include <string.h>
@@ -15,19 +16,19 @@ struct Layer {
     const float* bo;    // (d,) or null
     const float* wgu;   // panels of (d, 2 I): gate columns, then up
     const float* wd;    // panels of (I, d)
-    float* kt;          // (R * Hkv, cap / 16, D, 16)
-    float* v;           // (R * Hkv, cap, D)
+    float* kt;          // key blocks (n_blocks, Hkv, D, 16): 16 positions per block
+    float* v;           // value blocks (n_blocks, Hkv, 16, D)
 };
 
 struct Plan {
-    int64_t n_layers, d, H, Hkv, D, I, V, cap, R;  // cap: a multiple of 16
+    int64_t n_layers, d, H, Hkv, D, I, V, cap, R, nb;  // cap: a multiple of 16; nb: table entries per row
     float eps, scale;
-    const float* embed;  // (V, d)
-    const float* head;   // panels of (d, V), final norm folded in
-    const float* cos;    // (cap, D / 2)
-    const float* sin;    // (cap, D / 2)
-    const float* bias;   // (R, cap): 0 for real columns, -inf for padding
-    float* work;         // work_floats(plan, R) floats: the decode step's scratch
+    const float* embed;    // (V, d)
+    const float* head;     // panels of (d, V), final norm folded in
+    const float* cos;      // (cap, D / 2)
+    const float* sin;      // (cap, D / 2)
+    const int64_t* table;  // (R, nb): row r's columns 16 b .. 16 b + 15 live in block table[r nb + b]
+    float* work;           // work_floats(plan, R) floats: the decode step's scratch
     const Layer* layers;
 };
 
@@ -61,36 +62,42 @@ static void rope(float* x, int64_t n_heads, int64_t D, const float* c, const flo
     }
 }
 
-// Scores of one query head over L positions of blocked keys kb (cap / 16, D, 16), scaled, plus
-// bias; NB blocks of 16 positions at once (independent FMA chains). Returns the running max.
+// Scores of one query head over L positions of blocked keys, scaled: block b of the row is at
+// kb + tbl[b] * stride, (D, 16); NB blocks of 16 positions at once (independent FMA chains).
+// Returns the running max.
 template <int NB>
-static inline __m512 score_blocks(const float* q, const float* kb, int64_t D, int64_t l, int64_t L, __m512 sc,
-                                  const float* bias, float* out, __m512 mx) {
+static inline __m512 score_blocks(const float* q, const float* kb, int64_t stride, const int64_t* tbl, int64_t D,
+                                  int64_t l, int64_t L, __m512 sc, float* out, __m512 mx) {
     __m512 a[NB];
-    for (int b = 0; b < NB; b++) a[b] = _mm512_setzero_ps();
+    const float* k[NB];
+    for (int b = 0; b < NB; b++) {
+        a[b] = _mm512_setzero_ps();
+        k[b] = kb + tbl[l / 16 + b] * stride;
+    }
     for (int64_t d = 0; d < D; d++) {
         const __m512 qd = _mm512_set1_ps(q[d]);
-        for (int b = 0; b < NB; b++) a[b] = _mm512_fmadd_ps(qd, _mm512_loadu_ps(kb + (b * D + d) * 16), a[b]);
+        for (int b = 0; b < NB; b++) a[b] = _mm512_fmadd_ps(qd, _mm512_loadu_ps(k[b] + d * 16), a[b]);
     }
     for (int b = 0; b < NB; b++) {
         const __mmask16 m = tail_mask(L - l - 16 * b);
-        const __m512 y = _mm512_fmadd_ps(a[b], sc, _mm512_maskz_loadu_ps(m, bias + l + 16 * b));
+        const __m512 y = _mm512_mul_ps(a[b], sc);
         _mm512_mask_storeu_ps(out + l + 16 * b, m, y);
         mx = _mm512_mask_max_ps(mx, m, mx, y);
     }
     return mx;
 }
 
-static float scores(const float* q, const float* kb, int64_t D, int64_t L, float scale, const float* bias, float* out) {
+static float scores(const float* q, const float* kb, int64_t stride, const int64_t* tbl, int64_t D, int64_t L,
+                    float scale, float* out) {
     const __m512 sc = _mm512_set1_ps(scale);
     __m512 mx = _mm512_set1_ps(-INFINITY);
     int64_t l = 0;
-    for (; l + 64 <= L; l += 64) mx = score_blocks<4>(q, kb + l * D, D, l, L, sc, bias, out, mx);
+    for (; l + 64 <= L; l += 64) mx = score_blocks<4>(q, kb, stride, tbl, D, l, L, sc, out, mx);
     switch ((L - l + 15) / 16) {  // 1-4 partly filled blocks left
-        case 4: mx = score_blocks<4>(q, kb + l * D, D, l, L, sc, bias, out, mx); break;
-        case 3: mx = score_blocks<3>(q, kb + l * D, D, l, L, sc, bias, out, mx); break;
-        case 2: mx = score_blocks<2>(q, kb + l * D, D, l, L, sc, bias, out, mx); break;
-        case 1: mx = score_blocks<1>(q, kb + l * D, D, l, L, sc, bias, out, mx); break;
+        case 4: mx = score_blocks<4>(q, kb, stride, tbl, D, l, L, sc, out, mx); break;
+        case 3: mx = score_blocks<3>(q, kb, stride, tbl, D, l, L, sc, out, mx); break;
+        case 2: mx = score_blocks<2>(q, kb, stride, tbl, D, l, L, sc, out, mx); break;
+        case 1: mx = score_blocks<1>(q, kb, stride, tbl, D, l, L, sc, out, mx); break;
         default: break;
     }
     return hmax(mx);
@@ -109,63 +116,76 @@ static float exp_scores(float* s, int64_t L, float mx) {
     return 1.0f / hsum(sum);
 }
 
-// out (16 DV,) = inv * sum_l e[l] v[l], v (cap, 16 DV): four position streams in flight.
+// out (16 DV,) = inv * sum_l e[l] v[l]: position l's value is row l % 16 of block tbl[l / 16] at
+// vb + tbl[l / 16] * stride, (16, 16 DV); four position streams in flight (l % 4).
 template <int DV>
-static void weighted_values(const float* e, const float* v, int64_t L, float inv, float* out) {
+static void weighted_values(const float* e, const float* vb, int64_t stride, const int64_t* tbl, int64_t L, float inv,
+                            float* out) {
     constexpr int64_t D = 16 * DV;
     __m512 a[4][DV];
     for (int s = 0; s < 4; s++)
         for (int i = 0; i < DV; i++) a[s][i] = _mm512_setzero_ps();
     int64_t l = 0;
-    for (; l + 4 <= L; l += 4)
+    for (; l + 4 <= L; l += 4) {  // four positions never straddle a block
+        const float* v = vb + tbl[l / 16] * stride + (l % 16) * D;
         for (int s = 0; s < 4; s++) {
             const __m512 p = _mm512_set1_ps(e[l + s]);
-            for (int i = 0; i < DV; i++) a[s][i] = _mm512_fmadd_ps(p, _mm512_loadu_ps(v + (l + s) * D + 16 * i), a[s][i]);
+            for (int i = 0; i < DV; i++) a[s][i] = _mm512_fmadd_ps(p, _mm512_loadu_ps(v + s * D + 16 * i), a[s][i]);
         }
-    for (; l < L; l++)
-        for (int i = 0; i < DV; i++) a[0][i] = _mm512_fmadd_ps(_mm512_set1_ps(e[l]), _mm512_loadu_ps(v + l * D + 16 * i), a[0][i]);
+    }
+    for (; l < L; l++) {
+        const float* v = vb + tbl[l / 16] * stride + (l % 16) * D;
+        for (int i = 0; i < DV; i++) a[0][i] = _mm512_fmadd_ps(_mm512_set1_ps(e[l]), _mm512_loadu_ps(v + 16 * i), a[0][i]);
+    }
     for (int i = 0; i < DV; i++) {
         const __m512 y = _mm512_add_ps(_mm512_add_ps(a[0][i], a[1][i]), _mm512_add_ps(a[2][i], a[3][i]));
         _mm512_storeu_ps(out + 16 * i, _mm512_mul_ps(y, _mm512_set1_ps(inv)));
     }
 }
 
-static void weighted_values_any(const float* e, const float* v, int64_t D, int64_t L, float inv, float* out) {
+static void weighted_values_any(const float* e, const float* vb, int64_t stride, const int64_t* tbl, int64_t D,
+                                int64_t L, float inv, float* out) {
     for (int64_t i = 0; i < D; i += 16) {
         __m512 a = _mm512_setzero_ps();
-        for (int64_t l = 0; l < L; l++) a = _mm512_fmadd_ps(_mm512_set1_ps(e[l]), _mm512_loadu_ps(v + l * D + i), a);
+        for (int64_t l = 0; l < L; l++) {
+            const float* v = vb + tbl[l / 16] * stride + (l % 16) * D;
+            a = _mm512_fmadd_ps(_mm512_set1_ps(e[l]), _mm512_loadu_ps(v + i), a);
+        }
         _mm512_storeu_ps(out + i, _mm512_mul_ps(a, _mm512_set1_ps(inv)));
     }
 }
 
-static void values(const float* e, const float* v, int64_t D, int64_t L, float inv, float* out) {
+static void values(const float* e, const float* vb, int64_t stride, const int64_t* tbl, int64_t D, int64_t L,
+                   float inv, float* out) {
     switch (D / 16) {
-        case 1: weighted_values<1>(e, v, L, inv, out); break;
-        case 2: weighted_values<2>(e, v, L, inv, out); break;
-        case 4: weighted_values<4>(e, v, L, inv, out); break;
-        case 8: weighted_values<8>(e, v, L, inv, out); break;
-        default: weighted_values_any(e, v, D, L, inv, out); break;
+        case 1: weighted_values<1>(e, vb, stride, tbl, L, inv, out); break;
+        case 2: weighted_values<2>(e, vb, stride, tbl, L, inv, out); break;
+        case 4: weighted_values<4>(e, vb, stride, tbl, L, inv, out); break;
+        case 8: weighted_values<8>(e, vb, stride, tbl, L, inv, out); break;
+        default: weighted_values_any(e, vb, stride, tbl, D, L, inv, out); break;
     }
 }
 
-// Write row r's new key/value (already roped) into column col, then attend over L columns.
+// Write row r's new key/value (already roped) into column col, then attend over its columns 0..L-1
+// (through its block table: rows that share a prompt read the same blocks).
 static void attention(const Plan* p, const Layer* w, const float* qkv, int64_t r, int64_t col, int64_t L,
                       float* att, float* s) {
-    const int64_t H = p->H, Hkv = p->Hkv, D = p->D, cap = p->cap, G = H / Hkv;
+    const int64_t H = p->H, Hkv = p->Hkv, D = p->D, G = H / Hkv, stride = Hkv * D * 16;
+    const int64_t* tbl = p->table + r * p->nb;
     const float* k_new = qkv + H * D;
     const float* v_new = k_new + Hkv * D;
+    const int64_t block = tbl[col / 16], lane = col % 16;
     for (int64_t j = 0; j < Hkv; j++) {
-        float* kb = w->kt + (r * Hkv + j) * D * cap;
-        float* v = w->v + (r * Hkv + j) * cap * D;
-        float* block = kb + (col / 16) * D * 16 + col % 16;
-        for (int64_t d = 0; d < D; d++) block[d * 16] = k_new[j * D + d];
-        memcpy(v + col * D, v_new + j * D, D * sizeof(float));
+        float* kb = w->kt + block * stride + j * D * 16 + lane;
+        for (int64_t d = 0; d < D; d++) kb[d * 16] = k_new[j * D + d];
+        memcpy(w->v + block * stride + (j * 16 + lane) * D, v_new + j * D, D * sizeof(float));
+    }
+    for (int64_t j = 0; j < Hkv; j++)
         for (int64_t g = 0; g < G; g++) {
             const int64_t h = j * G + g;
-            const float mx = scores(qkv + h * D, kb, D, L, p->scale, p->bias + r * cap, s);
-            values(s, v, D, L, exp_scores(s, L, mx), att + h * D);
+            const float mx = scores(qkv + h * D, w->kt + j * D * 16, stride, tbl, D, L, p->scale, s);
+            values(s, w->v + j * 16 * D, stride, tbl, D, L, exp_scores(s, L, mx), att + h * D);
         }
-    }
 }
 
 // out (rows, I) = silu(gu[:, :I]) * gu[:, I:], silu(x) = x / (1 + exp(-x)).
@@ -207,11 +227,17 @@ static void forward(const Plan* p, int64_t n, const int64_t* rows, const int64_t
         const Layer* w = p->layers + i;
         rms_norm(x, xn, n, d, p->eps);
         gemm(xn, d, n, w->wqkv, d, M, w->bqkv, qkv, M, false);
-        for (int64_t t = 0; t < n; t++) {
-            float* row = qkv + t * M;
-            rope(row, p->H + p->Hkv, D, p->cos + pos[t] * half, p->sin + pos[t] * half);
-            attention(p, w, row, rows[t], cols[t], cols[t] + 1, att + t * HD, s);
-        }
+        // tokens split over the pool's threads (pool.h), a row's tokens in one part, in order
+        const auto cost = [&](int64_t t) { return 4 * HD * (cols[t] + 1) + 64 * M; };
+        const auto starts_row = [&](int64_t t) { return rows[t] != rows[t - 1]; };
+        pool::parallel_for_cost(n, cost, starts_row, [&](int64_t t0, int64_t t1, int who) {
+            float* sc = who == 0 ? s : pool::scratch(p->cap + 64);
+            for (int64_t t = t0; t < t1; t++) {
+                float* row = qkv + t * M;
+                rope(row, p->H + p->Hkv, D, p->cos + pos[t] * half, p->sin + pos[t] * half);
+                attention(p, w, row, rows[t], cols[t], cols[t] + 1, att + t * HD, sc);
+            }
+        });
         gemm(att, HD, n, w->wo, HD, d, w->bo, x, d, true);
         rms_norm(x, xn, n, d, p->eps);
         gemm(xn, d, n, w->wgu, d, 2 * I, nullptr, gu, 2 * I, false);
@@ -224,20 +250,4 @@ static void forward(const Plan* p, int64_t n, const int64_t* rows, const int64_t
 static void head(const Plan* p, const float* x, int64_t n, float* xn, float* logits) {
     rms_norm(x, xn, n, p->d, p->eps);
     gemm(xn, p->d, n, p->head, p->d, p->V, nullptr, logits, p->V, false);
-}
-
-// Zero cache row r's keys and values at columns [c0, c1) of every layer (padding columns: their
-// scores are masked to -inf, but the values they weight by 0 must be finite).
-static void zero_columns(const Plan* p, int64_t r, int64_t c0, int64_t c1) {
-    const int64_t Hkv = p->Hkv, D = p->D, cap = p->cap;
-    for (int64_t i = 0; i < p->n_layers; i++)
-        for (int64_t j = 0; j < Hkv; j++) {
-            float* kb = p->layers[i].kt + (r * Hkv + j) * D * cap;
-            float* v = p->layers[i].v + (r * Hkv + j) * cap * D;
-            for (int64_t c = c0; c < c1; c++) {
-                float* block = kb + (c / 16) * D * 16 + c % 16;
-                for (int64_t e = 0; e < D; e++) block[e * 16] = 0.0f;
-            }
-            if (c1 > c0) memset(v + c0 * D, 0, (c1 - c0) * D * sizeof(float));
-        }
 }

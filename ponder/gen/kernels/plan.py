@@ -2,23 +2,23 @@
 
 `kernel_weights` reads a Llama-style model's live parameters into the layout decode.cpp
 multiplies by: (in, out) matrices cut into panels of 32 columns, RMSNorm weights folded into the
-next matrix, q/k/v and gate/up fused. The ctypes mirrors of layers.h's `Plan` and `Layer` are
-here too; gen/kernels/batch.py fills them for one batch. Left out: dtypes other than fp32,
+next matrix, q/k/v and gate/up fused; `rope_tables` the RoPE cos/sin, kept per rotary module. The
+ctypes mirrors of layers.h's `Plan` and `Layer` are here too; gen/kernels/batch.py fills them for
+one batch. Left out: dtypes other than fp32,
 head_dim not a multiple of 16 (`unsupported_reason` says so and the caller takes the eager path).
 """
 
 from __future__ import annotations
 
 import ctypes
+import weakref
 from dataclasses import dataclass
 
 import torch
 
 PANEL = 32  # columns per packed panel (two AVX-512 vectors), see gemm.h
-BLOCK = 16  # cache positions per key block (one AVX-512 vector), see decode.cpp
-# With several torch threads, models above this size decode faster on torch's threaded matmuls
-# than on the single-threaded kernel (below it the step is op-bound and the kernel wins anyway).
-MANY_THREADS_MAX_PARAMS = 10_000_000
+ROPE_MIN = 512  # positions in a first RoPE table; a longer call doubles it
+_rope: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # rotary module -> (key, cos, sin)
 
 
 class Layer(ctypes.Structure):
@@ -26,9 +26,9 @@ class Layer(ctypes.Structure):
 
 
 class Plan(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_int64) for n in ("n_layers", "d", "H", "Hkv", "D", "I", "V", "cap", "R")]
+    _fields_ = [(n, ctypes.c_int64) for n in ("n_layers", "d", "H", "Hkv", "D", "I", "V", "cap", "R", "nb")]
     _fields_ += [("eps", ctypes.c_float), ("scale", ctypes.c_float)]
-    _fields_ += [(n, ctypes.c_void_p) for n in ("embed", "head", "cos", "sin", "bias", "work")]
+    _fields_ += [(n, ctypes.c_void_p) for n in ("embed", "head", "cos", "sin", "table", "work")]
     _fields_ += [("layers", ctypes.POINTER(Layer))]
 
 
@@ -44,9 +44,6 @@ def unsupported_reason(model) -> str | None:
         return f"head_dim {head_dim} is not a multiple of 16"
     if cfg.num_attention_heads % cfg.num_key_value_heads:
         return "query heads are not a multiple of kv heads"
-    n_params = sum(p.numel() for p in model.parameters())
-    if torch.get_num_threads() > 1 and n_params > MANY_THREADS_MAX_PARAMS:
-        return f"{torch.get_num_threads()} torch threads and {n_params:,} parameters (the kernel uses one thread)"
     return None
 
 
@@ -95,3 +92,17 @@ def kernel_weights(model) -> KernelWeights:
     head = panels(model.lm_head.weight.t() * inner.norm.weight[:, None])
     vocab = model.lm_head.weight.shape[0]
     return KernelWeights(embed=inner.embed_tokens.weight.contiguous(), head=head, vocab=vocab, layers=layers)
+
+
+def rope_tables(rot, cap: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin (cap, D / 2) for positions 0..cap-1 as transformers computes them (position *
+    inv_freq, times attention_scaling), cut from a table kept per rotary module `rot`. Computing
+    them on every call ran torch's cos/sin on its OpenMP threads at 2+ torch threads, and their
+    spin-wait after it took the second core from the kernel's own workers for ~3 ms per call."""
+    key = (rot.inv_freq.data_ptr(), rot.inv_freq._version, float(rot.attention_scaling))
+    have = _rope.get(rot)
+    if have is None or have[0] != key or have[1].shape[0] < cap:
+        n = max(cap, ROPE_MIN, 2 * have[1].shape[0] if have is not None and have[0] == key else 0)
+        freqs = torch.arange(n, dtype=torch.float)[:, None] * rot.inv_freq.float()[None, :]
+        have = _rope[rot] = (key, freqs.cos() * rot.attention_scaling, freqs.sin() * rot.attention_scaling)
+    return have[1][:cap], have[2][:cap]
