@@ -7,7 +7,7 @@ Saved as a Hugging Face folder: the backbone (`save_pretrained`, so the folder s
 causal LM), its tokenizer, `rm_head.safetensors` (weight (1, H), bias (1,)) and `rm_config.json`
 ({"kind", "delimiter", "format"}, and "agg": the PRM's step aggregation when training chose
 one on held-out problems, see rm/heldout.py; "view": how it reads the text, rm/encode.py VIEWS,
-when not plain). Loading checks the kind and the step delimiter against what
+when not plain; "readout": where step scores are read, rm/readout.py, when not the head). Loading checks the kind and the step delimiter against what
 the caller expects, so a PRM is never applied to traces split another way.
 
 Left out: value heads on several layers, LoRA, and multi-class (-1 / 0 / 1) step heads.
@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from ponder.rm.encode import VIEWS, Encoded, check_view, encode_trace, render_prompt
+from ponder.rm.readout import check_readout
 from ponder.steps import STEP_DELIMITER
 from ponder.types import PonderError
 
@@ -43,6 +44,7 @@ class RewardModel(torch.nn.Module):
         self.backbone, self.tokenizer, self.kind, self.delimiter = backbone, tokenizer, kind, delimiter
         self.agg: str | None = None  # a PRM's step aggregation for its scorer (None: the scorer's default)
         self.view = "plain"  # how the model reads question and steps (rm/encode.py VIEWS)
+        self.readout = "head"  # where a step's score is read (rm/readout.py READOUTS)
         self.head = torch.nn.Linear(backbone.config.hidden_size, 1)
         torch.nn.init.zeros_(self.head.bias)
         torch.nn.init.normal_(self.head.weight, std=0.02)
@@ -60,12 +62,18 @@ class RewardModel(torch.nn.Module):
         prompt = render_prompt(self.tokenizer, see(question))
         return encode_trace(self.tokenizer, prompt, [see(s) for s in steps], self.delimiter, self.max_length, where)
 
-    def forward(self, batch: list[Encoded], with_lm: bool = False):
-        """Logits at each trace's step boundaries: a list of (S_b,) tensors, one per trace; with
-        `with_lm` also each trace's next-token loss over its steps' tokens, (B,) (same pass)."""
+    def forward(self, batch: list[Encoded], with_lm: bool = False, readout: str | None = None):
+        """Logits of each trace's steps: a list of (S_b,) tensors, one per trace, read by `readout`
+        (default the model's own: the head at each step boundary, or rm/readout.py's result_lm);
+        with `with_lm` also each trace's next-token loss over its steps' tokens, (B,) (same pass)."""
         hidden, ids = self.hidden(batch)  # (B, T, H), (B, T)
-        logits = self.head(self._at_boundaries(hidden, batch).to(self.head.weight.dtype)).squeeze(-1)  # (sum S_b,)
-        out = list(torch.split(logits, [len(e.boundaries) for e in batch]))
+        if (readout or self.readout) == "result_lm":
+            from ponder.rm.readout import result_lm_logits
+
+            out = result_lm_logits(self.backbone, self.tokenizer, hidden, ids, batch)
+        else:
+            logits = self.head(self._at_boundaries(hidden, batch).to(self.head.weight.dtype)).squeeze(-1)  # (sum S_b,)
+            out = list(torch.split(logits, [len(e.boundaries) for e in batch]))
         return (out, self.step_lm_loss(hidden, ids, batch)) if with_lm else out
 
     def features(self, batch: list[Encoded]) -> torch.Tensor:
@@ -118,6 +126,8 @@ class RewardModel(torch.nn.Module):
             cfg["agg"] = self.agg
         if self.view != "plain":
             cfg["view"] = self.view
+        if self.readout != "head":
+            cfg["readout"] = self.readout
         (path / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
 
 
@@ -168,6 +178,7 @@ def load_reward_model(path: str | Path, kind: str | None = None, delimiter: str 
     )
     rm.head.load_state_dict(load_file(str(path / HEAD_NAME)))
     rm.agg = cfg.get("agg")
-    rm.view = cfg.get("view", "plain")
+    rm.view, rm.readout = cfg.get("view", "plain"), cfg.get("readout", "head")
     check_view(rm.view)
+    check_readout(rm.readout)
     return rm.eval()

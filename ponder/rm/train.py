@@ -44,6 +44,7 @@ from ponder.rm.encode import check_view
 from ponder.rm.heldout import check_agg, evaluate
 from ponder.rm.labels import LabeledTrace
 from ponder.rm.model import RewardModel
+from ponder.rm.readout import check_readout
 from ponder.rm.synthetic import SyntheticTraces
 from ponder.rm.targets import class_weights, position_weights, targets_of
 from ponder.train.common import OptimConfig, RunConfig, TrainConfig
@@ -88,6 +89,7 @@ class RMTrainConfig:
     slip_rate: share of synthetic traces given one slip
     arch: backbone config overrides for init scratch, e.g. {num_hidden_layers: 6}: a verifier of another size
     lm_weight: weight of a next-token loss on the right traces' step tokens (the verifier learns to compute what it checks; 0: none)
+    readout: where the saved PRM's step scores are read (rm/readout.py): head | result_lm (its own next-token probabilities of each result digit; needs lm_weight); training fits the head either way, the aggregation is chosen with the readout
     view: how the model reads the text (rm/encode.py): plain | reversed_digits (numbers least significant digit first; for a verifier trained from scratch)
     """
 
@@ -116,6 +118,7 @@ class RMTrainConfig:
     arch: dict = field(default_factory=dict)  # backbone config overrides for init scratch (another size)
     view: str = "plain"  # plain | reversed_digits: how the model reads question and steps
     lm_weight: float = 0.0  # next-token loss on right traces' steps, beside the step loss
+    readout: str = "head"  # head | result_lm: where the saved PRM's step scores are read
     optim: OptimConfig = field(default_factory=_rm_optim)
     run: RunConfig = field(default_factory=_rm_run)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -159,11 +162,13 @@ def batch_loss(
     return loss_of(batch_logits(rm, traces), traces, cfg, weights, total)
 
 
-def batch_logits(rm: RewardModel, traces: list[LabeledTrace], with_lm: bool = False):
-    """One forward pass: each trace's logits at its step boundaries, (S_b,) per trace (and with
-    `with_lm` each trace's next-token loss on its steps, (B,))."""
+def batch_logits(rm: RewardModel, traces: list[LabeledTrace], with_lm: bool = False, readout: str = "head"):
+    """One forward pass: each trace's step logits, (S_b,) per trace, read at the head (what
+    training fits) or by `readout` (None: the model's own); with `with_lm` also each trace's
+    next-token loss on its steps, (B,)."""
     plain = getattr(rm, "module", rm)  # under DDP `rm` is the wrapper; encoding is the model's
-    return rm([plain.encode(t.problem.question, t.steps, where=f"trace {t.id!r}") for t in traces], with_lm=with_lm)
+    enc = [plain.encode(t.problem.question, t.steps, where=f"trace {t.id!r}") for t in traces]
+    return rm(enc, with_lm=with_lm, readout=readout)
 
 
 def loss_of(
@@ -198,6 +203,7 @@ def _check(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig) -> t
             )
     check_agg(cfg.agg)
     check_view(cfg.view)
+    check_readout(cfg.readout)
     train, val = split_train_val(traces, cfg.val_frac, cfg.run.seed)
     if not train:
         raise PonderError(f"val_frac={cfg.val_frac} leaves no training traces")
@@ -261,6 +267,8 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
         rm.agg = cfg.agg
     if cfg.view != "plain":  # a continued RM folder keeps the view it was saved with
         rm.view = cfg.view
+    if cfg.readout != "head":
+        rm.readout = cfg.readout
     if cfg.init == "scratch":
         reinit_backbone(rm, cfg.run.seed, cfg.arch)
     elif cfg.arch:

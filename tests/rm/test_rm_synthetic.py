@@ -197,3 +197,32 @@ def test_lm_weight_adds_the_next_token_loss_to_training(backbone, tmp_path):
             train_reward_model(rm, _data(), _cfg(tmp_path, lm_weight=w, **{"run.out": str(tmp_path / f"w{w}")}))
         )
     assert runs[1].losses[0] > runs[0].losses[0] + 1.0  # a next-token loss over ~100 tokens starts near log V
+
+
+def test_result_lm_readout_is_the_backbones_probability_of_each_steps_result_digits(backbone, tmp_path):
+    from ponder.rm.readout import result_positions
+
+    toks = list("<b>12+3=15,4*2=8\n")
+    assert [toks[i] for i in result_positions(toks, 0)] == ["1", "5", "8"]
+    model, tok = backbone
+    rm = from_backbone(backbone, kind="prm")
+    steps = split_steps("<think>3*4=12,2+12\n2+12=14</think>\n<answer>14</answer>")
+    enc = rm.encode("2+3*4=?", steps)
+    with torch.no_grad():
+        got = torch.sigmoid(rm([enc], readout="result_lm")[0])
+        logp = torch.log_softmax(model(input_ids=torch.tensor([enc.input_ids])).logits[0], -1)
+    tokens = tok.convert_ids_to_tokens(enc.input_ids)
+    want = [0.0] * len(steps)
+    for p in result_positions(tokens, enc.prompt_tokens):
+        want[next(j for j, b in enumerate(enc.boundaries) if p <= b)] += logp[p - 1, enc.input_ids[p]].item()
+    assert want[0] < 0 and want[1] < 0 and want[2] == 0.0  # the answer step has no `=`
+    assert got.tolist() == pytest.approx([min(torch.tensor(w).exp().item(), 1 - 1e-6) for w in want], rel=1e-4)
+    rm.readout = "result_lm"
+    rm.save(tmp_path / "m")
+    loaded = load_reward_model(tmp_path / "m")
+    assert loaded.readout == "result_lm"
+    with torch.no_grad():
+        assert torch.allclose(torch.sigmoid(loaded([enc])[0]), got, atol=1e-5)
+        assert not torch.allclose(loaded([enc], readout="head")[0], loaded([enc])[0])
+    with pytest.raises(PonderError, match="readout"):
+        train_reward_model(from_backbone(backbone, kind="prm"), _data(), _cfg(tmp_path, readout="elsewhere"))
