@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics as st
+import time
 from collections import defaultdict
 
 import numpy as np
@@ -46,11 +47,13 @@ class Recorder:
     """An outcome scorer that passes scores through and keeps (problem id, response, score)."""
 
     def __init__(self, inner):
-        self.inner, self.log = inner, []
+        self.inner, self.log, self.seconds = inner, [], 0.0
         self.agg = getattr(inner, "agg", None)
 
     def score(self, problems, responses):
+        t0 = time.perf_counter()
         s = self.inner.score(problems, responses)
+        self.seconds += time.perf_counter() - t0
         self.log += [(p.id, str(r), float(x)) for p, r, x in zip(problems, responses, s)]
         return s
 
@@ -95,7 +98,7 @@ def run_task(gen, task: str, args) -> dict:
     problems = make_problems(task, args.n, level=LEVELS.get(task), seed=args.seed)
     rows, per = [], {}
     for name in ("greedy", "majority"):
-        res = run_search(name, problems, gen, budget=1 if name == "greedy" else BUDGET, seed=args.seed)
+        res = run_search(name, problems, gen, budget=1 if name == "greedy" else args.budget, seed=args.seed)
         per[name] = correct_of(problems, res)
         rows.append(row(name, per[name]))
     selectors = {"confidence": build_scorer("confidence", gen)[0], "check": build_scorer("check", gen)[0]}
@@ -103,7 +106,7 @@ def run_task(gen, task: str, args) -> dict:
     samples = None
     for name, inner in selectors.items():
         rec = Recorder(inner)
-        res = run_search("best_of_n", problems, gen, budget=BUDGET, scorer=rec, seed=args.seed)
+        res = run_search("best_of_n", problems, gen, budget=args.budget, scorer=rec, seed=args.seed)
         per[name] = correct_of(problems, res)
         by_id = {p.id: p for p in problems}
         ok = verify([by_id[i] for i, _, _ in rec.log], [r for _, r, _ in rec.log])
@@ -112,7 +115,8 @@ def run_task(gen, task: str, args) -> dict:
             groups[i].append((s, v.correct))
             answers[i].append(answer_of(r, task))
         auc, n_auc = within_auroc(groups)
-        rows.append(row(name, per[name], agg=rec.agg, within_auroc=auc, problems_with_both=n_auc))
+        rows.append(row(name, per[name], agg=rec.agg, within_auroc=auc, problems_with_both=n_auc,
+                        score_seconds=rec.seconds, responses_scored=len(rec.log)))  # fmt: skip
         if name != "check":
             per[f"{name}-weighted"] = [weighted_pick(groups[p.id], answers[p.id]) for p in problems]
             rows.append(row(f"{name}-weighted", per[f"{name}-weighted"], note="score-weighted vote over answers"))
@@ -141,6 +145,7 @@ def main() -> None:
     ap.add_argument("--pool", required=True, help="generation cache: the pool (made on the first run)")
     ap.add_argument("--prm", action="append", default=[], metavar="NAME=FOLDER[:AGG]", help="a trained PRM")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--budget", type=int, default=BUDGET, help="samples per problem (best-of-N, majority@N)")
     ap.add_argument(
         "--seed", type=int, default=SEARCH_SEED, help="problems and sampling (another seed: fresh problems)"
     )

@@ -7,20 +7,43 @@ delimiter), so one forward pass yields one score per step. Alignment is checked,
 every step but the last must end with the delimiter and hold no other delimiter, and two
 non-empty steps may not end on the same token (a tokenizer merging across a step boundary).
 
+A reward model may read the text through a *view* (`VIEWS`): `reversed_digits` writes every
+number's digits in reverse (least significant first), keeping every other character in place,
+so step boundaries do not move. A verifier trained from scratch checks `a+b=c` digit by digit
+from the units up, as the carries run, instead of having to look ahead (Lee et al. 2023,
+"Teaching Arithmetic to Small Transformers", found reversed results far easier to learn).
+
 Left out: tokenizers without offset mappings (slow Python tokenizers); load a fast one.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ponder.types import PonderError
+
+_DIGITS = re.compile(r"\d+")
+
+
+def reversed_digits(text: str) -> str:
+    """`text` with every run of digits reversed in place: `184*8=1472` -> `481*8=2741`."""
+    return _DIGITS.sub(lambda m: m[0][::-1], text)
+
+
+VIEWS = {"plain": lambda text: text, "reversed_digits": reversed_digits}
+
+
+def check_view(name: str) -> None:
+    if name not in VIEWS:
+        raise PonderError(f"reward-model view must be one of {', '.join(VIEWS)}, got {name!r}")
 
 
 @dataclass
 class Encoded:
     input_ids: list[int]
     boundaries: list[int]  # (S,) token index that ends each step
+    prompt_tokens: int = 0  # tokens of the prompt (the steps start after them)
 
 
 def render_prompt(tokenizer, question: str) -> str:
@@ -83,4 +106,5 @@ def encode_trace(tokenizer, prompt: str, steps: list[str], delimiter: str, max_l
             )
         boundaries.append(b)
         prev = b if s else prev
-    return Encoded(input_ids=list(ids), boundaries=boundaries)
+    n_prompt = _token_at(offsets, len(prompt) - 1) + 1 if prompt else 0
+    return Encoded(input_ids=list(ids), boundaries=boundaries, prompt_tokens=n_prompt)

@@ -57,8 +57,10 @@ def evaluate(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig, we
     n, total = cfg.batch_size, labelled(traces, cfg, weights)
     loss, probs = 0.0, []
     for i in range(0, len(traces), n):
-        logits = batch_logits(rm, traces[i : i + n])
+        logits = batch_logits(rm, traces[i : i + n])  # the head: the training objective
         loss += loss_of(logits, traces[i : i + n], cfg, weights, total).item()
+        if rm.readout != "head":  # the aggregation is chosen on what the scorer will read
+            logits = batch_logits(rm, traces[i : i + n], readout=None)
         probs += [torch.sigmoid(x.float()).tolist() for x in logits]
     rm.train()
     out: dict = {"val_loss": loss}
@@ -89,7 +91,7 @@ def twin_accuracy(rm: RewardModel, traces: list[LabeledTrace], probs: list[list[
     wins = []
     for i in range(0, len(twins), batch):
         chunk = twins[i : i + batch]
-        for tw, x in zip(chunk, batch_logits(rm, chunk)):
+        for tw, x in zip(chunk, batch_logits(rm, chunk, readout=None)):
             i = tw.meta["twin_step"]
             a, b = probs[where[tw.meta["twin_of"]]][i], torch.sigmoid(x.float())[i].item()
             wins.append(float(a > b) + 0.5 * float(a == b))

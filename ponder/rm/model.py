@@ -6,7 +6,8 @@ same network read only at the end of the trace. One forward pass scores every st
 Saved as a Hugging Face folder: the backbone (`save_pretrained`, so the folder still loads as a
 causal LM), its tokenizer, `rm_head.safetensors` (weight (1, H), bias (1,)) and `rm_config.json`
 ({"kind", "delimiter", "format"}, and "agg": the PRM's step aggregation when training chose
-one on held-out problems, see rm/heldout.py). Loading checks the kind and the step delimiter against what
+one on held-out problems, see rm/heldout.py; "view": how it reads the text, rm/encode.py VIEWS,
+when not plain; "readout": where step scores are read, rm/readout.py, when not the head). Loading checks the kind and the step delimiter against what
 the caller expects, so a PRM is never applied to traces split another way.
 
 Left out: value heads on several layers, LoRA, and multi-class (-1 / 0 / 1) step heads.
@@ -20,7 +21,8 @@ from typing import Any
 
 import torch
 
-from ponder.rm.encode import Encoded, encode_trace, render_prompt
+from ponder.rm.encode import VIEWS, Encoded, check_view, encode_trace, render_prompt
+from ponder.rm.readout import check_readout
 from ponder.steps import STEP_DELIMITER
 from ponder.types import PonderError
 
@@ -41,6 +43,8 @@ class RewardModel(torch.nn.Module):
             raise PonderError("the reward model's step delimiter must be a non-empty string")
         self.backbone, self.tokenizer, self.kind, self.delimiter = backbone, tokenizer, kind, delimiter
         self.agg: str | None = None  # a PRM's step aggregation for its scorer (None: the scorer's default)
+        self.view = "plain"  # how the model reads question and steps (rm/encode.py VIEWS)
+        self.readout = "head"  # where a step's score is read (rm/readout.py READOUTS)
         self.head = torch.nn.Linear(backbone.config.hidden_size, 1)
         torch.nn.init.zeros_(self.head.bias)
         torch.nn.init.normal_(self.head.weight, std=0.02)
@@ -54,17 +58,30 @@ class RewardModel(torch.nn.Module):
         return int(getattr(self.backbone.config, "max_position_embeddings", 0) or 1 << 30)
 
     def encode(self, question: str, steps: list[str], where: str = "trace") -> Encoded:
-        prompt = render_prompt(self.tokenizer, question)
-        return encode_trace(self.tokenizer, prompt, steps, self.delimiter, self.max_length, where)
+        see = VIEWS[self.view]
+        prompt = render_prompt(self.tokenizer, see(question))
+        return encode_trace(self.tokenizer, prompt, [see(s) for s in steps], self.delimiter, self.max_length, where)
 
-    def forward(self, batch: list[Encoded]) -> list[torch.Tensor]:
-        """Logits at each trace's step boundaries: a list of (S_b,) tensors, one per trace."""
-        feats = self.features(batch)  # (sum S_b, H)
-        logits = self.head(feats.to(self.head.weight.dtype)).squeeze(-1)  # (sum S_b,)
-        return list(torch.split(logits, [len(e.boundaries) for e in batch]))
+    def forward(self, batch: list[Encoded], with_lm: bool = False, readout: str | None = None):
+        """Logits of each trace's steps: a list of (S_b,) tensors, one per trace, read by `readout`
+        (default the model's own: the head at each step boundary, or rm/readout.py's result_lm);
+        with `with_lm` also each trace's next-token loss over its steps' tokens, (B,) (same pass)."""
+        hidden, ids = self.hidden(batch)  # (B, T, H), (B, T)
+        if (readout or self.readout) == "result_lm":
+            from ponder.rm.readout import result_lm_logits
+
+            out = result_lm_logits(self.backbone, self.tokenizer, hidden, ids, batch)
+        else:
+            logits = self.head(self._at_boundaries(hidden, batch).to(self.head.weight.dtype)).squeeze(-1)  # (sum S_b,)
+            out = list(torch.split(logits, [len(e.boundaries) for e in batch]))
+        return (out, self.step_lm_loss(hidden, ids, batch)) if with_lm else out
 
     def features(self, batch: list[Encoded]) -> torch.Tensor:
         """The backbone's last hidden state at every step boundary of the batch: (sum S_b, H)."""
+        return self._at_boundaries(self.hidden(batch)[0], batch)
+
+    def hidden(self, batch: list[Encoded]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The backbone's last hidden states (B, T, H) and the right-padded ids (B, T)."""
         device = self.head.weight.device
         width = max(len(e.input_ids) for e in batch)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
@@ -73,10 +90,25 @@ class RewardModel(torch.nn.Module):
         for b, e in enumerate(batch):
             ids[b, : len(e.input_ids)] = torch.tensor(e.input_ids, device=device)
             mask[b, : len(e.input_ids)] = 1
-        hidden = self.backbone.base_model(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, T, H)
-        rows = torch.tensor([b for b, e in enumerate(batch) for _ in e.boundaries], device=device)
-        cols = torch.tensor([p for e in batch for p in e.boundaries], device=device)
+        return self.backbone.base_model(input_ids=ids, attention_mask=mask).last_hidden_state, ids
+
+    @staticmethod
+    def _at_boundaries(hidden: torch.Tensor, batch: list[Encoded]) -> torch.Tensor:
+        """hidden (B, T, H) -> (sum S_b, H) at every step boundary."""
+        rows = torch.tensor([b for b, e in enumerate(batch) for _ in e.boundaries], device=hidden.device)
+        cols = torch.tensor([p for e in batch for p in e.boundaries], device=hidden.device)
         return hidden[rows, cols]
+
+    def step_lm_loss(self, hidden: torch.Tensor, ids: torch.Tensor, batch: list[Encoded]) -> torch.Tensor:
+        """Mean next-token cross-entropy over each trace's step tokens (not its prompt), read
+        through the backbone's own output layer: hidden (B, T, H), ids (B, T) -> (B,)."""
+        logits = self.backbone.get_output_embeddings()(hidden[:, :-1])  # (B, T-1, V)
+        ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")  # (B, T-1)
+        pos = torch.arange(ids.shape[1] - 1, device=ids.device)[None, :]  # predicting token pos + 1
+        lo = torch.tensor([max(e.prompt_tokens - 1, 0) for e in batch], device=ids.device)[:, None]
+        hi = torch.tensor([len(e.input_ids) - 1 for e in batch], device=ids.device)[:, None]
+        keep = ((pos >= lo) & (pos < hi)).to(ce.dtype)
+        return (ce * keep).sum(1) / keep.sum(1).clamp(min=1)
 
     def save(self, path: str | Path) -> None:
         from safetensors.torch import save_file
@@ -92,6 +124,10 @@ class RewardModel(torch.nn.Module):
         cfg = {"kind": self.kind, "delimiter": self.delimiter, "format": FORMAT}
         if self.agg is not None:
             cfg["agg"] = self.agg
+        if self.view != "plain":
+            cfg["view"] = self.view
+        if self.readout != "head":
+            cfg["readout"] = self.readout
         (path / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
 
 
@@ -142,4 +178,7 @@ def load_reward_model(path: str | Path, kind: str | None = None, delimiter: str 
     )
     rm.head.load_state_dict(load_file(str(path / HEAD_NAME)))
     rm.agg = cfg.get("agg")
+    rm.view, rm.readout = cfg.get("view", "plain"), cfg.get("readout", "head")
+    check_view(rm.view)
+    check_readout(rm.readout)
     return rm.eval()

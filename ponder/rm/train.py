@@ -27,6 +27,7 @@ the backbone (all layers or none).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import random
@@ -39,9 +40,12 @@ import torch
 
 from ponder.rm.best import BestKeeper
 from ponder.rm.counterfactual import add_twins, natural_pairs, pair_loss
+from ponder.rm.encode import check_view
 from ponder.rm.heldout import check_agg, evaluate
 from ponder.rm.labels import LabeledTrace
 from ponder.rm.model import RewardModel
+from ponder.rm.readout import check_readout
+from ponder.rm.synthetic import SyntheticTraces
 from ponder.rm.targets import class_weights, position_weights, targets_of
 from ponder.train.common import OptimConfig, RunConfig, TrainConfig
 from ponder.types import PonderError
@@ -79,6 +83,14 @@ class RMTrainConfig:
     twins: counterfactual twins per training trace (rm/counterfactual.py: a valid step with one number changed, labelled by the task's checker; 0: none)
     natural_pairs: also pair sampled traces of one problem that share a prefix and then split into a valid and a wrong step (the policy's own slips)
     pair_weight: weight of the ranking loss between each twin and its original at the perturbed step (needs twins)
+    synthetic: synthetic traces added to every batch (rm/synthetic.py: the task's trace writer, a share slipped, checker labels; 0: none)
+    synthetic_task: the task of the synthetic traces (empty: the first task in the data)
+    synthetic_levels: their difficulty levels (empty: the task's default level)
+    slip_rate: share of synthetic traces given one slip
+    arch: backbone config overrides for init scratch, e.g. {num_hidden_layers: 6}: a verifier of another size
+    lm_weight: weight of a next-token loss on the right traces' step tokens (the verifier learns to compute what it checks; 0: none)
+    readout: where the saved PRM's step scores are read (rm/readout.py): head | result_lm (its own next-token probabilities of each result digit; needs lm_weight); training fits the head either way, the aggregation is chosen with the readout
+    view: how the model reads the text (rm/encode.py): plain | reversed_digits (numbers least significant digit first; for a verifier trained from scratch)
     """
 
     kind: Literal["prm", "orm"] = "prm"
@@ -99,6 +111,14 @@ class RMTrainConfig:
     twins: int = 0  # counterfactual twins per training trace (exact labels of a task with a step checker)
     natural_pairs: bool = False  # pair same-prefix sampled traces that split into a valid and a wrong step
     pair_weight: float = 0.0  # ranking loss between each twin and its original at the perturbed step
+    synthetic: int = 0  # synthetic traces (task trace writer + slips, checker labels) added to every batch
+    synthetic_task: str = ""  # empty: the first task in the data
+    synthetic_levels: list[int] = field(default_factory=list)  # empty: the task's default level
+    slip_rate: float = 0.5  # share of synthetic traces with one slip
+    arch: dict = field(default_factory=dict)  # backbone config overrides for init scratch (another size)
+    view: str = "plain"  # plain | reversed_digits: how the model reads question and steps
+    lm_weight: float = 0.0  # next-token loss on right traces' steps, beside the step loss
+    readout: str = "head"  # head | result_lm: where the saved PRM's step scores are read
     optim: OptimConfig = field(default_factory=_rm_optim)
     run: RunConfig = field(default_factory=_rm_run)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -142,10 +162,13 @@ def batch_loss(
     return loss_of(batch_logits(rm, traces), traces, cfg, weights, total)
 
 
-def batch_logits(rm: RewardModel, traces: list[LabeledTrace]) -> list[torch.Tensor]:
-    """One forward pass: each trace's logits at its step boundaries, (S_b,) per trace."""
+def batch_logits(rm: RewardModel, traces: list[LabeledTrace], with_lm: bool = False, readout: str = "head"):
+    """One forward pass: each trace's step logits, (S_b,) per trace, read at the head (what
+    training fits) or by `readout` (None: the model's own); with `with_lm` also each trace's
+    next-token loss on its steps, (B,)."""
     plain = getattr(rm, "module", rm)  # under DDP `rm` is the wrapper; encoding is the model's
-    return rm([plain.encode(t.problem.question, t.steps, where=f"trace {t.id!r}") for t in traces])
+    enc = [plain.encode(t.problem.question, t.steps, where=f"trace {t.id!r}") for t in traces]
+    return rm(enc, with_lm=with_lm, readout=readout)
 
 
 def loss_of(
@@ -179,6 +202,8 @@ def _check(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig) -> t
                 f"trace {t.id!r} was split at {t.delimiter!r} but the reward model's delimiter is {rm.delimiter!r}"
             )
     check_agg(cfg.agg)
+    check_view(cfg.view)
+    check_readout(cfg.readout)
     train, val = split_train_val(traces, cfg.val_frac, cfg.run.seed)
     if not train:
         raise PonderError(f"val_frac={cfg.val_frac} leaves no training traces")
@@ -186,20 +211,31 @@ def _check(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrainConfig) -> t
 
 
 def rm_step(
-    sess, train: list[LabeledTrace], cfg: RMTrainConfig, step: int, weights: Weights, twins: Twins | None = None
+    sess, train: list[LabeledTrace], cfg: RMTrainConfig, step: int, weights: Weights, twins: Twins | None = None,
+    synthetic: SyntheticTraces | None = None,
 ) -> dict[str, float]:  # fmt: skip
     """One optimiser step on a batch drawn with a seed derived from (run seed, step), so a
     resumed run draws the same batches; each drawn trace brings its counterfactual twins along
-    (a rank's twins follow its own share of the batch, so pairs never straddle ranks)."""
+    (a rank's twins follow its own share of the batch, so pairs never straddle ranks), and each
+    rank adds its share of the step's synthetic traces."""
     d = sess.dist
-    batch = random.Random(cfg.run.seed * 1_000_003 + step).sample(train, min(cfg.batch_size, len(train)))
+    seed = cfg.run.seed * 1_000_003 + step
+    batch = random.Random(seed).sample(train, min(cfg.batch_size, len(train)))
     d.split(len(batch), "batch_size (capped at the training traces)")
     mine = batch[d.rank :: d.world]  # this rank's share of the global batch
     mine = mine + [tw for t in mine for tw in (twins or {}).get(t.id, [])]
+    if synthetic is not None:
+        mine = mine + synthetic.draw(seed * 64 + d.rank, len(range(d.rank, cfg.synthetic, d.world)))
     total = d.all_sum({"n": labelled(mine, cfg, weights)})["n"]
     with sess.engine.autocast():
-        logits = batch_logits(sess.model, mine)
+        if cfg.lm_weight:
+            logits, lm = batch_logits(sess.model, mine, with_lm=True)
+            right = torch.tensor([float(t.outcome == 1.0 and all(v == 1.0 for v in t.labels)) for t in mine])
+            lm_term = (lm * right.to(lm.device)).sum() / right.sum().clamp(min=1)
+        logits = logits if cfg.lm_weight else batch_logits(sess.model, mine)
         loss = loss_of(logits, mine, cfg, weights, total=total)
+        if cfg.lm_weight:
+            loss = loss + cfg.lm_weight * lm_term / d.world
         if cfg.pair_weight:
             loss = loss + cfg.pair_weight * pair_loss(logits, mine) / d.world
     sess.engine.backward(loss.float())
@@ -218,7 +254,10 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
     from ponder.train.session import Session
 
     train, val = _check(rm, traces, cfg)
-    twins = add_twins(train, cfg.twins, cfg.run.seed) if cfg.kind == "prm" else {}
+    train, twins = _data_twins(train)
+    val = [t for t in val if "twin_of" not in t.meta]  # held-out problems' own samples only
+    for k, v in (add_twins(train, cfg.twins, cfg.run.seed) if cfg.kind == "prm" else {}).items():
+        twins.setdefault(k, []).extend(v)
     if cfg.natural_pairs and cfg.kind == "prm":
         for k, v in natural_pairs(train).items():
             twins.setdefault(k, []).extend(v)
@@ -226,8 +265,18 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
         log.info("%d counterfactual twins of %d training traces", sum(map(len, twins.values())), len(train))
     if cfg.kind == "prm" and cfg.agg != "auto":
         rm.agg = cfg.agg
+    if cfg.view != "plain":  # a continued RM folder keeps the view it was saved with
+        rm.view = cfg.view
+    if cfg.readout != "head":
+        rm.readout = cfg.readout
     if cfg.init == "scratch":
-        reinit_backbone(rm, cfg.run.seed)
+        reinit_backbone(rm, cfg.run.seed, cfg.arch)
+    elif cfg.arch:
+        raise PonderError("arch (another backbone size) needs init: scratch")
+    synthetic = None
+    if cfg.synthetic and cfg.kind == "prm":
+        task = cfg.synthetic_task or next(t.problem.task for t in traces)
+        synthetic = SyntheticTraces(task, cfg.synthetic_levels, cfg.slip_rate)
     if cfg.freeze_backbone:  # features once, then the head alone (rm/probe.py)
         from ponder.rm.probe import train_probe
 
@@ -263,7 +312,7 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
 
     t0 = time.perf_counter()
     sess.run_steps(
-        lambda step: rm_step(sess, train, cfg, step, weights, twins), label=f"train {cfg.kind}", status_key="loss",
+        lambda step: rm_step(sess, train, cfg, step, weights, twins, synthetic), label=f"train {cfg.kind}", status_key="loss",
         every_eval=cfg.val_every, eval_fn=validate, stop_fn=lambda: best is not None and best.exhausted(sess.step),
     )  # fmt: skip
     if val and sess.step % max(cfg.val_every, 1):
@@ -283,6 +332,17 @@ def train_reward_model(rm: RewardModel, traces: list[LabeledTrace], cfg: RMTrain
     )
 
 
+def _data_twins(train: list[LabeledTrace]) -> tuple[list[LabeledTrace], Twins]:
+    """Split twins stored in the data (rm/onpolicy.py: `meta.twin_of` names a training trace)
+    from the traces they pair with: a drawn trace brings them along, as made-up twins."""
+    ids = {t.id for t in train}
+    twins: Twins = {}
+    for t in train:
+        if t.meta.get("twin_of") in ids:
+            twins.setdefault(t.meta["twin_of"], []).append(t)
+    return [t for t in train if t.meta.get("twin_of") not in ids], twins
+
+
 def _load_weights(rm: RewardModel, folder: Path) -> None:
     """Backbone and head weights from a saved reward-model folder into `rm`."""
     from safetensors.torch import load_file
@@ -294,8 +354,20 @@ def _load_weights(rm: RewardModel, folder: Path) -> None:
     rm.head.load_state_dict(load_file(str(folder / HEAD_NAME)))
 
 
-def reinit_backbone(rm: RewardModel, seed: int) -> None:
-    """Random weights for the backbone (same architecture), drawn under `seed`."""
+def reinit_backbone(rm: RewardModel, seed: int, arch: dict | None = None) -> None:
+    """Random weights for the backbone, drawn under `seed`: the same architecture, or its config
+    with `arch`'s keys overridden (another size; the head is then made anew for its width)."""
     torch.manual_seed(seed)
-    fresh = type(rm.backbone)(rm.backbone.config)
-    rm.backbone.load_state_dict(fresh.state_dict())
+    config = copy.deepcopy(rm.backbone.config)
+    for k, v in (arch or {}).items():
+        if not hasattr(config, k):
+            raise PonderError(f"arch: the backbone's config has no {k!r}")
+        setattr(config, k, v)
+    fresh = type(rm.backbone)(config)
+    if arch:
+        rm.backbone = fresh
+        rm.head = torch.nn.Linear(config.hidden_size, 1)
+        torch.nn.init.zeros_(rm.head.bias)
+        torch.nn.init.normal_(rm.head.weight, std=0.02)
+    else:
+        rm.backbone.load_state_dict(fresh.state_dict())
