@@ -5,6 +5,7 @@ other requests, seeded or not, share its inner calls. In-process (ServeEngine.ch
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -50,22 +51,28 @@ def test_a_seeded_request_ignores_what_is_batched_with_it(engine):
     alone = _ask(engine, COUNTDOWN4, 7)
     jobs = [(COUNTDOWN4, 7), (ARITH, 7), (COUNTDOWN4, None), (ARITH, None)]
     out: list = [None] * len(jobs)
-    barrier = threading.Barrier(len(jobs))
 
     def run(k: int) -> None:
-        barrier.wait()
         out[k] = _ask(engine, *jobs[k])
 
-    calls, quiet = engine.batcher.calls, engine.batcher.quiet_s
-    engine.batcher.quiet_s = 0.5  # a loaded machine starts the 4 threads > 10 ms apart: let them meet
+    # Hold the batcher's worker until all four first calls are queued, so they meet in one round
+    # whatever the machine's load (threads started under load can arrive seconds apart).
+    started, gate = threading.Event(), threading.Event()
+    hold = threading.Thread(target=engine.batcher.run, args=(lambda: (started.set(), gate.wait(60)),))
+    hold.start()
+    assert started.wait(30)
+    calls = engine.batcher.calls
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(jobs))]
     try:
-        threads = [threading.Thread(target=run, args=(k,)) for k in range(len(jobs))]
         for t in threads:
             t.start()
-        for t in threads:
-            t.join(timeout=120)
+        deadline = time.monotonic() + 60
+        while engine.batcher.pending < len(jobs) and time.monotonic() < deadline:
+            time.sleep(0.01)
     finally:
-        engine.batcher.quiet_s = quiet
+        gate.set()
+    for t in threads + [hold]:
+        t.join(timeout=120)
     made = engine.batcher.calls - calls
     assert out[0] == alone
     assert out[1] == _ask(engine, ARITH, 7)

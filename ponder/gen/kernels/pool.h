@@ -100,7 +100,15 @@ inline void worker_loop(Pool* P, Worker* w, int who) {
     }
 }
 
-inline void forget_after_fork() { g_pool = nullptr; }  // the child has none of the parent's threads
+// fork: the forking thread holds g_pool_mutex across the fork (no other thread can be creating or
+// stopping the pool then), so the child never inherits it locked by a thread it does not have; the
+// child has none of the parent's workers, so it forgets the pool and starts a fresh one.
+inline void lock_before_fork() { g_pool_mutex.lock(); }
+inline void unlock_in_parent() { g_pool_mutex.unlock(); }
+inline void forget_in_child() {
+    g_pool = nullptr;
+    g_pool_mutex.unlock();
+}
 
 // The pool with at least n - 1 workers (created on first use), or null when n < 2.
 inline Pool* pool_for(int n) {
@@ -108,7 +116,7 @@ inline Pool* pool_for(int n) {
     std::lock_guard<std::mutex> lock(g_pool_mutex);
     if (g_pool == nullptr) {
         static bool registered = false;
-        if (!registered) pthread_atfork(nullptr, nullptr, forget_after_fork);
+        if (!registered) pthread_atfork(lock_before_fork, unlock_in_parent, forget_in_child);
         registered = true;
         g_pool = new Pool();
     }
