@@ -15,6 +15,7 @@ Left out: value heads on several layers, LoRA, and multi-class (-1 / 0 / 1) step
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,7 @@ class RewardModel(torch.nn.Module):
         self.agg: str | None = None  # a PRM's step aggregation for its scorer (None: the scorer's default)
         self.view = "plain"  # how the model reads question and steps (rm/encode.py VIEWS)
         self.readout = "head"  # where a step's score is read (rm/readout.py READOUTS)
-        self.head = torch.nn.Linear(backbone.config.hidden_size, 1)
-        torch.nn.init.zeros_(self.head.bias)
-        torch.nn.init.normal_(self.head.weight, std=0.02)
+        self.head = new_head(backbone.config.hidden_size)
 
     @property
     def n_params(self) -> int:
@@ -129,6 +128,31 @@ class RewardModel(torch.nn.Module):
         if self.readout != "head":
             cfg["readout"] = self.readout
         (path / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
+
+
+def new_head(width: int) -> torch.nn.Linear:
+    """A fresh step head over hidden states of `width`: (width,) -> one logit, bias 0."""
+    head = torch.nn.Linear(width, 1)
+    torch.nn.init.zeros_(head.bias)
+    torch.nn.init.normal_(head.weight, std=0.02)
+    return head
+
+
+def reinit_backbone(rm: RewardModel, seed: int, arch: dict | None = None) -> None:
+    """Random weights for the backbone, drawn under `seed`: the same architecture, or its config
+    with `arch`'s keys overridden (another size; the head is then made anew for its width)."""
+    torch.manual_seed(seed)
+    config = copy.deepcopy(rm.backbone.config)
+    for k, v in (arch or {}).items():
+        if not hasattr(config, k):
+            raise PonderError(f"arch: the backbone's config has no {k!r}")
+        setattr(config, k, v)
+    fresh = type(rm.backbone)(config)
+    if arch:
+        rm.backbone = fresh
+        rm.head = new_head(config.hidden_size)
+    else:
+        rm.backbone.load_state_dict(fresh.state_dict())
 
 
 def from_backbone(

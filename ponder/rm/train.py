@@ -27,7 +27,6 @@ the backbone (all layers or none).
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 import random
@@ -43,7 +42,7 @@ from ponder.rm.counterfactual import add_twins, natural_pairs, pair_loss
 from ponder.rm.encode import check_view
 from ponder.rm.heldout import check_agg, evaluate
 from ponder.rm.labels import LabeledTrace
-from ponder.rm.model import RewardModel
+from ponder.rm.model import RewardModel, reinit_backbone
 from ponder.rm.readout import check_readout
 from ponder.rm.synthetic import SyntheticTraces
 from ponder.rm.targets import class_weights, position_weights, targets_of
@@ -228,13 +227,14 @@ def rm_step(
         mine = mine + synthetic.draw(seed * 64 + d.rank, len(range(d.rank, cfg.synthetic, d.world)))
     total = d.all_sum({"n": labelled(mine, cfg, weights)})["n"]
     with sess.engine.autocast():
-        if cfg.lm_weight:
+        if cfg.lm_weight:  # the step logits and each trace's next-token loss from one pass
             logits, lm = batch_logits(sess.model, mine, with_lm=True)
+        else:
+            logits = batch_logits(sess.model, mine)
+        loss = loss_of(logits, mine, cfg, weights, total=total)
+        if cfg.lm_weight:  # on right traces only
             right = torch.tensor([float(t.outcome == 1.0 and all(v == 1.0 for v in t.labels)) for t in mine])
             lm_term = (lm * right.to(lm.device)).sum() / right.sum().clamp(min=1)
-        logits = logits if cfg.lm_weight else batch_logits(sess.model, mine)
-        loss = loss_of(logits, mine, cfg, weights, total=total)
-        if cfg.lm_weight:
             loss = loss + cfg.lm_weight * lm_term / d.world
         if cfg.pair_weight:
             loss = loss + cfg.pair_weight * pair_loss(logits, mine) / d.world
@@ -352,22 +352,3 @@ def _load_weights(rm: RewardModel, folder: Path) -> None:
 
     load_hf_weights(rm.backbone, folder)
     rm.head.load_state_dict(load_file(str(folder / HEAD_NAME)))
-
-
-def reinit_backbone(rm: RewardModel, seed: int, arch: dict | None = None) -> None:
-    """Random weights for the backbone, drawn under `seed`: the same architecture, or its config
-    with `arch`'s keys overridden (another size; the head is then made anew for its width)."""
-    torch.manual_seed(seed)
-    config = copy.deepcopy(rm.backbone.config)
-    for k, v in (arch or {}).items():
-        if not hasattr(config, k):
-            raise PonderError(f"arch: the backbone's config has no {k!r}")
-        setattr(config, k, v)
-    fresh = type(rm.backbone)(config)
-    if arch:
-        rm.backbone = fresh
-        rm.head = torch.nn.Linear(config.hidden_size, 1)
-        torch.nn.init.zeros_(rm.head.bias)
-        torch.nn.init.normal_(rm.head.weight, std=0.02)
-    else:
-        rm.backbone.load_state_dict(fresh.state_dict())
